@@ -1,0 +1,3 @@
+module github.com/vigilhealth/vigil
+
+go 1.26

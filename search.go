@@ -1,0 +1,187 @@
+package vigil
+
+import "time"
+
+// Prefix is a comparison prefix for ordered search values
+// (https://hl7.org/fhir/R4/search.html#prefix). The zero value means eq.
+type Prefix uint8
+
+// The FHIR R4 search prefixes.
+const (
+	PrefixEq Prefix = iota
+	PrefixNe
+	PrefixGt
+	PrefixLt
+	PrefixGe
+	PrefixLe
+	PrefixSa
+	PrefixEb
+	PrefixAp
+)
+
+var prefixNames = [...]string{"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"}
+
+// String returns the two-letter prefix.
+func (p Prefix) String() string {
+	if int(p) < len(prefixNames) {
+		return prefixNames[p]
+	}
+	return "eq"
+}
+
+// SearchQuery is a parsed, validated FHIR search. The fhir package builds it
+// from a query string; stores execute it. Parameters are ANDed; the Values
+// of one SearchParam are ORed.
+type SearchQuery struct {
+	// Type is the resource type searched; empty for a search across all types.
+	Type string
+	// Params are the filters, all of which must match.
+	Params []SearchParam
+	// Compartment, when set, restricts results to resources in a compartment.
+	Compartment *Compartment
+	// Sort keys, in order; empty means by _lastUpdated then id (stable).
+	Sort []SortKey
+	// Count is the page size; stores cap it at their own maximum.
+	Count int
+	// Cursor continues a previous search; it is opaque and store-made
+	// (SearchResult.Next). A store rejects a cursor that does not belong to
+	// the same query with ErrInvalid.
+	Cursor string
+	// Total asks for the total number of matches (_total=accurate); stores
+	// always count when SummaryCount is set.
+	Total bool
+	// SummaryCount means only the count is wanted (_summary=count).
+	SummaryCount bool
+	// Include and RevInclude name the references to follow
+	// (_include / _revinclude).
+	Include    []Include
+	RevInclude []Include
+}
+
+// SearchParam is one filter of a search: one parameter name, optional
+// modifier, and the values it may match (ORed).
+type SearchParam struct {
+	// Name is the search parameter code, e.g. "subject" or "code-value-quantity".
+	Name string
+	// Type is the parameter's type in the resource type searched.
+	Type ParamType
+	// Modifier is "", "exact", "contains", "missing", "not", "text", "above",
+	// "below", "identifier", or — for reference parameters — a resource type
+	// name restricting the target type ("subject:Patient").
+	Modifier string
+	// Missing is the boolean of :missing (true: the resource has no value).
+	Missing bool
+	// Chain, when set, makes this a chained search: Name is a reference
+	// parameter and Chain is applied to the referenced resources, which must
+	// be of one of TargetTypes (e.g. subject:Patient.name=peter).
+	Chain       *SearchParam
+	TargetTypes []string
+	// Values are ORed. Empty for :missing.
+	Values []SearchValue
+}
+
+// SearchValue is one parsed value of a search parameter. Which fields are
+// set follows Type as for IndexEntry; see there.
+type SearchValue struct {
+	Prefix Prefix
+
+	// string: Text is the normalised value; Exact the raw one.
+	// token :text: Text is normalised.
+	Text  string
+	Exact string
+
+	// token: "code" sets Code only (AnySystem); "system|code" sets both;
+	// "|code" sets Code with empty System and AnySystem false; "system|"
+	// sets System with empty Code (any code).
+	System    string
+	Code      string
+	AnySystem bool
+
+	// reference: RefType/RefID for "Type/id" (RefType empty for a bare id),
+	// URI for an absolute reference or canonical; RefVersion for "url|version".
+	RefType    string
+	RefID      string
+	RefVersion string
+	// uri: URI (also the target of :above/:below).
+	URI string
+
+	// date: the range the search value covers at its precision.
+	Start time.Time
+	End   time.Time
+
+	// number and quantity: the value and the range implied by its precision.
+	Value float64
+	Low   float64
+	High  float64
+	// quantity: System and Code (unit) come from "value|system|code";
+	// CanonCode/CanonLow/CanonHigh/CanonValue are set when the unit is UCUM
+	// and convertible, so that 1 g matches 1000 mg.
+	CanonCode  string
+	CanonValue float64
+	CanonLow   float64
+	CanonHigh  float64
+
+	// composite: the component values, in component order.
+	Components []SearchValue
+}
+
+// Compartment restricts a search to one compartment
+// (https://hl7.org/fhir/R4/compartmentdefinition.html): a resource is in the
+// compartment when any of the reference parameters listed for its type
+// refers to Type/ID. For a Patient compartment the Patient itself is in it too.
+type Compartment struct {
+	Type string // e.g. "Patient"
+	ID   string
+	// Params lists, per resource type, the reference parameters that place a
+	// resource of that type in the compartment. Types not listed are not in
+	// the compartment.
+	Params map[string][]string
+}
+
+// SortKey is one _sort key.
+type SortKey struct {
+	Param string // a search parameter name, or _id / _lastUpdated
+	Type  ParamType
+	Desc  bool
+}
+
+// Include is one _include or _revinclude directive: follow the reference
+// parameter Param of resources of SourceType, optionally only to TargetType.
+// Param "*" means every reference parameter.
+type Include struct {
+	SourceType string
+	Param      string
+	TargetType string
+	Iterate    bool
+}
+
+// SearchResult is one page of a search.
+type SearchResult struct {
+	// Matches are the resources matching the query, in sort order.
+	Matches []Resource
+	// Included are resources brought in by _include/_revinclude, without duplicates.
+	Included []Resource
+	// Total is the number of matches over all pages, or -1 when not counted.
+	Total int
+	// Next is the cursor of the next page, empty on the last page.
+	Next string
+}
+
+// HistoryQuery selects versions for a history interaction. Type and ID are
+// both empty for system history, ID empty for type history.
+type HistoryQuery struct {
+	Type  string
+	ID    string
+	Since time.Time // only versions with LastUpdated >= Since (zero: all)
+	At    time.Time // the versions current at At (zero: ignored)
+	Count int
+	// Cursor continues a previous page (HistoryResult.Next).
+	Cursor string
+}
+
+// HistoryResult is one page of history, newest first.
+type HistoryResult struct {
+	Versions []Resource
+	Total    int
+	Next     string
+}
