@@ -46,6 +46,7 @@ func commands() map[string]command {
 		"version": {"print the version", runVersion},
 		"ecg":     {"ECG tools: annotate a WFDB record, evaluate the detector", runECG},
 		"model":   {"diagnostic models: train, evaluate, list", runModel},
+		"bench":   {"load-test a Vigil server over HTTP", runBench},
 	}
 }
 

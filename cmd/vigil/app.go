@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/fhir"
+	"github.com/vigilhealth/vigil/httpapi"
+	"github.com/vigilhealth/vigil/postgres"
+	"github.com/vigilhealth/vigil/records"
+	"github.com/vigilhealth/vigil/sqlite"
+)
+
+// Config is what "vigil serve" runs with.
+type Config struct {
+	Addr    string // listen address; ":0" picks a free port
+	DataDir string // SQLite data directory (when DB is empty)
+	DB      string // postgres://… to use PostgreSQL
+	MaxBody int64
+	BaseURL string
+	Logger  *slog.Logger
+}
+
+// App is a running Vigil: store, services and HTTP server. Tests start one
+// on ":0" with a temporary data directory.
+type App struct {
+	cfg     Config
+	Store   vigil.ResourceStore
+	Model   *fhir.Model
+	Records *records.Service
+	HTTP    *httpapi.Server
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// openStore opens the store named by the config: PostgreSQL when DB is a
+// postgres URL, SQLite in DataDir otherwise.
+func openStore(ctx context.Context, cfg Config) (vigil.ResourceStore, error) {
+	if cfg.DB != "" {
+		if !strings.HasPrefix(cfg.DB, "postgres://") && !strings.HasPrefix(cfg.DB, "postgresql://") {
+			return nil, errors.New("--db must be a postgres:// URL")
+		}
+		db, err := postgres.Open(ctx, cfg.DB)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		return db, nil
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("--data is required (or --db)")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Clean(cfg.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	return db, nil
+}
+
+// NewApp opens the store and builds the services, without listening yet.
+func NewApp(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	model, err := fhir.LoadR4()
+	if err != nil {
+		return nil, fmt.Errorf("load FHIR model: %w", err)
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rec := records.New(store, model)
+	h, err := httpapi.New(httpapi.Config{Records: rec, Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &App{cfg: cfg, Store: store, Model: model, Records: rec, HTTP: h}, nil
+}
+
+// Listen binds the listen address.
+func (a *App) Listen() error {
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.ln = ln
+	a.srv = &http.Server{
+		Handler:           a.HTTP,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      5 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// URL returns the server's base URL (after Listen).
+func (a *App) URL() string {
+	return "http://" + a.ln.Addr().String()
+}
+
+// Serve serves until ctx is done, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// Close releases the store.
+func (a *App) Close() error {
+	if a.srv != nil {
+		a.srv.Close()
+	}
+	return a.Store.Close()
+}

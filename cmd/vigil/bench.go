@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runBench drives a real Vigil HTTP server with concurrent clients and
+// reports throughput and latency percentiles. Without --target it starts
+// its own server on a temporary SQLite store (or --db).
+func runBench(ctx context.Context, env *Env, args []string) error {
+	var cfg Config
+	fs := newFlagSet(env, "bench", "bench [--target URL | --data DIR | --db postgres://…] [--clients 32] [--duration 10s] [--preload N]\n\nRuns three phases against the FHIR API: Observation creates, reads by id,\nand Observation?subject=…&code=…&date=ge… searches; prints requests/s and\nlatency percentiles for each.")
+	target := fs.String("target", "", "base URL of a running server (http://host:port); default: start one")
+	fs.StringVar(&cfg.DataDir, "data", "", "SQLite data directory for the server bench starts (default: temporary)")
+	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL URL for the server bench starts")
+	clients := fs.Int("clients", 32, "concurrent clients")
+	dur := fs.Duration("duration", 10*time.Second, "duration of each phase")
+	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
+	preload := fs.Int("preload", 0, "Observations to import before the search phase (e.g. 1000000)")
+	if done, err := parseFlags(fs, env, args); done {
+		return err
+	}
+	base := strings.TrimSuffix(*target, "/")
+	if base == "" {
+		if cfg.DataDir == "" && cfg.DB == "" {
+			dir, err := mkTemp("vigil-bench-")
+			if err != nil {
+				return err
+			}
+			defer removeAll(dir)
+			cfg.DataDir = dir
+		}
+		cfg.Addr = "127.0.0.1:0"
+		cfg.Logger = quietLogger(env)
+		app, err := NewApp(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		if err := app.Listen(); err != nil {
+			return err
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() { _ = app.Serve(sctx) }()
+		base = app.URL()
+		if *preload > 0 {
+			fmt.Fprintf(env.Stderr, "preloading %d Observations…\n", *preload)
+			start := time.Now()
+			if err := preloadObservations(ctx, app, *preload, *patients); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stderr, "preloaded in %s\n", time.Since(start).Round(time.Second))
+		}
+	}
+	fhirBase := base + "/fhir"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2, MaxConnsPerHost: *clients * 2}}
+
+	fmt.Fprintf(env.Stdout, "target %s, %d clients, %s per phase\n", fhirBase, *clients, *dur)
+	var mu sync.Mutex
+	var ids []string
+	create := func(r *rand.Rand) (bool, error) {
+		body := observationJSON(r, *patients)
+		resp, err := client.Post(fhirBase+"/Observation", "application/fhir+json", bytes.NewReader(body))
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		_, _ = io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != http.StatusCreated {
+			return false, fmt.Errorf("create: status %d", resp.StatusCode)
+		}
+		if i := strings.Index(loc, "/Observation/"); i >= 0 {
+			id := strings.SplitN(loc[i+len("/Observation/"):], "/", 2)[0]
+			mu.Lock()
+			if len(ids) < 100000 {
+				ids = append(ids, id)
+			}
+			mu.Unlock()
+		}
+		return true, nil
+	}
+	if err := benchPhase(ctx, env, "create Observation", *clients, *dur, create); err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return fmt.Errorf("no Observation was created")
+	}
+	read := func(r *rand.Rand) (bool, error) {
+		id := ids[r.IntN(len(ids))]
+		resp, err := client.Get(fhirBase + "/Observation/" + id)
+		if err != nil {
+			return false, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("read: status %d", resp.StatusCode)
+		}
+		return true, nil
+	}
+	if err := benchPhase(ctx, env, "read Observation", *clients, *dur, read); err != nil {
+		return err
+	}
+	search := func(r *rand.Rand) (bool, error) {
+		q := url.Values{}
+		q.Set("subject", fmt.Sprintf("Patient/bench-%d", r.IntN(*patients)))
+		q.Set("code", "http://loinc.org|"+benchCodes[r.IntN(len(benchCodes))])
+		q.Set("date", "ge"+time.Now().Add(-time.Duration(r.IntN(72))*time.Hour).UTC().Format("2006-01-02T15:04:05Z"))
+		resp, err := client.Get(fhirBase + "/Observation?" + q.Encode())
+		if err != nil {
+			return false, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("search: status %d", resp.StatusCode)
+		}
+		return true, nil
+	}
+	return benchPhase(ctx, env, "search subject+code+date", *clients, *dur, search)
+}
+
+var benchCodes = []string{"8867-4", "9279-1", "2708-6", "8310-5", "29463-7"}
+
+var benchUnits = map[string][3]any{
+	"8867-4":  {"Heart rate", "/min", 72.0},
+	"9279-1":  {"Respiratory rate", "/min", 16.0},
+	"2708-6":  {"Oxygen saturation", "%", 97.0},
+	"8310-5":  {"Body temperature", "Cel", 36.8},
+	"29463-7": {"Body weight", "kg", 80.0},
+}
+
+// observationJSON builds a vital-signs Observation for a random patient.
+func observationJSON(r *rand.Rand, patients int) []byte {
+	code := benchCodes[r.IntN(len(benchCodes))]
+	u := benchUnits[code]
+	v := u[2].(float64) * (0.9 + 0.2*r.Float64())
+	t := time.Now().Add(-time.Duration(r.IntN(7*24*3600)) * time.Second).UTC().Format(time.RFC3339)
+	return fmt.Appendf(nil, `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"%s","display":"%s"}]},"subject":{"reference":"Patient/bench-%d"},"effectiveDateTime":"%s","valueQuantity":{"value":%.1f,"unit":"%s","system":"http://unitsofmeasure.org","code":"%s"}}`,
+		code, u[0], r.IntN(patients), t, v, u[1], u[1])
+}
+
+// benchPhase runs op on clients goroutines for d and prints the figures.
+func benchPhase(ctx context.Context, env *Env, name string, clients int, d time.Duration, op func(*rand.Rand) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var n, failed atomic.Int64
+	lat := make([][]time.Duration, clients)
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				ok, err := op(r)
+				if err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				if ok {
+					n.Add(1)
+					lat[i] = append(lat[i], time.Since(t0))
+				}
+			}
+		}(i)
+	}
+	// Progress once a second.
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		case <-tick.C:
+			fmt.Fprintf(env.Stderr, "\r%s: %d ok, %d failed", name, n.Load(), failed.Load())
+		}
+	}
+	fmt.Fprintln(env.Stderr)
+	el := time.Since(start)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(float64(len(all))*p))]
+	}
+	fmt.Fprintf(env.Stdout, "%-26s %8.0f req/s  p50 %-9s p99 %-9s max %-9s (%d ok, %d failed)\n", name,
+		float64(n.Load())/el.Seconds(), pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
+		pct(1).Round(10*time.Microsecond), n.Load(), failed.Load())
+	if e, _ := firstErr.Load().(error); e != nil {
+		fmt.Fprintf(env.Stdout, "  first error: %v\n", e)
+	}
+	return nil
+}

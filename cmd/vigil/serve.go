@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/vigilhealth/vigil/demo"
+	"github.com/vigilhealth/vigil/records"
+)
+
+func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
+	fs := newFlagSet(env, name, synopsis)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&cfg.DataDir, "data", "./vigil-data", "data directory for the embedded SQLite store")
+	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL URL (postgres://…); overrides --data")
+	fs.Int64Var(&cfg.MaxBody, "max-body", 16<<20, "largest request body in bytes")
+	fs.StringVar(&cfg.BaseURL, "base-url", "", "public FHIR base URL for links (default: from each request)")
+	return fs
+}
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	var cfg Config
+	fs := serveFlags(env, "serve", "serve [--addr 127.0.0.1:8080] [--data DIR | --db postgres://…]", &cfg)
+	if done, err := parseFlags(fs, env, args); done {
+		return err
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, nil))
+	app, err := NewApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if err := app.Listen(); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Vigil %s serving FHIR R4 at %s/fhir\n", Version, app.URL())
+	return app.Serve(ctx)
+}
+
+func runDemo(ctx context.Context, env *Env, args []string) error {
+	var cfg Config
+	fs := serveFlags(env, "demo", "demo [--addr 127.0.0.1:8080] [--data DIR]", &cfg)
+	fs.Lookup("data").DefValue = ""
+	fs.Lookup("data").Usage = "data directory (default: a temporary directory, removed on exit)"
+	if err := fs.Set("data", ""); err != nil {
+		return err
+	}
+	if done, err := parseFlags(fs, env, args); done {
+		return err
+	}
+	if cfg.DataDir == "" {
+		dir, err := os.MkdirTemp("", "vigil-demo-")
+		if err != nil {
+			return fmt.Errorf("create demo directory: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		cfg.DataDir = dir
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	app, err := NewApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if err := app.Listen(); err != nil {
+		return err
+	}
+	n := 0
+	err = demo.Load(ctx, func(ctx context.Context, f demo.File) error {
+		st, err := app.Records.Import(ctx, bytes.NewReader(f.Data), records.ImportOptions{Base: app.URL() + "/fhir"})
+		n += st.Resources
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Vigil demo: %d resources loaded\n", n)
+	fmt.Fprintf(env.Stdout, "FHIR R4 API: %s/fhir  (try %s/fhir/Patient)\n", app.URL(), app.URL())
+	fmt.Fprintln(env.Stdout, "Press Ctrl-C to stop.")
+	return app.Serve(ctx)
+}
