@@ -51,7 +51,7 @@ type BundleRequest struct {
 // whole request and nothing is written; its error names the entry. A batch
 // runs each entry on its own and reports per-entry outcomes.
 func (s *Service) Process(ctx context.Context, req *BundleRequest) ([]byte, error) {
-	obj, err := s.decode(req.Body, "Bundle")
+	obj, entriesValid, err := s.decodeBundle(req.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -63,6 +63,9 @@ func (s *Service) Process(ctx context.Context, req *BundleRequest) ([]byte, erro
 	entries := make([]*entry, 0, len(raw))
 	for i, e := range raw {
 		en, err := s.parseEntry(i, e, req.Base)
+		if err == nil && !entriesValid && en.resource != nil {
+			err = s.validate(en.resource)
+		}
 		if err == nil && req.Authorize != nil {
 			err = req.Authorize(en.method, en.typ, en.id, en.resource)
 		}
@@ -86,6 +89,49 @@ func (s *Service) Process(ctx context.Context, req *BundleRequest) ([]byte, erro
 		s.batch(ctx, entries, req.Base)
 	}
 	return s.renderResponse(kind+"-response", entries)
+}
+
+// decodeBundle decodes and validates a batch or transaction Bundle. When
+// only entry resources are invalid it still returns the Bundle, with
+// entriesValid false, so that each entry can be judged on its own: a batch
+// fails just those entries, a transaction fails naming the first.
+func (s *Service) decodeBundle(body []byte) (obj Object, entriesValid bool, err error) {
+	obj, err = s.decode(body, "Bundle")
+	if err == nil {
+		return obj, true, nil
+	}
+	if !errors.Is(err, vigil.ErrUnprocessable) {
+		return nil, false, err
+	}
+	if jerr := jsonUnmarshalNumber(body, &obj); jerr != nil {
+		return nil, false, err
+	}
+	// Validate the Bundle without its entry resources.
+	shell := make(Object, len(obj))
+	for k, v := range obj {
+		shell[k] = v
+	}
+	if list, ok := obj["entry"].([]any); ok {
+		stripped := make([]any, len(list))
+		for i, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, false, err
+			}
+			c := make(map[string]any, len(m))
+			for k, v := range m {
+				if k != "resource" {
+					c[k] = v
+				}
+			}
+			stripped[i] = c
+		}
+		shell["entry"] = stripped
+	}
+	if verr := s.validate(shell); verr != nil {
+		return nil, false, verr
+	}
+	return obj, false, nil
 }
 
 func (e *entry) fail(err error) {

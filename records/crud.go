@@ -45,7 +45,7 @@ func (s *Service) CreateObject(ctx context.Context, typ string, obj Object, ifNo
 		}
 		cond = q
 	}
-	p, err := s.prepare(obj, typ, s.newID(), 1, "POST", s.now().UTC())
+	p, err := s.prepare(obj, typ, s.newID(), 1, "POST", s.instant())
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +240,7 @@ func (s *Service) putTx(ctx context.Context, tx vigil.ResourceTx, typ, id string
 
 // prepareIndexed is prepare with an index already extracted.
 func (s *Service) prepareIndexed(obj Object, idx []vigil.IndexEntry, typ, id string, version int64, method string) (*prepared, error) {
-	now := s.now().UTC()
+	now := s.instant()
 	obj["id"] = id
 	setMeta(obj, version, now)
 	data, err := Marshal(obj)
@@ -439,7 +439,7 @@ func (s *Service) deleteTx(ctx context.Context, tx vigil.ResourceTx, typ, id str
 	if err != nil {
 		return nil, err
 	}
-	r := &vigil.Resource{Type: typ, ID: id, Version: cur.Version + 1, LastUpdated: s.now().UTC(), Deleted: true, Method: "DELETE"}
+	r := &vigil.Resource{Type: typ, ID: id, Version: cur.Version + 1, LastUpdated: s.instant(), Deleted: true, Method: "DELETE"}
 	if err := tx.Put(ctx, r, nil); err != nil {
 		return nil, err
 	}

@@ -174,7 +174,7 @@ func (s *Service) commitImport(ctx context.Context, batch []*prepared) error {
 	var written []*vigil.Resource
 	err := s.store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
 		written = written[:0]
-		now := s.now().UTC()
+		now := s.instant()
 		for _, p := range batch {
 			cur, err := tx.Read(ctx, p.res.Type, p.res.ID)
 			var next int64 = 1

@@ -22,7 +22,7 @@ type Service struct {
 	model *fhir.Model
 	now   func() time.Time
 	newID func() string
-	hooks      []WriteHook
+	hooks []WriteHook
 }
 
 // WriteHook is told about every resource version the Service commits, after
@@ -51,6 +51,11 @@ func New(store vigil.ResourceStore, model *fhir.Model, opts ...Option) *Service 
 	}
 	return s
 }
+
+// instant returns the current time as stored: UTC, truncated to the
+// millisecond precision of meta.lastUpdated, so that Resource.LastUpdated,
+// the JSON and _lastUpdated searches agree.
+func (s *Service) instant() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
 // Model returns the FHIR model the service validates with.
 func (s *Service) Model() *fhir.Model { return s.model }

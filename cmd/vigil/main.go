@@ -44,8 +44,6 @@ func commands() map[string]command {
 		"demo":    {"run a server with demo data loaded", runDemo},
 		"import":  {"load FHIR Bundles and NDJSON files into a data store", runImport},
 		"version": {"print the version", runVersion},
-		"ecg":     {"ECG tools: annotate a WFDB record, evaluate the detector", runECG},
-		"model":   {"diagnostic models: train, evaluate, list", runModel},
 		"bench":   {"load-test a Vigil server over HTTP", runBench},
 	}
 }
