@@ -30,6 +30,22 @@ func LoadR4() (*Model, error) {
 
 // load builds a Model from gzipped Definitions JSON.
 func load(gz []byte) (*Model, error) {
+	defs, err := decodeDefinitions(gz)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newStructure(defs)
+	if err != nil {
+		return nil, err
+	}
+	if m.search, err = newSearchSet(defs); err != nil {
+		return nil, fmt.Errorf("load fhir model: %w", err)
+	}
+	return m, nil
+}
+
+// decodeDefinitions decodes gzipped Definitions JSON.
+func decodeDefinitions(gz []byte) (*Definitions, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		return nil, fmt.Errorf("load fhir model: %w", err)
@@ -42,11 +58,12 @@ func load(gz []byte) (*Model, error) {
 	if err := json.Unmarshal(js, &defs); err != nil {
 		return nil, fmt.Errorf("load fhir model: %w", err)
 	}
-	return newModel(&defs)
+	return &defs, nil
 }
 
-// newModel builds the lookup tables of a Model from defs.
-func newModel(defs *Definitions) (*Model, error) {
+// newStructure builds the structure half of a Model from defs (types,
+// resource set, validation tables); the caller adds the search half.
+func newStructure(defs *Definitions) (*Model, error) {
 	m := &Model{
 		defs:        defs,
 		types:       defs.Types,
@@ -56,13 +73,14 @@ func newModel(defs *Definitions) (*Model, error) {
 		m.types = map[string]*TypeDef{}
 	}
 	for _, r := range defs.Resources {
+		if m.types[r] == nil {
+			return nil, fmt.Errorf("load fhir model: no structure for resource %s", r)
+		}
 		m.resourceSet[r] = true
 	}
-	s, err := newSearchSet(defs)
-	if err != nil {
+	if err := compileTypes(m.types, defs.ValueSets); err != nil {
 		return nil, fmt.Errorf("load fhir model: %w", err)
 	}
-	m.search = s
 	return m, nil
 }
 

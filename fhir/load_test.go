@@ -53,3 +53,65 @@ func TestLoadR4(t *testing.T) {
 		t.Errorf("Compartment has ActivityDefinition, which has no params")
 	}
 }
+
+func TestGeneratedStructure(t *testing.T) {
+	m := testModel(t)
+	find := func(typ, name string) *Element {
+		td := m.types[typ]
+		if td == nil {
+			return nil
+		}
+		for _, el := range td.Elements {
+			if el.Name == name {
+				return el
+			}
+		}
+		return nil
+	}
+	tests := []struct {
+		typ, name string
+		types     []string
+		min, max  int
+		choice    bool
+		binding   string
+	}{
+		{"Observation", "status", []string{"code"}, 1, 1, false, "http://hl7.org/fhir/ValueSet/observation-status"},
+		{"Observation", "component", []string{"Observation.component"}, 0, -1, false, ""},
+		{"Observation.component", "value", []string{"Quantity", "CodeableConcept", "string", "boolean", "integer", "Range", "Ratio", "SampledData", "time", "dateTime", "Period"}, 0, 1, true, ""},
+		{"Questionnaire.item", "item", []string{"Questionnaire.item"}, 0, -1, false, ""},
+		{"Resource", "id", []string{"id"}, 0, 1, false, ""},
+		{"Patient", "id", []string{"id"}, 0, 1, false, ""},
+		{"Extension", "url", []string{"uri"}, 1, 1, false, ""},
+		{"Element", "id", []string{"string"}, 0, 1, false, ""},
+		{"Timing", "repeat", []string{"Timing.repeat"}, 0, 1, false, ""},
+		{"Bundle.entry", "resource", []string{"Resource"}, 0, 1, false, ""},
+		{"Patient", "contained", []string{"Resource"}, 0, -1, false, ""},
+		{"string", "extension", []string{"Extension"}, 0, -1, false, ""},
+	}
+	for _, tc := range tests {
+		el := find(tc.typ, tc.name)
+		if el == nil {
+			t.Errorf("%s.%s: not generated", tc.typ, tc.name)
+			continue
+		}
+		if !slices.Equal(el.Types, tc.types) || el.Min != tc.min || el.Max != tc.max || el.Choice != tc.choice || el.Binding != tc.binding {
+			t.Errorf("%s.%s = types %v min %d max %d choice %v binding %q; want %v %d %d %v %q", tc.typ, tc.name,
+				el.Types, el.Min, el.Max, el.Choice, el.Binding, tc.types, tc.min, tc.max, tc.choice, tc.binding)
+		}
+	}
+	// Elements a distributor added to the package are not R4.
+	for _, name := range []string{"project", "author", "compartment"} {
+		if find("Meta", name) != nil {
+			t.Errorf("Meta.%s was generated; it is not part of FHIR R4", name)
+		}
+	}
+	if m.IsResourceType("SubscriptionStatus") {
+		t.Errorf("SubscriptionStatus (R4B) is a resource type of the R4 model")
+	}
+	if find("string", "value") != nil {
+		t.Errorf("string.value was generated; primitive values are the JSON value itself")
+	}
+	if codes := m.defs.ValueSets["http://hl7.org/fhir/ValueSet/administrative-gender"]; !slices.Equal(codes, []string{"female", "male", "other", "unknown"}) {
+		t.Errorf("administrative-gender codes = %v", codes)
+	}
+}

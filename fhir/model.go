@@ -37,6 +37,12 @@ type TypeDef struct {
 	// Kind is "resource", "complex-type", "primitive-type" or "backbone".
 	Kind     string     `json:"kind"`
 	Elements []*Element `json:"elements,omitempty"`
+
+	// props maps each JSON property name ("valueQuantity", "_status") to
+	// its element; built at load by compileTypes, not stored.
+	props map[string]prop
+	// required lists the elements with Min > 0; built at load.
+	required []*Element
 }
 
 // Element is one child element of a TypeDef.
@@ -62,6 +68,13 @@ type Element struct {
 	Modifier bool `json:"modifier,omitempty"`
 	// Binding is the value set URL of a required binding on a code element.
 	Binding string `json:"binding,omitempty"`
+
+	// names are the JSON property names of the element, with their "_"
+	// siblings for primitive types; built at load.
+	names []string
+	// codes is the expanded value set of Binding (nil when not enforced);
+	// built at load.
+	codes map[string]struct{}
 }
 
 // RawSearchParam is one SearchParameter resource, reduced.

@@ -11,6 +11,15 @@
 // The output is deterministic: maps are written with sorted keys, lists are
 // sorted, and the gzip header carries no name or modification time, so
 // running the generator twice on the same input gives the same bytes.
+//
+// Only definitions of the package's FHIR version (version.info) are kept:
+// StructureDefinitions, ValueSets and SearchParameters of other releases,
+// and snapshot elements that are not HL7's, which a distributor of the
+// package may have added, are skipped and listed on stderr.
+//
+// The generator imports package fhir for the shape of the data, and
+// package fhir embeds r4.json.gz; should that file ever be missing, create
+// an empty one before running the generator.
 package main
 
 import (
@@ -83,10 +92,16 @@ func build(dir string, log io.Writer) (*fhir.Definitions, error) {
 			if err := json.Unmarshal(*e.Resource, sd); err != nil {
 				return nil, fmt.Errorf("parse %s: %w", name, err)
 			}
+			if sd.FHIRVersion != version {
+				// Definitions from another FHIR release that a distributor
+				// added to the package (such as R4B's SubscriptionStatus).
+				fmt.Fprintf(log, "gen: skipped StructureDefinition %s (FHIR %s, not %s)\n", sd.ID, sd.FHIRVersion, version)
+				continue
+			}
 			sds = append(sds, sd)
 		}
 	}
-	if err := buildTypes(defs, sds); err != nil {
+	if err := buildTypes(defs, sds, log); err != nil {
 		return nil, err
 	}
 
@@ -94,14 +109,17 @@ func build(dir string, log io.Writer) (*fhir.Definitions, error) {
 	if err := readJSON(filepath.Join(dir, "valuesets.json"), &vs); err != nil {
 		return nil, err
 	}
-	expanded, skipped := buildValueSets(defs, &vs)
-	fmt.Fprintf(log, "gen: required code bindings: %d value sets expanded, %d skipped\n", expanded, skipped)
+	expanded, skipped := buildValueSets(defs, &vs, version)
+	fmt.Fprintf(log, "gen: required code bindings: %d value sets expanded, %d skipped\n", expanded, len(skipped))
+	for _, u := range skipped {
+		fmt.Fprintf(log, "gen: not enforced (cannot expand): %s\n", u)
+	}
 
 	var sp bundle[searchParameter]
 	if err := readJSON(filepath.Join(dir, "search-parameters.json"), &sp); err != nil {
 		return nil, err
 	}
-	defs.SearchParams = searchParams(&sp)
+	defs.SearchParams = searchParams(&sp, version, log)
 
 	var cd compartmentDef
 	if err := readJSON(filepath.Join(dir, "compartmentdefinition-patient.json"), &cd); err != nil {
@@ -166,6 +184,7 @@ type bundle[T any] struct {
 type searchParameter struct {
 	ResourceType string   `json:"resourceType"`
 	URL          string   `json:"url"`
+	Version      string   `json:"version"`
 	Code         string   `json:"code"`
 	Base         []string `json:"base"`
 	Type         string   `json:"type"`
@@ -179,13 +198,18 @@ type searchParameter struct {
 	} `json:"component"`
 }
 
-// searchParams reduces the SearchParameter resources that have an
-// expression, sorted by first base type, then code, then URL.
-func searchParams(b *bundle[searchParameter]) []fhir.RawSearchParam {
+// searchParams reduces the SearchParameter resources of the given FHIR
+// version that have an expression, sorted by first base type, then code,
+// then URL.
+func searchParams(b *bundle[searchParameter], version string, log io.Writer) []fhir.RawSearchParam {
 	var out []fhir.RawSearchParam
 	for _, e := range b.Entry {
 		r := e.Resource
-		if r == nil || r.ResourceType != "SearchParameter" || r.Expression == "" {
+		if r == nil || r.ResourceType != "SearchParameter" || r.Expression == "" || len(r.Base) == 0 {
+			continue
+		}
+		if r.Version != version {
+			fmt.Fprintf(log, "gen: skipped SearchParameter %s (version %s, not %s)\n", r.URL, r.Version, version)
 			continue
 		}
 		p := fhir.RawSearchParam{

@@ -1,13 +1,193 @@
 package main
 
-import "github.com/vigilhealth/vigil/fhir"
+import (
+	"encoding/json"
+	"sort"
 
+	"github.com/vigilhealth/vigil/fhir"
+)
+
+// valueSetOrCodeSystem is the part of a ValueSet or CodeSystem resource
+// from valuesets.json that the generator reads
+// (https://hl7.org/fhir/R4/valueset.html, https://hl7.org/fhir/R4/codesystem.html).
 type valueSetOrCodeSystem struct {
 	ResourceType string `json:"resourceType"`
 	URL          string `json:"url"`
+	Version      string `json:"version"`
+	// CodeSystem
+	Content string    `json:"content"`
+	Concept []concept `json:"concept"`
+	// ValueSet
+	Compose *struct {
+		Include []vsInclude `json:"include"`
+		Exclude []vsInclude `json:"exclude"`
+	} `json:"compose"`
 }
 
-// buildValueSets expands the value sets of required code bindings.
-func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem]) (expanded, skipped int) {
-	return 0, 0
+type concept struct {
+	Code    string    `json:"code"`
+	Concept []concept `json:"concept"`
+}
+
+type vsInclude struct {
+	System   string            `json:"system"`
+	Version  string            `json:"version"`
+	Concept  []concept         `json:"concept"`
+	ValueSet []string          `json:"valueSet"`
+	Filter   []json.RawMessage `json:"filter"`
+}
+
+// buildValueSets expands the value sets of the required bindings recorded
+// on code elements into defs.ValueSets. A value set is expanded only when
+// every part of it can be enumerated from valuesets.json: explicit concept
+// lists, whole code systems with complete content, and other value sets
+// that can themselves be expanded. Value sets with filters or with code
+// systems defined elsewhere (UCUM, BCP-47, MIME types) are skipped; their
+// bindings are then not enforced (Element.Binding is cleared). It returns
+// the number of value sets expanded and the URLs of those skipped.
+//
+// Only ValueSets of the given FHIR version are used; code systems keep
+// their own versions.
+func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], version string) (expanded int, skipped []string) {
+	e := &expander{
+		valueSets:   make(map[string]*valueSetOrCodeSystem),
+		codeSystems: make(map[string]*valueSetOrCodeSystem),
+		done:        make(map[string][]string),
+	}
+	for _, en := range b.Entry {
+		r := en.Resource
+		switch r.ResourceType {
+		case "ValueSet":
+			if r.Version == version {
+				e.valueSets[r.URL] = r
+			}
+		case "CodeSystem":
+			e.codeSystems[r.URL] = r
+		}
+	}
+	defs.ValueSets = make(map[string][]string)
+	var names []string
+	for name := range defs.Types {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	seen := make(map[string]bool)
+	for _, name := range names {
+		for _, el := range defs.Types[name].Elements {
+			if el.Binding == "" {
+				continue
+			}
+			codes, ok := e.expand(el.Binding, 0)
+			if !seen[el.Binding] {
+				seen[el.Binding] = true
+				if ok {
+					expanded++
+				} else {
+					skipped = append(skipped, el.Binding)
+				}
+			}
+			if !ok {
+				el.Binding = ""
+				continue
+			}
+			defs.ValueSets[el.Binding] = codes
+		}
+	}
+	sort.Strings(skipped)
+	return expanded, skipped
+}
+
+type expander struct {
+	valueSets   map[string]*valueSetOrCodeSystem
+	codeSystems map[string]*valueSetOrCodeSystem
+	done        map[string][]string
+}
+
+// expand returns the sorted codes of the value set url, or false when it
+// cannot be fully expanded.
+func (e *expander) expand(url string, depth int) ([]string, bool) {
+	if codes, ok := e.done[url]; ok {
+		return codes, codes != nil
+	}
+	vs := e.valueSets[url]
+	if vs == nil || vs.Compose == nil || depth > 10 {
+		e.done[url] = nil
+		return nil, false
+	}
+	set := make(map[string]bool)
+	for _, inc := range vs.Compose.Include {
+		codes, ok := e.include(inc, depth)
+		if !ok {
+			e.done[url] = nil
+			return nil, false
+		}
+		for _, c := range codes {
+			set[c] = true
+		}
+	}
+	for _, exc := range vs.Compose.Exclude {
+		codes, ok := e.include(exc, depth)
+		if !ok {
+			e.done[url] = nil
+			return nil, false
+		}
+		for _, c := range codes {
+			delete(set, c)
+		}
+	}
+	codes := make([]string, 0, len(set))
+	for c := range set {
+		codes = append(codes, c)
+	}
+	sort.Strings(codes)
+	if len(codes) == 0 {
+		e.done[url] = nil
+		return nil, false
+	}
+	e.done[url] = codes
+	return codes, true
+}
+
+// include enumerates one compose.include (or exclude) entry.
+func (e *expander) include(inc vsInclude, depth int) ([]string, bool) {
+	if len(inc.Filter) > 0 {
+		return nil, false
+	}
+	var codes []string
+	switch {
+	case len(inc.Concept) > 0:
+		for _, c := range inc.Concept {
+			codes = append(codes, c.Code)
+		}
+	case inc.System != "":
+		cs := e.codeSystems[inc.System]
+		if cs == nil || cs.Content != "complete" {
+			return nil, false
+		}
+		codes = flatten(cs.Concept, codes)
+	}
+	// A system and value sets together mean their intersection; only the
+	// plain union of value sets is supported.
+	if len(inc.ValueSet) > 0 {
+		if inc.System != "" || len(inc.Concept) > 0 {
+			return nil, false
+		}
+		for _, u := range inc.ValueSet {
+			vc, ok := e.expand(u, depth+1)
+			if !ok {
+				return nil, false
+			}
+			codes = append(codes, vc...)
+		}
+	}
+	return codes, len(codes) > 0
+}
+
+// flatten appends the codes of a concept hierarchy.
+func flatten(cs []concept, out []string) []string {
+	for _, c := range cs {
+		out = append(out, c.Code)
+		out = flatten(c.Concept, out)
+	}
+	return out
 }

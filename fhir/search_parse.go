@@ -1,0 +1,641 @@
+package fhir
+
+import (
+	"errors"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+)
+
+// maxCount is the largest _count honoured; larger values are capped.
+const maxCount = 1000
+
+// maxChain is the deepest chain accepted (subject.organization.partof.name).
+const maxChain = 4
+
+// errUnknownParam marks an unknown parameter, which lenient parsing skips.
+var errUnknownParam = errors.New("unknown search parameter")
+
+// ParseSearch parses the query of a search on resource type typ ("" for a
+// search across all types) into a vigil.SearchQuery and the
+// result-shaping options, following https://hl7.org/fhir/R4/search.html.
+//
+// Filters: every search parameter of typ (see SearchParams) plus _id and
+// _lastUpdated; for typ "" only _id, _lastUpdated, _tag, _profile,
+// _security and _source. A repeated parameter is ANDed (one SearchParam
+// per occurrence); comma-separated values are ORed ("\," "\|" "\$" and
+// "\\" escape). Supported syntax:
+//
+//   - prefixes eq ne gt lt ge le sa eb ap on date, number and quantity
+//     values (on other types the letters are part of the value);
+//   - date: YYYY, YYYY-MM, YYYY-MM-DD, and with time "Thh:mm[:ss[.fff]]"
+//     and zone ("Z", "+hh:mm"; none means UTC), each giving the range
+//     [Start, End) its precision covers; "ap" widens it on both sides by
+//     10 % of the distance between now and Start, and at least one day;
+//   - number: the value and the range its precision implies (100 →
+//     [99.5, 100.5)); "ap" widens that to at least ±10 % of the value;
+//   - quantity: "value[|system|code]", canonicalised when system is UCUM;
+//   - token: "code", "system|code", "|code", "system|"; modifiers :text,
+//     :not (:above, :below, :in, :not-in, :of-type are ErrUnsupported);
+//   - string: modifiers :exact, :contains;
+//   - uri: modifiers :above, :below;
+//   - reference: "id", "Type/id", an absolute URL, "url|version"; the
+//     modifier :Type sets the type (:identifier is ErrUnsupported);
+//     chains "subject:Patient.name=x" and "subject.name=x", up to 4 deep;
+//   - composite: components separated by "$", each parsed by its type;
+//   - :missing=true|false on every type.
+//
+// Result parameters: _count (capped at 1000; 0 asks only for the total and
+// sets SummaryCount, as stores read Count 0 as their default page size), _sort (comma list, "-"
+// descending), _include and _revinclude ("Source:param[:Target]" or "*",
+// ":iterate"), _summary (count sets SummaryCount), _elements, _total
+// (accurate and estimate set Total); _format and _pretty are ignored.
+//
+// An unknown parameter is an ErrInvalid *vigil.Error when strict, else a
+// warning issue (code "not-supported") and ignored. Malformed values give
+// an ErrInvalid *vigil.Error naming the parameter but never quoting the
+// value, which may hold patient data.
+func (m *Model) ParseSearch(typ string, q url.Values, strict bool) (*vigil.SearchQuery, *SearchOptions, []vigil.Issue, error) {
+	s := m.search
+	if s == nil {
+		return nil, nil, nil, vigil.Errorf(vigil.ErrUnsupported, "search is not loaded")
+	}
+	if typ != "" && !s.resources[typ] {
+		return nil, nil, nil, vigil.Errorf(vigil.ErrInvalid, "unknown resource type %s", safeName(typ))
+	}
+	sq := &vigil.SearchQuery{Type: typ}
+	opts := &SearchOptions{}
+	var issues []vigil.Issue
+	unknown := func(key string, cause error) error {
+		msg := "unknown search parameter " + safeName(key)
+		if strict {
+			return &vigil.Error{Kind: vigil.ErrInvalid, Message: msg, Err: cause}
+		}
+		path := key
+		if len(path) > 64 {
+			path = path[:64]
+		}
+		issues = append(issues, vigil.Issue{Severity: "warning", Code: "not-supported", Path: path,
+			Message: msg + " ignored"})
+		return nil
+	}
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range q {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, key := range keys {
+		vals := q[key]
+		base, mod, _ := strings.Cut(key, ":")
+		var err error
+		switch base {
+		case "_format", "_pretty":
+		case "_count":
+			err = parseCount(sq, vals)
+		case "_sort":
+			err = s.parseSort(sq, typ, vals, unknown)
+		case "_include", "_revinclude":
+			err = s.parseInclude(sq, typ, key, mod, vals, unknown)
+		case "_summary":
+			err = parseSummary(sq, opts, vals)
+		case "_elements":
+			err = parseElements(opts, vals)
+		case "_total":
+			err = parseTotal(sq, vals)
+		default:
+			for _, v := range vals {
+				var p *vigil.SearchParam
+				p, err = s.parseParam(typ, key, v, 0)
+				if errors.Is(err, errUnknownParam) {
+					err = unknown(key, err)
+					break
+				}
+				if err != nil {
+					break
+				}
+				if p != nil {
+					sq.Params = append(sq.Params, *p)
+				}
+			}
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return sq, opts, issues, nil
+}
+
+// safeName returns a parameter name fit for an error message: names are
+// not patient data, but the caller chose them, so they are cut short.
+func safeName(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.Quote(s)
+}
+
+func invalid(name, what string) error {
+	return vigil.Errorf(vigil.ErrInvalid, "search parameter %s: %s", safeName(name), what)
+}
+
+func unsupported(name, what string) error {
+	return vigil.Errorf(vigil.ErrUnsupported, "search parameter %s: %s", safeName(name), what)
+}
+
+func parseCount(sq *vigil.SearchQuery, vals []string) error {
+	for _, v := range vals {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return invalid("_count", "expected a non-negative integer")
+		}
+		sq.Count = min(n, maxCount)
+		if n == 0 { // _count=0: no resources, only the total
+			sq.SummaryCount = true
+		}
+	}
+	return nil
+}
+
+func parseSummary(sq *vigil.SearchQuery, opts *SearchOptions, vals []string) error {
+	for _, v := range vals {
+		switch v {
+		case "true", "text", "data", "count", "false":
+			opts.Summary = v
+			sq.SummaryCount = v == "count"
+		default:
+			return invalid("_summary", "expected true, text, data, count or false")
+		}
+	}
+	return nil
+}
+
+func parseElements(opts *SearchOptions, vals []string) error {
+	for _, v := range vals {
+		for e := range strings.SplitSeq(v, ",") {
+			e = strings.TrimSpace(e)
+			if _, after, ok := strings.Cut(e, "."); ok && e[0] >= 'A' && e[0] <= 'Z' {
+				e = after // "Patient.name"
+			}
+			if !isElementName(e) {
+				return invalid("_elements", "expected element names")
+			}
+			if !slices.Contains(opts.Elements, e) {
+				opts.Elements = append(opts.Elements, e)
+			}
+		}
+	}
+	return nil
+}
+
+func isElementName(s string) bool {
+	if s == "" || !(s[0] >= 'a' && s[0] <= 'z' || s[0] == '_') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !isIdentByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func parseTotal(sq *vigil.SearchQuery, vals []string) error {
+	for _, v := range vals {
+		switch v {
+		case "none":
+			sq.Total = false
+		case "estimate", "accurate":
+			sq.Total = true
+		default:
+			return invalid("_total", "expected none, estimate or accurate")
+		}
+	}
+	return nil
+}
+
+func (s *searchSet) parseSort(sq *vigil.SearchQuery, typ string, vals []string, unknown func(string, error) error) error {
+	for _, v := range vals {
+		for k := range strings.SplitSeq(v, ",") {
+			k = strings.TrimSpace(k)
+			desc := strings.HasPrefix(k, "-")
+			name := strings.TrimPrefix(k, "-")
+			if name == "" {
+				return invalid("_sort", "empty sort key")
+			}
+			pd := s.lookup(typ, name)
+			if pd == nil {
+				if err := unknown("_sort="+name, errUnknownParam); err != nil {
+					return err
+				}
+				continue
+			}
+			switch pd.Type {
+			case vigil.ParamComposite, vigil.ParamSpecial:
+				return invalid("_sort", "cannot sort by a "+pd.Type.String()+" parameter")
+			}
+			sq.Sort = append(sq.Sort, vigil.SortKey{Param: name, Type: pd.Type, Desc: desc})
+		}
+	}
+	return nil
+}
+
+func (s *searchSet) parseInclude(sq *vigil.SearchQuery, typ, key, mod string, vals []string, unknown func(string, error) error) error {
+	iterate := false
+	switch mod {
+	case "":
+	case "iterate", "recurse":
+		iterate = true
+	default:
+		return invalid(key, "unknown modifier")
+	}
+	rev := strings.HasPrefix(key, "_revinclude")
+	name := "_include"
+	if rev {
+		name = "_revinclude"
+	}
+	for _, v := range vals {
+		inc := vigil.Include{Iterate: iterate}
+		if v == "*" {
+			if typ == "" {
+				return invalid(name, "* needs a resource type")
+			}
+			inc.SourceType, inc.Param = typ, "*"
+		} else {
+			parts := strings.Split(v, ":")
+			if len(parts) < 2 || len(parts) > 3 {
+				return invalid(name, "expected Source:param[:Target]")
+			}
+			inc.SourceType, inc.Param = parts[0], parts[1]
+			if !s.resources[inc.SourceType] {
+				return invalid(name, "unknown source type")
+			}
+			if len(parts) == 3 {
+				inc.TargetType = parts[2]
+				if !s.resources[inc.TargetType] {
+					return invalid(name, "unknown target type")
+				}
+			}
+			if inc.Param != "*" {
+				pd := s.params[inc.SourceType][inc.Param]
+				if pd == nil {
+					if err := unknown(name+"="+inc.SourceType+":"+inc.Param, errUnknownParam); err != nil {
+						return err
+					}
+					continue
+				}
+				if pd.Type != vigil.ParamReference {
+					return invalid(name, "not a reference parameter")
+				}
+			}
+		}
+		if rev {
+			sq.RevInclude = append(sq.RevInclude, inc)
+		} else {
+			sq.Include = append(sq.Include, inc)
+		}
+	}
+	return nil
+}
+
+// parseParam parses one occurrence of a filter parameter. It returns nil
+// without error for an empty value, which is ignored.
+func (s *searchSet) parseParam(typ, key, raw string, depth int) (*vigil.SearchParam, error) {
+	if depth > maxChain {
+		return nil, invalid(key, "chain too deep")
+	}
+	head, rest, chained := strings.Cut(key, ".")
+	name, mod, _ := strings.Cut(head, ":")
+	pd := s.lookup(typ, name)
+	if pd == nil {
+		return nil, errUnknownParam
+	}
+	p := &vigil.SearchParam{Name: name, Type: pd.Type}
+	if chained {
+		return s.parseChain(p, pd, mod, rest, raw, depth)
+	}
+	if pd.Type == vigil.ParamSpecial {
+		return nil, unsupported(name, "special parameters are not supported")
+	}
+	if err := checkModifier(s, pd, name, mod); err != nil {
+		return nil, err
+	}
+	if mod == "missing" {
+		switch raw {
+		case "true", "false":
+			p.Modifier, p.Missing = mod, raw == "true"
+			return p, nil
+		}
+		return nil, invalid(name, "expected true or false")
+	}
+	p.Modifier = mod
+	for _, item := range splitEscaped(raw, ',') {
+		if item == "" {
+			continue
+		}
+		v, err := s.parseValue(pd.Type, pd, mod, item)
+		if err != nil {
+			return nil, invalid(name, err.Error())
+		}
+		p.Values = append(p.Values, v)
+	}
+	if len(p.Values) == 0 {
+		return nil, nil
+	}
+	return p, nil
+}
+
+// parseChain parses "ref[:Type].rest=value".
+func (s *searchSet) parseChain(p *vigil.SearchParam, pd *paramDef, mod, rest, raw string, depth int) (*vigil.SearchParam, error) {
+	if pd.Type != vigil.ParamReference {
+		return nil, invalid(p.Name, "chaining needs a reference parameter")
+	}
+	var candidates []string
+	switch {
+	case mod != "":
+		if !s.resources[mod] || (len(pd.Targets) > 0 && !slices.Contains(pd.Targets, mod)) {
+			return nil, invalid(p.Name, "type modifier is not a target of the parameter")
+		}
+		candidates = []string{mod}
+	case len(pd.Targets) > 0:
+		candidates = pd.Targets
+	default:
+		return nil, invalid(p.Name, "chaining needs a type modifier for a parameter without targets")
+	}
+	next, _, _ := strings.Cut(rest, ".")
+	next, _, _ = strings.Cut(next, ":")
+	var first string
+	for _, t := range candidates {
+		if s.lookup(t, next) != nil {
+			if first == "" {
+				first = t
+			}
+			p.TargetTypes = append(p.TargetTypes, t)
+		}
+	}
+	if first == "" {
+		return nil, errUnknownParam
+	}
+	c, err := s.parseParam(first, rest, raw, depth+1)
+	if err != nil || c == nil {
+		return nil, err
+	}
+	p.Chain = c
+	return p, nil
+}
+
+// checkModifier accepts the modifiers a parameter type allows.
+func checkModifier(s *searchSet, pd *paramDef, name, mod string) error {
+	if mod == "" || mod == "missing" {
+		return nil
+	}
+	switch pd.Type {
+	case vigil.ParamString:
+		if mod == "exact" || mod == "contains" {
+			return nil
+		}
+	case vigil.ParamToken:
+		switch mod {
+		case "text", "not":
+			return nil
+		case "above", "below", "in", "not-in", "of-type":
+			return unsupported(name, "modifier not supported")
+		}
+	case vigil.ParamURI:
+		if mod == "above" || mod == "below" {
+			return nil
+		}
+	case vigil.ParamReference:
+		switch {
+		case mod == "identifier" || mod == "above" || mod == "below":
+			return unsupported(name, "modifier not supported")
+		case s.resources[mod]:
+			if len(pd.Targets) > 0 && !slices.Contains(pd.Targets, mod) {
+				return invalid(name, "type modifier is not a target of the parameter")
+			}
+			return nil
+		}
+	}
+	return invalid(name, "unknown modifier")
+}
+
+// parseValue parses one (comma-separated) value of type pt.
+func (s *searchSet) parseValue(pt vigil.ParamType, pd *paramDef, mod, item string) (vigil.SearchValue, error) {
+	var v vigil.SearchValue
+	switch pt {
+	case vigil.ParamString:
+		u := unescape(item)
+		v.Text, v.Exact = normalizeString(u), u
+	case vigil.ParamToken:
+		if mod == "text" {
+			v.Text = normalizeString(unescape(item))
+			return v, nil
+		}
+		parts := splitEscaped(item, '|')
+		switch len(parts) {
+		case 1:
+			v.Code, v.AnySystem = unescape(parts[0]), true
+		case 2:
+			v.System, v.Code = unescape(parts[0]), unescape(parts[1])
+			if v.System == "" && v.Code == "" {
+				return v, errors.New("empty token")
+			}
+		default:
+			return v, errors.New("expected code, system|code, |code or system|")
+		}
+	case vigil.ParamURI:
+		v.URI = unescape(item)
+	case vigil.ParamReference:
+		return parseRefValue(s, mod, item)
+	case vigil.ParamDate:
+		v.Prefix, item = cutPrefix(item)
+		st, en, err := parseDateRange(unescape(item))
+		if err != nil {
+			return v, errors.New("invalid date")
+		}
+		if v.Prefix == vigil.PrefixAp {
+			st, en = widenDate(st, en, s.now())
+		}
+		v.Start, v.End = st, en
+	case vigil.ParamNumber:
+		v.Prefix, item = cutPrefix(item)
+		n, lo, hi, err := parseDecimal(unescape(item))
+		if err != nil {
+			return v, errors.New("invalid number")
+		}
+		v.Value, v.Low, v.High = n, lo, hi
+		if v.Prefix == vigil.PrefixAp {
+			v.Low, v.High = widenNumber(n, lo, hi)
+		}
+	case vigil.ParamQuantity:
+		return parseQuantityValue(item)
+	case vigil.ParamComposite:
+		parts := splitEscaped(item, '$')
+		if len(parts) != len(pd.comps) {
+			return v, errors.New("wrong number of composite components")
+		}
+		for k, part := range parts {
+			c, err := s.parseValue(pd.comps[k].typ, nil, "", part)
+			if err != nil {
+				return v, err
+			}
+			v.Components = append(v.Components, c)
+		}
+	default:
+		return v, errors.New("unsupported parameter type")
+	}
+	return v, nil
+}
+
+func parseRefValue(s *searchSet, mod, item string) (vigil.SearchValue, error) {
+	var v vigil.SearchValue
+	u := unescape(item)
+	if strings.Contains(u, ":") { // absolute URL, urn or canonical
+		if parts := splitEscaped(item, '|'); len(parts) == 2 {
+			v.URI, v.RefVersion = unescape(parts[0]), unescape(parts[1])
+		} else {
+			v.URI = u
+		}
+		if v.URI == "" {
+			return v, errors.New("empty reference")
+		}
+		return v, nil
+	}
+	if i := strings.Index(u, "/_history/"); i >= 0 {
+		u = u[:i]
+	}
+	t, id, ok := strings.Cut(u, "/")
+	if !ok {
+		t, id = "", u
+	}
+	if id == "" || strings.Contains(id, "/") {
+		return v, errors.New("invalid reference")
+	}
+	if t != "" && !s.resources[t] {
+		return v, errors.New("unknown resource type in reference")
+	}
+	if mod != "" && s.resources[mod] {
+		if t != "" && t != mod {
+			return v, errors.New("reference type differs from the type modifier")
+		}
+		t = mod
+	}
+	v.RefType, v.RefID = t, id
+	return v, nil
+}
+
+func parseQuantityValue(item string) (vigil.SearchValue, error) {
+	var v vigil.SearchValue
+	v.Prefix, item = cutPrefix(item)
+	parts := splitEscaped(item, '|')
+	if len(parts) != 1 && len(parts) != 3 {
+		return v, errors.New("expected value|system|code")
+	}
+	n, lo, hi, err := parseDecimal(unescape(parts[0]))
+	if err != nil {
+		return v, errors.New("invalid number")
+	}
+	if v.Prefix == vigil.PrefixAp {
+		lo, hi = widenNumber(n, lo, hi)
+	}
+	v.Value, v.Low, v.High = n, lo, hi
+	if len(parts) == 3 {
+		v.System, v.Code = unescape(parts[1]), unescape(parts[2])
+		if v.System == ucumSystem {
+			if u, ok := canonUnit(v.Code); ok {
+				v.CanonCode = u.canonCode()
+				v.CanonValue, v.CanonLow, v.CanonHigh = u.convert(n), u.convert(lo), u.convert(hi)
+			}
+		}
+	}
+	return v, nil
+}
+
+// widenDate widens [st, en) for "ap": by 10 % of the distance between now
+// and st on both sides, and by at least one day.
+func widenDate(st, en, now time.Time) (time.Time, time.Time) {
+	d := now.Sub(st)
+	if d < 0 {
+		d = -d
+	}
+	w := d / 10
+	if w < 24*time.Hour {
+		w = 24 * time.Hour
+	}
+	return st.Add(-w), en.Add(w)
+}
+
+// widenNumber widens a number's precision range for "ap" to at least
+// ±10 % of the value.
+func widenNumber(v, lo, hi float64) (float64, float64) {
+	w := math.Abs(v) / 10
+	return min(lo, v-w), max(hi, v+w)
+}
+
+// cutPrefix removes a comparison prefix from an ordered value.
+func cutPrefix(s string) (vigil.Prefix, string) {
+	if len(s) >= 2 {
+		p := vigil.PrefixEq
+		switch s[:2] {
+		case "eq":
+		case "ne":
+			p = vigil.PrefixNe
+		case "gt":
+			p = vigil.PrefixGt
+		case "lt":
+			p = vigil.PrefixLt
+		case "ge":
+			p = vigil.PrefixGe
+		case "le":
+			p = vigil.PrefixLe
+		case "sa":
+			p = vigil.PrefixSa
+		case "eb":
+			p = vigil.PrefixEb
+		case "ap":
+			p = vigil.PrefixAp
+		default:
+			return vigil.PrefixEq, s
+		}
+		return p, s[2:]
+	}
+	return vigil.PrefixEq, s
+}
+
+// splitEscaped splits s on sep where sep is not escaped by a backslash;
+// the parts keep their escapes.
+func splitEscaped(s string, sep byte) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case sep:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// unescape removes the backslash escapes of search values (\, \| \$ \\).
+func unescape(s string) string {
+	if strings.IndexByte(s, '\\') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/vigilhealth/vigil"
+)
+
+// The write of one version is a single statement: the resource row (insert
+// for version 1, update guarded by the previous version otherwise), the
+// version row, and the index entries of every table, passed as arrays and
+// expanded with unnest. One round trip per Put; an update replaces the
+// index entries of the previous version (the DELETEs see the statement's
+// snapshot, so they do not remove the rows inserted beside them).
+
+const putCreateHead = `WITH r AS (
+	INSERT INTO resources (type, id, version, last_updated, deleted)
+	VALUES ($1, $2, $3, $4, $5)
+	ON CONFLICT (type, id) DO NOTHING
+	RETURNING key
+),`
+
+const putUpdateHead = `WITH r AS (
+	UPDATE resources SET version = $3, last_updated = $4, deleted = $5
+	WHERE type = $1 AND id = $2 AND version = $3 - 1
+	RETURNING key
+),
+d1 AS (DELETE FROM idx_string WHERE key = (SELECT key FROM r)),
+d2 AS (DELETE FROM idx_token WHERE key = (SELECT key FROM r)),
+d3 AS (DELETE FROM idx_ref WHERE key = (SELECT key FROM r)),
+d4 AS (DELETE FROM idx_date WHERE key = (SELECT key FROM r)),
+d5 AS (DELETE FROM idx_number WHERE key = (SELECT key FROM r)),
+d6 AS (DELETE FROM idx_quantity WHERE key = (SELECT key FROM r)),
+d7 AS (DELETE FROM idx_uri WHERE key = (SELECT key FROM r)),`
+
+const putTail = `
+v AS (
+	INSERT INTO versions (key, type, id, version, last_updated, deleted, method, json)
+	SELECT key, $1, $2, $3, $4, $5, $6, $7 FROM r
+),
+i1 AS (
+	INSERT INTO idx_string (key, rtype, param, grp, part, text, exact)
+	SELECT r.key, $1, u.* FROM r, unnest($8::text[], $9::int[], $10::int[], $11::text[], $12::text[]) u
+),
+i2 AS (
+	INSERT INTO idx_token (key, rtype, param, grp, part, system, code, text)
+	SELECT r.key, $1, u.* FROM r, unnest($13::text[], $14::int[], $15::int[], $16::text[], $17::text[], $18::text[]) u
+),
+i3 AS (
+	INSERT INTO idx_ref (key, rtype, param, grp, part, ref_type, ref_id, ref_version, uri)
+	SELECT r.key, $1, u.* FROM r, unnest($19::text[], $20::int[], $21::int[], $22::text[], $23::text[], $24::text[], $25::text[]) u
+),
+i4 AS (
+	INSERT INTO idx_date (key, rtype, param, grp, part, start_t, end_t)
+	SELECT r.key, $1, u.* FROM r, unnest($26::text[], $27::int[], $28::int[], $29::timestamptz[], $30::timestamptz[]) u
+),
+i5 AS (
+	INSERT INTO idx_number (key, rtype, param, grp, part, value, low, high)
+	SELECT r.key, $1, u.* FROM r, unnest($31::text[], $32::int[], $33::int[], $34::float8[], $35::float8[], $36::float8[]) u
+),
+i6 AS (
+	INSERT INTO idx_quantity (key, rtype, param, grp, part, value, low, high, system, code, canon_code, canon_value, canon_low, canon_high)
+	SELECT r.key, $1, u.* FROM r, unnest($37::text[], $38::int[], $39::int[], $40::float8[], $41::float8[], $42::float8[],
+		$43::text[], $44::text[], $45::text[], $46::float8[], $47::float8[], $48::float8[]) u
+),
+i7 AS (
+	INSERT INTO idx_uri (key, rtype, param, grp, part, uri)
+	SELECT r.key, $1, u.* FROM r, unnest($49::text[], $50::int[], $51::int[], $52::text[]) u
+)
+SELECT key FROM r`
+
+const (
+	putCreateSQL = putCreateHead + putTail
+	putUpdateSQL = putUpdateHead + putTail
+)
+
+// columns collects the index entries of one Put column by column.
+type columns struct {
+	str                                      common
+	strText, strExact                        []string
+	tok                                      common
+	tokSystem, tokCode, tokText              []string
+	ref                                      common
+	refType, refID, refVersion, refURI       []string
+	date                                     common
+	dateStart, dateEnd                       []pgtype.Timestamptz
+	num                                      common
+	numValue, numLow, numHigh                []float64
+	qty                                      common
+	qtyValue, qtyLow, qtyHigh                []float64
+	qtySystem, qtyCode, qtyCanon             []string
+	qtyCanonValue, qtyCanonLow, qtyCanonHigh []float64
+	uri                                      common
+	uriURI                                   []string
+}
+
+// common holds the columns every index table has.
+type common struct {
+	param []string
+	grp   []int32
+	part  []int32
+}
+
+func (c *common) add(e *vigil.IndexEntry) {
+	c.param = append(c.param, e.Param)
+	c.grp = append(c.grp, int32(e.Group))
+	c.part = append(c.part, int32(e.Part))
+}
+
+func (c *columns) add(e *vigil.IndexEntry) error {
+	switch e.Type {
+	case vigil.ParamString:
+		c.str.add(e)
+		c.strText = append(c.strText, e.Text)
+		c.strExact = append(c.strExact, e.Exact)
+	case vigil.ParamToken:
+		c.tok.add(e)
+		c.tokSystem = append(c.tokSystem, e.System)
+		c.tokCode = append(c.tokCode, e.Code)
+		c.tokText = append(c.tokText, e.Text)
+	case vigil.ParamReference:
+		c.ref.add(e)
+		c.refType = append(c.refType, e.RefType)
+		c.refID = append(c.refID, e.RefID)
+		c.refVersion = append(c.refVersion, e.RefVersion)
+		c.refURI = append(c.refURI, e.URI)
+	case vigil.ParamDate:
+		c.date.add(e)
+		c.dateStart = append(c.dateStart, lowerBound(e.Start))
+		c.dateEnd = append(c.dateEnd, upperBound(e.End))
+	case vigil.ParamNumber:
+		c.num.add(e)
+		c.numValue = append(c.numValue, e.Value)
+		c.numLow = append(c.numLow, e.Low)
+		c.numHigh = append(c.numHigh, e.High)
+	case vigil.ParamQuantity:
+		c.qty.add(e)
+		c.qtyValue = append(c.qtyValue, e.Value)
+		c.qtyLow = append(c.qtyLow, e.Low)
+		c.qtyHigh = append(c.qtyHigh, e.High)
+		c.qtySystem = append(c.qtySystem, e.System)
+		c.qtyCode = append(c.qtyCode, e.Code)
+		c.qtyCanon = append(c.qtyCanon, e.CanonCode)
+		c.qtyCanonValue = append(c.qtyCanonValue, e.CanonValue)
+		c.qtyCanonLow = append(c.qtyCanonLow, e.CanonLow)
+		c.qtyCanonHigh = append(c.qtyCanonHigh, e.CanonHigh)
+	case vigil.ParamURI:
+		c.uri.add(e)
+		c.uriURI = append(c.uriURI, e.URI)
+	default:
+		return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", e.Param, e.Type)
+	}
+	return nil
+}
+
+// lowerBound maps a range start to a timestamptz; zero means −infinity.
+func lowerBound(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+	}
+	return pgtype.Timestamptz{Time: t, Valid: true}
+}
+
+// upperBound maps a range end to a timestamptz; zero means +infinity.
+func upperBound(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
+	}
+	return pgtype.Timestamptz{Time: t, Valid: true}
+}
+
+func put(ctx context.Context, q querier, r *vigil.Resource, index []vigil.IndexEntry) error {
+	if r.Type == "" || r.ID == "" {
+		return vigil.Errorf(vigil.ErrInvalid, "a resource needs a type and an id")
+	}
+	if r.Version < 1 {
+		return vigil.Errorf(vigil.ErrConflict, "version %d of %s/%s is not the next version", r.Version, r.Type, r.ID)
+	}
+	var c columns
+	json := r.JSON
+	if r.Deleted {
+		json, index = nil, nil
+	}
+	for i := range index {
+		if err := c.add(&index[i]); err != nil {
+			return err
+		}
+	}
+	sql := putUpdateSQL
+	if r.Version == 1 {
+		sql = putCreateSQL
+	}
+	var key int64
+	err := q.QueryRow(ctx, sql,
+		r.Type, r.ID, r.Version, r.LastUpdated, r.Deleted, r.Method, json,
+		nz(c.str.param), nz(c.str.grp), nz(c.str.part), nz(c.strText), nz(c.strExact),
+		nz(c.tok.param), nz(c.tok.grp), nz(c.tok.part), nz(c.tokSystem), nz(c.tokCode), nz(c.tokText),
+		nz(c.ref.param), nz(c.ref.grp), nz(c.ref.part), nz(c.refType), nz(c.refID), nz(c.refVersion), nz(c.refURI),
+		nz(c.date.param), nz(c.date.grp), nz(c.date.part), nz(c.dateStart), nz(c.dateEnd),
+		nz(c.num.param), nz(c.num.grp), nz(c.num.part), nz(c.numValue), nz(c.numLow), nz(c.numHigh),
+		nz(c.qty.param), nz(c.qty.grp), nz(c.qty.part), nz(c.qtyValue), nz(c.qtyLow), nz(c.qtyHigh),
+		nz(c.qtySystem), nz(c.qtyCode), nz(c.qtyCanon), nz(c.qtyCanonValue), nz(c.qtyCanonLow), nz(c.qtyCanonHigh),
+		nz(c.uri.param), nz(c.uri.grp), nz(c.uri.part), nz(c.uriURI),
+	).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return vigil.Errorf(vigil.ErrConflict, "version %d of %s/%s is not the next version", r.Version, r.Type, r.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: put %s: %w", r.Type, err)
+	}
+	return nil
+}
+
+// nz turns a nil slice into an empty one, so that it is sent as an empty
+// array rather than NULL.
+func nz[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,304 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/vigilhealth/vigil"
+)
+
+// Writes are group-committed. Write queues its fn; a fixed set of writer
+// goroutines each take whatever is queued (up to maxGroup fns), run the fns
+// one after the other in one READ COMMITTED transaction, each inside its
+// own savepoint, and commit once. A failing fn is rolled back to its
+// savepoint and does not disturb the others. Transaction control (BEGIN,
+// SAVEPOINT, RELEASE) travels with the next statement (see pipe), so a
+// group of n creates costs n+1 round trips and one commit instead of 3n
+// round trips and n commits.
+
+// maxGroup bounds the fns per transaction; it stays below PostgreSQL's
+// cache of 64 subtransactions per transaction.
+const maxGroup = 32
+
+// writeReq is one queued Write.
+type writeReq struct {
+	ctx      context.Context
+	fn       func(ctx context.Context, tx vigil.ResourceTx) error
+	done     chan error
+	attempts int  // retries after serialization failures and deadlocks
+	busy     bool // rolled back because a grouped fn met a locked row
+}
+
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("postgres: store closed")
+
+// Write runs fn in a write transaction (see vigil.ResourceStore). Reads of
+// a resource inside fn lock it (SELECT … FOR UPDATE, or an advisory lock on
+// its name when it does not exist yet), so concurrent read-modify-write
+// cycles on one resource serialise. fn may share a database transaction
+// with the fns of concurrent callers (group commit) but runs alone in its
+// savepoint; Write returns after the commit. On a serialization failure or
+// deadlock fn runs again, up to the configured number of retries, so fn
+// must be safe to re-run. Canceling ctx stops fn's next statement; a
+// statement already running completes.
+func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx vigil.ResourceTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return ErrClosed
+	}
+	db.reqs <- req
+	db.mu.RUnlock()
+	return <-req.done
+}
+
+// writer runs groups of queued writes until the queue is closed.
+func (db *DB) writer() {
+	defer db.writers.Done()
+	group := make([]*writeReq, 0, maxGroup)
+	for first := range db.reqs {
+		group = append(group[:0], first)
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case r, ok := <-db.reqs:
+				if !ok {
+					break fill
+				}
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		retry := db.runGroup(group)
+		for len(retry) > 0 {
+			r := retry[0]
+			retry = retry[1:]
+			if r.busy {
+				r.busy = false
+			} else {
+				r.attempts++
+				time.Sleep(time.Duration(1+rand.IntN(2<<r.attempts)) * time.Millisecond)
+			}
+			retry = append(retry, db.runGroup([]*writeReq{r})...)
+		}
+	}
+}
+
+// runGroup runs the fns of group in one transaction and reports each
+// outcome on its done channel, except for those that hit a serialization
+// failure or deadlock and may run again: it returns those.
+func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
+	ctx := context.Background()
+	pc, err := db.pool.Acquire(ctx)
+	if err != nil {
+		for _, r := range group {
+			r.done <- fmt.Errorf("postgres: acquire connection: %w", err)
+		}
+		return nil
+	}
+	defer pc.Release() // a connection left inside a transaction is closed by the pool
+	p := &pipe{conn: pc.Conn()}
+	p.hold("BEGIN ISOLATION LEVEL READ COMMITTED")
+	savepoints := len(group) > 1
+	var ok []*writeReq
+	broken := func(cur *writeReq, err error) []*writeReq {
+		// The transaction is lost: nothing of the group is committed.
+		pc.Conn().PgConn().Close(ctx)
+		for _, r := range append(append(append(ok, cur), group...), retry...) {
+			r.done <- err
+		}
+		return nil
+	}
+	for len(group) > 0 {
+		r := group[0]
+		group = group[1:]
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		began := p.sent
+		if savepoints {
+			p.hold("SAVEPOINT w")
+		}
+		p.sent = false
+		t := &tx{p: p, ctx: r.ctx, nowait: savepoints}
+		fnErr := r.fn(r.ctx, t)
+		t.done = true
+		wrote := p.sent
+		p.sent = began || wrote
+		if t.failed == nil && fnErr == nil {
+			if savepoints {
+				p.hold("RELEASE SAVEPOINT w")
+			}
+			ok = append(ok, r)
+			continue
+		}
+		// Undo fn: back to its savepoint, or the whole transaction.
+		switch {
+		case !wrote && savepoints:
+			// Nothing reached the server, not even the savepoint.
+			p.pending = p.pending[:len(p.pending)-1]
+		case savepoints:
+			if _, err := p.conn.Exec(ctx, "ROLLBACK TO SAVEPOINT w; RELEASE SAVEPOINT w"); err != nil {
+				return broken(r, fmt.Errorf("postgres: roll back write: %w", err))
+			}
+		default:
+			p.drop()
+			if wrote {
+				if _, err := p.conn.Exec(ctx, "ROLLBACK"); err != nil {
+					pc.Conn().PgConn().Close(ctx)
+				}
+			}
+			p.sent = false
+		}
+		switch {
+		case errors.Is(t.failed, errLockBusy):
+			r.busy = true // runs alone next, without NOWAIT
+			retry = append(retry, r)
+		case t.failed != nil && retryable(t.failed) && r.attempts < db.maxRetries:
+			retry = append(retry, r)
+		case fnErr != nil:
+			r.done <- fnErr
+		default:
+			r.done <- fmt.Errorf("postgres: write: %w", t.failed)
+		}
+	}
+	if p.sent {
+		p.drop()
+		if _, err := p.conn.Exec(ctx, "COMMIT"); err != nil {
+			err = fmt.Errorf("postgres: commit: %w", err)
+			for _, r := range ok {
+				r.done <- err
+			}
+			return retry
+		}
+	}
+	for _, r := range ok {
+		r.done <- nil
+	}
+	return retry
+}
+
+// retryable reports whether err is a serialization failure, a deadlock, or
+// a lock that a grouped fn would have had to wait for.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.Is(err, errLockBusy) || errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// errLockBusy means a fn running in a group needed a lock held by another
+// transaction. Waiting for it while holding the group's locks invites
+// deadlocks (each costing PostgreSQL's deadlock_timeout), so the fn is
+// rolled back to its savepoint and runs again on its own after the group
+// commits, where it waits normally.
+var errLockBusy = errors.New("postgres: resource locked by another transaction")
+
+// isLockBusy reports whether err is PostgreSQL's lock_not_available
+// (SQLSTATE 55P03), the answer to FOR UPDATE NOWAIT on a locked row.
+func isLockBusy(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "55P03"
+}
+
+// tx is the vigil.ResourceTx handed to a Write fn.
+type tx struct {
+	p      *pipe
+	ctx    context.Context
+	done   bool
+	failed error // first database error: the fn's work is then aborted
+	nowait bool  // fail with errLockBusy rather than wait for a row lock
+}
+
+var _ vigil.ResourceTx = (*tx)(nil)
+
+var errTxDone = errors.New("postgres: transaction used after its Write function returned")
+
+// begin checks that the transaction may be used and returns the context
+// for its statements. A statement is never canceled midway, since the
+// connection carries the transaction of other fns too; ctx is checked
+// before each one instead.
+func (t *tx) begin(ctx context.Context) (context.Context, error) {
+	if t.done {
+		return nil, errTxDone
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := t.ctx.Err(); err != nil {
+		return nil, err
+	}
+	if t.failed != nil {
+		return nil, fmt.Errorf("postgres: transaction aborted by an earlier error: %w", t.failed)
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
+// note records err when it comes from the database, which aborts the
+// transaction; the store's own errors (*vigil.Error) do not.
+func (t *tx) note(err error) error {
+	var ve *vigil.Error
+	if err != nil && t.failed == nil && !errors.As(err, &ve) {
+		t.failed = err
+	}
+	return err
+}
+
+// Read returns the current version of typ/id and locks the resource until
+// the transaction ends.
+func (t *tx) Read(ctx context.Context, typ, id string) (*vigil.Resource, error) {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := readForUpdate(ctx, t.p, typ, id, t.nowait)
+	return r, t.note(err)
+}
+
+// ReadVersion implements vigil.ResourceReader inside the transaction.
+func (t *tx) ReadVersion(ctx context.Context, typ, id string, version int64) (*vigil.Resource, error) {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := readVersion(ctx, t.p, typ, id, version)
+	return r, t.note(err)
+}
+
+// History implements vigil.ResourceReader inside the transaction.
+func (t *tx) History(ctx context.Context, q *vigil.HistoryQuery) (*vigil.HistoryResult, error) {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := history(ctx, t.p, q)
+	return r, t.note(err)
+}
+
+// Search implements vigil.ResourceReader inside the transaction; it sees
+// the transaction's own writes.
+func (t *tx) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.SearchResult, error) {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := search(ctx, t.p, q)
+	return r, t.note(err)
+}
+
+// Put implements vigil.ResourceTx.
+func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return err
+	}
+	return t.note(put(ctx, t.p, r, index))
+}

@@ -1,0 +1,251 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+)
+
+func testChain(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Practitioner", "dr1", str("name", "Smith"))
+	f.save("Practitioner", "dr2", str("name", "Jones"))
+	f.save("Patient", "p1", str("name", "Ann"), ref("general-practitioner", "Practitioner", "dr1"))
+	f.save("Patient", "p2", str("name", "Bob"), ref("general-practitioner", "Practitioner", "dr2"))
+	f.save("Group", "p1", str("name", "Ann"))
+	f.save("Observation", "o1", ref("subject", "Patient", "p1"))
+	f.save("Observation", "o2", ref("subject", "Patient", "p2"))
+	f.save("Observation", "o3", ref("subject", "Group", "p1"))
+	f.save("Observation", "o4", ref("subject", "Patient", "p3"))
+	f.save("Observation", "o5", refURI("subject", "http://elsewhere.org/Patient/p1", ""))
+	chain := func(name string, types []string, next vigil.SearchParam) vigil.SearchParam {
+		return vigil.SearchParam{Name: name, Type: vigil.ParamReference, TargetTypes: types, Chain: &next}
+	}
+	name := func(vs ...string) vigil.SearchParam {
+		p := param("name", vigil.ParamString)
+		for _, v := range vs {
+			p.Values = append(p.Values, vText(v))
+		}
+		return p
+	}
+	gp := func(n string) vigil.SearchParam {
+		return chain("general-practitioner", []string{"Practitioner"}, name(n))
+	}
+	runCases(t, f, "Observation", []searchCase{
+		{"one level", chain("subject", []string{"Patient"}, name("ann")), []string{"o1"}},
+		{"target types", chain("subject", []string{"Patient", "Group"}, name("ann")), []string{"o1", "o3"}},
+		{"or values", chain("subject", []string{"Patient"}, name("ann", "bob")), []string{"o1", "o2"}},
+		{"no match", chain("subject", []string{"Patient"}, name("zed")), nil},
+		{"chained token", chain("subject", []string{"Patient"}, vID("p2")), []string{"o2"}},
+		{"two levels", chain("subject", []string{"Patient"}, gp("smith")), []string{"o1"}},
+		{"two levels other", chain("subject", []string{"Patient"}, gp("jones")), []string{"o2"}},
+		{"two levels none", chain("subject", []string{"Patient"}, gp("ann")), nil},
+	})
+	t.Run("with other params", func(t *testing.T) {
+		f.t = t
+		f.expectSet(query("Observation", chain("subject", []string{"Patient"}, name("ann", "bob")), vID("o2", "o3")), "o2")
+	})
+	t.Run("deleted target", func(t *testing.T) {
+		f.t = t
+		f.del("Practitioner", "dr1")
+		f.expectSet(query("Observation", chain("subject", []string{"Patient"}, gp("smith"))))
+		f.del("Patient", "p2")
+		f.expectSet(query("Observation", chain("subject", []string{"Patient"}, name("ann", "bob"))), "o1")
+	})
+}
+
+func testCompartment(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Patient", "p1", str("name", "Ann"))
+	f.save("Patient", "p2")
+	f.save("Patient", "p3", ref("link", "Patient", "p1"))
+	f.save("Observation", "o1", ref("subject", "Patient", "p1"), tok("code", "l", "hr"))
+	f.save("Observation", "o2", ref("performer", "Patient", "p1"), tok("code", "l", "bp"))
+	f.save("Observation", "o3", ref("subject", "Patient", "p2"), tok("code", "l", "hr"))
+	f.save("Observation", "o4", ref("subject", "Group", "p1"))
+	f.save("Observation", "o5", ref("focus", "Patient", "p1"))
+	f.save("Observation", "o6", ref("subject", "Patient", "p1"))
+	f.del("Observation", "o6")
+	f.save("Encounter", "e1", ref("subject", "Patient", "p1"))
+	f.save("Device", "d1", ref("patient", "Patient", "p1"))
+	comp := &vigil.Compartment{Type: "Patient", ID: "p1", Params: map[string][]string{
+		"Observation": {"subject", "performer"},
+		"Encounter":   {"subject"},
+		"Patient":     {"link"},
+	}}
+	in := func(typ string, ps ...vigil.SearchParam) *vigil.SearchQuery {
+		q := query(typ, ps...)
+		q.Compartment = comp
+		return q
+	}
+	cases := []struct {
+		name string
+		q    *vigil.SearchQuery
+		want []string
+	}{
+		{"one type", in("Observation"), []string{"o1", "o2"}},
+		{"with params", in("Observation", param("code", vigil.ParamToken, vCode("hr"))), []string{"o1"}},
+		{"patient itself", in("Patient"), []string{"p1", "p3"}},
+		{"patient itself filtered", in("Patient", param("name", vigil.ParamString, vText("an"))), []string{"p1"}},
+		{"type not in compartment", in("Device"), nil},
+		{"all types", in(""), []string{"Observation/o1", "Observation/o2", "Encounter/e1", "Patient/p1", "Patient/p3"}},
+		{"all types by id", in("", vID("o1", "e1", "p2")), []string{"Observation/o1", "Encounter/e1"}},
+		{"other patient", &vigil.SearchQuery{Type: "Observation", Compartment: &vigil.Compartment{Type: "Patient", ID: "p2", Params: comp.Params}}, []string{"o3"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f.t = t
+			f.expectSet(c.q, c.want...)
+		})
+	}
+}
+
+func testSystem(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Patient", "x")
+	f.save("Observation", "x")
+	f.save("Observation", "y")
+	f.save("Encounter", "z")
+	f.save("Encounter", "gone")
+	f.del("Encounter", "gone")
+	f.save("Patient", "x") // an update keeps the creation order
+	t.Run("all", func(t *testing.T) {
+		f.t = t
+		f.expectOrder(query(""), "Patient/x", "Observation/x", "Observation/y", "Encounter/z")
+	})
+	t.Run("_id", func(t *testing.T) {
+		f.t = t
+		f.expectSet(query("", vID("x")), "Patient/x", "Observation/x")
+	})
+	t.Run("_lastUpdated", func(t *testing.T) {
+		f.t = t
+		at := base().Add(3 * time.Second)
+		f.expectSet(query("", param("_lastUpdated", vigil.ParamDate, vDate(vigil.PrefixGe, at, at.Add(time.Millisecond)))),
+			"Observation/y", "Encounter/z", "Patient/x")
+	})
+	t.Run("type search stays in type", func(t *testing.T) {
+		f.t = t
+		f.expectSet(query("Observation", vID("x")), "x")
+	})
+}
+
+func testInclude(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Practitioner", "dr1")
+	f.save("Organization", "org1")
+	f.save("Patient", "p1", ref("general-practitioner", "Practitioner", "dr1"), ref("organization", "Organization", "org1"))
+	f.save("Patient", "p2")
+	f.save("Observation", "o1", ref("subject", "Patient", "p1"), ref("performer", "Practitioner", "dr1"))
+	f.save("Observation", "o2", ref("subject", "Patient", "p2"), ref("performer", "Organization", "org1"))
+	f.save("Observation", "o3", ref("subject", "Patient", "p1"))
+	f.save("Observation", "o4", ref("subject", "Patient", "nobody"))
+	f.save("Observation", "o5", ref("subject", "Patient", "p1"))
+	f.del("Observation", "o5")
+	f.del("Patient", "p2")
+	inc := func(src, p, target string) vigil.Include {
+		return vigil.Include{SourceType: src, Param: p, TargetType: target}
+	}
+	cases := []struct {
+		name        string
+		typ         string
+		ids         []string
+		include     []vigil.Include
+		revinclude  []vigil.Include
+		count       int
+		wantMatches []string
+		wantInc     []string
+	}{
+		{name: "param", typ: "Observation", ids: []string{"o1", "o2", "o3", "o4"},
+			include:     []vigil.Include{inc("Observation", "subject", "")},
+			wantMatches: []string{"Observation/o1", "Observation/o2", "Observation/o3", "Observation/o4"},
+			wantInc:     []string{"Patient/p1"}},
+		{name: "star", typ: "Observation", ids: []string{"o1", "o2"},
+			include:     []vigil.Include{inc("Observation", "*", "")},
+			wantMatches: []string{"Observation/o1", "Observation/o2"},
+			wantInc:     []string{"Patient/p1", "Practitioner/dr1", "Organization/org1"}},
+		{name: "star target type", typ: "Observation", ids: []string{"o1", "o2"},
+			include:     []vigil.Include{inc("Observation", "*", "Practitioner")},
+			wantMatches: []string{"Observation/o1", "Observation/o2"},
+			wantInc:     []string{"Practitioner/dr1"}},
+		{name: "param target type", typ: "Observation", ids: []string{"o1", "o2"},
+			include:     []vigil.Include{inc("Observation", "performer", "Organization")},
+			wantMatches: []string{"Observation/o1", "Observation/o2"},
+			wantInc:     []string{"Organization/org1"}},
+		{name: "other source type", typ: "Observation", ids: []string{"o1"},
+			include:     []vigil.Include{inc("Encounter", "subject", "")},
+			wantMatches: []string{"Observation/o1"}},
+		{name: "not already matched", typ: "", ids: []string{"o1", "p1"},
+			include:     []vigil.Include{inc("Observation", "subject", ""), inc("Patient", "general-practitioner", "")},
+			wantMatches: []string{"Patient/p1", "Observation/o1"},
+			wantInc:     []string{"Practitioner/dr1"}},
+		{name: "page only", typ: "Observation", ids: []string{"o1", "o2"}, count: 1,
+			include:     []vigil.Include{inc("Observation", "*", "")},
+			wantMatches: []string{"Observation/o1"},
+			wantInc:     []string{"Patient/p1", "Practitioner/dr1"}},
+		{name: "iterate", typ: "Observation", ids: []string{"o1"},
+			include: []vigil.Include{inc("Observation", "subject", ""),
+				{SourceType: "Patient", Param: "organization", Iterate: true}},
+			wantMatches: []string{"Observation/o1"},
+			wantInc:     []string{"Patient/p1", "Organization/org1"}},
+		{name: "no iterate", typ: "Observation", ids: []string{"o1"},
+			include:     []vigil.Include{inc("Observation", "subject", ""), inc("Patient", "organization", "")},
+			wantMatches: []string{"Observation/o1"},
+			wantInc:     []string{"Patient/p1"}},
+		{name: "revinclude", typ: "Patient", ids: []string{"p1"},
+			revinclude:  []vigil.Include{inc("Observation", "subject", "")},
+			wantMatches: []string{"Patient/p1"},
+			wantInc:     []string{"Observation/o1", "Observation/o3"}},
+		{name: "revinclude star", typ: "Practitioner", ids: []string{"dr1"},
+			revinclude:  []vigil.Include{inc("Observation", "*", ""), inc("Patient", "*", "")},
+			wantMatches: []string{"Practitioner/dr1"},
+			wantInc:     []string{"Observation/o1", "Patient/p1"}},
+		{name: "revinclude target type", typ: "Patient", ids: []string{"p1"},
+			revinclude:  []vigil.Include{inc("Observation", "subject", "Group")},
+			wantMatches: []string{"Patient/p1"}},
+		{name: "revinclude iterate", typ: "Organization", ids: []string{"org1"},
+			revinclude: []vigil.Include{inc("Patient", "organization", ""),
+				{SourceType: "Observation", Param: "subject", Iterate: true}},
+			wantMatches: []string{"Organization/org1"},
+			wantInc:     []string{"Patient/p1", "Observation/o1", "Observation/o3"}},
+		{name: "include and revinclude", typ: "Patient", ids: []string{"p1"},
+			include:     []vigil.Include{inc("Patient", "general-practitioner", "")},
+			revinclude:  []vigil.Include{inc("Observation", "performer", "")},
+			wantMatches: []string{"Patient/p1"},
+			wantInc:     []string{"Practitioner/dr1"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			q := query(c.typ, vID(c.ids...))
+			q.Include, q.RevInclude, q.Count = c.include, c.revinclude, c.count
+			if q.Count == 0 {
+				q.Count = 100
+			}
+			res, err := f.s.Search(f.ctx, q)
+			if err != nil {
+				t.Fatalf("Search = %v", err)
+			}
+			matches := refs("", res.Matches)
+			slices.Sort(matches)
+			want := slices.Sorted(slices.Values(c.wantMatches))
+			if !slices.Equal(matches, want) {
+				t.Errorf("matches = %v, want %v", matches, want)
+			}
+			inc := refs("", res.Included)
+			sorted := slices.Sorted(slices.Values(inc))
+			if len(slices.Compact(slices.Clone(sorted))) != len(sorted) {
+				t.Errorf("included has duplicates: %v", inc)
+			}
+			want = slices.Sorted(slices.Values(c.wantInc))
+			if !slices.Equal(sorted, want) {
+				t.Errorf("included = %v, want %v", sorted, want)
+			}
+			for _, r := range res.Included {
+				if r.Deleted || len(r.JSON) == 0 {
+					t.Errorf("included %s is deleted or has no JSON", r.Ref())
+				}
+			}
+		})
+	}
+}
