@@ -29,6 +29,40 @@ type node struct {
 type evalCtx struct {
 	root  node
 	types map[string]map[string]*elemInfo // element index; may be nil
+	// arena is a bump allocator for collections: results are carved from
+	// its free tail and capped, so that one Index call allocates a few
+	// arenas instead of a slice per path step. May be nil.
+	arena []node
+}
+
+// one returns a collection of one node.
+func (c *evalCtx) one(n node) []node {
+	if len(c.arena) == cap(c.arena) {
+		c.arena = make([]node, 0, max(256, 2*cap(c.arena)))
+	}
+	i := len(c.arena)
+	c.arena = append(c.arena, n)
+	return c.arena[i : i+1 : i+1]
+}
+
+// begin returns an empty collection to append to; commit must follow
+// before the arena is used again.
+func (c *evalCtx) begin() []node {
+	return c.arena[len(c.arena):]
+}
+
+// commit reserves what was appended to a begin() slice and returns it
+// with its capacity capped, so that appending to it copies.
+func (c *evalCtx) commit(out []node) []node {
+	if len(out) == 0 {
+		return nil
+	}
+	if len(out) <= cap(c.arena)-len(c.arena) { // still in the arena
+		c.arena = c.arena[:len(c.arena)+len(out)]
+	} else {
+		c.arena = make([]node, 0, max(256, 2*len(out)))
+	}
+	return out[:len(out):len(out)]
 }
 
 // expr is a compiled FHIRPath expression.
@@ -49,7 +83,7 @@ type rootType struct{ name string }
 
 func (e rootType) eval(c *evalCtx, _ []node) []node {
 	if e.name == "Resource" || e.name == "DomainResource" || c.root.typ == e.name {
-		return []node{c.root}
+		return c.one(c.root)
 	}
 	return nil
 }
@@ -57,12 +91,12 @@ func (e rootType) eval(c *evalCtx, _ []node) []node {
 // resourceVar is %resource.
 type resourceVar struct{}
 
-func (resourceVar) eval(c *evalCtx, _ []node) []node { return []node{c.root} }
+func (resourceVar) eval(c *evalCtx, _ []node) []node { return c.one(c.root) }
 
 // literal is a constant.
 type literal struct{ v any }
 
-func (e literal) eval(*evalCtx, []node) []node { return []node{{v: e.v}} }
+func (e literal) eval(c *evalCtx, _ []node) []node { return c.one(node{v: e.v}) }
 
 // child navigates to a member, flattening arrays and resolving choice
 // elements by their base name.
@@ -72,8 +106,9 @@ type child struct {
 }
 
 func (e child) eval(c *evalCtx, in []node) []node {
-	var out []node
-	for _, n := range e.base.eval(c, in) {
+	items := e.base.eval(c, in)
+	out := c.begin()
+	for _, n := range items {
 		m, ok := n.v.(map[string]any)
 		if !ok {
 			continue
@@ -105,7 +140,7 @@ func (e child) eval(c *evalCtx, in []node) []node {
 			}
 		}
 	}
-	return out
+	return c.commit(out)
 }
 
 // appendValue appends v (flattening an array) as nodes of type typ.
@@ -207,7 +242,10 @@ func (e union) eval(c *evalCtx, in []node) []node {
 	if len(x) == 0 {
 		return y
 	}
-	return append(x, y...)
+	if len(y) == 0 {
+		return x
+	}
+	return append(x[:len(x):len(x)], y...)
 }
 
 // asType keeps the items of a type (X as T, X.as(T), X.ofType(T)).
@@ -218,7 +256,7 @@ type asType struct {
 
 func (e asType) eval(c *evalCtx, in []node) []node {
 	items := e.base.eval(c, in)
-	out := items[:0:0]
+	out := c.begin()
 	for _, n := range items {
 		if t := nodeType(n); t == "" || isSubtype(t, e.typ) {
 			n.typ = e.typ
@@ -228,7 +266,7 @@ func (e asType) eval(c *evalCtx, in []node) []node {
 			out = append(out, n)
 		}
 	}
-	return out
+	return c.commit(out)
 }
 
 // isType is "X is T": true when the (single) item is of type T.
@@ -243,7 +281,7 @@ func (e isType) eval(c *evalCtx, in []node) []node {
 		return nil
 	}
 	t := nodeType(items[0])
-	return []node{{v: t != "" && isSubtype(t, e.typ)}}
+	return c.one(node{v: t != "" && isSubtype(t, e.typ)})
 }
 
 // resolveExpr is resolve(): references become nodes typed by the literal
@@ -251,8 +289,9 @@ func (e isType) eval(c *evalCtx, in []node) []node {
 type resolveExpr struct{ base expr }
 
 func (e resolveExpr) eval(c *evalCtx, in []node) []node {
-	var out []node
-	for _, n := range e.base.eval(c, in) {
+	items := e.base.eval(c, in)
+	out := c.begin()
+	for _, n := range items {
 		m, ok := n.v.(map[string]any)
 		if !ok {
 			continue
@@ -268,7 +307,7 @@ func (e resolveExpr) eval(c *evalCtx, in []node) []node {
 			out = append(out, node{v: n.v, typ: t, key: n.key})
 		}
 	}
-	return out
+	return c.commit(out)
 }
 
 // refTargetType returns the resource type a literal reference points at.
@@ -297,7 +336,7 @@ func (e where) eval(c *evalCtx, in []node) []node {
 	items := e.base.eval(c, in)
 	out := items[:0:0]
 	for _, n := range items {
-		r := e.crit.eval(c, []node{n})
+		r := e.crit.eval(c, c.one(n))
 		if len(r) == 1 {
 			if b, ok := r[0].v.(bool); ok && b {
 				out = append(out, n)
@@ -316,7 +355,7 @@ type index struct {
 func (e index) eval(c *evalCtx, in []node) []node {
 	items := e.base.eval(c, in)
 	if e.n < len(items) {
-		return items[e.n : e.n+1]
+		return items[e.n : e.n+1 : e.n+1]
 	}
 	return nil
 }
@@ -325,7 +364,7 @@ func (e index) eval(c *evalCtx, in []node) []node {
 type exists struct{ base expr }
 
 func (e exists) eval(c *evalCtx, in []node) []node {
-	return []node{{v: len(e.base.eval(c, in)) > 0}}
+	return c.one(node{v: len(e.base.eval(c, in)) > 0})
 }
 
 // extension is X.extension('url').
@@ -335,8 +374,9 @@ type extension struct {
 }
 
 func (e extension) eval(c *evalCtx, in []node) []node {
-	var out []node
-	for _, n := range e.base.eval(c, in) {
+	items := e.base.eval(c, in)
+	out := c.begin()
+	for _, n := range items {
 		m, ok := n.v.(map[string]any)
 		if !ok {
 			continue
@@ -348,7 +388,7 @@ func (e extension) eval(c *evalCtx, in []node) []node {
 			}
 		}
 	}
-	return out
+	return c.commit(out)
 }
 
 // equality is "a = b" or "a != b" on single primitive items.
@@ -367,7 +407,7 @@ func (e equality) eval(c *evalCtx, in []node) []node {
 	for i := 0; eq && i < len(x); i++ {
 		eq = primitiveEqual(x[i].v, y[i].v)
 	}
-	return []node{{v: eq != e.neg}}
+	return c.one(node{v: eq != e.neg})
 }
 
 func primitiveEqual(a, b any) bool {
@@ -408,13 +448,13 @@ func (e logic) eval(c *evalCtx, in []node) []node {
 	y, yok := boolOf(e.b.eval(c, in))
 	switch {
 	case e.or && ((xok && x) || (yok && y)):
-		return []node{{v: true}}
+		return c.one(node{v: true})
 	case e.or && xok && yok:
-		return []node{{v: false}}
+		return c.one(node{v: false})
 	case !e.or && ((xok && !x) || (yok && !y)):
-		return []node{{v: false}}
+		return c.one(node{v: false})
 	case !e.or && xok && yok:
-		return []node{{v: true}}
+		return c.one(node{v: true})
 	}
 	return nil
 }

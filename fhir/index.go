@@ -23,7 +23,13 @@ const maxCompositeGroups = 64
 // obj is a decoded resource (numbers as json.Number or float64); it is
 // not modified. Index fails with vigil.ErrInvalid when obj has no known
 // resourceType. Values that do not convert (a malformed date) are skipped:
-// validation is Decode's job.
+// validation is Decode's job. Not indexed: SampledData values of the
+// quantity parameters, "Bundle.entry[0].resource" (composition, message)
+// and references that are contained ("#id") or logical (identifier only).
+//
+// Index runs on every write: it costs tens of microseconds and a few dozen
+// allocations per Observation (see BenchmarkIndexObservation), and is safe
+// for concurrent use.
 func (m *Model) Index(obj map[string]any) ([]vigil.IndexEntry, error) {
 	s := m.search
 	if s == nil {
@@ -32,13 +38,21 @@ func (m *Model) Index(obj map[string]any) ([]vigil.IndexEntry, error) {
 	rt, _ := obj["resourceType"].(string)
 	params, ok := s.indexed[rt]
 	if !ok {
-		return nil, vigil.Errorf(vigil.ErrInvalid, "unknown resource type")
+		return nil, vigil.Errorf(vigil.ErrInvalid, "unknown resource type %s", safeName(rt))
 	}
 	c := &evalCtx{root: node{v: obj, typ: rt}, types: s.elems}
-	ix := indexer{out: make([]vigil.IndexEntry, 0, 64)}
-	in := []node{c.root}
+	if a, ok := s.arenas.Get().(*[]node); ok {
+		c.arena = *a
+	}
+	defer func() {
+		a := c.arena[:cap(c.arena)]
+		clear(a) // drop references to this resource
+		a = a[:0]
+		s.arenas.Put(&a)
+	}()
+	ix := indexer{out: make([]vigil.IndexEntry, 0, 32)}
+	in := c.one(c.root)
 	for _, pd := range params {
-		ix.start = len(ix.out)
 		items := pd.expr.eval(c, in)
 		if len(items) == 0 {
 			continue
@@ -47,75 +61,96 @@ func (m *Model) Index(obj map[string]any) ([]vigil.IndexEntry, error) {
 			ix.composite(c, pd, items)
 			continue
 		}
+		start := len(ix.out)
 		for _, n := range items {
-			ix.value(pd.Name, pd.Type, n, ix.add)
+			ix.out = appendEntries(ix.out, pd.Name, pd.Type, n)
 		}
+		ix.out = dedupe(ix.out, start)
 	}
 	return ix.out, nil
 }
 
 type indexer struct {
 	out   []vigil.IndexEntry
-	start int // first entry of the current parameter
 	group int
 	// scratch for composites
-	parts [][]vigil.IndexEntry
+	vals  []vigil.IndexEntry
+	parts [][2]int
+	idx   []int
 }
 
-// add appends e unless the current parameter already has it. Entries of
-// one parameter are few, so a linear scan beats hashing the entry.
-func (ix *indexer) add(e vigil.IndexEntry) {
-	for i := ix.start; i < len(ix.out); i++ {
-		if ix.out[i] == e {
-			return
+// dedupe removes the repeated entries of es[start:] (one parameter's).
+// Entries of one parameter are few, so a linear scan beats hashing.
+func dedupe(es []vigil.IndexEntry, start int) []vigil.IndexEntry {
+	w := start
+	for r := start; r < len(es); r++ {
+		dup := false
+		for k := start; k < w; k++ {
+			if es[k] == es[r] {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			es[w] = es[r]
+			w++
 		}
 	}
-	ix.out = append(ix.out, e)
+	return es[:w]
 }
 
 // composite indexes each context node as the combinations of its
-// components' values, one Group per combination.
+// components' values, one Group per combination. A node whose
+// combinations exceed maxCompositeGroups is not indexed.
 func (ix *indexer) composite(c *evalCtx, pd *paramDef, ctxNodes []node) {
 	for _, cn := range ctxNodes {
-		parts := ix.parts[:0]
+		vals, parts := ix.vals[:0], ix.parts[:0]
 		total := 1
 		for k, comp := range pd.comps {
-			var vals []vigil.IndexEntry
-			for _, n := range comp.expr.eval(c, []node{cn}) {
-				ix.value(pd.Name, comp.typ, n, func(e vigil.IndexEntry) {
-					if e.Type == vigil.ParamToken && e.Code == "" && e.System == "" {
-						return // a text-only token entry cannot match a composite value
-					}
-					e.Part = k
-					vals = append(vals, e)
-				})
+			from := len(vals)
+			for _, n := range comp.expr.eval(c, c.one(cn)) {
+				vals = appendEntries(vals, pd.Name, comp.typ, n)
 			}
-			if len(vals) == 0 {
+			w := from
+			for _, e := range vals[from:] {
+				if e.Type == vigil.ParamToken && e.Code == "" && e.System == "" {
+					continue // a text-only token entry cannot match a composite value
+				}
+				e.Part = k
+				vals[w] = e
+				w++
+			}
+			vals = dedupe(vals[:w], from)
+			if len(vals) == from {
 				total = 0
 				break
 			}
-			total *= len(vals)
-			parts = append(parts, vals)
+			total *= len(vals) - from
+			parts = append(parts, [2]int{from, len(vals)})
 		}
-		ix.parts = parts
+		ix.vals, ix.parts = vals, parts
 		if total == 0 || total > maxCompositeGroups {
 			continue
 		}
-		idx := make([]int, len(parts))
+		idx := ix.idx[:0]
+		for _, p := range parts {
+			idx = append(idx, p[0])
+		}
+		ix.idx = idx
 		for {
 			ix.group++
-			for k, vals := range parts {
-				e := vals[idx[k]]
+			for _, i := range idx {
+				e := vals[i]
 				e.Group = ix.group
 				ix.out = append(ix.out, e)
 			}
 			k := len(idx) - 1
 			for k >= 0 {
 				idx[k]++
-				if idx[k] < len(parts[k]) {
+				if idx[k] < parts[k][1] {
 					break
 				}
-				idx[k] = 0
+				idx[k] = parts[k][0]
 				k--
 			}
 			if k < 0 {
@@ -125,40 +160,42 @@ func (ix *indexer) composite(c *evalCtx, pd *paramDef, ctxNodes []node) {
 	}
 }
 
-// value converts one FHIRPath result to entries of a parameter type.
-func (ix *indexer) value(name string, pt vigil.ParamType, n node, emit func(vigil.IndexEntry)) {
+// appendEntries converts one FHIRPath result to entries of a parameter
+// type and appends them to dst.
+func appendEntries(dst []vigil.IndexEntry, name string, pt vigil.ParamType, n node) []vigil.IndexEntry {
 	switch pt {
 	case vigil.ParamString:
-		indexString(name, n, emit)
+		return indexString(dst, name, n)
 	case vigil.ParamToken:
-		indexToken(name, n, emit)
+		return indexToken(dst, name, n)
 	case vigil.ParamReference:
-		indexReference(name, n, emit)
+		return indexReference(dst, name, n)
 	case vigil.ParamDate:
-		indexDate(name, n, emit)
+		return indexDate(dst, name, n)
 	case vigil.ParamNumber:
 		if s, ok := numberString(n.v); ok {
 			if v, lo, hi, err := parseDecimal(s); err == nil {
-				emit(vigil.IndexEntry{Param: name, Type: pt, Value: v, Low: lo, High: hi})
+				dst = append(dst, vigil.IndexEntry{Param: name, Type: pt, Value: v, Low: lo, High: hi})
 			}
 		}
 	case vigil.ParamQuantity:
-		indexQuantity(name, n, emit)
+		return indexQuantity(dst, name, n)
 	case vigil.ParamURI:
 		if s, ok := n.v.(string); ok {
-			emit(vigil.IndexEntry{Param: name, Type: pt, URI: s})
+			dst = append(dst, vigil.IndexEntry{Param: name, Type: pt, URI: s})
 		}
 	}
+	return dst
 }
 
 func stringEntry(name, s string) vigil.IndexEntry {
 	return vigil.IndexEntry{Param: name, Type: vigil.ParamString, Text: normalizeString(s), Exact: s}
 }
 
-func indexString(name string, n node, emit func(vigil.IndexEntry)) {
+func indexString(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry {
 	switch v := n.v.(type) {
 	case string:
-		emit(stringEntry(name, v))
+		dst = append(dst, stringEntry(name, v))
 	case map[string]any:
 		var keys []string
 		switch nodeType(n) {
@@ -167,47 +204,48 @@ func indexString(name string, n node, emit func(vigil.IndexEntry)) {
 		case "Address":
 			keys = []string{"line", "city", "district", "state", "postalCode", "country", "text"}
 		default:
-			return
+			return dst
 		}
 		for _, k := range keys {
 			switch x := v[k].(type) {
 			case string:
-				emit(stringEntry(name, x))
+				dst = append(dst, stringEntry(name, x))
 			case []any:
 				for _, y := range x {
 					if s, ok := y.(string); ok {
-						emit(stringEntry(name, s))
+						dst = append(dst, stringEntry(name, s))
 					}
 				}
 			}
 		}
 	}
+	return dst
 }
 
-func indexToken(name string, n node, emit func(vigil.IndexEntry)) {
+func indexToken(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry {
 	switch v := n.v.(type) {
 	case string:
-		emit(vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: v})
+		dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: v})
 	case bool:
 		code := "false"
 		if v {
 			code = "true"
 		}
-		emit(vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: code})
+		dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: code})
 	case map[string]any:
 		switch nodeType(n) {
 		case "CodeableConcept":
 			codings, _ := v["coding"].([]any)
 			for _, c := range codings {
 				if cm, ok := c.(map[string]any); ok {
-					emit(codingEntry(name, cm))
+					dst = append(dst, codingEntry(name, cm))
 				}
 			}
 			if t, ok := v["text"].(string); ok {
-				emit(vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Text: normalizeString(t)})
+				dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Text: normalizeString(t)})
 			}
 		case "Coding":
-			emit(codingEntry(name, v))
+			dst = append(dst, codingEntry(name, v))
 		case "Identifier":
 			val, _ := v["value"].(string)
 			sys, _ := v["system"].(string)
@@ -218,18 +256,19 @@ func indexToken(name string, n node, emit func(vigil.IndexEntry)) {
 						e.Text = normalizeString(t)
 					}
 				}
-				emit(e)
+				dst = append(dst, e)
 			}
 		case "ContactPoint":
 			if val, ok := v["value"].(string); ok {
-				emit(vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: val})
+				dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: val})
 			}
 		}
 	default:
 		if s, ok := numberString(v); ok {
-			emit(vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: s})
+			dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: s})
 		}
 	}
+	return dst
 }
 
 func codingEntry(name string, c map[string]any) vigil.IndexEntry {
@@ -242,7 +281,7 @@ func codingEntry(name string, c map[string]any) vigil.IndexEntry {
 	return e
 }
 
-func indexReference(name string, n node, emit func(vigil.IndexEntry)) {
+func indexReference(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry {
 	var s string
 	switch v := n.v.(type) {
 	case string: // canonical, uri
@@ -251,14 +290,15 @@ func indexReference(name string, n node, emit func(vigil.IndexEntry)) {
 		s, _ = v["reference"].(string)
 	}
 	if s == "" {
-		return
+		return dst
 	}
 	e, ok := parseReference(s)
 	if !ok {
-		return
+		return dst
 	}
 	e.Param, e.Type = name, vigil.ParamReference
-	emit(e)
+	dst = append(dst, e)
+	return dst
 }
 
 // parseReference splits a reference or canonical: "Type/id" (with an
@@ -290,11 +330,11 @@ func parseReference(s string) (vigil.IndexEntry, bool) {
 	return e, true
 }
 
-func indexDate(name string, n node, emit func(vigil.IndexEntry)) {
+func indexDate(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry {
 	switch v := n.v.(type) {
 	case string:
 		if s, e, err := parseDateRange(v); err == nil {
-			emit(vigil.IndexEntry{Param: name, Type: vigil.ParamDate, Start: s, End: e})
+			dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamDate, Start: s, End: e})
 		}
 	case map[string]any:
 		switch nodeType(n) {
@@ -303,36 +343,37 @@ func indexDate(name string, n node, emit func(vigil.IndexEntry)) {
 			if s, ok := v["start"].(string); ok {
 				st, _, err := parseDateRange(s)
 				if err != nil {
-					return
+					return dst
 				}
 				start = st
 			}
 			if s, ok := v["end"].(string); ok {
 				_, en, err := parseDateRange(s)
 				if err != nil {
-					return
+					return dst
 				}
 				end = en
 			}
 			if !start.IsZero() || !end.IsZero() {
-				emit(vigil.IndexEntry{Param: name, Type: vigil.ParamDate, Start: start, End: end})
+				dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamDate, Start: start, End: end})
 			}
 		case "Timing":
 			events, _ := v["event"].([]any)
 			for _, ev := range events {
 				if s, ok := ev.(string); ok {
 					if st, en, err := parseDateRange(s); err == nil {
-						emit(vigil.IndexEntry{Param: name, Type: vigil.ParamDate, Start: st, End: en})
+						dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamDate, Start: st, End: en})
 					}
 				}
 			}
 			if rep, ok := v["repeat"].(map[string]any); ok {
 				if bp, ok := rep["boundsPeriod"].(map[string]any); ok {
-					indexDate(name, node{v: bp, typ: "Period"}, emit)
+					dst = indexDate(dst, name, node{v: bp, typ: "Period"})
 				}
 			}
 		}
 	}
+	return dst
 }
 
 // quantityEntry converts a Quantity-like map (value, unit, system, code).
@@ -363,10 +404,10 @@ func quantityEntry(name string, q map[string]any) (vigil.IndexEntry, bool) {
 	return e, true
 }
 
-func indexQuantity(name string, n node, emit func(vigil.IndexEntry)) {
+func indexQuantity(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry {
 	v, ok := n.v.(map[string]any)
 	if !ok {
-		return
+		return dst
 	}
 	switch nodeType(n) {
 	case "Range":
@@ -378,7 +419,7 @@ func indexQuantity(name string, n node, emit func(vigil.IndexEntry)) {
 		low, lok := quantityEntry(name, lm)
 		high, hok := quantityEntry(name, hm)
 		if !lok && !hok {
-			return
+			return dst
 		}
 		e := low
 		if !lok {
@@ -404,10 +445,11 @@ func indexQuantity(name string, n node, emit func(vigil.IndexEntry)) {
 		if e.CanonCode == "" {
 			e.CanonValue, e.CanonLow, e.CanonHigh = 0, 0, 0
 		}
-		emit(e)
+		dst = append(dst, e)
 	case "Quantity", "Age", "Duration", "Distance", "Count", "SimpleQuantity", "Money", "MoneyQuantity":
 		if e, ok := quantityEntry(name, v); ok {
-			emit(e)
+			dst = append(dst, e)
 		}
 	}
+	return dst
 }

@@ -6,10 +6,12 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -497,6 +499,47 @@ func TestIndexShapeInference(t *testing.T) {
 			if !hasEntry(c, e) {
 				t.Errorf("Index(%s) shape-only lacks %+v", filepath.Base(f), e)
 			}
+		}
+	}
+}
+
+// TestIndexConcurrent runs Index from several goroutines (the arena pool
+// is shared) and checks each result against a sequential run.
+func TestIndexConcurrent(t *testing.T) {
+	m := searchModel(t)
+	objs := []map[string]any{
+		readExample(t, "Observation-blood-pressure.json"),
+		readExample(t, "Patient-example.json"),
+		readExample(t, "Observation-heart-rate.json"),
+	}
+	want := make([][]vigil.IndexEntry, len(objs))
+	for i, o := range objs {
+		es, err := m.Index(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = es
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for k := range 50 {
+				i := (g + k) % len(objs)
+				es, err := m.Index(objs[i])
+				if err == nil && !reflect.DeepEqual(es, want[i]) {
+					err = fmt.Errorf("Index(%d) differs from the sequential result", i)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }

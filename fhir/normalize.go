@@ -34,6 +34,24 @@ func normalizeString(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
+	if ascii {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case c == ' ' || c >= '\t' && c <= '\r':
+				space = b.Len() > 0
+				continue
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			}
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteByte(c)
+		}
+		return b.String()
+	}
 	write := func(r rune) {
 		if unicode.IsSpace(r) {
 			space = b.Len() > 0
@@ -48,18 +66,14 @@ func normalizeString(s string) string {
 		}
 		b.WriteRune(unicode.ToLower(r))
 	}
-	if ascii {
-		for i := 0; i < len(s); i++ {
-			write(rune(s[i]))
-		}
-		return b.String()
-	}
 	var it norm.Iter
 	it.InitString(norm.NFD, s)
 	for !it.Done() {
 		seg := it.Next()
-		for _, r := range string(seg) {
+		for len(seg) > 0 {
+			r, n := utf8.DecodeRune(seg)
 			write(r)
+			seg = seg[n:]
 		}
 	}
 	return b.String()

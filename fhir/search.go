@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -60,6 +61,8 @@ type searchSet struct {
 	compartment map[string][]string
 	elems       map[string]map[string]*elemInfo
 	now         func() time.Time
+	// arenas recycles Index's node arenas (*[]node).
+	arenas *sync.Pool
 }
 
 // notIndexed are parameters that Index does not extract: the store answers
@@ -80,6 +83,7 @@ func newSearchSet(defs *Definitions) (*searchSet, error) {
 		resources:   map[string]bool{},
 		compartment: maps.Clone(defs.Compartment),
 		now:         time.Now,
+		arenas:      &sync.Pool{},
 	}
 	for _, r := range defs.Resources {
 		s.resources[r] = true

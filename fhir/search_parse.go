@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"errors"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -84,17 +85,16 @@ func (m *Model) ParseSearch(typ string, q url.Values, strict bool) (*vigil.Searc
 			Message: msg + " ignored"})
 		return nil
 	}
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range q {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(q)) {
 		vals := q[key]
 		base, mod, _ := strings.Cut(key, ":")
 		var err error
+		switch base {
+		case "_format", "_pretty", "_count", "_sort", "_summary", "_elements", "_total":
+			if mod != "" {
+				return nil, nil, nil, invalid(base, "modifiers are not allowed")
+			}
+		}
 		switch base {
 		case "_format", "_pretty":
 		case "_count":

@@ -252,6 +252,7 @@ func TestParseSearchErrors(t *testing.T) {
 		{"Observation", "component-code-value-quantity=a$" + secret, vigil.ErrInvalid, "component-code-value-quantity"},
 		{"Location", "near=1|2|3|km", vigil.ErrUnsupported, "near"},
 		{"Patient", "_count=-1", vigil.ErrInvalid, "_count"},
+		{"Patient", "_count:x=1", vigil.ErrInvalid, "_count"},
 		{"Patient", "_count=" + secret, vigil.ErrInvalid, "_count"},
 		{"Patient", "_summary=" + secret, vigil.ErrInvalid, "_summary"},
 		{"Patient", "_total=" + secret, vigil.ErrInvalid, "_total"},

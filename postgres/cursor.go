@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // sqlBuilder accumulates SQL text and its positional arguments; values are
@@ -26,6 +28,13 @@ func (b *sqlBuilder) arg(v any) string {
 func (b *sqlBuilder) newAlias(prefix string) string {
 	b.alias++
 	return prefix + strconv.Itoa(b.alias)
+}
+
+// adHoc prefixes args so that pgx runs the statement unprepared: PostgreSQL
+// then plans it for the actual values. Searches need that; a cached
+// generic plan ignores how selective each value is.
+func adHoc(args []any) []any {
+	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 // pageSize applies the contract's default (50) and cap (1000).

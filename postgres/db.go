@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -24,6 +25,13 @@ type DB struct {
 	writers sync.WaitGroup
 	mu      sync.RWMutex // guards closed against sends on reqs
 	closed  bool
+
+	written     atomic.Int64 // versions written since Open
+	nextAnalyze atomic.Int64 // written count that triggers an ANALYZE
+	analyzing   atomic.Bool
+	background  sync.WaitGroup
+	bgCtx       context.Context // canceled by Close
+	bgCancel    context.CancelFunc
 }
 
 var _ vigil.ResourceStore = (*DB)(nil)
@@ -92,6 +100,8 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		o.writers = max(1, min(2*runtime.GOMAXPROCS(0), int(cfg.MaxConns)/2))
 	}
 	db := &DB{pool: pool, log: o.log, maxRetries: o.maxRetries, reqs: make(chan *writeReq, 4*maxGroup)}
+	db.nextAnalyze.Store(firstAnalyze)
+	db.bgCtx, db.bgCancel = context.WithCancel(context.Background())
 	for range o.writers {
 		db.writers.Add(1)
 		go db.writer()
@@ -111,6 +121,8 @@ func (db *DB) Close() error {
 	close(db.reqs)
 	db.mu.Unlock()
 	db.writers.Wait()
+	db.bgCancel()
+	db.background.Wait()
 	db.pool.Close()
 	return nil
 }

@@ -323,11 +323,11 @@ func (b *sqlBuilder) value(i string, t vigil.ParamType, mod string, v *vigil.Sea
 	case vigil.ParamString:
 		switch mod {
 		case "":
-			return b.prefix(i+".text", v.Text), nil
+			return b.prefix(i+".text", clip(v.Text)), nil
 		case "exact":
 			return i + ".exact = " + b.arg(v.Exact), nil
 		case "contains":
-			return "strpos(" + i + ".text, " + b.arg(v.Text) + ") > 0", nil
+			return "strpos(" + i + ".text, " + b.arg(clip(v.Text)) + ") > 0", nil
 		}
 	case vigil.ParamToken:
 		switch mod {
@@ -336,13 +336,13 @@ func (b *sqlBuilder) value(i string, t vigil.ParamType, mod string, v *vigil.Sea
 		case "":
 			switch {
 			case v.AnySystem:
-				return i + ".code = " + b.arg(v.Code), nil
+				return i + ".code = " + b.arg(clip(v.Code)), nil
 			case v.System != "" && v.Code != "":
-				return "(" + i + ".code = " + b.arg(v.Code) + " AND " + i + ".system = " + b.arg(v.System) + ")", nil
+				return "(" + i + ".code = " + b.arg(clip(v.Code)) + " AND " + i + ".system = " + b.arg(clip(v.System)) + ")", nil
 			case v.System != "":
-				return i + ".system = " + b.arg(v.System), nil
+				return i + ".system = " + b.arg(clip(v.System)), nil
 			default:
-				return "(" + i + ".code = " + b.arg(v.Code) + " AND " + i + ".system = '')", nil
+				return "(" + i + ".code = " + b.arg(clip(v.Code)) + " AND " + i + ".system = '')", nil
 			}
 		}
 	case vigil.ParamReference:
@@ -355,22 +355,22 @@ func (b *sqlBuilder) value(i string, t vigil.ParamType, mod string, v *vigil.Sea
 		}
 		switch {
 		case v.URI != "":
-			conds = append(conds, i+".uri = "+b.arg(v.URI))
+			conds = append(conds, i+".uri = "+b.arg(clip(v.URI)))
 			if v.RefVersion != "" {
 				conds = append(conds, i+".ref_version = "+b.arg(v.RefVersion))
 			}
 		case v.RefType != "":
-			conds = append(conds, i+".ref_id = "+b.arg(v.RefID), i+".ref_type = "+b.arg(v.RefType))
+			conds = append(conds, i+".ref_id = "+b.arg(clip(v.RefID)), i+".ref_type = "+b.arg(clip(v.RefType)))
 		default:
-			conds = append(conds, i+".ref_id = "+b.arg(v.RefID))
+			conds = append(conds, i+".ref_id = "+b.arg(clip(v.RefID)))
 		}
 		return "(" + strings.Join(conds, " AND ") + ")", nil
 	case vigil.ParamURI:
 		switch mod {
 		case "":
-			return i + ".uri = " + b.arg(v.URI), nil
+			return i + ".uri = " + b.arg(clip(v.URI)), nil
 		case "below":
-			return b.prefix(i+".uri", v.URI), nil
+			return b.prefix(i+".uri", clip(v.URI)), nil
 		case "above":
 			return "starts_with(" + b.arg(v.URI) + "::text, " + i + ".uri)", nil
 		}
@@ -392,15 +392,15 @@ func (b *sqlBuilder) value(i string, t vigil.ParamType, mod string, v *vigil.Sea
 			if err != nil {
 				return "", err
 			}
-			return "(" + i + ".canon_code = " + b.arg(v.CanonCode) + " AND " + n + ")", nil
+			return "(" + i + ".canon_code = " + b.arg(clip(v.CanonCode)) + " AND " + n + ")", nil
 		case v.Code != "":
 			n, err := b.number(i+".value", v.Prefix, v.Value, v.Low, v.High)
 			if err != nil {
 				return "", err
 			}
-			c := "(" + i + ".code = " + b.arg(v.Code)
+			c := "(" + i + ".code = " + b.arg(clip(v.Code))
 			if v.System != "" {
-				c += " AND " + i + ".system = " + b.arg(v.System)
+				c += " AND " + i + ".system = " + b.arg(clip(v.System))
 			}
 			return c + " AND " + n + ")", nil
 		default:

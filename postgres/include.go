@@ -110,7 +110,7 @@ WHERE m.key = ANY(` + b.arg(keys) + `) AND i.rtype = ` + src + ` AND s.type = ` 
 }
 
 func queryHits(ctx context.Context, db querier, b *sqlBuilder) ([]hit, error) {
-	rows, err := db.Query(ctx, b.String(), b.args...)
+	rows, err := db.Query(ctx, b.String(), adHoc(b.args)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: include: %w", err)
 	}

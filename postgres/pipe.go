@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,6 +39,22 @@ func (p *pipe) batch() (*pgx.Batch, int) {
 	return b, n
 }
 
+// flushFor sends the held-back statements on their own when args select a
+// query execution mode, which batches do not support.
+func (p *pipe) flushFor(ctx context.Context, args []any) error {
+	if len(p.pending) == 0 || len(args) == 0 {
+		return nil
+	}
+	if _, ok := args[0].(pgx.QueryExecMode); !ok {
+		return nil
+	}
+	sql := strings.Join(p.pending, "; ")
+	p.pending = p.pending[:0]
+	p.sent = true
+	_, err := p.conn.Exec(ctx, sql)
+	return err
+}
+
 // skip reads the results of the n held-back statements.
 func skip(br pgx.BatchResults, n int) error {
 	for range n {
@@ -50,6 +67,9 @@ func skip(br pgx.BatchResults, n int) error {
 
 // Exec implements querier.
 func (p *pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := p.flushFor(ctx, args); err != nil {
+		return pgconn.CommandTag{}, err
+	}
 	if len(p.pending) == 0 {
 		p.sent = true
 		return p.conn.Exec(ctx, sql, args...)
@@ -66,6 +86,9 @@ func (p *pipe) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 
 // QueryRow implements querier.
 func (p *pipe) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := p.flushFor(ctx, args); err != nil {
+		return errRow{err}
+	}
 	if len(p.pending) == 0 {
 		p.sent = true
 		return p.conn.QueryRow(ctx, sql, args...)
@@ -82,6 +105,9 @@ func (p *pipe) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 
 // Query implements querier.
 func (p *pipe) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := p.flushFor(ctx, args); err != nil {
+		return nil, err
+	}
 	if len(p.pending) == 0 {
 		p.sent = true
 		return p.conn.Query(ctx, sql, args...)

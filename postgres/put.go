@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -116,19 +117,19 @@ func (c *columns) add(e *vigil.IndexEntry) error {
 	switch e.Type {
 	case vigil.ParamString:
 		c.str.add(e)
-		c.strText = append(c.strText, e.Text)
+		c.strText = append(c.strText, clip(e.Text))
 		c.strExact = append(c.strExact, e.Exact)
 	case vigil.ParamToken:
 		c.tok.add(e)
-		c.tokSystem = append(c.tokSystem, e.System)
-		c.tokCode = append(c.tokCode, e.Code)
+		c.tokSystem = append(c.tokSystem, clip(e.System))
+		c.tokCode = append(c.tokCode, clip(e.Code))
 		c.tokText = append(c.tokText, e.Text)
 	case vigil.ParamReference:
 		c.ref.add(e)
-		c.refType = append(c.refType, e.RefType)
-		c.refID = append(c.refID, e.RefID)
+		c.refType = append(c.refType, clip(e.RefType))
+		c.refID = append(c.refID, clip(e.RefID))
 		c.refVersion = append(c.refVersion, e.RefVersion)
-		c.refURI = append(c.refURI, e.URI)
+		c.refURI = append(c.refURI, clip(e.URI))
 	case vigil.ParamDate:
 		c.date.add(e)
 		c.dateStart = append(c.dateStart, lowerBound(e.Start))
@@ -143,19 +144,37 @@ func (c *columns) add(e *vigil.IndexEntry) error {
 		c.qtyValue = append(c.qtyValue, e.Value)
 		c.qtyLow = append(c.qtyLow, e.Low)
 		c.qtyHigh = append(c.qtyHigh, e.High)
-		c.qtySystem = append(c.qtySystem, e.System)
-		c.qtyCode = append(c.qtyCode, e.Code)
-		c.qtyCanon = append(c.qtyCanon, e.CanonCode)
+		c.qtySystem = append(c.qtySystem, clip(e.System))
+		c.qtyCode = append(c.qtyCode, clip(e.Code))
+		c.qtyCanon = append(c.qtyCanon, clip(e.CanonCode))
 		c.qtyCanonValue = append(c.qtyCanonValue, e.CanonValue)
 		c.qtyCanonLow = append(c.qtyCanonLow, e.CanonLow)
 		c.qtyCanonHigh = append(c.qtyCanonHigh, e.CanonHigh)
 	case vigil.ParamURI:
 		c.uri.add(e)
-		c.uriURI = append(c.uriURI, e.URI)
+		c.uriURI = append(c.uriURI, clip(e.URI))
 	default:
 		return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", e.Param, e.Type)
 	}
 	return nil
+}
+
+// maxIndexText is the longest text kept in an indexed column, in bytes.
+// A btree entry must fit in a third of a page (about 2,700 bytes), so
+// longer values are cut (at a rune boundary), and search values with them.
+// Two values that differ only after this many bytes then match each other.
+const maxIndexText = 1000
+
+// clip cuts s to maxIndexText bytes.
+func clip(s string) string {
+	if len(s) <= maxIndexText {
+		return s
+	}
+	n := maxIndexText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // lowerBound maps a range start to a timestamptz; zero means −infinity.

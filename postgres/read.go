@@ -141,7 +141,7 @@ func history(ctx context.Context, q querier, hq *vigil.HistoryQuery) (*vigil.His
 	}
 	where := b.String()
 	res := &vigil.HistoryResult{}
-	if err := q.QueryRow(ctx, "SELECT count(*)"+where, b.args...).Scan(&res.Total); err != nil {
+	if err := q.QueryRow(ctx, "SELECT count(*)"+where, adHoc(b.args)...).Scan(&res.Total); err != nil {
 		return nil, fmt.Errorf("postgres: count history: %w", err)
 	}
 	if hq.Cursor != "" {
@@ -152,7 +152,7 @@ func history(ctx context.Context, q querier, hq *vigil.HistoryQuery) (*vigil.His
 		b.WriteString(" AND v.seq < " + b.arg(c.Seq))
 	}
 	b.WriteString(" ORDER BY v.seq DESC LIMIT " + b.arg(count+1))
-	rows, err := q.Query(ctx, "SELECT v.seq, v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json"+b.String(), b.args...)
+	rows, err := q.Query(ctx, "SELECT v.seq, v.type, v.id, v.version, v.last_updated, v.deleted, v.method, v.json"+b.String(), adHoc(b.args)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: history: %w", err)
 	}

@@ -103,11 +103,14 @@ func compile(q *vigil.SearchQuery) (*page, error) {
 		fmt.Fprintf(&out, ", q.s%d", k)
 	}
 	order.WriteString("q.key")
-	pg.sql = "SELECT q.key, q.type, q.id, q.version, q.last_updated, v.method, v.json" + out.String() +
-		" FROM (SELECT q.* FROM (SELECT r.key, r.type, r.id, r.version, r.last_updated" + sel.String() +
+	// The inner query needs only the key (and sort values), so PostgreSQL
+	// can filter on the indexes alone; the row and its JSON are fetched
+	// for the page only.
+	pg.sql = "SELECT r.key, r.type, r.id, r.version, r.last_updated, v.method, v.json" + out.String() +
+		" FROM (SELECT q.* FROM (SELECT r.key" + sel.String() +
 		" FROM resources r WHERE " + where + ") q WHERE " + keyset +
 		" ORDER BY " + order.String() + " LIMIT " + b.arg(pg.count+1) + ") q" +
-		" JOIN versions v ON v.key = q.key AND v.version = q.version ORDER BY " + order.String()
+		" JOIN resources r ON r.key = q.key JOIN versions v ON v.key = r.key AND v.version = r.version ORDER BY " + order.String()
 	pg.args = b.args
 	return pg, nil
 }
@@ -121,7 +124,7 @@ func search(ctx context.Context, db querier, q *vigil.SearchQuery) (*vigil.Searc
 	}
 	res := &vigil.SearchResult{Total: -1}
 	if q.Total || q.SummaryCount {
-		if err := db.QueryRow(ctx, pg.countSQL, pg.countArgs...).Scan(&res.Total); err != nil {
+		if err := db.QueryRow(ctx, pg.countSQL, adHoc(pg.countArgs)...).Scan(&res.Total); err != nil {
 			return nil, fmt.Errorf("postgres: count: %w", err)
 		}
 	}
@@ -129,7 +132,7 @@ func search(ctx context.Context, db querier, q *vigil.SearchQuery) (*vigil.Searc
 		return res, nil
 	}
 	cols, count, hash := pg.cols, pg.count, pg.hash
-	rows, err := db.Query(ctx, pg.sql, pg.args...)
+	rows, err := db.Query(ctx, pg.sql, adHoc(pg.args)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: search: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -57,7 +58,11 @@ func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx vigil.R
 	}
 	db.reqs <- req
 	db.mu.RUnlock()
-	return <-req.done
+	err := <-req.done
+	if p, ok := err.(*fnPanic); ok {
+		panic(p.value)
+	}
+	return err
 }
 
 // writer runs groups of queued writes until the queue is closed.
@@ -86,6 +91,7 @@ func (db *DB) writer() {
 				r.busy = false
 			} else {
 				r.attempts++
+				db.log.Debug("retrying write after serialization failure or deadlock", "attempt", r.attempts)
 				time.Sleep(time.Duration(1+rand.IntN(2<<r.attempts)) * time.Millisecond)
 			}
 			retry = append(retry, db.runGroup([]*writeReq{r})...)
@@ -110,6 +116,7 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 	p.hold("BEGIN ISOLATION LEVEL READ COMMITTED")
 	savepoints := len(group) > 1
 	var ok []*writeReq
+	puts := 0 // versions written by the fns in ok
 	broken := func(cur *writeReq, err error) []*writeReq {
 		// The transaction is lost: nothing of the group is committed.
 		pc.Conn().PgConn().Close(ctx)
@@ -131,11 +138,12 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 		}
 		p.sent = false
 		t := &tx{p: p, ctx: r.ctx, nowait: savepoints}
-		fnErr := r.fn(r.ctx, t)
+		fnErr := call(r, t)
 		t.done = true
 		wrote := p.sent
 		p.sent = began || wrote
 		if t.failed == nil && fnErr == nil {
+			puts += t.puts
 			if savepoints {
 				p.hold("RELEASE SAVEPOINT w")
 			}
@@ -185,7 +193,30 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 	for _, r := range ok {
 		r.done <- nil
 	}
+	db.wrote(puts)
 	return retry
+}
+
+// call runs r's fn. A panic in fn is caught (it must not take the writer
+// goroutine down) and returned as a *fnPanic, which Write re-raises in the
+// caller's goroutine.
+func call(r *writeReq, t *tx) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &fnPanic{value: v, stack: debug.Stack()}
+		}
+	}()
+	return r.fn(r.ctx, t)
+}
+
+// fnPanic carries a panic out of a Write fn.
+type fnPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *fnPanic) Error() string {
+	return fmt.Sprintf("postgres: write fn panicked: %v\n%s", p.value, p.stack)
 }
 
 // retryable reports whether err is a serialization failure, a deadlock, or
@@ -216,6 +247,7 @@ type tx struct {
 	done   bool
 	failed error // first database error: the fn's work is then aborted
 	nowait bool  // fail with errLockBusy rather than wait for a row lock
+	puts   int   // versions written
 }
 
 var _ vigil.ResourceTx = (*tx)(nil)
@@ -300,5 +332,9 @@ func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 	if err != nil {
 		return err
 	}
-	return t.note(put(ctx, t.p, r, index))
+	if err := t.note(put(ctx, t.p, r, index)); err != nil {
+		return err
+	}
+	t.puts++
+	return nil
 }

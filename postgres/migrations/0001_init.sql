@@ -7,6 +7,11 @@
 -- each resource's current version, one table per parameter type, keyed by
 -- the resource key. Text columns use the "C" collation so that prefix
 -- searches can use plain btree ranges.
+--
+-- Each index table has two indexes: one by value (rtype, param, value…,
+-- key), from which a search can start, and one by (key, param) that
+-- covers the usual value columns, so that checking a further parameter of
+-- a candidate resource is an index-only probe.
 
 CREATE TABLE resources (
     key          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -43,7 +48,7 @@ CREATE TABLE idx_string (
     text  text COLLATE "C" NOT NULL,
     exact text COLLATE "C" NOT NULL
 );
-CREATE INDEX idx_string_key ON idx_string (key);
+CREATE INDEX idx_string_key ON idx_string (key, param) INCLUDE (rtype);
 CREATE INDEX idx_string_text ON idx_string (rtype, param, text, key);
 
 CREATE TABLE idx_token (
@@ -56,7 +61,7 @@ CREATE TABLE idx_token (
     code   text COLLATE "C" NOT NULL,
     text   text COLLATE "C" NOT NULL
 );
-CREATE INDEX idx_token_key ON idx_token (key);
+CREATE INDEX idx_token_key ON idx_token (key, param) INCLUDE (rtype, code, system);
 CREATE INDEX idx_token_code ON idx_token (rtype, param, code, system, key);
 
 CREATE TABLE idx_ref (
@@ -70,7 +75,7 @@ CREATE TABLE idx_ref (
     ref_version text COLLATE "C" NOT NULL,
     uri         text COLLATE "C" NOT NULL
 );
-CREATE INDEX idx_ref_key ON idx_ref (key);
+CREATE INDEX idx_ref_key ON idx_ref (key, param) INCLUDE (rtype, ref_type, ref_id);
 CREATE INDEX idx_ref_target ON idx_ref (ref_id, ref_type, rtype, param, key);
 CREATE INDEX idx_ref_uri ON idx_ref (uri, rtype, param, key) WHERE uri <> '';
 
@@ -83,7 +88,7 @@ CREATE TABLE idx_date (
     start_t timestamptz NOT NULL,
     end_t   timestamptz NOT NULL
 );
-CREATE INDEX idx_date_key ON idx_date (key);
+CREATE INDEX idx_date_key ON idx_date (key, param) INCLUDE (rtype, start_t, end_t);
 CREATE INDEX idx_date_start ON idx_date (rtype, param, start_t, key);
 
 CREATE TABLE idx_number (
@@ -96,7 +101,7 @@ CREATE TABLE idx_number (
     low   double precision NOT NULL,
     high  double precision NOT NULL
 );
-CREATE INDEX idx_number_key ON idx_number (key);
+CREATE INDEX idx_number_key ON idx_number (key, param) INCLUDE (rtype, value, low, high);
 CREATE INDEX idx_number_value ON idx_number (rtype, param, value, key);
 
 CREATE TABLE idx_quantity (
@@ -115,7 +120,7 @@ CREATE TABLE idx_quantity (
     canon_low   double precision NOT NULL,
     canon_high  double precision NOT NULL
 );
-CREATE INDEX idx_quantity_key ON idx_quantity (key);
+CREATE INDEX idx_quantity_key ON idx_quantity (key, param) INCLUDE (rtype, value, code, system, canon_code, canon_value);
 CREATE INDEX idx_quantity_value ON idx_quantity (rtype, param, value, key);
 
 CREATE TABLE idx_uri (
@@ -126,5 +131,5 @@ CREATE TABLE idx_uri (
     part  integer NOT NULL,
     uri   text COLLATE "C" NOT NULL
 );
-CREATE INDEX idx_uri_key ON idx_uri (key);
+CREATE INDEX idx_uri_key ON idx_uri (key, param) INCLUDE (rtype);
 CREATE INDEX idx_uri_uri ON idx_uri (rtype, param, uri, key);

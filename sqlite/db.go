@@ -1,0 +1,208 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	"github.com/vigilhealth/vigil"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+var _ vigil.ResourceStore = (*DB)(nil)
+
+// FileName is the name of the database file Open creates in its directory.
+const FileName = "vigil.db"
+
+// Synchronous is a setting of SQLite's PRAGMA synchronous in WAL mode
+// (https://www.sqlite.org/pragma.html#pragma_synchronous).
+type Synchronous string
+
+const (
+	// SyncFull syncs the WAL on every commit: a committed Write survives
+	// power loss. With group commit one fsync serves a whole batch of
+	// concurrent Writes, so this is the default.
+	SyncFull Synchronous = "FULL"
+	// SyncNormal syncs only at WAL checkpoints: commits are atomic and
+	// survive a crash of the process, but the last transactions before a
+	// power loss or OS crash may roll back. Faster on slow disks.
+	SyncNormal Synchronous = "NORMAL"
+)
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	sync      Synchronous
+	readers   int
+	batch     int
+	busy      int // ms
+	cacheKiB  int
+	mmapBytes int64
+}
+
+// WithSynchronous sets the durability level (default SyncFull).
+func WithSynchronous(s Synchronous) Option { return func(c *config) { c.sync = s } }
+
+// WithReaders sets the number of read connections (default: GOMAXPROCS, at
+// least 4).
+func WithReaders(n int) Option { return func(c *config) { c.readers = n } }
+
+// WithBatch sets how many concurrent Writes the writer commits in one
+// database transaction at most (default 64).
+func WithBatch(n int) Option { return func(c *config) { c.batch = n } }
+
+// DB is a vigil.ResourceStore in one SQLite file. It is safe for concurrent
+// use. Reads use a pool of connections and see committed data (WAL mode);
+// all writes go through one connection owned by a writer goroutine, which
+// groups the fns of concurrent Write calls into one transaction (group
+// commit), each fn inside its own SAVEPOINT.
+type DB struct {
+	path   string
+	read   *sql.DB
+	write  *sql.DB
+	conn   *sql.Conn
+	stmts  *stmts
+	batch  int
+	jobs   chan *job
+	stop   chan struct{}
+	done   chan struct{}
+	closed sync.Once
+	cerr   error
+}
+
+// Open opens (creating if needed) the store in dir/vigil.db and applies
+// any pending migrations. The context bounds the opening only.
+func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
+	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: 64, busy: 5000, cacheKiB: 64 << 10, mmapBytes: 256 << 20}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch cfg.sync {
+	case SyncFull, SyncNormal:
+	default:
+		return nil, vigil.Errorf(vigil.ErrInvalid, "unknown synchronous setting %q", cfg.sync)
+	}
+	if cfg.readers < 1 || cfg.batch < 1 {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "readers and batch must be positive")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: create directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	pragmas := []string{
+		fmt.Sprintf("busy_timeout(%d)", cfg.busy),
+		"journal_mode(WAL)",
+		"synchronous(" + string(cfg.sync) + ")",
+		"foreign_keys(1)",
+		fmt.Sprintf("cache_size(-%d)", cfg.cacheKiB),
+		fmt.Sprintf("mmap_size(%d)", cfg.mmapBytes),
+		"temp_store(MEMORY)",
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append(pragmas, extra...) {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	db := &DB{path: path, batch: cfg.batch, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
+	var err error
+	if db.write, err = sql.Open("sqlite", dsn()); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	db.write.SetMaxOpenConns(1)
+	db.write.SetConnMaxIdleTime(0)
+	db.write.SetConnMaxLifetime(0)
+	if db.conn, err = db.write.Conn(ctx); err != nil {
+		db.write.Close()
+		return nil, fmt.Errorf("sqlite: connect: %w", err)
+	}
+	fail := func(err error) (*DB, error) {
+		if db.stmts != nil {
+			db.stmts.close()
+		}
+		db.conn.Close()
+		db.write.Close()
+		if db.read != nil {
+			db.read.Close()
+		}
+		return nil, err
+	}
+	if err := migrate(ctx, db.conn); err != nil {
+		return fail(err)
+	}
+	if db.stmts, err = prepare(ctx, db.conn); err != nil {
+		return fail(err)
+	}
+	if db.read, err = sql.Open("sqlite", dsn("query_only(1)")); err != nil {
+		return fail(fmt.Errorf("sqlite: open readers: %w", err))
+	}
+	db.read.SetMaxOpenConns(cfg.readers)
+	db.read.SetMaxIdleConns(cfg.readers)
+	if err := db.read.PingContext(ctx); err != nil {
+		return fail(fmt.Errorf("sqlite: connect reader: %w", err))
+	}
+	go db.writer()
+	return db, nil
+}
+
+// Close stops the writer (Writes already queued finish first) and closes
+// the database. Calling Close more than once returns the first result.
+func (db *DB) Close() error {
+	db.closed.Do(func() {
+		close(db.stop)
+		<-db.done
+		db.stmts.close()
+		db.cerr = errors.Join(db.conn.Close(), db.write.Close(), db.read.Close())
+		if db.cerr != nil {
+			db.cerr = fmt.Errorf("sqlite: close: %w", db.cerr)
+		}
+	})
+	return db.cerr
+}
+
+// querier is what the read paths need: the read pool, a read transaction or
+// the writer connection inside a Write.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Read implements vigil.ResourceReader.
+func (db *DB) Read(ctx context.Context, typ, id string) (*vigil.Resource, error) {
+	return read(ctx, db.read, typ, id)
+}
+
+// ReadVersion implements vigil.ResourceReader.
+func (db *DB) ReadVersion(ctx context.Context, typ, id string, version int64) (*vigil.Resource, error) {
+	return readVersion(ctx, db.read, typ, id, version)
+}
+
+// History implements vigil.ResourceReader. Its queries run in one read
+// transaction, so the page and its total agree.
+func (db *DB) History(ctx context.Context, q *vigil.HistoryQuery) (*vigil.HistoryResult, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return history(ctx, tx, q)
+}
+
+// Search implements vigil.ResourceReader. The page, its total and its
+// includes are read in one read transaction (one snapshot).
+func (db *DB) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.SearchResult, error) {
+	tx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	return search(ctx, tx, q)
+}

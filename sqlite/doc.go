@@ -1,0 +1,26 @@
+// Package sqlite is Vigil's embedded resource store: a vigil.ResourceStore
+// in one SQLite file (dir/vigil.db), using the pure-Go driver
+// modernc.org/sqlite, so the server needs no cgo and no database server.
+//
+// Layout: a resources table (one row per logical resource; its INTEGER
+// PRIMARY KEY is the stable creation key that orders default searches), a
+// versions table (every version; its key is the store-wide commit sequence
+// that orders history) and one index table per search parameter type
+// (idx_string, idx_token, idx_ref, idx_date, idx_number, idx_quantity,
+// idx_uri) holding the entries of current versions. Times are unix
+// microseconds; open range ends are the smallest and largest int64.
+//
+// Concurrency: WAL mode; a pool of read connections; one writer connection
+// driven by one goroutine that commits the fns of concurrent Write calls
+// together (group commit), each in its own SAVEPOINT. With the default
+// SyncFull a batch costs one WAL fsync however many Writes it holds.
+//
+// Search builds one parameterised SQL statement per page (plus COUNT for
+// totals and one per _include/_revinclude directive). The most selective
+// parameter drives the query as "key IN (subquery on its index)", the others
+// are correlated EXISTS probes on the (key, param) indexes. Paging is by
+// keyset cursor (sort values + creation key + a hash of the query).
+//
+// The matching rules are those of .notes/search-contract.md; package
+// storetest checks them.
+package sqlite

@@ -1,0 +1,31 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/sqlite"
+	"github.com/vigilhealth/vigil/storetest"
+)
+
+func open(tb testing.TB, opts ...sqlite.Option) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(tb.Context(), tb.TempDir(), opts...)
+	if err != nil {
+		tb.Fatalf("Open = %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close = %v", err)
+		}
+	})
+	return db
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) vigil.ResourceStore { return open(t) })
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) vigil.ResourceStore { return open(b) })
+}

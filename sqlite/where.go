@@ -1,0 +1,577 @@
+package sqlite
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/vigilhealth/vigil"
+)
+
+// frag is a piece of SQL with its arguments, in order of their "?".
+type frag struct {
+	sql  string
+	args []any
+}
+
+// join concatenates fragments with sep.
+func join(sep string, fs ...frag) frag {
+	var out frag
+	parts := make([]string, 0, len(fs))
+	for _, f := range fs {
+		parts = append(parts, f.sql)
+		out.args = append(out.args, f.args...)
+	}
+	out.sql = strings.Join(parts, sep)
+	return out
+}
+
+// paren wraps fs joined by sep in parentheses; an empty list is empty.
+func paren(sep string, empty string, fs ...frag) frag {
+	if len(fs) == 0 {
+		return frag{sql: empty}
+	}
+	f := join(sep, fs...)
+	f.sql = "(" + f.sql + ")"
+	return f
+}
+
+func f(sql string, args ...any) frag { return frag{sql: sql, args: args} }
+
+// placeholders returns "?, ?, …" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// mode says how a parameter condition joins the resource row: as the
+// driving "key IN (uncorrelated subquery)" that SQLite turns into rowid
+// lookups, or as a correlated EXISTS probing the (key, param) index.
+type mode int
+
+const (
+	modeIn mode = iota
+	modeExists
+)
+
+// builder builds the WHERE conditions of a search. It hands out unique
+// table aliases for nested subqueries.
+type builder struct{ n int }
+
+func (b *builder) alias(prefix string) string {
+	b.n++
+	return fmt.Sprintf("%s%d", prefix, b.n)
+}
+
+// tableOf returns the index table of a parameter type.
+func tableOf(t vigil.ParamType) (string, bool) {
+	switch t {
+	case vigil.ParamString:
+		return "idx_string", true
+	case vigil.ParamToken:
+		return "idx_token", true
+	case vigil.ParamReference:
+		return "idx_ref", true
+	case vigil.ParamDate:
+		return "idx_date", true
+	case vigil.ParamNumber:
+		return "idx_number", true
+	case vigil.ParamQuantity:
+		return "idx_quantity", true
+	case vigil.ParamURI:
+		return "idx_uri", true
+	}
+	return "", false
+}
+
+func invalid(format string, args ...any) error { return vigil.Errorf(vigil.ErrInvalid, format, args...) }
+
+// never is the score of a parameter that must not drive the query.
+const never = 100
+
+// score estimates how selective p is (lower is more selective), to pick
+// the condition that drives the query.
+func score(p *vigil.SearchParam) int {
+	if p.Name == "_id" || p.Name == "_lastUpdated" {
+		return never // conditions on the resource row itself
+	}
+	if p.Chain != nil {
+		return 3
+	}
+	switch p.Modifier {
+	case "missing", "not", "contains", "above":
+		return never
+	}
+	for _, v := range p.Values {
+		if v.Prefix == vigil.PrefixNe {
+			return never
+		}
+	}
+	switch p.Type {
+	case vigil.ParamReference:
+		return 1
+	case vigil.ParamToken:
+		for _, v := range p.Values {
+			if v.Code == "" {
+				return 5
+			}
+		}
+		if p.Modifier == "text" {
+			return 4
+		}
+		return 2
+	case vigil.ParamString, vigil.ParamURI:
+		if p.Modifier == "exact" || p.Modifier == "" && p.Type == vigil.ParamURI {
+			return 2
+		}
+		return 4
+	case vigil.ParamComposite:
+		return 3
+	}
+	return 6
+}
+
+// filters returns the conditions on resource alias a for params and an
+// optional compartment, all ANDed.
+func (b *builder) filters(a, typ string, params []vigil.SearchParam, comp *vigil.Compartment) (frag, error) {
+	var conds []frag
+	driver := -1
+	if comp != nil {
+		c, err := b.compartment(a, typ, comp)
+		if err != nil {
+			return frag{}, err
+		}
+		conds = append(conds, c)
+	} else {
+		best := never
+		for i := range params {
+			if s := score(&params[i]); s < best {
+				best, driver = s, i
+			}
+		}
+	}
+	for i := range params {
+		m := modeExists
+		if i == driver {
+			m = modeIn
+		}
+		c, err := b.param(a, &params[i], m)
+		if err != nil {
+			return frag{}, err
+		}
+		conds = append(conds, c)
+	}
+	return paren(" AND ", "1", conds...), nil
+}
+
+// compartment restricts a to the resources in comp
+// (https://hl7.org/fhir/R4/compartmentdefinition.html).
+func (b *builder) compartment(a, typ string, comp *vigil.Compartment) (frag, error) {
+	x := b.alias("x")
+	var alts []frag
+	if typ != "" {
+		if ps := comp.Params[typ]; len(ps) > 0 {
+			args := []any{comp.ID, comp.Type}
+			for _, p := range ps {
+				args = append(args, p)
+			}
+			alts = append(alts, f(fmt.Sprintf("%s.key IN (SELECT %s.key FROM idx_ref %s WHERE %s.ref_id = ? AND %s.ref_type = ? AND %s.param IN (%s))",
+				a, x, x, x, x, x, placeholders(len(ps))), args...))
+		}
+	} else {
+		y := b.alias("y")
+		types := make([]string, 0, len(comp.Params))
+		for t := range comp.Params {
+			types = append(types, t)
+		}
+		slices.Sort(types)
+		var byType []frag
+		for _, t := range types {
+			ps := comp.Params[t]
+			if len(ps) == 0 {
+				continue
+			}
+			args := []any{t}
+			for _, p := range ps {
+				args = append(args, p)
+			}
+			byType = append(byType, f(fmt.Sprintf("(%s.type = ? AND %s.param IN (%s))", y, x, placeholders(len(ps))), args...))
+		}
+		if len(byType) > 0 {
+			inner := join(" OR ", byType...)
+			alts = append(alts, frag{
+				sql: fmt.Sprintf("%s.key IN (SELECT %s.key FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s.ref_id = ? AND %s.ref_type = ? AND (%s))",
+					a, x, x, y, y, x, x, x, inner.sql),
+				args: append([]any{comp.ID, comp.Type}, inner.args...),
+			})
+		}
+	}
+	if comp.Type == "Patient" && (typ == "" || typ == "Patient") {
+		alts = append(alts, f(fmt.Sprintf("(%s.type = 'Patient' AND %s.id = ?)", a, a), comp.ID))
+	}
+	return paren(" OR ", "0", alts...), nil
+}
+
+// param returns the condition of one search parameter on alias a.
+func (b *builder) param(a string, p *vigil.SearchParam, m mode) (frag, error) {
+	if p.Chain != nil {
+		return b.chain(a, p, m)
+	}
+	switch p.Name {
+	case "_id":
+		return idCond(a, p)
+	case "_lastUpdated":
+		return lastUpdatedCond(a, p)
+	}
+	if p.Modifier == "missing" {
+		return b.missing(a, p)
+	}
+	if p.Type == vigil.ParamComposite {
+		return b.composite(a, p)
+	}
+	table, ok := tableOf(p.Type)
+	if !ok {
+		return frag{}, invalid("search parameter %s has unsupported type %q", p.Name, p.Type)
+	}
+	if len(p.Values) == 0 {
+		return frag{}, invalid("search parameter %s has no value", p.Name)
+	}
+	x := b.alias("x")
+	var alts []frag
+	for _, v := range p.Values {
+		c, err := valueCond(x, p.Type, p.Modifier, &v)
+		if err != nil {
+			return frag{}, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		alts = append(alts, c)
+	}
+	vals := paren(" OR ", "0", alts...)
+	if p.Modifier == "not" {
+		return frag{
+			sql:  fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, x, a, x, vals.sql),
+			args: append([]any{p.Name}, vals.args...),
+		}, nil
+	}
+	if m == modeIn {
+		return frag{
+			sql:  fmt.Sprintf("%s.key IN (SELECT %s.key FROM %s %s WHERE %s.param = ? AND %s)", a, x, table, x, x, vals.sql),
+			args: append([]any{p.Name}, vals.args...),
+		}, nil
+	}
+	return frag{
+		sql:  fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, x, a, x, vals.sql),
+		args: append([]any{p.Name}, vals.args...),
+	}, nil
+}
+
+func idCond(a string, p *vigil.SearchParam) (frag, error) {
+	if p.Modifier != "" && p.Modifier != "not" {
+		return frag{}, invalid("modifier :%s is not supported on _id", p.Modifier)
+	}
+	if len(p.Values) == 0 {
+		return frag{}, invalid("_id has no value")
+	}
+	args := make([]any, len(p.Values))
+	for i, v := range p.Values {
+		args[i] = v.Code
+	}
+	op := "IN"
+	if p.Modifier == "not" {
+		op = "NOT IN"
+	}
+	return f(fmt.Sprintf("%s.id %s (%s)", a, op, placeholders(len(args))), args...), nil
+}
+
+func lastUpdatedCond(a string, p *vigil.SearchParam) (frag, error) {
+	if p.Modifier != "" {
+		return frag{}, invalid("modifier :%s is not supported on _lastUpdated", p.Modifier)
+	}
+	if len(p.Values) == 0 {
+		return frag{}, invalid("_lastUpdated has no value")
+	}
+	// The instant covers [t, t+1ms).
+	s, e := a+".last_updated", "("+a+".last_updated + 1000)"
+	var alts []frag
+	for _, v := range p.Values {
+		alts = append(alts, dateCond(s, e, &v))
+	}
+	return paren(" OR ", "0", alts...), nil
+}
+
+// missing implements :missing. A composite's components live in the
+// tables of their own types, so it checks every table.
+func (b *builder) missing(a string, p *vigil.SearchParam) (frag, error) {
+	var tables []string
+	if t, ok := tableOf(p.Type); ok {
+		tables = []string{t}
+	} else if p.Type == vigil.ParamComposite {
+		tables = indexTables[:]
+	} else {
+		return frag{}, invalid(":missing is not supported on %s", p.Name)
+	}
+	var ex []frag
+	for _, t := range tables {
+		x := b.alias("x")
+		ex = append(ex, f(fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ?)", t, x, x, a, x), p.Name))
+	}
+	c := paren(" OR ", "0", ex...)
+	if p.Missing {
+		c.sql = "NOT " + c.sql
+	}
+	return c, nil
+}
+
+// chain implements a chained parameter: p.Name refers to a current
+// resource of one of p.TargetTypes that matches p.Chain.
+func (b *builder) chain(a string, p *vigil.SearchParam, m mode) (frag, error) {
+	i, t := b.alias("i"), b.alias("t")
+	inner, err := b.param(t, p.Chain, modeIn)
+	if err != nil {
+		return frag{}, err
+	}
+	where := fmt.Sprintf("%s.param = ? AND %s.deleted = 0", i, t)
+	args := []any{p.Name}
+	if len(p.TargetTypes) > 0 {
+		where += fmt.Sprintf(" AND %s.type IN (%s)", t, placeholders(len(p.TargetTypes)))
+		for _, tt := range p.TargetTypes {
+			args = append(args, tt)
+		}
+	}
+	from := fmt.Sprintf("FROM idx_ref %s JOIN resources %s ON %s.type = %s.ref_type AND %s.id = %s.ref_id", i, t, t, i, t, i)
+	args = append(args, inner.args...)
+	if m == modeIn {
+		return frag{sql: fmt.Sprintf("%s.key IN (SELECT %s.key %s WHERE %s AND %s)", a, i, from, where, inner.sql), args: args}, nil
+	}
+	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 %s WHERE %s.key = %s.key AND %s AND %s)", from, i, a, where, inner.sql), args: args}, nil
+}
+
+// componentTypes guesses which index types a composite component value can
+// be compared with. vigil.SearchValue does not carry the component's type;
+// the stored entry does, so trying every plausible table is exact.
+func componentTypes(v *vigil.SearchValue) []vigil.ParamType {
+	var ts []vigil.ParamType
+	if !v.Start.IsZero() || !v.End.IsZero() {
+		ts = append(ts, vigil.ParamDate)
+	}
+	if v.URI != "" {
+		ts = append(ts, vigil.ParamURI, vigil.ParamReference)
+	}
+	if v.RefID != "" {
+		ts = append(ts, vigil.ParamReference)
+	}
+	if v.Code != "" || v.System != "" {
+		ts = append(ts, vigil.ParamToken)
+	}
+	if v.Text != "" || v.Exact != "" {
+		ts = append(ts, vigil.ParamString)
+	}
+	if len(ts) == 0 || v.Value != 0 || v.Low != 0 || v.High != 0 {
+		ts = append(ts, vigil.ParamNumber, vigil.ParamQuantity)
+	}
+	return ts
+}
+
+// composite implements a composite parameter: all components of a value
+// match the parts of one group of one resource.
+func (b *builder) composite(a string, p *vigil.SearchParam) (frag, error) {
+	if p.Modifier != "" {
+		return frag{}, invalid("modifier :%s is not supported on composite %s", p.Modifier, p.Name)
+	}
+	var alts []frag
+	for _, v := range p.Values {
+		if len(v.Components) == 0 {
+			return frag{}, invalid("composite %s value has no components", p.Name)
+		}
+		var sql strings.Builder
+		var args []any
+		c0 := ""
+		for k, comp := range v.Components {
+			var sets []frag
+			for _, t := range componentTypes(&comp) {
+				table, _ := tableOf(t)
+				x := b.alias("x")
+				c, err := valueCond(x, t, "", &comp)
+				if err != nil {
+					return frag{}, fmt.Errorf("%s: %w", p.Name, err)
+				}
+				sets = append(sets, frag{
+					sql:  fmt.Sprintf("SELECT %s.key, %s.grp FROM %s %s WHERE %s.param = ? AND %s.part = ? AND %s", x, x, table, x, x, x, c.sql),
+					args: append([]any{p.Name, k}, c.args...),
+				})
+			}
+			set := join(" UNION ALL ", sets...)
+			ck := b.alias("c")
+			if k == 0 {
+				c0 = ck
+				fmt.Fprintf(&sql, "SELECT %s.key FROM (%s) %s", ck, set.sql, ck)
+			} else {
+				fmt.Fprintf(&sql, " JOIN (%s) %s ON %s.key = %s.key AND %s.grp = %s.grp", set.sql, ck, ck, c0, ck, c0)
+			}
+			args = append(args, set.args...)
+		}
+		alts = append(alts, frag{sql: fmt.Sprintf("%s.key IN (%s)", a, sql.String()), args: args})
+	}
+	return paren(" OR ", "0", alts...), nil
+}
+
+// valueCond is the condition one search value puts on one index row x.
+func valueCond(x string, t vigil.ParamType, mod string, v *vigil.SearchValue) (frag, error) {
+	switch t {
+	case vigil.ParamString:
+		switch mod {
+		case "":
+			return prefixCond(x+".text", v.Text), nil
+		case "exact":
+			return f(x+".exact = ?", v.Exact), nil
+		case "contains":
+			return f("instr("+x+".text, ?) > 0", v.Text), nil
+		}
+	case vigil.ParamToken:
+		switch mod {
+		case "", "not":
+			return tokenCond(x, v), nil
+		case "text":
+			return prefixCond(x+".text", v.Text), nil
+		}
+	case vigil.ParamReference:
+		if mod == "" || isTypeName(mod) {
+			return refCond(x, mod, v), nil
+		}
+	case vigil.ParamDate:
+		if mod == "" {
+			return dateCond(x+".dstart", x+".dend", v), nil
+		}
+	case vigil.ParamNumber:
+		if mod == "" {
+			return numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High), nil
+		}
+	case vigil.ParamQuantity:
+		if mod == "" {
+			return quantityCond(x, v), nil
+		}
+	case vigil.ParamURI:
+		switch mod {
+		case "":
+			return f(x+".uri = ?", v.URI), nil
+		case "below":
+			return prefixCond(x+".uri", v.URI), nil
+		case "above":
+			return f(fmt.Sprintf("(%s.uri <> '' AND %s.uri = substr(?, 1, length(%s.uri)))", x, x, x), v.URI), nil
+		}
+	}
+	return frag{}, invalid("modifier :%s is not supported on %s parameters", mod, t)
+}
+
+// isTypeName reports whether a reference modifier names a resource type
+// ("subject:Patient").
+func isTypeName(mod string) bool { return mod != "" && mod[0] >= 'A' && mod[0] <= 'Z' }
+
+// prefixCond matches col starting with prefix as an index range:
+// col >= prefix AND col < successor(prefix). SQLite compares TEXT
+// bytewise (BINARY collation), so the successor is the prefix with its
+// last byte incremented.
+func prefixCond(col, prefix string) frag {
+	if prefix == "" {
+		return f("1")
+	}
+	b := []byte(prefix)
+	for len(b) > 0 && b[len(b)-1] == 0xff {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		return f(col+" >= ?", prefix)
+	}
+	b[len(b)-1]++
+	return f("("+col+" >= ? AND "+col+" < ?)", prefix, string(b))
+}
+
+func tokenCond(x string, v *vigil.SearchValue) frag {
+	switch {
+	case v.AnySystem:
+		return f(x+".code = ?", v.Code)
+	case v.Code == "":
+		return f(x+".system = ?", v.System)
+	default:
+		return f("("+x+".code = ? AND "+x+".system = ?)", v.Code, v.System)
+	}
+}
+
+func refCond(x, mod string, v *vigil.SearchValue) frag {
+	switch {
+	case v.URI != "" && v.RefVersion != "":
+		return f("("+x+".uri = ? AND "+x+".ref_version = ?)", v.URI, v.RefVersion)
+	case v.URI != "":
+		return f(x+".uri = ?", v.URI)
+	}
+	typ := v.RefType
+	if typ == "" && isTypeName(mod) {
+		typ = mod
+	}
+	if typ == "" {
+		return f("("+x+".ref_id = ? AND "+x+".ref_id <> '')", v.RefID)
+	}
+	return f("("+x+".ref_id = ? AND "+x+".ref_type = ?)", v.RefID, typ)
+}
+
+// dateCond compares the entry range [s, e) with the value's range [S, E)
+// (https://hl7.org/fhir/R4/search.html#prefix), open ends as ±∞.
+func dateCond(s, e string, v *vigil.SearchValue) frag {
+	S, E := startMicros(v.Start), endMicros(v.End)
+	eq := f("("+s+" >= ? AND "+e+" <= ?)", S, E)
+	switch v.Prefix {
+	case vigil.PrefixNe:
+		return f("NOT "+eq.sql, eq.args...)
+	case vigil.PrefixGt:
+		return f(e+" > ?", E)
+	case vigil.PrefixLt:
+		return f(s+" < ?", S)
+	case vigil.PrefixGe:
+		return f("("+e+" > ? OR "+eq.sql+")", E, S, E)
+	case vigil.PrefixLe:
+		return f("("+s+" < ? OR "+eq.sql+")", S, S, E)
+	case vigil.PrefixSa:
+		return f(s+" >= ?", E)
+	case vigil.PrefixEb:
+		return f(e+" <= ?", S)
+	case vigil.PrefixAp:
+		return f("("+s+" < ? AND "+e+" > ?)", E, S)
+	}
+	return eq
+}
+
+// numberCond compares col with a number or quantity search value.
+func numberCond(col string, p vigil.Prefix, value, low, high float64) frag {
+	switch p {
+	case vigil.PrefixNe:
+		return f("NOT ("+col+" >= ? AND "+col+" < ?)", low, high)
+	case vigil.PrefixGt, vigil.PrefixSa:
+		return f(col+" > ?", value)
+	case vigil.PrefixLt, vigil.PrefixEb:
+		return f(col+" < ?", value)
+	case vigil.PrefixGe:
+		return f(col+" >= ?", value)
+	case vigil.PrefixLe:
+		return f(col+" <= ?", value)
+	case vigil.PrefixAp:
+		return f("("+col+" >= ? AND "+col+" <= ?)", low, high)
+	}
+	if math.IsInf(high, 1) {
+		return f(col+" >= ?", low)
+	}
+	return f("("+col+" >= ? AND "+col+" < ?)", low, high)
+}
+
+func quantityCond(x string, v *vigil.SearchValue) frag {
+	switch {
+	case v.CanonCode != "":
+		c := numberCond(x+".canon_value", v.Prefix, v.CanonValue, v.CanonLow, v.CanonHigh)
+		return f("("+x+".canon_code = ? AND "+c.sql+")", append([]any{v.CanonCode}, c.args...)...)
+	case v.Code != "" && v.System != "":
+		c := numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
+		return f("("+x+".code = ? AND "+x+".system = ? AND "+c.sql+")", append([]any{v.Code, v.System}, c.args...)...)
+	case v.Code != "":
+		c := numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
+		return f("("+x+".code = ? AND "+c.sql+")", append([]any{v.Code}, c.args...)...)
+	}
+	return numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
+}
