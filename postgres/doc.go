@@ -19,6 +19,24 @@
 // those of .notes/search-contract.md and FHIR R4 search
 // (https://hl7.org/fhir/R4/search.html).
 //
+// Writes are group-committed: the Write calls queued while a writer
+// goroutine is busy run one after the other in one READ COMMITTED
+// transaction, each in its own savepoint, and commit together. A failing fn
+// rolls back to its savepoint only. Reading a resource inside fn locks it
+// (SELECT … FOR UPDATE, or an advisory lock on the name of one that does
+// not exist yet), so read-modify-write cycles on one resource serialise;
+// within a group the lock is taken with NOWAIT and a fn that meets a locked
+// row reruns alone after the group commits, which keeps groups from
+// deadlocking each other. Serialization failures and deadlocks rerun fn a
+// few times. Each Put is one statement: the resource row, the version row
+// and all index entries (as arrays, unnested), guarded by the version
+// check.
+//
+// Search statements run unprepared, so that PostgreSQL plans each for its
+// actual values, and the store runs ANALYZE itself after 5,000, 10,000,
+// 20,000… written versions, so that plans are sound right after a bulk
+// load, before autovacuum has caught up.
+//
 // The schema lives in the first schema of the connection's search_path, so
 // a "search_path=…" parameter in the URL selects it.
 package postgres

@@ -101,6 +101,13 @@ func TestExplainLarge(t *testing.T) {
 		}
 		explain(t, db, pg.sql, pg.args)
 		explain(t, db, pg.countSQL, pg.countArgs)
+		// The latest observations of a patient: subject, newest date first.
+		q = &vigil.SearchQuery{Type: "Observation", Count: 10, Params: q.Params[:1],
+			Sort: []vigil.SortKey{{Param: "date", Type: vigil.ParamDate, Desc: true}}}
+		if pg, err = compile(q); err != nil {
+			t.Fatal(err)
+		}
+		explain(t, db, pg.sql, pg.args)
 	}
 }
 

@@ -199,3 +199,42 @@ func TestConditionalCreateRace(t *testing.T) {
 	}
 	t.Logf("%d Patients created by 16 racing conditional creates", res.Total)
 }
+
+// TestWriteCanceledWhileQueued checks that a Write waiting behind a busy
+// writer returns when its context ends, without running its fn.
+func TestWriteCanceledWhileQueued(t *testing.T) {
+	db := openTest(t, postgres.WithWriters(1))
+	ctx := t.Context()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- db.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+			close(started)
+			<-release
+			return nil
+		})
+	}()
+	<-started
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	ran := false
+	err := db.Write(cctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+		ran = true
+		return nil
+	})
+	close(release)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("queued Write with expiring ctx = %v, want DeadlineExceeded", err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Write = %v", err)
+	}
+	// The writer skips the abandoned request; a later Write still works.
+	if err := db.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error { return nil }); err != nil {
+		t.Errorf("Write after an abandoned one = %v", err)
+	}
+	if ran {
+		t.Error("the abandoned Write's fn ran")
+	}
+}

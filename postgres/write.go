@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,10 +30,27 @@ const maxGroup = 32
 type writeReq struct {
 	ctx      context.Context
 	fn       func(ctx context.Context, tx vigil.ResourceTx) error
-	done     chan error
-	attempts int  // retries after serialization failures and deadlocks
-	busy     bool // rolled back because a grouped fn met a locked row
+	done     chan error   // receives the outcome; buffered
+	state    atomic.Int32 // reqQueued, reqRunning or reqAbandoned
+	attempts int          // retries after serialization failures and deadlocks
+	busy     bool         // rolled back because a grouped fn met a locked row
 }
+
+// The states of a writeReq: a queued request is claimed either by a writer
+// (running) or by its canceled caller (abandoned), never both.
+const (
+	reqQueued int32 = iota
+	reqRunning
+	reqAbandoned
+)
+
+// claim marks r as running; false when its caller has given up on it.
+func (r *writeReq) claim() bool {
+	return r.state.CompareAndSwap(reqQueued, reqRunning) || r.state.Load() == reqRunning
+}
+
+// acquireTimeout bounds the wait of a writer for a connection.
+const acquireTimeout = 30 * time.Second
 
 // ErrClosed is returned by Write after Close.
 var ErrClosed = errors.New("postgres: store closed")
@@ -44,8 +62,11 @@ var ErrClosed = errors.New("postgres: store closed")
 // with the fns of concurrent callers (group commit) but runs alone in its
 // savepoint; Write returns after the commit. On a serialization failure or
 // deadlock fn runs again, up to the configured number of retries, so fn
-// must be safe to re-run. Canceling ctx stops fn's next statement; a
-// statement already running completes.
+// must be safe to re-run (it may also rerun alone when, inside a group, it
+// meets a row another transaction has locked). Canceling ctx while the
+// Write waits in the queue returns ctx.Err() at once and fn never runs;
+// once fn runs, cancellation fails its next statement (one already running
+// completes) and Write waits for the outcome.
 func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx vigil.ResourceTx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -58,7 +79,15 @@ func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx vigil.R
 	}
 	db.reqs <- req
 	db.mu.RUnlock()
-	err := <-req.done
+	var err error
+	select {
+	case err = <-req.done:
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ctx.Err() // fn never ran
+		}
+		err = <-req.done // fn runs or ran: wait for the outcome
+	}
 	if p, ok := err.(*fnPanic); ok {
 		panic(p.value)
 	}
@@ -104,7 +133,9 @@ func (db *DB) writer() {
 // failure or deadlock and may run again: it returns those.
 func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 	ctx := context.Background()
-	pc, err := db.pool.Acquire(ctx)
+	actx, cancel := context.WithTimeout(ctx, acquireTimeout)
+	pc, err := db.pool.Acquire(actx)
+	cancel()
 	if err != nil {
 		for _, r := range group {
 			r.done <- fmt.Errorf("postgres: acquire connection: %w", err)
@@ -128,6 +159,9 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 	for len(group) > 0 {
 		r := group[0]
 		group = group[1:]
+		if !r.claim() {
+			continue
+		}
 		if err := r.ctx.Err(); err != nil {
 			r.done <- err
 			continue

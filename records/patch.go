@@ -14,7 +14,7 @@ import (
 type PatchOp struct {
 	Op    string          `json:"op"`
 	Path  string          `json:"path"`
-	From  string          `json:"from,omitempty"`
+	From  *string         `json:"from,omitempty"` // required for move and copy
 	Value json.RawMessage `json:"value,omitempty"`
 }
 
@@ -36,7 +36,10 @@ func ParsePatch(data []byte) ([]PatchOp, error) {
 				return nil, vigil.Errorf(vigil.ErrInvalid, "patch operation %d (%s) has no value", i, op.Op)
 			}
 		case "move", "copy":
-			if _, err := splitPointer(op.From); err != nil {
+			if op.From == nil {
+				return nil, vigil.Errorf(vigil.ErrInvalid, "patch operation %d (%s) has no from", i, op.Op)
+			}
+			if _, err := splitPointer(*op.From); err != nil {
 				return nil, vigil.Errorf(vigil.ErrInvalid, "patch operation %d: bad from pointer", i)
 			}
 		case "remove":
@@ -103,7 +106,7 @@ func ApplyPatch(doc any, ops []PatchOp) (any, error) {
 				}
 			}
 		case "move":
-			from, _ := splitPointer(op.From)
+			from, _ := splitPointer(*op.From)
 			if isPrefix(from, path) && len(from) < len(path) {
 				return nil, patchErr(i, "cannot move a value into itself")
 			}
@@ -112,7 +115,7 @@ func ApplyPatch(doc any, ops []PatchOp) (any, error) {
 				doc, err = addAt(doc, path, v)
 			}
 		case "copy":
-			from, _ := splitPointer(op.From)
+			from, _ := splitPointer(*op.From)
 			var v any
 			if v, err = getAt(doc, from); err == nil {
 				doc, err = addAt(doc, path, deepCopy(v))

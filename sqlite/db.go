@@ -69,6 +69,8 @@ type DB struct {
 	write  *sql.DB
 	conn   *sql.Conn
 	stmts  *stmts
+	rcache *stmtCache // statements on the read pool
+	wcache *stmtCache // statements on the writer connection
 	batch  int
 	jobs   chan *job
 	stop   chan struct{}
@@ -149,6 +151,8 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 	if err := db.read.PingContext(ctx); err != nil {
 		return fail(fmt.Errorf("sqlite: connect reader: %w", err))
 	}
+	db.rcache = newStmtCache(db.read.PrepareContext)
+	db.wcache = newStmtCache(db.conn.PrepareContext)
 	go db.writer()
 	return db, nil
 }
@@ -159,8 +163,13 @@ func (db *DB) Close() error {
 	db.closed.Do(func() {
 		close(db.stop)
 		<-db.done
+		// Refresh the planner's statistics where they have drifted
+		// (https://www.sqlite.org/lang_analyze.html#periodically_run_pragma_optimize_).
+		_, oerr := db.conn.ExecContext(context.Background(), "PRAGMA optimize")
 		db.stmts.close()
-		db.cerr = errors.Join(db.conn.Close(), db.write.Close(), db.read.Close())
+		db.rcache.close()
+		db.wcache.close()
+		db.cerr = errors.Join(oerr, db.conn.Close(), db.write.Close(), db.read.Close())
 		if db.cerr != nil {
 			db.cerr = fmt.Errorf("sqlite: close: %w", db.cerr)
 		}
@@ -177,12 +186,12 @@ type querier interface {
 
 // Read implements vigil.ResourceReader.
 func (db *DB) Read(ctx context.Context, typ, id string) (*vigil.Resource, error) {
-	return read(ctx, db.read, typ, id)
+	return read(ctx, cachedDB{db.read, db.rcache}, typ, id)
 }
 
 // ReadVersion implements vigil.ResourceReader.
 func (db *DB) ReadVersion(ctx context.Context, typ, id string, version int64) (*vigil.Resource, error) {
-	return readVersion(ctx, db.read, typ, id, version)
+	return readVersion(ctx, cachedDB{db.read, db.rcache}, typ, id, version)
 }
 
 // History implements vigil.ResourceReader. Its queries run in one read
@@ -193,7 +202,7 @@ func (db *DB) History(ctx context.Context, q *vigil.HistoryQuery) (*vigil.Histor
 		return nil, fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	return history(ctx, tx, q)
+	return history(ctx, cachedTx{tx, db.rcache}, q)
 }
 
 // Search implements vigil.ResourceReader. The page, its total and its
@@ -204,5 +213,5 @@ func (db *DB) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.SearchRe
 		return nil, fmt.Errorf("sqlite: begin read: %w", err)
 	}
 	defer tx.Rollback()
-	return search(ctx, tx, q)
+	return search(ctx, cachedTx{tx, db.rcache}, q)
 }

@@ -114,7 +114,11 @@ func history(ctx context.Context, q querier, hq *vigil.HistoryQuery) (*vigil.His
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	res := &vigil.HistoryResult{}
-	if err := q.QueryRowContext(ctx, "SELECT COUNT(*)"+from+cond, args...).Scan(&res.Total); err != nil {
+	countFrom := " FROM versions v"
+	if hq.ID != "" {
+		countFrom = from
+	}
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*)"+countFrom+cond, args...).Scan(&res.Total); err != nil {
 		return nil, fmt.Errorf("sqlite: count history: %w", err)
 	}
 	if hq.Cursor != "" {
@@ -126,7 +130,7 @@ func history(ctx context.Context, q querier, hq *vigil.HistoryQuery) (*vigil.His
 		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	n := pageSize(hq.Count)
-	rows, err := q.QueryContext(ctx, "SELECT "+resourceCols+", v.seq"+from+cond+" ORDER BY v.seq DESC LIMIT ?", append(args, n+1)...)
+	rows, err := q.QueryContext(ctx, "SELECT "+resourceCols+", v.seq"+from+cond+" ORDER BY v.seq DESC "+limit(n+1), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: history: %w", err)
 	}

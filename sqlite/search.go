@@ -85,7 +85,7 @@ func sortExpr(a string, k vigil.SortKey) (frag, error) {
 	default:
 		return frag{}, invalid("cannot sort by %s", k.Param)
 	}
-	return f(fmt.Sprintf("(SELECT %s(%s) FROM %s x WHERE x.key = %s.key AND x.param = ? AND x.grp = 0%s)", agg, col, table, a, extra), k.Param), nil
+	return f(fmt.Sprintf("(SELECT %s(%s) FROM %s x INDEXED BY %s_key WHERE x.key = %s.key AND x.param = ?%s)", agg, col, table, table, a, extra), k.Param), nil
 }
 
 // keyset returns the condition selecting the rows after cursor c in the
@@ -172,14 +172,16 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 		}
 		vals := make([]any, len(sq.Sort))
 		var key int64
-		dest := []any{&key}
+		extra := []any{&key}
 		for i := range vals {
-			dest = append(dest, &vals[i])
+			extra = append(extra, &vals[i])
 		}
-		if err := rows.Scan(dest...); err != nil {
+		r, err := scanResource(rows, extra...)
+		if err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("sqlite: search: %w", err)
 		}
+		res.Matches = append(res.Matches, *r)
 		keys = append(keys, key)
 		last = &searchCursor{Key: key, Hash: hash}
 		for _, v := range vals {
@@ -190,9 +192,6 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: search: %w", err)
 	}
-	if res.Matches, err = load(ctx, q, keys); err != nil {
-		return nil, err
-	}
 	if len(sq.Include) > 0 || len(sq.RevInclude) > 0 {
 		if res.Included, err = includes(ctx, q, sq, keys); err != nil {
 			return nil, err
@@ -201,15 +200,19 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 	return res, nil
 }
 
-// page builds the query of one page of keys (and sort values) in order.
+// page builds the query of one page: the resource columns, then the
+// creation key and sort values, in order. The inner query picks the page's
+// keys (n+1, to know whether there is a next page) from the indexes; the
+// outer one joins the JSON of just those rows.
 func (b *builder) page(sq *vigil.SearchQuery, where frag, cur *searchCursor, n int) (frag, error) {
+	outer := "SELECT " + resourceCols + ", p.key"
 	if len(sq.Sort) == 0 {
 		q := where
 		if cur != nil {
 			q = join(" AND ", q, f("r.key > ?", cur.Key))
 		}
-		q.sql = "SELECT r.key FROM resources r WHERE " + q.sql + " ORDER BY r.key LIMIT ?"
-		q.args = append(q.args, n+1)
+		q.sql = outer + " FROM (SELECT r.key AS key FROM resources r WHERE " + q.sql + " ORDER BY r.key " + limit(n+1) + ") p" +
+			" JOIN resources r ON r.key = p.key JOIN versions v ON v.seq = r.seq ORDER BY p.key"
 		return q, nil
 	}
 	var cols []string
@@ -239,46 +242,28 @@ func (b *builder) page(sq *vigil.SearchQuery, where frag, cur *searchCursor, n i
 		q.sql += " WHERE " + ks.sql
 		q.args = append(q.args, ks.args...)
 	}
-	q.sql += " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
-	q.args = append(q.args, n+1)
+	q.sql += " ORDER BY " + strings.Join(order, ", ") + " " + limit(n+1)
+	var pcols []string
+	for _, c := range cols {
+		pcols = append(pcols, "p."+c)
+	}
+	for i := range order {
+		order[i] = "p." + order[i]
+	}
+	q.sql = outer + ", " + strings.Join(pcols, ", ") + " FROM (" + q.sql + ") p JOIN resources r ON r.key = p.key JOIN versions v ON v.seq = r.seq ORDER BY " + strings.Join(order, ", ")
 	return q, nil
 }
+
+// limit returns a LIMIT clause with n written out. n is a page size the
+// store computed (at most maxCount+1), never client text. A bound LIMIT
+// parameter would make SQLite (built with STAT4) re-prepare the statement
+// on every run, which costs as much as the search itself.
+func limit(n int) string { return "LIMIT " + strconv.Itoa(n) }
 
 // keysJSON renders keys as a JSON array for json_each.
 func keysJSON(keys []int64) string {
 	b, _ := json.Marshal(keys) // []int64 always marshals
 	return string(b)
-}
-
-// load reads the current versions of the resources with keys, in order.
-func load(ctx context.Context, q querier, keys []int64) ([]vigil.Resource, error) {
-	if len(keys) == 0 {
-		return nil, nil
-	}
-	rows, err := q.QueryContext(ctx, "SELECT "+resourceCols+", r.key FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.key IN (SELECT value FROM json_each(?))", keysJSON(keys))
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: load: %w", err)
-	}
-	defer rows.Close()
-	byKey := make(map[int64]*vigil.Resource, len(keys))
-	for rows.Next() {
-		var key int64
-		r, err := scanResource(rows, &key)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: load: %w", err)
-		}
-		byKey[key] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: load: %w", err)
-	}
-	out := make([]vigil.Resource, 0, len(keys))
-	for _, k := range keys {
-		if r := byKey[k]; r != nil {
-			out = append(out, *r)
-		}
-	}
-	return out, nil
 }
 
 // maxIterate bounds the rounds of _include:iterate / _revinclude:iterate.

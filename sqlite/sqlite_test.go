@@ -29,3 +29,15 @@ func TestConformance(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) vigil.ResourceStore { return open(b) })
 }
+
+// BenchmarkCreateNoGroupCommit is BenchmarkStore/Create with one Write per
+// transaction, to show what group commit buys.
+func BenchmarkCreateNoGroupCommit(b *testing.B) {
+	storetest.BenchCreate(b, open(b, sqlite.WithBatch(1)))
+}
+
+// BenchmarkCreateSyncNormal is BenchmarkStore/Create with
+// synchronous=NORMAL (no fsync per commit).
+func BenchmarkCreateSyncNormal(b *testing.B) {
+	storetest.BenchCreate(b, open(b, sqlite.WithSynchronous(sqlite.SyncNormal)))
+}

@@ -84,7 +84,9 @@ func tableOf(t vigil.ParamType) (string, bool) {
 	return "", false
 }
 
-func invalid(format string, args ...any) error { return vigil.Errorf(vigil.ErrInvalid, format, args...) }
+func invalid(format string, args ...any) error {
+	return vigil.Errorf(vigil.ErrInvalid, format, args...)
+}
 
 // never is the score of a parameter that must not drive the query.
 const never = 100
@@ -248,7 +250,7 @@ func (b *builder) param(a string, p *vigil.SearchParam, m mode) (frag, error) {
 	vals := paren(" OR ", "0", alts...)
 	if p.Modifier == "not" {
 		return frag{
-			sql:  fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, x, a, x, vals.sql),
+			sql:  fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s INDEXED BY %s_key WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, table, x, a, x, vals.sql),
 			args: append([]any{p.Name}, vals.args...),
 		}, nil
 	}
@@ -259,7 +261,7 @@ func (b *builder) param(a string, p *vigil.SearchParam, m mode) (frag, error) {
 		}, nil
 	}
 	return frag{
-		sql:  fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, x, a, x, vals.sql),
+		sql:  fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s INDEXED BY %s_key WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, table, x, a, x, vals.sql),
 		args: append([]any{p.Name}, vals.args...),
 	}, nil
 }
@@ -312,7 +314,7 @@ func (b *builder) missing(a string, p *vigil.SearchParam) (frag, error) {
 	var ex []frag
 	for _, t := range tables {
 		x := b.alias("x")
-		ex = append(ex, f(fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ?)", t, x, x, a, x), p.Name))
+		ex = append(ex, f(fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s INDEXED BY %s_key WHERE %s.key = %s.key AND %s.param = ?)", t, x, t, x, a, x), p.Name))
 	}
 	c := paren(" OR ", "0", ex...)
 	if p.Missing {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -15,8 +16,6 @@ import (
 type stmts struct {
 	current, insertRes, insertVer, updateRes *sql.Stmt
 	deleteIdx                                []*sql.Stmt
-	insString, insToken, insRef, insDate     *sql.Stmt
-	insNumber, insQuantity, insURI           *sql.Stmt
 	all                                      []*sql.Stmt
 }
 
@@ -44,13 +43,6 @@ func prepare(ctx context.Context, conn *sql.Conn) (*stmts, error) {
 	for _, t := range indexTables {
 		s.deleteIdx = append(s.deleteIdx, p("DELETE FROM "+t+" WHERE key = ?"))
 	}
-	s.insString = p("INSERT INTO idx_string (key, param, grp, part, text, exact) VALUES (?, ?, ?, ?, ?, ?)")
-	s.insToken = p("INSERT INTO idx_token (key, param, grp, part, system, code, text) VALUES (?, ?, ?, ?, ?, ?, ?)")
-	s.insRef = p("INSERT INTO idx_ref (key, param, grp, part, ref_type, ref_id, uri, ref_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-	s.insDate = p("INSERT INTO idx_date (key, param, grp, part, dstart, dend) VALUES (?, ?, ?, ?, ?, ?)")
-	s.insNumber = p("INSERT INTO idx_number (key, param, grp, part, value) VALUES (?, ?, ?, ?, ?)")
-	s.insQuantity = p("INSERT INTO idx_quantity (key, param, grp, part, value, system, code, canon_code, canon_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-	s.insURI = p("INSERT INTO idx_uri (key, param, grp, part, uri) VALUES (?, ?, ?, ?, ?)")
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
@@ -142,6 +134,23 @@ func (db *DB) commit(batch []*job) {
 		}
 		return
 	}
+	if len(batch) == 1 {
+		// Alone in the transaction: no savepoint needed, a failure rolls
+		// the whole transaction back.
+		j := batch[0]
+		if j.err = j.ctx.Err(); j.err == nil {
+			j.err, j.panic = db.run(j)
+		}
+		if j.err != nil || j.panic != nil {
+			exec("ROLLBACK")
+			return
+		}
+		if err := exec("COMMIT"); err != nil {
+			exec("ROLLBACK")
+			j.err = fmt.Errorf("sqlite: commit: %w", err)
+		}
+		return
+	}
 	ok := 0
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
@@ -207,6 +216,9 @@ type tx struct {
 
 var _ vigil.ResourceTx = (*tx)(nil)
 
+// w is the querier of reads inside a Write.
+func (db *DB) w() querier { return cachedDB{db.conn, db.wcache} }
+
 var errTxDone = errors.New("sqlite: transaction used after its Write returned")
 
 func (t *tx) check() error {
@@ -221,7 +233,7 @@ func (t *tx) Read(ctx context.Context, typ, id string) (*vigil.Resource, error) 
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	return read(ctx, t.db.conn, typ, id)
+	return read(ctx, t.db.w(), typ, id)
 }
 
 // ReadVersion implements vigil.ResourceReader inside the transaction.
@@ -229,7 +241,7 @@ func (t *tx) ReadVersion(ctx context.Context, typ, id string, version int64) (*v
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	return readVersion(ctx, t.db.conn, typ, id, version)
+	return readVersion(ctx, t.db.w(), typ, id, version)
 }
 
 // History implements vigil.ResourceReader inside the transaction.
@@ -237,7 +249,7 @@ func (t *tx) History(ctx context.Context, q *vigil.HistoryQuery) (*vigil.History
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	return history(ctx, t.db.conn, q)
+	return history(ctx, t.db.w(), q)
 }
 
 // Search implements vigil.ResourceReader inside the transaction.
@@ -245,32 +257,26 @@ func (t *tx) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.SearchRes
 	if err := t.check(); err != nil {
 		return nil, err
 	}
-	return search(ctx, t.db.conn, q)
+	return search(ctx, t.db.w(), q)
 }
 
-// Put implements vigil.ResourceTx. It runs in a savepoint of its own, so a
-// failing Put writes nothing even when fn carries on.
-func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) (err error) {
+// Put implements vigil.ResourceTx. It checks the version before it
+// writes anything, so a conflicting Put leaves no trace; any later failure
+// leaves the fn's savepoint to roll back when fn returns the error.
+func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	conn := t.db.conn
-	if _, err := conn.ExecContext(ctx, "SAVEPOINT put"); err != nil {
-		return fmt.Errorf("sqlite: put: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK TO put")
-		}
-		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "RELEASE put"); rerr != nil && err == nil {
-			err = fmt.Errorf("sqlite: put: %w", rerr)
-		}
-	}()
 	return t.put(ctx, r, index)
 }
 
 func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
 	s := t.db.stmts
+	for i := range index {
+		if _, ok := tableIndex(index[i].Type); !ok {
+			return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", index[i].Param, index[i].Type)
+		}
+	}
 	var key, cur int64
 	err := s.current.QueryRowContext(ctx, r.Type, r.ID).Scan(&key, &cur)
 	created := false
@@ -324,37 +330,89 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 	if r.Deleted {
 		return nil
 	}
-	for i := range index {
-		if err := t.insertEntry(ctx, key, &index[i]); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.insertEntries(ctx, key, index)
 }
 
-func (t *tx) insertEntry(ctx context.Context, key int64, e *vigil.IndexEntry) error {
-	s := t.db.stmts
-	var err error
-	switch e.Type {
+// entryTables describes the index tables: columns after (key, param, grp,
+// part) and the values an entry puts there. Indexes match indexTables.
+var entryTables = [...]struct {
+	cols string
+	vals func(e *vigil.IndexEntry) []any
+}{
+	{"text, exact", func(e *vigil.IndexEntry) []any { return []any{e.Text, e.Exact} }},
+	{"system, code, text", func(e *vigil.IndexEntry) []any { return []any{e.System, e.Code, e.Text} }},
+	{"ref_type, ref_id, uri, ref_version", func(e *vigil.IndexEntry) []any { return []any{e.RefType, e.RefID, e.URI, e.RefVersion} }},
+	{"dstart, dend", func(e *vigil.IndexEntry) []any { return []any{startMicros(e.Start), endMicros(e.End)} }},
+	{"value", func(e *vigil.IndexEntry) []any { return []any{e.Value} }},
+	{"value, system, code, canon_code, canon_value", func(e *vigil.IndexEntry) []any {
+		return []any{e.Value, e.System, e.Code, e.CanonCode, e.CanonValue}
+	}},
+	{"uri", func(e *vigil.IndexEntry) []any { return []any{e.URI} }},
+}
+
+// tableIndex returns the position of t's table in indexTables.
+func tableIndex(t vigil.ParamType) (int, bool) {
+	switch t {
 	case vigil.ParamString:
-		_, err = s.insString.ExecContext(ctx, key, e.Param, e.Group, e.Part, e.Text, e.Exact)
+		return 0, true
 	case vigil.ParamToken:
-		_, err = s.insToken.ExecContext(ctx, key, e.Param, e.Group, e.Part, e.System, e.Code, e.Text)
+		return 1, true
 	case vigil.ParamReference:
-		_, err = s.insRef.ExecContext(ctx, key, e.Param, e.Group, e.Part, e.RefType, e.RefID, e.URI, e.RefVersion)
+		return 2, true
 	case vigil.ParamDate:
-		_, err = s.insDate.ExecContext(ctx, key, e.Param, e.Group, e.Part, startMicros(e.Start), endMicros(e.End))
+		return 3, true
 	case vigil.ParamNumber:
-		_, err = s.insNumber.ExecContext(ctx, key, e.Param, e.Group, e.Part, e.Value)
+		return 4, true
 	case vigil.ParamQuantity:
-		_, err = s.insQuantity.ExecContext(ctx, key, e.Param, e.Group, e.Part, e.Value, e.System, e.Code, e.CanonCode, e.CanonValue)
+		return 5, true
 	case vigil.ParamURI:
-		_, err = s.insURI.ExecContext(ctx, key, e.Param, e.Group, e.Part, e.URI)
-	default:
-		return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", e.Param, e.Type)
+		return 6, true
 	}
-	if err != nil {
-		return fmt.Errorf("sqlite: insert index entry: %w", err)
+	return 0, false
+}
+
+// maxRows is the largest multi-row INSERT; chunks are powers of two so
+// that each table needs at most six statement shapes.
+const maxRows = 32
+
+// insertEntries writes the index entries of resource key with one
+// multi-row INSERT per table and chunk.
+func (t *tx) insertEntries(ctx context.Context, key int64, index []vigil.IndexEntry) error {
+	var byTable [len(indexTables)][]*vigil.IndexEntry
+	for i := range index {
+		e := &index[i]
+		ti, ok := tableIndex(e.Type)
+		if !ok {
+			return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", e.Param, e.Type)
+		}
+		byTable[ti] = append(byTable[ti], e)
+	}
+	for ti, es := range byTable {
+		for len(es) > 0 {
+			n := maxRows
+			for n > len(es) {
+				n /= 2
+			}
+			spec := entryTables[ti]
+			width := 4 + strings.Count(spec.cols, ",") + 1
+			row := "(" + placeholders(width) + ")"
+			q := "INSERT INTO " + indexTables[ti] + " (key, param, grp, part, " + spec.cols + ") VALUES " +
+				strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+			args := make([]any, 0, n*width)
+			for _, e := range es[:n] {
+				args = append(append(args, key, e.Param, e.Group, e.Part), spec.vals(e)...)
+			}
+			st, err := t.db.wcache.get(ctx, q)
+			if err == nil && st != nil {
+				_, err = st.ExecContext(ctx, args...)
+			} else if err == nil {
+				_, err = t.db.conn.ExecContext(ctx, q, args...)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: insert index entries: %w", err)
+			}
+			es = es[n:]
+		}
 	}
 	return nil
 }

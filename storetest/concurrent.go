@@ -51,7 +51,7 @@ func testConcurrent(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 			return err
 		}
 		r := &vigil.Resource{Type: "Basic", ID: id, Version: cur.Version + 1, LastUpdated: at, Method: "PUT", JSON: body}
-		return tx.Put(ctx, r, []vigil.IndexEntry{tok("n", "", fmt.Sprint(c.N))})
+		return tx.Put(ctx, r, []vigil.IndexEntry{tok("n", "", fmt.Sprintf("%s:%d", id, c.N))})
 	}
 	stop := make(chan struct{})
 	var readers sync.WaitGroup
@@ -160,7 +160,8 @@ func testConcurrent(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		if int64(len(versions)) != n+1 {
 			t.Errorf("%s history has %d versions, want %d", id, len(versions), n+1)
 		}
-		f.expectSet(query("Basic", param("n", vigil.ParamToken, vCode(fmt.Sprint(n)))), id)
+		f.expectSet(query("Basic", param("n", vigil.ParamToken, vCode(fmt.Sprintf("%s:%d", id, n)))), id)
+		f.expectSet(query("Basic", param("n", vigil.ParamToken, vCode(fmt.Sprintf("%s:%d", id, n-1)))))
 	}
 	if total != writers*updates {
 		t.Errorf("%d updates done, want %d", total, writers*updates)

@@ -147,11 +147,13 @@ func testRead(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		}
 	})
 	t.Run("deleted not searchable", func(t *testing.T) {
+		f.t = t
 		f.expectSet(query("Observation", param("code", vigil.ParamToken, vCode("8310-5"))))
 		f.expectSet(query("Observation", vID("o1")))
 		f.expectSet(query("Observation"))
 	})
 	t.Run("recreate after delete", func(t *testing.T) {
+		f.t = t
 		err := f.put(doc("Observation", "o1", 1, f.tick()), nil)
 		isErr(t, "Put(v1 over deleted v3)", err, vigil.ErrConflict)
 		v4 := f.save("Observation", "o1", tok("code", "http://loinc.org", "29463-7"))
@@ -401,6 +403,7 @@ func testHistory(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		sameResource(t, "first version", &first, doc("Patient", "p1", 1, at(1)))
 	})
 	t.Run("paging", func(t *testing.T) {
+		f.t = t
 		var got []string
 		q := &vigil.HistoryQuery{Count: 3}
 		for pages := 0; ; pages++ {

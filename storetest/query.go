@@ -42,6 +42,8 @@ func testChain(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		{"two levels", chain("subject", []string{"Patient"}, gp("smith")), []string{"o1"}},
 		{"two levels other", chain("subject", []string{"Patient"}, gp("jones")), []string{"o2"}},
 		{"two levels none", chain("subject", []string{"Patient"}, gp("ann")), nil},
+		{"missing in target", chain("subject", []string{"Patient"}, missing("name", vigil.ParamString, true)), nil},
+		{"present in target", chain("subject", []string{"Patient"}, missing("name", vigil.ParamString, false)), []string{"o1", "o2"}},
 	})
 	t.Run("with other params", func(t *testing.T) {
 		f.t = t
@@ -53,6 +55,9 @@ func testChain(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		f.expectSet(query("Observation", chain("subject", []string{"Patient"}, gp("smith"))))
 		f.del("Patient", "p2")
 		f.expectSet(query("Observation", chain("subject", []string{"Patient"}, name("ann", "bob"))), "o1")
+		// A deleted or missing target has no entries, yet it is no match
+		// for :missing either.
+		f.expectSet(query("Observation", chain("subject", []string{"Patient"}, missing("name", vigil.ParamString, true))))
 	})
 }
 

@@ -34,7 +34,10 @@ CREATE TABLE versions (
 CREATE INDEX versions_type ON versions (type, seq);
 
 -- One table per search parameter type. grp and part place composite
--- components (grp 0 for plain entries).
+-- components (grp 0 for plain entries). Each table has a value index that
+-- drives searches (param first) and a covering (key, param, values…) index
+-- for the correlated EXISTS probes of the other parameters of a search and
+-- for sort values.
 CREATE TABLE idx_string (
 	key   INTEGER NOT NULL,
 	param TEXT    NOT NULL,
@@ -44,7 +47,7 @@ CREATE TABLE idx_string (
 	exact TEXT    NOT NULL
 );
 CREATE INDEX idx_string_value ON idx_string (param, text, key);
-CREATE INDEX idx_string_key ON idx_string (key, param);
+CREATE INDEX idx_string_key ON idx_string (key, param, text);
 
 CREATE TABLE idx_token (
 	key    INTEGER NOT NULL,
@@ -56,7 +59,7 @@ CREATE TABLE idx_token (
 	text   TEXT    NOT NULL
 );
 CREATE INDEX idx_token_value ON idx_token (param, code, system, key);
-CREATE INDEX idx_token_key ON idx_token (key, param);
+CREATE INDEX idx_token_key ON idx_token (key, param, code, system);
 
 CREATE TABLE idx_ref (
 	key         INTEGER NOT NULL,
@@ -70,7 +73,7 @@ CREATE TABLE idx_ref (
 );
 CREATE INDEX idx_ref_target ON idx_ref (ref_id, ref_type, param, key);
 CREATE INDEX idx_ref_uri ON idx_ref (uri, param, key) WHERE uri <> '';
-CREATE INDEX idx_ref_key ON idx_ref (key, param);
+CREATE INDEX idx_ref_key ON idx_ref (key, param, ref_id, ref_type);
 
 CREATE TABLE idx_date (
 	key   INTEGER NOT NULL,
@@ -82,7 +85,7 @@ CREATE TABLE idx_date (
 );
 CREATE INDEX idx_date_start ON idx_date (param, dstart, dend, key);
 CREATE INDEX idx_date_end ON idx_date (param, dend, dstart, key);
-CREATE INDEX idx_date_key ON idx_date (key, param);
+CREATE INDEX idx_date_key ON idx_date (key, param, dstart, dend);
 
 CREATE TABLE idx_number (
 	key   INTEGER NOT NULL,
@@ -92,7 +95,7 @@ CREATE TABLE idx_number (
 	value REAL    NOT NULL
 );
 CREATE INDEX idx_number_value ON idx_number (param, value, key);
-CREATE INDEX idx_number_key ON idx_number (key, param);
+CREATE INDEX idx_number_key ON idx_number (key, param, value);
 
 CREATE TABLE idx_quantity (
 	key         INTEGER NOT NULL,
@@ -107,7 +110,7 @@ CREATE TABLE idx_quantity (
 );
 CREATE INDEX idx_quantity_canon ON idx_quantity (param, canon_code, canon_value, key);
 CREATE INDEX idx_quantity_code ON idx_quantity (param, code, value, key);
-CREATE INDEX idx_quantity_key ON idx_quantity (key, param);
+CREATE INDEX idx_quantity_key ON idx_quantity (key, param, canon_code, canon_value, code, value, system);
 
 CREATE TABLE idx_uri (
 	key   INTEGER NOT NULL,
@@ -117,4 +120,4 @@ CREATE TABLE idx_uri (
 	uri   TEXT    NOT NULL
 );
 CREATE INDEX idx_uri_value ON idx_uri (param, uri, key);
-CREATE INDEX idx_uri_key ON idx_uri (key, param);
+CREATE INDEX idx_uri_key ON idx_uri (key, param, uri);
