@@ -21,6 +21,15 @@
 // are correlated EXISTS probes on the (key, param) indexes. Paging is by
 // keyset cursor (sort values + creation key + a hash of the query).
 //
+// Durability: WithSynchronous(SyncFull) (the default) fsyncs the WAL at every
+// commit, so a Write that returned survives power loss; SyncNormal fsyncs
+// only at checkpoints, so after an OS crash or power loss the last commits
+// may be lost (never half-applied). Group commit makes FULL cheap: one fsync
+// serves a whole batch.
+//
+// Schema migrations are embedded SQL files applied in order by a small
+// runner keyed on PRAGMA user_version (see migrate.go for why not goose).
+//
 // The matching rules are those of .notes/search-contract.md; package
 // storetest checks them.
 package sqlite

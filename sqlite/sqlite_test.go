@@ -1,7 +1,10 @@
 package sqlite_test
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/sqlite"
@@ -40,4 +43,76 @@ func BenchmarkCreateNoGroupCommit(b *testing.B) {
 // synchronous=NORMAL (no fsync per commit).
 func BenchmarkCreateSyncNormal(b *testing.B) {
 	storetest.BenchCreate(b, open(b, sqlite.WithSynchronous(sqlite.SyncNormal)))
+}
+
+func put(ctx context.Context, db *sqlite.DB, id string, v int64) error {
+	return db.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+		return tx.Put(ctx, &vigil.Resource{Type: "Patient", ID: id, Version: v, Method: "PUT",
+			LastUpdated: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), JSON: []byte(`{}`)}, nil)
+	})
+}
+
+func TestReopen(t *testing.T) {
+	dir := t.TempDir()
+	db, err := sqlite.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := put(t.Context(), db, "p1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Errorf("second Close = %v", err)
+	}
+	if err := put(t.Context(), db, "p2", 1); err == nil {
+		t.Error("Write after Close = nil, want an error")
+	}
+	db, err = sqlite.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer db.Close()
+	if r, err := db.Read(t.Context(), "Patient", "p1"); err != nil || r.Version != 1 {
+		t.Errorf("Read after reopen = %v, %v", r, err)
+	}
+}
+
+func TestWritePanic(t *testing.T) {
+	db := open(t)
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want boom", r)
+			}
+		}()
+		db.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
+			if err := tx.Put(ctx, &vigil.Resource{Type: "Patient", ID: "p1", Version: 1, JSON: []byte(`{}`)}, nil); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	if _, err := db.Read(t.Context(), "Patient", "p1"); !errors.Is(err, vigil.ErrNotFound) {
+		t.Errorf("Read after panicking Write = %v, want ErrNotFound", err)
+	}
+	if err := put(t.Context(), db, "p2", 1); err != nil {
+		t.Errorf("Write after a panic = %v", err)
+	}
+}
+
+func TestTxAfterWrite(t *testing.T) {
+	db := open(t)
+	var kept vigil.ResourceTx
+	if err := db.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
+		kept = tx
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kept.Read(t.Context(), "Patient", "p1"); err == nil || errors.Is(err, vigil.ErrNotFound) {
+		t.Errorf("Read on a finished tx = %v, want a use-after-Write error", err)
+	}
 }
