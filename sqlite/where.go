@@ -65,23 +65,11 @@ func (b *builder) alias(prefix string) string {
 
 // tableOf returns the index table of a parameter type.
 func tableOf(t vigil.ParamType) (string, bool) {
-	switch t {
-	case vigil.ParamString:
-		return "idx_string", true
-	case vigil.ParamToken:
-		return "idx_token", true
-	case vigil.ParamReference:
-		return "idx_ref", true
-	case vigil.ParamDate:
-		return "idx_date", true
-	case vigil.ParamNumber:
-		return "idx_number", true
-	case vigil.ParamQuantity:
-		return "idx_quantity", true
-	case vigil.ParamURI:
-		return "idx_uri", true
+	i, ok := tableIndex(t)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	return indexTables[i], true
 }
 
 func invalid(format string, args ...any) error {
@@ -152,18 +140,57 @@ func (b *builder) filters(a, typ string, params []vigil.SearchParam, comp *vigil
 			}
 		}
 	}
+	// The other index conditions are folded into the driving subquery,
+	// correlated to its index row: only keys that pass them all reach the
+	// resources table.
+	folded := make([]bool, len(params))
+	var extra func(x string) ([]frag, error)
+	if driver >= 0 && plain(&params[driver]) {
+		for i := range params {
+			folded[i] = i != driver && !onResource(&params[i])
+		}
+		extra = func(x string) ([]frag, error) {
+			var fs []frag
+			for i := range params {
+				if folded[i] {
+					c, err := b.param(x, &params[i], modeExists, nil)
+					if err != nil {
+						return nil, err
+					}
+					fs = append(fs, c)
+				}
+			}
+			return fs, nil
+		}
+	}
 	for i := range params {
-		m := modeExists
+		if folded[i] {
+			continue
+		}
+		m, e := modeExists, extra
 		if i == driver {
 			m = modeIn
+		} else {
+			e = nil
 		}
-		c, err := b.param(a, &params[i], m)
+		c, err := b.param(a, &params[i], m, e)
 		if err != nil {
 			return frag{}, err
 		}
 		conds = append(conds, c)
 	}
 	return paren(" AND ", "1", conds...), nil
+}
+
+// onResource reports whether p is answered from the resources row itself.
+func onResource(p *vigil.SearchParam) bool {
+	return p.Chain == nil && (p.Name == "_id" || p.Name == "_lastUpdated")
+}
+
+// plain reports whether p is a plain condition on one index table.
+func plain(p *vigil.SearchParam) bool {
+	return p.Chain == nil && !onResource(p) && p.Type != vigil.ParamComposite &&
+		p.Modifier != "missing" && p.Modifier != "not"
 }
 
 // compartment restricts a to the resources in comp
@@ -214,8 +241,10 @@ func (b *builder) compartment(a, typ string, comp *vigil.Compartment) (frag, err
 	return paren(" OR ", "0", alts...), nil
 }
 
-// param returns the condition of one search parameter on alias a.
-func (b *builder) param(a string, p *vigil.SearchParam, m mode) (frag, error) {
+// param returns the condition of one search parameter on alias a. For a
+// plain parameter in modeIn, extra (when set) adds conditions correlated to
+// the subquery's index row alias.
+func (b *builder) param(a string, p *vigil.SearchParam, m mode, extra func(x string) ([]frag, error)) (frag, error) {
 	if p.Chain != nil {
 		return b.chain(a, p, m)
 	}
@@ -255,6 +284,13 @@ func (b *builder) param(a string, p *vigil.SearchParam, m mode) (frag, error) {
 		}, nil
 	}
 	if m == modeIn {
+		if extra != nil {
+			more, err := extra(x)
+			if err != nil {
+				return frag{}, err
+			}
+			vals = join(" AND ", append([]frag{vals}, more...)...)
+		}
 		return frag{
 			sql:  fmt.Sprintf("%s.key IN (SELECT %s.key FROM %s %s WHERE %s.param = ? AND %s)", a, x, table, x, x, vals.sql),
 			args: append([]any{p.Name}, vals.args...),
@@ -327,7 +363,7 @@ func (b *builder) missing(a string, p *vigil.SearchParam) (frag, error) {
 // resource of one of p.TargetTypes that matches p.Chain.
 func (b *builder) chain(a string, p *vigil.SearchParam, m mode) (frag, error) {
 	i, t := b.alias("i"), b.alias("t")
-	inner, err := b.param(t, p.Chain, modeIn)
+	inner, err := b.param(t, p.Chain, modeIn, nil)
 	if err != nil {
 		return frag{}, err
 	}

@@ -292,6 +292,9 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 	if created {
 		res, err := s.insertRes.ExecContext(ctx, r.Type, r.ID)
 		if err != nil {
+			if isConstraint(err) {
+				return vigil.Errorf(vigil.ErrConflict, "%s/%s exists", r.Type, r.ID)
+			}
 			return fmt.Errorf("sqlite: insert resource: %w", err)
 		}
 		if key, err = res.LastInsertId(); err != nil {
