@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
@@ -74,8 +75,9 @@ func matchIDs(t *testing.T, base, query string) []string {
 	return ids
 }
 
-func TestSearch(t *testing.T) {
-	srv := newServer(t)
+func TestSearch(t *testing.T) { eachStore(t, testSearch) }
+
+func testSearch(t *testing.T, srv *httptest.Server) {
 	base := srv.URL + "/fhir"
 	obs := func(patient, code, system, effective, value string) string {
 		return `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"` + system + `","code":"` + code + `"}]},"subject":{"reference":"Patient/{{` + patient + `}}"},"effectiveDateTime":"` + effective + `",` + value + `}`

@@ -13,28 +13,56 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/httpapi"
+	"github.com/vigilhealth/vigil/internal/testenv"
+	"github.com/vigilhealth/vigil/postgres"
 	"github.com/vigilhealth/vigil/records"
 	"github.com/vigilhealth/vigil/sqlite"
 )
 
-// newServer starts the real HTTP server on a real SQLite store in a
-// temporary directory.
-func newServer(t *testing.T) *httptest.Server {
+// stores are the real stores every HTTP test runs against.
+var stores = []struct {
+	name string
+	open func(t *testing.T) vigil.ResourceStore
+}{
+	{"sqlite", func(t *testing.T) vigil.ResourceStore {
+		db, err := sqlite.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatalf("sqlite.Open: %v", err)
+		}
+		return db
+	}},
+	{"postgres", func(t *testing.T) vigil.ResourceStore {
+		db, err := postgres.Open(context.Background(), testenv.Postgres(t))
+		if err != nil {
+			t.Fatalf("postgres.Open: %v", err)
+		}
+		return db
+	}},
+}
+
+// eachStore runs fn as a subtest per store, with the real HTTP server
+// started on that store.
+func eachStore(t *testing.T, fn func(t *testing.T, srv *httptest.Server)) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			fn(t, newServer(t, st.open(t)))
+		})
+	}
+}
+
+// newServer starts the real HTTP server on store.
+func newServer(t *testing.T, store vigil.ResourceStore) *httptest.Server {
 	t.Helper()
-	ctx := context.Background()
 	model, err := fhir.LoadR4()
 	if err != nil {
 		t.Fatalf("LoadR4: %v", err)
 	}
-	db, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatalf("sqlite.Open: %v", err)
-	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { store.Close() })
 	h, err := httpapi.New(httpapi.Config{
-		Records: records.New(db, model),
+		Records: records.New(store, model),
 		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		MaxBody: 1 << 20,
 	})
@@ -85,8 +113,9 @@ func do(t *testing.T, method, url, contentType string, body []byte, headers ...s
 
 const fj = "application/fhir+json"
 
-func TestCRUD(t *testing.T) {
-	srv := newServer(t)
+func TestCRUD(t *testing.T) { eachStore(t, testCRUD) }
+
+func testCRUD(t *testing.T, srv *httptest.Server) {
 	base := srv.URL + "/fhir"
 	patient := `{"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter"]}],"gender":"male","birthDate":"1974-12-25"}`
 
@@ -163,8 +192,9 @@ func entries(b map[string]any) []any {
 	return e
 }
 
-func TestBadInput(t *testing.T) {
-	srv := newServer(t)
+func TestBadInput(t *testing.T) { eachStore(t, testBadInput) }
+
+func testBadInput(t *testing.T, srv *httptest.Server) {
 	base := srv.URL + "/fhir"
 	big := bytes.Repeat([]byte(" "), 2<<20)
 	tests := []struct {
@@ -246,8 +276,11 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestTransactionSyntheaAndEverything(t *testing.T) {
+	eachStore(t, testTransactionSyntheaAndEverything)
+}
+
+func testTransactionSyntheaAndEverything(t *testing.T, srv *httptest.Server) {
 	dir := sharedData(t)
-	srv := newServer(t)
 	base := srv.URL + "/fhir"
 	files, _ := filepath.Glob(filepath.Join(dir, "fhir-r4", "synthea", "*.json"))
 	if len(files) != 2 {
