@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/vigilhealth/vigil"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -77,6 +78,36 @@ type DB struct {
 	done   chan struct{}
 	closed sync.Once
 	cerr   error
+
+	// ckpt is a connection of its own that copies the WAL back into the
+	// database file in the background (PASSIVE checkpoints), so that the
+	// writer never stalls on a checkpoint; the writer's automatic
+	// checkpoints are off. ckptStop/ckptDone stop its goroutine.
+	ckpt     *sql.DB
+	ckptStop chan struct{}
+	ckptDone chan struct{}
+}
+
+// checkpointEvery is how often the background checkpointer runs.
+const checkpointEvery = 250 * time.Millisecond
+
+// checkpointer runs PASSIVE checkpoints until stopped, then a final
+// TRUNCATE checkpoint that leaves an empty WAL behind on Close
+// (https://www.sqlite.org/wal.html#automatic_checkpoint).
+func (db *DB) checkpointer() {
+	defer close(db.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.ckptStop:
+			return
+		case <-t.C:
+			// A busy or failed passive checkpoint is retried on the next tick;
+			// the WAL only grows meanwhile, nothing is lost.
+			_, _ = db.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 // Open opens (creating if needed) the store in dir/vigil.db and applies
@@ -116,7 +147,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{path: path, batch: cfg.batch, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
 	var err error
-	if db.write, err = sql.Open("sqlite", dsn()); err != nil {
+	if db.write, err = sql.Open("sqlite", dsn("wal_autocheckpoint(0)")); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	db.write.SetMaxOpenConns(1)
@@ -134,6 +165,9 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 		db.write.Close()
 		if db.read != nil {
 			db.read.Close()
+		}
+		if db.ckpt != nil {
+			db.ckpt.Close()
 		}
 		return nil, err
 	}
@@ -153,6 +187,12 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 	}
 	db.rcache = newStmtCache(db.read.PrepareContext)
 	db.wcache = newStmtCache(db.conn.PrepareContext)
+	if db.ckpt, err = sql.Open("sqlite", dsn()); err != nil {
+		return fail(fmt.Errorf("sqlite: open checkpointer: %w", err))
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	db.ckptStop, db.ckptDone = make(chan struct{}), make(chan struct{})
+	go db.checkpointer()
 	go db.writer()
 	return db, nil
 }
@@ -163,13 +203,16 @@ func (db *DB) Close() error {
 	db.closed.Do(func() {
 		close(db.stop)
 		<-db.done
+		close(db.ckptStop)
+		<-db.ckptDone
 		// Refresh the planner's statistics where they have drifted
 		// (https://www.sqlite.org/lang_analyze.html#periodically_run_pragma_optimize_).
 		_, oerr := db.conn.ExecContext(context.Background(), "PRAGMA optimize")
 		db.stmts.close()
 		db.rcache.close()
 		db.wcache.close()
-		db.cerr = errors.Join(oerr, db.conn.Close(), db.write.Close(), db.read.Close())
+		_, cerr := db.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+		db.cerr = errors.Join(oerr, cerr, db.ckpt.Close(), db.conn.Close(), db.write.Close(), db.read.Close())
 		if db.cerr != nil {
 			db.cerr = fmt.Errorf("sqlite: close: %w", db.cerr)
 		}

@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -28,8 +30,25 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	dur := fs.Duration("duration", 10*time.Second, "duration of each phase")
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
 	preload := fs.Int("preload", 0, "Observations to import before the search phase (e.g. 1000000)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
+	phases := fs.String("phases", "create,read,search", "comma-separated phases to run")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	want := map[string]bool{}
+	for _, p := range strings.Split(*phases, ",") {
+		want[strings.TrimSpace(p)] = true
 	}
 	base := strings.TrimSuffix(*target, "/")
 	if base == "" {
@@ -95,6 +114,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err := benchPhase(ctx, env, "create Observation", *clients, *dur, create); err != nil {
 		return err
 	}
+	if !want["read"] && !want["search"] {
+		return nil
+	}
 	if len(ids) == 0 {
 		return fmt.Errorf("no Observation was created")
 	}
@@ -111,8 +133,13 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		return true, nil
 	}
-	if err := benchPhase(ctx, env, "read Observation", *clients, *dur, read); err != nil {
-		return err
+	if want["read"] {
+		if err := benchPhase(ctx, env, "read Observation", *clients, *dur, read); err != nil {
+			return err
+		}
+	}
+	if !want["search"] {
+		return nil
 	}
 	search := func(r *rand.Rand) (bool, error) {
 		q := url.Values{}
