@@ -81,12 +81,20 @@ type DB struct {
 
 	// ckpt is a connection of its own that copies the WAL back into the
 	// database file in the background (PASSIVE checkpoints), so that the
-	// writer never stalls on a checkpoint; the writer's automatic
-	// checkpoints are off. ckptStop/ckptDone stop its goroutine.
+	// writer seldom stalls on a checkpoint (see writerCheckpointPages).
+	// ckptStop/ckptDone stop its goroutine.
 	ckpt     *sql.DB
 	ckptStop chan struct{}
 	ckptDone chan struct{}
 }
+
+// writerCheckpointPages bounds the WAL: when a commit leaves more pages
+// than this in it, the writer checkpoints itself. The background
+// checkpointer has usually copied those pages already, so this is cheap; it
+// matters because a checkpoint that runs while the writer keeps appending
+// never completes, and only a completed one lets the WAL restart from the
+// beginning instead of growing without bound.
+const writerCheckpointPages = 4000
 
 // checkpointEvery is how often the background checkpointer runs.
 const checkpointEvery = 250 * time.Millisecond
@@ -147,7 +155,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 	}
 	db := &DB{path: path, batch: cfg.batch, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
 	var err error
-	if db.write, err = sql.Open("sqlite", dsn("wal_autocheckpoint(0)")); err != nil {
+	if db.write, err = sql.Open("sqlite", dsn(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	db.write.SetMaxOpenConns(1)
