@@ -30,7 +30,9 @@ func (p Prefix) String() string {
 }
 
 // SearchQuery is a parsed, validated FHIR search. The fhir package builds it
-// from a query string; stores execute it. Parameters are ANDed; the Values
+// from a query string; stores execute it. What each field means for
+// matching, order, paging, totals and includes is spelled out in
+// docs/store-contract.md and checked by the storetest suite. Parameters are ANDed; the Values
 // of one SearchParam are ORed.
 type SearchQuery struct {
 	// Type is the resource type searched; empty for a search across all types.
@@ -39,7 +41,7 @@ type SearchQuery struct {
 	Params []SearchParam
 	// Compartment, when set, restricts results to resources in a compartment.
 	Compartment *Compartment
-	// Sort keys, in order; empty means by _lastUpdated then id (stable).
+	// Sort keys, in order; empty means the store's stable creation order.
 	Sort []SortKey
 	// Count is the page size; stores cap it at their own maximum.
 	Count int

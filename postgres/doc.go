@@ -16,7 +16,7 @@
 // version live in one table per parameter type (idx_string, idx_token,
 // idx_ref, idx_date, idx_number, idx_quantity, idx_uri). Searches compile to
 // one parameterised SQL statement with keyset paging; the matching rules are
-// those of .notes/search-contract.md and FHIR R4 search
+// those of docs/store-contract.md and FHIR R4 search
 // (https://hl7.org/fhir/R4/search.html).
 //
 // Writes are group-committed: the Write calls queued while a writer

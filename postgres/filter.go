@@ -8,7 +8,7 @@ import (
 )
 
 // This file turns SearchQuery filters into SQL conditions on a resources
-// row, following .notes/search-contract.md. Each parameter becomes an
+// row, following docs/store-contract.md. Each parameter becomes an
 // EXISTS over its index table, correlated on the resource key; the value
 // conditions sit inside it so that PostgreSQL can also drive the search
 // from the index table's value index (a semi-join).

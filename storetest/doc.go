@@ -17,7 +17,7 @@
 //	}
 //
 // The suite builds vigil.IndexEntry and vigil.SearchQuery values by hand, so
-// it checks the store against the contract in .notes/search-contract.md
+// it checks the store against the contract in docs/store-contract.md
 // independently of the FHIR indexer and search parser. Subtests are named
 // after the rule they check, so "go test -run Conformance/Search/date" runs
 // one group.
