@@ -268,6 +268,33 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	a := &Access{Action: ActionCreate, Type: r.PathValue("type")}
+	s.write(w, r, a, func(obj map[string]any) (*records.Result, error) {
+		return s.cfg.Records.CreateObject(r.Context(), a.Type, obj, r.Header.Get("If-None-Exist"))
+	})
+}
+
+func (s *Server) update(w http.ResponseWriter, r *http.Request) {
+	a := &Access{Action: ActionUpdate, Type: r.PathValue("type"), ID: r.PathValue("id")}
+	s.write(w, r, a, func(obj map[string]any) (*records.Result, error) {
+		return s.cfg.Records.UpdateObject(r.Context(), a.Type, a.ID, obj, r.Header.Get("If-Match"))
+	})
+}
+
+func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
+	a := &Access{Action: ActionUpdate, Type: r.PathValue("type")}
+	if r.URL.RawQuery == "" {
+		s.fail(w, r, vigil.Errorf(vigil.ErrInvalid, "a type-level PUT needs search criteria (conditional update)"))
+		return
+	}
+	s.write(w, r, a, func(obj map[string]any) (*records.Result, error) {
+		return s.cfg.Records.ConditionalUpdateObject(r.Context(), a.Type, r.URL.RawQuery, obj, r.Header.Get("If-Match"))
+	})
+}
+
+// write runs a create or update: it reads and validates the body,
+// authorizes, runs the interaction, audits it and answers with the version
+// written (201 when a resource came into existence, 200 otherwise).
+func (s *Server) write(w http.ResponseWriter, r *http.Request, a *Access, run func(obj map[string]any) (*records.Result, error)) {
 	body, err := readBody(r, fhirJSON, "application/json")
 	if err != nil {
 		s.bodyError(w, r, err)
@@ -282,16 +309,16 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if !s.begin(w, r, a) {
 		return
 	}
-	res, err := s.cfg.Records.CreateObject(r.Context(), a.Type, obj, r.Header.Get("If-None-Exist"))
+	res, err := run(obj)
 	if err == nil {
 		a.Touched = []string{res.Resource.Ref()}
 	}
 	if !s.end(w, r, a, err) {
 		return
 	}
-	status := http.StatusCreated
-	if res.Unchanged {
-		status = http.StatusOK
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
 	}
 	s.writeResource(w, r, status, res.Resource)
 }
@@ -310,70 +337,6 @@ func (s *Server) decodeFor(typ string, body []byte) (map[string]any, error) {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "resource type %q does not match the URL type %q", rt, typ)
 	}
 	return obj, nil
-}
-
-func (s *Server) update(w http.ResponseWriter, r *http.Request) {
-	a := &Access{Action: ActionUpdate, Type: r.PathValue("type"), ID: r.PathValue("id")}
-	body, err := readBody(r, fhirJSON, "application/json")
-	if err != nil {
-		s.bodyError(w, r, err)
-		return
-	}
-	obj, err := s.decodeFor(a.Type, body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	a.Resource = obj
-	if !s.begin(w, r, a) {
-		return
-	}
-	res, err := s.cfg.Records.UpdateObject(r.Context(), a.Type, a.ID, obj, r.Header.Get("If-Match"))
-	if err == nil {
-		a.Touched = []string{res.Resource.Ref()}
-	}
-	if !s.end(w, r, a, err) {
-		return
-	}
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	s.writeResource(w, r, status, res.Resource)
-}
-
-func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
-	a := &Access{Action: ActionUpdate, Type: r.PathValue("type")}
-	body, err := readBody(r, fhirJSON, "application/json")
-	if err != nil {
-		s.bodyError(w, r, err)
-		return
-	}
-	obj, err := s.decodeFor(a.Type, body)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	a.Resource = obj
-	if r.URL.RawQuery == "" {
-		s.fail(w, r, vigil.Errorf(vigil.ErrInvalid, "a type-level PUT needs search criteria (conditional update)"))
-		return
-	}
-	if !s.begin(w, r, a) {
-		return
-	}
-	res, err := s.cfg.Records.ConditionalUpdateObject(r.Context(), a.Type, r.URL.RawQuery, obj, r.Header.Get("If-Match"))
-	if err == nil {
-		a.Touched = []string{res.Resource.Ref()}
-	}
-	if !s.end(w, r, a, err) {
-		return
-	}
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	s.writeResource(w, r, status, res.Resource)
 }
 
 func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
