@@ -54,7 +54,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, srv *httptest.Server)) {
 }
 
 // newServer starts the real HTTP server on store.
-func newServer(t *testing.T, store vigil.ResourceStore) *httptest.Server {
+func newServer(t testing.TB, store vigil.ResourceStore) *httptest.Server {
 	t.Helper()
 	model, err := fhir.LoadR4()
 	if err != nil {
