@@ -44,3 +44,14 @@ type ResourceStore interface {
 	// Close releases the store's resources.
 	Close() error
 }
+
+// Locker is implemented by the ResourceTx of stores whose write
+// transactions can run concurrently (PostgreSQL). Lock takes an exclusive
+// lock on name that is held until the transaction ends. The records service
+// takes one on the search criteria of a conditional create, update or delete
+// before it looks for matches, so that two such requests with the same
+// criteria cannot both find nothing and both create. Stores that run one
+// write transaction at a time (SQLite) need not implement it.
+type Locker interface {
+	Lock(ctx context.Context, name string) error
+}

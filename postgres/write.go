@@ -329,6 +329,31 @@ func (t *tx) Read(ctx context.Context, typ, id string) (*vigil.Resource, error) 
 	return r, t.note(err)
 }
 
+var _ vigil.Locker = (*tx)(nil)
+
+// Lock implements vigil.Locker with a transaction-scoped advisory lock on
+// name (in a namespace of its own, apart from the resource-name locks).
+// Inside a group it does not wait: a busy lock reruns the fn on its own,
+// as for row locks.
+func (t *tx) Lock(ctx context.Context, name string) error {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return err
+	}
+	q := `SELECT pg_advisory_xact_lock(hashtextextended($1, 1))::text`
+	if t.nowait {
+		q = `SELECT pg_try_advisory_xact_lock(hashtextextended($1, 1))::text`
+	}
+	var got string
+	if err := t.p.QueryRow(ctx, q, name).Scan(&got); err != nil {
+		return t.note(fmt.Errorf("postgres: lock: %w", err))
+	}
+	if got == "false" {
+		return t.note(errLockBusy)
+	}
+	return nil
+}
+
 // ReadVersion implements vigil.ResourceReader inside the transaction.
 func (t *tx) ReadVersion(ctx context.Context, typ, id string, version int64) (*vigil.Resource, error) {
 	ctx, err := t.begin(ctx)

@@ -98,6 +98,9 @@ func (s *Service) conditionQuery(typ, query string) (*vigil.SearchQuery, error) 
 // matchOne runs a conditional query: nil for no match, the resource for one
 // match, ErrPrecondition for several.
 func matchOne(ctx context.Context, r vigil.ResourceReader, q *vigil.SearchQuery) (*vigil.Resource, error) {
+	if err := lockConditional(ctx, r, q.Type); err != nil {
+		return nil, err
+	}
 	res, err := r.Search(ctx, q)
 	if err != nil {
 		return nil, err
@@ -110,6 +113,19 @@ func matchOne(ctx context.Context, r vigil.ResourceReader, q *vigil.SearchQuery)
 	default:
 		return nil, vigil.Errorf(vigil.ErrPrecondition, "conditional query matches more than one resource")
 	}
+}
+
+// lockConditional serialises conditional interactions on resources of typ
+// when the store's transactions can run concurrently (vigil.Locker): the
+// lock is held until the transaction ends, so a second conditional create
+// with the same criteria sees the first one's resource instead of creating
+// another. The lock is per type, not per criteria, because differently
+// written criteria can match the same resource.
+func lockConditional(ctx context.Context, r vigil.ResourceReader, typ string) error {
+	if l, ok := r.(vigil.Locker); ok {
+		return l.Lock(ctx, "conditional:"+typ)
+	}
+	return nil
 }
 
 // Read returns the current version. ErrGone when deleted.
@@ -475,6 +491,9 @@ func (s *Service) ConditionalDelete(ctx context.Context, typ, query string) (int
 }
 
 func (s *Service) conditionalDeleteTx(ctx context.Context, tx vigil.ResourceTx, cond *vigil.SearchQuery) ([]*vigil.Resource, error) {
+	if err := lockConditional(ctx, tx, cond.Type); err != nil {
+		return nil, err
+	}
 	res, err := tx.Search(ctx, cond)
 	if err != nil {
 		return nil, err

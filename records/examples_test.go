@@ -24,6 +24,27 @@ import (
 	"github.com/vigilhealth/vigil/sqlite"
 )
 
+// testStores are the real stores the records tests run on.
+var testStores = []struct {
+	name string
+	open func(t *testing.T) vigil.ResourceStore
+}{
+	{"sqlite", func(t *testing.T) vigil.ResourceStore {
+		db, err := sqlite.Open(context.Background(), t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}},
+	{"postgres", func(t *testing.T) vigil.ResourceStore {
+		db, err := postgres.Open(context.Background(), testenv.Postgres(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}},
+}
+
 // example is one official R4 example resource.
 type example struct {
 	name string
@@ -78,26 +99,7 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stores := []struct {
-		name string
-		open func(t *testing.T) vigil.ResourceStore
-	}{
-		{"sqlite", func(t *testing.T) vigil.ResourceStore {
-			db, err := sqlite.Open(context.Background(), t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}},
-		{"postgres", func(t *testing.T) vigil.ResourceStore {
-			db, err := postgres.Open(context.Background(), testenv.Postgres(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return db
-		}},
-	}
-	for _, st := range stores {
+	for _, st := range testStores {
 		t.Run(st.name, func(t *testing.T) {
 			store := st.open(t)
 			t.Cleanup(func() { store.Close() })
