@@ -87,6 +87,12 @@ func FuzzDecode(f *testing.F) {
 		`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","gender":"x"}}]}`,
 		`{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueInteger":1.5,"valueString":"a"}`,
 		`{"resourceType":"Patient","_birthDate":{"extension":[{"url":"u","valueDateTime":"2020-01-01T00:00:00Z"}]}}`,
+		`{"resourceType":"Patient","managingOrganization":{"reference":"#o"},"generalPractitioner":[{"reference":"Medication/1"}],
+			"contained":[{"resourceType":"Organization","id":"o","contained":[{"resourceType":"Patient","id":"p"}],"meta":{"versionId":"1"}},
+			{"resourceType":"Practitioner","id":"x","qualification":[{"code":{"text":"x"},"issuer":{"reference":"#"}}]}]}`,
+		`{"resourceType":"Observation","status":"final","code":{"text":"x"},"effectivePeriod":{"start":"2020-02","end":"2020-01-01T10:00:00Z"},
+			"valueRange":{"low":{"value":5,"unit":"mg","comparator":"<"},"high":{"value":1,"unit":"mg"}}}`,
+		`{"resourceType":"Condition","subject":{"reference":"Patient/1"},"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"x"}]}}`,
 	} {
 		f.Add([]byte(s))
 	}

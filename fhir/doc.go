@@ -7,8 +7,9 @@
 //
 //   - Decode parses a resource from JSON and validates it against the
 //     structure definitions (known elements, types, cardinality, required
-//     elements, required code bindings), returning issues with FHIRPath-like
-//     locations (https://hl7.org/fhir/R4/validation.html).
+//     elements, required bindings, reference targets, SimpleQuantity and
+//     the invariants of the base types), returning issues with
+//     FHIRPath-like locations (https://hl7.org/fhir/R4/validation.html).
 //   - Index extracts the search index entries of a resource by evaluating
 //     each search parameter's expression (a small FHIRPath subset compiled
 //     at load time; https://hl7.org/fhir/R4/searchparameter.html).

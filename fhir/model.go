@@ -19,8 +19,9 @@ type Definitions struct {
 	// structure side (see Element).
 	Types map[string]*TypeDef `json:"types"`
 	// ValueSets maps a required-binding value set URL (without version) to
-	// its expanded codes, for value sets that could be expanded.
-	ValueSets map[string][]string `json:"valueSets"`
+	// its expansion, as code system URL → sorted codes, for the value sets
+	// that could be expanded.
+	ValueSets map[string]map[string][]string `json:"valueSets"`
 	// SearchParams are the official search parameters, as in
 	// search-parameters.json, reduced to what the server uses.
 	SearchParams []RawSearchParam `json:"searchParams"`
@@ -43,6 +44,8 @@ type TypeDef struct {
 	props map[string]prop
 	// required lists the elements with Min > 0; built at load.
 	required []*Element
+	// inv is the set of hand-coded invariants of the type; built at load.
+	inv invariant
 }
 
 // Element is one child element of a TypeDef.
@@ -59,22 +62,28 @@ type Element struct {
 	// Targets lists allowed reference target types for Reference elements
 	// (empty means any).
 	Targets []string `json:"targets,omitempty"`
-	Min     int      `json:"min,omitempty"`
+	// Profiles maps a type code of the element to the profile its values
+	// must conform to, as a StructureDefinition name: in R4 only
+	// "Quantity" → "SimpleQuantity".
+	Profiles map[string]string `json:"profiles,omitempty"`
+	Min      int               `json:"min,omitempty"`
 	// Max is the maximum cardinality: 1, or -1 for "*". 0 means prohibited.
 	Max int `json:"max"`
 	// Summary is true when the element is part of the _summary=true view.
 	Summary bool `json:"summary,omitempty"`
 	// Modifier is true for modifier elements (kept by _summary=true too).
 	Modifier bool `json:"modifier,omitempty"`
-	// Binding is the value set URL of a required binding on a code element.
+	// Binding is the value set URL of a required binding on a code,
+	// Coding or CodeableConcept element, when the value set could be
+	// expanded.
 	Binding string `json:"binding,omitempty"`
 
 	// names are the JSON property names of the element, with their "_"
 	// siblings for primitive types; built at load.
 	names []string
-	// codes is the expanded value set of Binding (nil when not enforced);
+	// vs is the expanded value set of Binding (nil when not enforced);
 	// built at load.
-	codes map[string]struct{}
+	vs *valueSet
 }
 
 // RawSearchParam is one SearchParameter resource, reduced.

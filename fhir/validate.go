@@ -25,28 +25,62 @@ type prop struct {
 	// and Bundle.entry.resource, or a concrete one such as OperationOutcome):
 	// the value carries and is validated by its own resourceType.
 	resource bool
+	// rule selects the checks of invariant.go that apply to the value.
+	rule rule
 	// sibling is the other half of a primitive: "_name" for "name" and
 	// "name" for "_name".
 	sibling string
 }
 
-// compileTypes builds the lookup tables of every TypeDef (props, required,
-// Element.names, Element.codes) so that validation does no string building
-// or searching.
-func compileTypes(types map[string]*TypeDef, valueSets map[string][]string) error {
-	codeSets := make(map[string]map[string]struct{}, len(valueSets))
-	for url, codes := range valueSets {
-		set := make(map[string]struct{}, len(codes))
-		for _, c := range codes {
-			set[c] = struct{}{}
+// valueSet is an expanded value set of a required binding.
+type valueSet struct {
+	url string
+	// bySystem maps a code system URL to its codes in the value set.
+	bySystem map[string]map[string]struct{}
+	// all holds the codes of every system, for code elements, which carry
+	// no system.
+	all map[string]struct{}
+}
+
+// has reports whether code of system is in the value set.
+func (vs *valueSet) has(system, code string) bool {
+	_, ok := vs.bySystem[system][code]
+	return ok
+}
+
+// newValueSets builds the lookup sets of the generated expansions.
+func newValueSets(expansions map[string]map[string][]string) map[string]*valueSet {
+	out := make(map[string]*valueSet, len(expansions))
+	for url, systems := range expansions {
+		vs := &valueSet{url: url, bySystem: make(map[string]map[string]struct{}, len(systems)), all: make(map[string]struct{})}
+		for sys, codes := range systems {
+			set := make(map[string]struct{}, len(codes))
+			for _, c := range codes {
+				set[c] = struct{}{}
+				vs.all[c] = struct{}{}
+			}
+			vs.bySystem[sys] = set
 		}
-		codeSets[url] = set
+		out[url] = vs
 	}
+	return out
+}
+
+// compileTypes builds the lookup tables of every TypeDef (props, required,
+// inv, Element.names, Element.vs) so that validation does no string
+// building or searching.
+func compileTypes(types map[string]*TypeDef, expansions map[string]map[string][]string) error {
+	valueSets := newValueSets(expansions)
+	var err error
 	for name, td := range types {
 		td.props = make(map[string]prop)
+		td.inv = invariantsOf(name)
 		for _, el := range td.Elements {
 			if !el.Choice && len(el.Types) != 1 {
 				return fmt.Errorf("%s.%s: %d types on a non-choice element", name, el.Name, len(el.Types))
+			}
+			if el.Binding != "" {
+				el.vs = valueSets[el.Binding]
 			}
 			for _, t := range el.Types {
 				ttd := types[t]
@@ -61,6 +95,9 @@ func compileTypes(types map[string]*TypeDef, valueSets map[string][]string) erro
 					return fmt.Errorf("%s: duplicate property %s", name, key)
 				}
 				p := prop{el: el, typ: t, td: ttd, prim: primKindOf(t), resource: ttd.Kind == "resource"}
+				if p.rule, err = ruleOf(td, el, t); err != nil {
+					return fmt.Errorf("%s.%s: %w", name, el.Name, err)
+				}
 				el.names = append(el.names, key)
 				if p.prim != primNone {
 					p.sibling = "_" + key
@@ -71,9 +108,6 @@ func compileTypes(types map[string]*TypeDef, valueSets map[string][]string) erro
 			}
 			if el.Min > 0 {
 				td.required = append(td.required, el)
-			}
-			if el.Binding != "" {
-				el.codes = codeSets[el.Binding]
 			}
 		}
 	}
@@ -97,10 +131,18 @@ func compileTypes(types map[string]*TypeDef, valueSets map[string][]string) erro
 //   - cardinality and required elements;
 //   - codes with a required binding, where the value set could be expanded;
 //   - contained and other Resource-typed elements by their own type;
-//   - extensions: a url, and either a value or extensions (ext-1).
+//   - extensions: a url, and either a value or extensions (ext-1);
+//   - literal references: the target type against the element's allowed
+//     types, and "#id" against the contained resources (ref-1);
+//   - Coding and CodeableConcept elements with a required binding;
+//   - the SimpleQuantity profile where the base definitions use it
+//     (sqty-1);
+//   - the invariants of the base types and DomainResource that need no
+//     FHIRPath engine (see invariant.go): ele-1 (an element with only an
+//     id), per-1, qty-3, rng-2, rat-1, dom-2, dom-3, dom-4 and dom-5.
 //
-// Invariants (FHIRPath constraints) other than ext-1, profiles and
-// reference targets are not checked. Every issue has severity "error".
+// Other invariants (FHIRPath constraints) and profiles named in
+// meta.profile are not checked. Every issue has severity "error".
 // Messages name paths and types, never values from the resource; a path
 // names an unknown property only when its name looks like an element name.
 //
@@ -113,8 +155,9 @@ func (m *Model) Validate(obj map[string]any) []vigil.Issue {
 	}
 	w := walker{m: m}
 	w.path = w.buf[:0]
+	w.res = w.resBuf[:0]
 	w.push(rt, -1)
-	w.object(obj, m.types[rt], true)
+	w.resource(obj, m.types[rt])
 	if len(w.issues) > 1 {
 		slices.SortStableFunc(w.issues, func(a, b vigil.Issue) int { return cmp.Compare(a.Path, b.Path) })
 	}
@@ -136,6 +179,12 @@ type walker struct {
 	issues []vigil.Issue
 	path   []seg
 	buf    [24]seg // initial storage of path
+	// res is the stack of resources being walked (the validated resource
+	// and those nested in Bundle entries or Parameters), for reference
+	// and contained-resource checks; contained resources share the entry
+	// of their container.
+	res    []resCtx
+	resBuf [2]resCtx // initial storage of res
 }
 
 func (w *walker) push(name string, index int) { w.path = append(w.path, seg{name, index}) }
@@ -231,6 +280,9 @@ func (w *walker) object(obj map[string]any, td *TypeDef, isResource bool) {
 		// ext-1 (https://hl7.org/fhir/R4/extensibility.html#Extension).
 		w.add("invariant", "extension must have either extensions or a value, not both")
 	}
+	if td.inv != invNone {
+		w.typeInvariants(obj, td.inv)
+	}
 }
 
 // isPropertyName reports whether k looks like a FHIR JSON property name:
@@ -321,9 +373,14 @@ func (w *walker) item(p *prop, v any) {
 			w.add("value", "invalid "+p.typ+" value")
 			return
 		}
-		if p.el.codes != nil {
-			if _, ok := p.el.codes[v.(string)]; !ok {
+		if p.el.vs != nil {
+			if _, ok := p.el.vs.all[v.(string)]; !ok {
 				w.add("code-invalid", "code is not in the required value set "+p.el.Binding)
+			}
+		}
+		if p.rule == ruleLocalURI {
+			if s := v.(string); len(s) > 1 && s[0] == '#' {
+				w.markLocal(s[1:])
 			}
 		}
 		return
@@ -335,6 +392,7 @@ func (w *walker) item(p *prop, v any) {
 	}
 	if !p.resource {
 		w.object(obj, p.td, false)
+		w.rules(obj, p)
 		return
 	}
 	rt, _ := obj["resourceType"].(string)
@@ -346,5 +404,9 @@ func (w *walker) item(p *prop, v any) {
 		w.addAt("resourceType", "structure", "resource type not allowed here, expected "+p.typ)
 		return
 	}
-	w.object(obj, w.m.types[rt], true)
+	if p.rule == ruleContained && len(w.res) > 0 {
+		w.contained(obj, w.m.types[rt])
+		return
+	}
+	w.resource(obj, w.m.types[rt])
 }

@@ -33,7 +33,7 @@ func TestValidate(t *testing.T) {
 		{"extension only, no value", `{"resourceType":"Patient","_gender":{"extension":[{"url":"http://example.org/x","valueString":"a"}]}}`, nil},
 		{"primitive array with nulls paired", `{"resourceType":"Patient","name":[{"given":["A",null],"_given":[null,{"id":"g2"}]}]}`, nil},
 		{"contained and bundle resource", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":
-			{"resourceType":"Observation","status":"final","code":{"text":"x"},"contained":[{"resourceType":"Patient","id":"p1"}]}}]}`, nil},
+			{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"#p1"},"contained":[{"resourceType":"Patient","id":"p1"}]}}]}`, nil},
 		{"backbone and content reference", `{"resourceType":"Questionnaire","status":"draft","item":[{"linkId":"1","type":"group",
 			"item":[{"linkId":"1.1","type":"string","enableWhen":[{"question":"1","operator":"exists","answerBoolean":true}]}]}]}`, nil},
 		{"leap day", `{"resourceType":"Patient","birthDate":"2000-02-29"}`, nil},
@@ -104,9 +104,9 @@ func TestValidate(t *testing.T) {
 		{"underscore on complex element", `{"resourceType":"Patient","_name":[{"id":"x"}]}`,
 			[]string{"structure Patient._name"}},
 		{"contained without resourceType", `{"resourceType":"Patient","contained":[{"id":"x"}]}`,
-			[]string{"structure Patient.contained[0].resourceType"}},
+			[]string{"invariant Patient.contained[0]", "structure Patient.contained[0].resourceType"}},
 		{"contained validated by its type", `{"resourceType":"Patient","contained":[{"resourceType":"Observation","id":"o","code":{"text":"x"}}]}`,
-			[]string{"required Patient.contained[0].status"}},
+			[]string{"invariant Patient.contained[0]", "required Patient.contained[0].status"}},
 		{"bundle entry resource invalid", `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","gender":"f"}}]}`,
 			[]string{"code-invalid Bundle.entry[0].resource.gender"}},
 		{"parameters resource", `{"resourceType":"Parameters","parameter":[{"name":"p","resource":{"resourceType":"Nope"}}]}`,
@@ -136,14 +136,15 @@ func TestValidateMessagesHaveNoData(t *testing.T) {
 	m := testModel(t)
 	const secret = "Zebediah-7731"
 	body := fmt.Sprintf(`{"resourceType":"Patient","id":"%[1]s!","gender":"%[1]s","birthDate":"%[1]s","%[1]s":1,
-		"name":[{"family":1,"given":["%[1]s",null]}],"active":"%[1]s","telecom":[{"system":"%[1]s"}]}`, secret)
+		"name":[{"family":1,"given":["%[1]s",null]}],"active":"%[1]s","telecom":[{"system":"%[1]s"}],
+		"generalPractitioner":[{"reference":"Medication/%[1]s"},{"reference":"#%[1]s"},{"reference":"%[1]s/x"}]}`, secret)
 	v, err := parseStrictJSON([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	issues := m.Validate(v.(map[string]any))
-	if len(issues) < 7 {
-		t.Fatalf("Validate found %d issues, want at least 7: %v", len(issues), issues)
+	if len(issues) < 9 {
+		t.Fatalf("Validate found %d issues, want at least 9: %v", len(issues), issues)
 	}
 	for _, is := range issues {
 		if strings.Contains(is.Message, secret) || strings.Contains(is.Path, secret) {

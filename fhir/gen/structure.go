@@ -44,6 +44,7 @@ type elementDef struct {
 
 type typeRef struct {
 	Code          string   `json:"code"`
+	Profile       []string `json:"profile"`
 	TargetProfile []string `json:"targetProfile"`
 	Extension     []struct {
 		URL      string `json:"url"`
@@ -191,6 +192,14 @@ func element(sd *structureDef, ed *elementDef, name string, backbone bool) (*fhi
 			if !contains(el.Types, code) {
 				el.Types = append(el.Types, code)
 			}
+			for _, p := range t.Profile {
+				// Base definitions give at most one profile per type
+				// (SimpleQuantity on Quantity).
+				if el.Profiles == nil {
+					el.Profiles = make(map[string]string)
+				}
+				el.Profiles[code] = strings.TrimPrefix(p, sdPrefix)
+			}
 			if code == "Reference" {
 				for _, p := range t.TargetProfile {
 					target := strings.TrimPrefix(p, sdPrefix)
@@ -206,10 +215,16 @@ func element(sd *structureDef, ed *elementDef, name string, backbone bool) (*fhi
 		sort.Strings(el.Targets)
 	}
 	if b := ed.Binding; b != nil && b.Strength == "required" && b.ValueSet != "" &&
-		len(el.Types) == 1 && el.Types[0] == "code" {
+		len(el.Types) == 1 && bindable(el.Types[0]) {
 		el.Binding, _, _ = strings.Cut(b.ValueSet, "|")
 	}
 	return el, nil
+}
+
+// bindable reports whether required bindings on elements of type typ are
+// recorded (and enforced by package fhir).
+func bindable(typ string) bool {
+	return typ == "code" || typ == "Coding" || typ == "CodeableConcept"
 }
 
 // systemType maps a FHIRPath system type reference to a FHIR primitive type.

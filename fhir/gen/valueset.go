@@ -38,13 +38,14 @@ type vsInclude struct {
 }
 
 // buildValueSets expands the value sets of the required bindings recorded
-// on code elements into defs.ValueSets. A value set is expanded only when
-// every part of it can be enumerated from valuesets.json: explicit concept
-// lists, whole code systems with complete content, and other value sets
-// that can themselves be expanded. Value sets with filters or with code
-// systems defined elsewhere (UCUM, BCP-47, MIME types) are skipped; their
-// bindings are then not enforced (Element.Binding is cleared). It returns
-// the number of value sets expanded and the URLs of those skipped.
+// on code, Coding and CodeableConcept elements into defs.ValueSets, as
+// code system URL → codes. A value set is expanded only when every part
+// of it can be enumerated from valuesets.json: explicit concept lists,
+// whole code systems with complete content, and other value sets that can
+// themselves be expanded. Value sets with filters or with code systems
+// defined elsewhere (UCUM, BCP-47, MIME types) are skipped; their bindings
+// are then not enforced (Element.Binding is cleared). It returns the
+// number of value sets expanded and the URLs of those skipped.
 //
 // Only ValueSets of the given FHIR version are used; code systems keep
 // their own versions.
@@ -52,7 +53,7 @@ func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], ver
 	e := &expander{
 		valueSets:   make(map[string]*valueSetOrCodeSystem),
 		codeSystems: make(map[string]*valueSetOrCodeSystem),
-		done:        make(map[string][]string),
+		done:        make(map[string]codeSet),
 	}
 	for _, en := range b.Entry {
 		r := en.Resource
@@ -65,7 +66,7 @@ func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], ver
 			e.codeSystems[r.URL] = r
 		}
 	}
-	defs.ValueSets = make(map[string][]string)
+	defs.ValueSets = make(map[string]map[string][]string)
 	var names []string
 	for name := range defs.Types {
 		names = append(names, name)
@@ -77,7 +78,7 @@ func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], ver
 			if el.Binding == "" {
 				continue
 			}
-			codes, ok := e.expand(el.Binding, 0)
+			set, ok := e.expand(el.Binding, 0)
 			if !seen[el.Binding] {
 				seen[el.Binding] = true
 				if ok {
@@ -90,40 +91,70 @@ func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], ver
 				el.Binding = ""
 				continue
 			}
-			defs.ValueSets[el.Binding] = codes
+			defs.ValueSets[el.Binding] = set.sorted()
 		}
 	}
 	sort.Strings(skipped)
 	return expanded, skipped
 }
 
+// codeSet is an expanded value set: code system URL → set of codes.
+type codeSet map[string]map[string]bool
+
+func (s codeSet) add(system, code string) {
+	if s[system] == nil {
+		s[system] = make(map[string]bool)
+	}
+	s[system][code] = true
+}
+
+func (s codeSet) addAll(o codeSet) {
+	for sys, codes := range o {
+		for c := range codes {
+			s.add(sys, c)
+		}
+	}
+}
+
+// sorted returns the codes of each system as a sorted list.
+func (s codeSet) sorted() map[string][]string {
+	out := make(map[string][]string, len(s))
+	for sys, codes := range s {
+		list := make([]string, 0, len(codes))
+		for c := range codes {
+			list = append(list, c)
+		}
+		sort.Strings(list)
+		out[sys] = list
+	}
+	return out
+}
+
 type expander struct {
 	valueSets   map[string]*valueSetOrCodeSystem
 	codeSystems map[string]*valueSetOrCodeSystem
-	done        map[string][]string
+	done        map[string]codeSet
 }
 
-// expand returns the sorted codes of the value set url, or false when it
-// cannot be fully expanded.
-func (e *expander) expand(url string, depth int) ([]string, bool) {
-	if codes, ok := e.done[url]; ok {
-		return codes, codes != nil
+// expand returns the codes of the value set url, or false when it cannot
+// be fully expanded.
+func (e *expander) expand(url string, depth int) (codeSet, bool) {
+	if set, ok := e.done[url]; ok {
+		return set, set != nil
 	}
 	vs := e.valueSets[url]
 	if vs == nil || vs.Compose == nil || depth > 10 {
 		e.done[url] = nil
 		return nil, false
 	}
-	set := make(map[string]bool)
+	set := make(codeSet)
 	for _, inc := range vs.Compose.Include {
 		codes, ok := e.include(inc, depth)
 		if !ok {
 			e.done[url] = nil
 			return nil, false
 		}
-		for _, c := range codes {
-			set[c] = true
-		}
+		set.addAll(codes)
 	}
 	for _, exc := range vs.Compose.Exclude {
 		codes, ok := e.include(exc, depth)
@@ -131,40 +162,43 @@ func (e *expander) expand(url string, depth int) ([]string, bool) {
 			e.done[url] = nil
 			return nil, false
 		}
-		for _, c := range codes {
-			delete(set, c)
+		for sys, cs := range codes {
+			for c := range cs {
+				delete(set[sys], c)
+			}
+			if len(set[sys]) == 0 {
+				delete(set, sys)
+			}
 		}
 	}
-	codes := make([]string, 0, len(set))
-	for c := range set {
-		codes = append(codes, c)
-	}
-	sort.Strings(codes)
-	if len(codes) == 0 {
+	if len(set) == 0 {
 		e.done[url] = nil
 		return nil, false
 	}
-	e.done[url] = codes
-	return codes, true
+	e.done[url] = set
+	return set, true
 }
 
 // include enumerates one compose.include (or exclude) entry.
-func (e *expander) include(inc vsInclude, depth int) ([]string, bool) {
+func (e *expander) include(inc vsInclude, depth int) (codeSet, bool) {
 	if len(inc.Filter) > 0 {
 		return nil, false
 	}
-	var codes []string
+	set := make(codeSet)
 	switch {
 	case len(inc.Concept) > 0:
+		if inc.System == "" {
+			return nil, false
+		}
 		for _, c := range inc.Concept {
-			codes = append(codes, c.Code)
+			set.add(inc.System, c.Code)
 		}
 	case inc.System != "":
 		cs := e.codeSystems[inc.System]
 		if cs == nil || cs.Content != "complete" {
 			return nil, false
 		}
-		codes = flatten(cs.Concept, codes)
+		flatten(cs.Concept, inc.System, set)
 	}
 	// A system and value sets together mean their intersection; only the
 	// plain union of value sets is supported.
@@ -177,17 +211,16 @@ func (e *expander) include(inc vsInclude, depth int) ([]string, bool) {
 			if !ok {
 				return nil, false
 			}
-			codes = append(codes, vc...)
+			set.addAll(vc)
 		}
 	}
-	return codes, len(codes) > 0
+	return set, len(set) > 0
 }
 
-// flatten appends the codes of a concept hierarchy.
-func flatten(cs []concept, out []string) []string {
+// flatten adds the codes of a concept hierarchy of system to set.
+func flatten(cs []concept, system string, set codeSet) {
 	for _, c := range cs {
-		out = append(out, c.Code)
-		out = flatten(c.Concept, out)
+		set.add(system, c.Code)
+		flatten(c.Concept, system, set)
 	}
-	return out
 }

@@ -33,10 +33,10 @@ func TestBuildValueSets(t *testing.T) {
 	}
 	defs := &fhir.Definitions{Types: map[string]*fhir.TypeDef{"T": td}}
 	expanded, skipped := buildValueSets(defs, &b, "4.0.1")
-	want := map[string][]string{
-		"http://x/whole":  {"a", "a1", "b"},
-		"http://x/listed": {"y", "z"},
-		"http://x/union":  {"a", "a1", "y", "z"},
+	want := map[string]map[string][]string{
+		"http://x/whole":  {"http://x/cs": {"a", "a1", "b"}},
+		"http://x/listed": {"http://ext": {"y", "z"}},
+		"http://x/union":  {"http://x/cs": {"a", "a1"}, "http://ext": {"y", "z"}},
 	}
 	if expanded != len(want) {
 		t.Errorf("buildValueSets expanded %d, want %d", expanded, len(want))
@@ -45,9 +45,16 @@ func TestBuildValueSets(t *testing.T) {
 	if !slices.Equal(skipped, wantSkipped) {
 		t.Errorf("buildValueSets skipped %q, want %q", skipped, wantSkipped)
 	}
-	for u, codes := range want {
-		if got := defs.ValueSets[u]; !slices.Equal(got, codes) {
-			t.Errorf("ValueSets[%s] = %q, want %q", u, got, codes)
+	for u, systems := range want {
+		got := defs.ValueSets[u]
+		if len(got) != len(systems) {
+			t.Errorf("ValueSets[%s] = %q, want %q", u, got, systems)
+			continue
+		}
+		for sys, codes := range systems {
+			if !slices.Equal(got[sys], codes) {
+				t.Errorf("ValueSets[%s][%s] = %q, want %q", u, sys, got[sys], codes)
+			}
 		}
 	}
 	for i, el := range td.Elements {
@@ -77,6 +84,21 @@ func TestElement(t *testing.T) {
 			false, fhir.Element{Name: "other", Types: []string{"Reference"}, Targets: []string{"Patient", "RelatedPerson"}, Min: 1, Max: 1}},
 		{elementDef{Path: "Patient.item.item", Max: "*", IsModifier: &modifier, ContentReference: "#Patient.item"},
 			false, fhir.Element{Name: "item", Types: []string{"Patient.item"}, Max: -1}},
+		{elementDef{Path: "Patient.dose[x]", Max: "1", IsModifier: &modifier, Type: []typeRef{{Code: "Range"},
+			{Code: "Quantity", Profile: []string{sdPrefix + "SimpleQuantity"}}}},
+			false, fhir.Element{Name: "dose", Choice: true, Types: []string{"Range", "Quantity"}, Profiles: map[string]string{"Quantity": "SimpleQuantity"}, Max: 1}},
+		{elementDef{Path: "Patient.status", Max: "1", IsModifier: &modifier, Type: []typeRef{{Code: "CodeableConcept"}},
+			Binding: &struct {
+				Strength string `json:"strength"`
+				ValueSet string `json:"valueSet"`
+			}{"required", "http://x/vs|4.0.1"}},
+			false, fhir.Element{Name: "status", Types: []string{"CodeableConcept"}, Max: 1, Binding: "http://x/vs"}},
+		{elementDef{Path: "Patient.kind", Max: "1", IsModifier: &modifier, Type: []typeRef{{Code: "Quantity"}},
+			Binding: &struct {
+				Strength string `json:"strength"`
+				ValueSet string `json:"valueSet"`
+			}{"required", "http://x/vs"}},
+			false, fhir.Element{Name: "kind", Types: []string{"Quantity"}, Max: 1}},
 	}
 	for _, tc := range tests {
 		_, name, _ := cutLast(tc.ed.Path)
