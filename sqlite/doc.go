@@ -7,7 +7,10 @@
 // versions table (every version; its key is the store-wide commit sequence
 // that orders history) and one index table per search parameter type
 // (idx_string, idx_token, idx_ref, idx_date, idx_number, idx_quantity,
-// idx_uri) holding the entries of current versions. Times are unix
+// idx_uri) holding the entries of current versions. Each index table is
+// clustered (WITHOUT ROWID) on (key, param, n) and has one or two value
+// indexes, kept few and value-ordered because every new resource pays a
+// random B-tree insert (and a WAL page) for each. Times are unix
 // microseconds; open range ends are the smallest and largest int64.
 //
 // Concurrency: WAL mode; a pool of read connections; one writer connection
@@ -18,7 +21,7 @@
 // Search builds one parameterised SQL statement per page (plus COUNT for
 // totals and one per _include/_revinclude directive). The most selective
 // parameter drives the query as "key IN (subquery on its index)", the others
-// are correlated EXISTS probes on the (key, param) indexes. Paging is by
+// are correlated EXISTS probes on the (key, param) primary keys. Paging is by
 // keyset cursor (sort values + creation key + a hash of the query).
 //
 // Durability: WithSynchronous(SyncFull) (the default) fsyncs the WAL at every

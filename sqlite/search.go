@@ -85,7 +85,9 @@ func sortExpr(a string, k vigil.SortKey) (frag, error) {
 	default:
 		return frag{}, invalid("cannot sort by %s", k.Param)
 	}
-	return f(fmt.Sprintf("(SELECT %s(%s) FROM %s x INDEXED BY %s_key WHERE x.key = %s.key AND x.param = ?%s)", agg, col, table, table, a, extra), k.Param), nil
+	// The unary + keeps SQLite's min/max optimisation from walking the
+	// param's whole value index instead of probing the resource's rows.
+	return f(fmt.Sprintf("(SELECT %s(+%s) FROM %s x WHERE x.key = %s.key AND x.param = ?%s)", agg, col, table, a, extra), k.Param), nil
 }
 
 // keyset returns the condition selecting the rows after cursor c in the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vigilhealth/vigil"
@@ -268,9 +269,17 @@ func (b *builder) param(a string, p *vigil.SearchParam, m mode, extra func(x str
 		return frag{}, invalid("search parameter %s has no value", p.Name)
 	}
 	x := b.alias("x")
+	// A probe (EXISTS on the resource's key) reads the value columns as
+	// +x.col: the unary plus keeps SQLite from seeking the value index with
+	// them, so it seeks the (key, param) primary key, which compares the
+	// integer key first and finds the resource's few rows together.
+	cx := x
+	if p.Modifier == "not" || m != modeIn {
+		cx = "+" + x
+	}
 	var alts []frag
 	for _, v := range p.Values {
-		c, err := valueCond(x, p.Type, p.Modifier, &v)
+		c, err := valueCond(cx, p.Type, p.Modifier, &v, cx != x)
 		if err != nil {
 			return frag{}, fmt.Errorf("%s: %w", p.Name, err)
 		}
@@ -279,7 +288,7 @@ func (b *builder) param(a string, p *vigil.SearchParam, m mode, extra func(x str
 	vals := paren(" OR ", "0", alts...)
 	if p.Modifier == "not" {
 		return frag{
-			sql:  fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s INDEXED BY %s_key WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, table, x, a, x, vals.sql),
+			sql:  fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, x, a, x, vals.sql),
 			args: append([]any{p.Name}, vals.args...),
 		}, nil
 	}
@@ -297,7 +306,7 @@ func (b *builder) param(a string, p *vigil.SearchParam, m mode, extra func(x str
 		}, nil
 	}
 	return frag{
-		sql:  fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s INDEXED BY %s_key WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, table, x, a, x, vals.sql),
+		sql:  fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ? AND %s)", table, x, x, a, x, vals.sql),
 		args: append([]any{p.Name}, vals.args...),
 	}, nil
 }
@@ -350,7 +359,7 @@ func (b *builder) missing(a string, p *vigil.SearchParam) (frag, error) {
 	var ex []frag
 	for _, t := range tables {
 		x := b.alias("x")
-		ex = append(ex, f(fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s INDEXED BY %s_key WHERE %s.key = %s.key AND %s.param = ?)", t, x, t, x, a, x), p.Name))
+		ex = append(ex, f(fmt.Sprintf("EXISTS (SELECT 1 FROM %s %s WHERE %s.key = %s.key AND %s.param = ?)", t, x, x, a, x), p.Name))
 	}
 	c := paren(" OR ", "0", ex...)
 	if p.Missing {
@@ -428,7 +437,7 @@ func (b *builder) composite(a string, p *vigil.SearchParam) (frag, error) {
 			for _, t := range componentTypes(&comp) {
 				table, _ := tableOf(t)
 				x := b.alias("x")
-				c, err := valueCond(x, t, "", &comp)
+				c, err := valueCond(x, t, "", &comp, false)
 				if err != nil {
 					return frag{}, fmt.Errorf("%s: %w", p.Name, err)
 				}
@@ -453,7 +462,9 @@ func (b *builder) composite(a string, p *vigil.SearchParam) (frag, error) {
 }
 
 // valueCond is the condition one search value puts on one index row x.
-func valueCond(x string, t vigil.ParamType, mod string, v *vigil.SearchValue) (frag, error) {
+// A probe (on one resource's rows) takes the plain date comparison; the
+// others take the one written for index ranges.
+func valueCond(x string, t vigil.ParamType, mod string, v *vigil.SearchValue, probe bool) (frag, error) {
 	switch t {
 	case vigil.ParamString:
 		switch mod {
@@ -477,7 +488,10 @@ func valueCond(x string, t vigil.ParamType, mod string, v *vigil.SearchValue) (f
 		}
 	case vigil.ParamDate:
 		if mod == "" {
-			return dateCond(x+".dstart", x+".dend", v), nil
+			if probe {
+				return dateCond(x+".dstart", x+".dend", v), nil
+			}
+			return dateEntryCond(x, v), nil
 		}
 	case vigil.ParamNumber:
 		if mod == "" {
@@ -577,6 +591,67 @@ func dateCond(s, e string, v *vigil.SearchValue) frag {
 	return eq
 }
 
+// dateWide is the width (µs) above which a date entry is wide: only wide
+// entries are in the idx_date_wide index (its WHERE clause repeats the
+// literal). A narrow entry ends at most a day after it starts, so "ends
+// after T" is "starts after T-dateWide" for it, a range of idx_date_start.
+// Open ends are ±MaxInt64 and make the difference overflow to REAL, which
+// is wide too.
+const dateWide = 86_400_000_000
+
+// wideCond is the condition that lets SQLite use idx_date_wide.
+var wideCond = "(%[1]s.dend - %[1]s.dstart > " + strconv.Itoa(dateWide) + ")"
+
+// minusWide returns t-dateWide, saturating at the smallest int64.
+func minusWide(t int64) int64 {
+	if t < math.MinInt64+dateWide {
+		return math.MinInt64
+	}
+	return t - dateWide
+}
+
+// dateEntryCond is dateCond for an idx_date row x, written so that every
+// prefix but ne is answered by index ranges: bounds implied by s <= e are
+// added (eq: s <= E; eb: s <= S), and "e > T" is split into narrow entries
+// (s > T-dateWide, idx_date_start) and wide ones (idx_date_wide).
+func dateEntryCond(x string, v *vigil.SearchValue) frag {
+	s, e := x+".dstart", x+".dend"
+	wide := fmt.Sprintf(wideCond, x)
+	S, E := startMicros(v.Start), endMicros(v.End)
+	eq := f("("+s+" >= ? AND "+s+" <= ? AND "+e+" <= ?)", S, E, E)
+	// endsAfter: e > t, and (when set) s < before.
+	endsAfter := func(t int64, before *int64) frag {
+		narrow := f("("+s+" > ? AND "+e+" > ?", minusWide(t), t)
+		wideF := f("("+wide+" AND "+e+" > ?", t)
+		if before != nil {
+			narrow = join(" AND ", narrow, f(s+" < ?", *before))
+			wideF = join(" AND ", wideF, f(s+" < ?", *before))
+		}
+		narrow.sql += ")"
+		wideF.sql += ")"
+		return paren(" OR ", "0", narrow, wideF)
+	}
+	switch v.Prefix {
+	case vigil.PrefixNe:
+		return dateCond(s, e, v)
+	case vigil.PrefixGt:
+		return endsAfter(E, nil)
+	case vigil.PrefixLt:
+		return f(s+" < ?", S)
+	case vigil.PrefixGe:
+		return paren(" OR ", "0", endsAfter(E, nil), eq)
+	case vigil.PrefixLe:
+		return paren(" OR ", "0", f(s+" < ?", S), eq)
+	case vigil.PrefixSa:
+		return f(s+" >= ?", E)
+	case vigil.PrefixEb:
+		return f("("+s+" <= ? AND "+e+" <= ?)", S, S)
+	case vigil.PrefixAp:
+		return endsAfter(S, &E)
+	}
+	return eq
+}
+
 // numberCond compares col with a number or quantity search value.
 func numberCond(col string, p vigil.Prefix, value, low, high float64) frag {
 	switch p {
@@ -599,17 +674,35 @@ func numberCond(col string, p vigil.Prefix, value, low, high float64) frag {
 	return f("("+col+" >= ? AND "+col+" < ?)", low, high)
 }
 
+// ucumSystem is the system of UCUM units. The indexer sets an entry's
+// canonical form only for UCUM units it knows (search contract).
+const ucumSystem = "http://unitsofmeasure.org"
+
+// quantityCond compares an idx_quantity row with a quantity search value.
+// The (param, code, value) index holds only the entries without a
+// canonical form (empty canon_code): entries with one are found by their
+// canonical unit. An entry with a canonical form has a UCUM system, so a
+// search by a code of another system never needs them; a search by code
+// without system (or with the UCUM system but a unit the parser did not
+// know) checks them too, by a range of the canonical index.
 func quantityCond(x string, v *vigil.SearchValue) frag {
-	switch {
-	case v.CanonCode != "":
+	if v.CanonCode != "" {
 		c := numberCond(x+".canon_value", v.Prefix, v.CanonValue, v.CanonLow, v.CanonHigh)
-		return f("("+x+".canon_code = ? AND "+c.sql+")", append([]any{v.CanonCode}, c.args...)...)
-	case v.Code != "" && v.System != "":
-		c := numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
-		return f("("+x+".code = ? AND "+x+".system = ? AND "+c.sql+")", append([]any{v.Code, v.System}, c.args...)...)
-	case v.Code != "":
-		c := numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
-		return f("("+x+".code = ? AND "+c.sql+")", append([]any{v.Code}, c.args...)...)
+		// canon_code <> '' lets SQLite use the partial canonical index.
+		return f("("+x+".canon_code <> '' AND "+x+".canon_code = ? AND "+c.sql+")", append([]any{v.CanonCode}, c.args...)...)
 	}
-	return numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
+	if v.Code == "" {
+		return numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
+	}
+	c := numberCond(x+".value", v.Prefix, v.Value, v.Low, v.High)
+	match := f(x+".code = ?", v.Code)
+	if v.System != "" {
+		match = f("("+x+".code = ? AND "+x+".system = ?)", v.Code, v.System)
+	}
+	plain := join(" AND ", f(x+".canon_code = ''"), match, c)
+	if v.System != "" && v.System != ucumSystem {
+		return paren(" AND ", "1", plain)
+	}
+	canon := join(" AND ", f(x+".canon_code <> ''"), match, c)
+	return paren(" OR ", "0", paren(" AND ", "1", plain), paren(" AND ", "1", canon))
 }

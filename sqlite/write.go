@@ -14,9 +14,9 @@ import (
 
 // stmts are the writer connection's prepared statements.
 type stmts struct {
-	current, insertRes, insertVer, updateRes *sql.Stmt
-	deleteIdx                                []*sql.Stmt
-	all                                      []*sql.Stmt
+	current, insertRes, insertVer, insertVerSeq, updateRes *sql.Stmt
+	deleteIdx                                              []*sql.Stmt
+	all                                                    []*sql.Stmt
 }
 
 // indexTables lists the index tables, one per stored parameter type.
@@ -37,8 +37,9 @@ func prepare(ctx context.Context, conn *sql.Conn) (*stmts, error) {
 		return st
 	}
 	s.current = p("SELECT key, version FROM resources WHERE type = ? AND id = ?")
-	s.insertRes = p("INSERT INTO resources (type, id, version, seq, last_updated, deleted) VALUES (?, ?, 0, 0, 0, 0)")
+	s.insertRes = p("INSERT INTO resources (type, id, version, seq, last_updated, deleted) VALUES (?, ?, ?, (SELECT IFNULL(MAX(seq), 0) + 1 FROM versions), ?, ?) RETURNING key, seq")
 	s.insertVer = p("INSERT INTO versions (key, type, version, last_updated, deleted, method, json) VALUES (?, ?, ?, ?, ?, ?, ?)")
+	s.insertVerSeq = p("INSERT INTO versions (seq, key, type, version, last_updated, deleted, method, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 	s.updateRes = p("UPDATE resources SET version = ?, seq = ?, last_updated = ?, deleted = ? WHERE key = ?")
 	for _, t := range indexTables {
 		s.deleteIdx = append(s.deleteIdx, p("DELETE FROM "+t+" WHERE key = ?"))
@@ -204,7 +205,10 @@ func (db *DB) run(j *job) (err error, p any) {
 			p = r
 		}
 	}()
-	return j.fn(j.ctx, t), nil
+	if err := j.fn(j.ctx, t); err != nil {
+		return err, nil
+	}
+	return t.flush(j.ctx), nil
 }
 
 // tx is the vigil.ResourceTx given to a Write's fn. It reads through the
@@ -212,7 +216,25 @@ func (db *DB) run(j *job) (err error, p any) {
 type tx struct {
 	db   *DB
 	done bool
+	// pending holds index rows not yet inserted, per table: Put queues
+	// them so that a Write of many resources inserts them with a few large
+	// multi-row INSERTs. flush writes them before anything reads the index
+	// tables (Search, the clearing of an updated resource's rows) and
+	// before the fn's savepoint is released.
+	pending [len(indexTables)][]pendingRow
+	npend   int
 }
+
+// pendingRow is one queued index row: entry e of resource key at position
+// n of its index.
+type pendingRow struct {
+	key int64
+	n   int
+	e   vigil.IndexEntry
+}
+
+// maxPending bounds the rows a tx queues before it flushes.
+const maxPending = 8192
 
 var _ vigil.ResourceTx = (*tx)(nil)
 
@@ -257,6 +279,9 @@ func (t *tx) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.SearchRes
 	if err := t.check(); err != nil {
 		return nil, err
 	}
+	if err := t.flush(ctx); err != nil {
+		return nil, err
+	}
 	return search(ctx, t.db.w(), q)
 }
 
@@ -289,18 +314,6 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 	if r.Version != cur+1 {
 		return vigil.Errorf(vigil.ErrConflict, "%s/%s: version %d does not follow %d", r.Type, r.ID, r.Version, cur)
 	}
-	if created {
-		res, err := s.insertRes.ExecContext(ctx, r.Type, r.ID)
-		if err != nil {
-			if isConstraint(err) {
-				return vigil.Errorf(vigil.ErrConflict, "%s/%s exists", r.Type, r.ID)
-			}
-			return fmt.Errorf("sqlite: insert resource: %w", err)
-		}
-		if key, err = res.LastInsertId(); err != nil {
-			return fmt.Errorf("sqlite: insert resource: %w", err)
-		}
-	}
 	lu := r.LastUpdated.UnixMicro()
 	var data []byte
 	if !r.Deleted {
@@ -309,21 +322,40 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 			data = []byte{}
 		}
 	}
-	res, err := s.insertVer.ExecContext(ctx, key, r.Type, r.Version, lu, r.Deleted, r.Method, data)
-	if err != nil {
-		if isConstraint(err) {
-			return vigil.Errorf(vigil.ErrConflict, "%s/%s: version %d exists", r.Type, r.ID, r.Version)
+	if created {
+		// The resources row is written once, with the seq its version will
+		// get (versions.seq is the next rowid), rather than inserted and then
+		// updated: an UPDATE would rewrite two of its indexes.
+		var seq int64
+		if err := s.insertRes.QueryRowContext(ctx, r.Type, r.ID, r.Version, lu, r.Deleted).Scan(&key, &seq); err != nil {
+			if isConstraint(err) {
+				return vigil.Errorf(vigil.ErrConflict, "%s/%s exists", r.Type, r.ID)
+			}
+			return fmt.Errorf("sqlite: insert resource: %w", err)
 		}
-		return fmt.Errorf("sqlite: insert version: %w", err)
-	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("sqlite: insert version: %w", err)
-	}
-	if _, err := s.updateRes.ExecContext(ctx, r.Version, seq, lu, r.Deleted, key); err != nil {
-		return fmt.Errorf("sqlite: update resource: %w", err)
+		if _, err := s.insertVerSeq.ExecContext(ctx, seq, key, r.Type, r.Version, lu, r.Deleted, r.Method, data); err != nil {
+			return fmt.Errorf("sqlite: insert version: %w", err)
+		}
+	} else {
+		res, err := s.insertVer.ExecContext(ctx, key, r.Type, r.Version, lu, r.Deleted, r.Method, data)
+		if err != nil {
+			if isConstraint(err) {
+				return vigil.Errorf(vigil.ErrConflict, "%s/%s: version %d exists", r.Type, r.ID, r.Version)
+			}
+			return fmt.Errorf("sqlite: insert version: %w", err)
+		}
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("sqlite: insert version: %w", err)
+		}
+		if _, err := s.updateRes.ExecContext(ctx, r.Version, seq, lu, r.Deleted, key); err != nil {
+			return fmt.Errorf("sqlite: update resource: %w", err)
+		}
 	}
 	if !created {
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
 		for _, d := range s.deleteIdx {
 			if _, err := d.ExecContext(ctx, key); err != nil {
 				return fmt.Errorf("sqlite: clear index: %w", err)
@@ -333,7 +365,14 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 	if r.Deleted {
 		return nil
 	}
-	return t.insertEntries(ctx, key, index)
+	for i := range index {
+		ti, _ := tableIndex(index[i].Type) // checked above
+		t.pending[ti] = append(t.pending[ti], pendingRow{key: key, n: i, e: index[i]})
+	}
+	if t.npend += len(index); t.npend >= maxPending {
+		return t.flush(ctx)
+	}
+	return nil
 }
 
 // entryTables describes the index tables: columns after (key, param, grp,
@@ -375,35 +414,35 @@ func tableIndex(t vigil.ParamType) (int, bool) {
 }
 
 // maxRows is the largest multi-row INSERT; chunks are powers of two so
-// that each table needs at most six statement shapes.
-const maxRows = 32
+// that each table needs at most eight statement shapes.
+const maxRows = 128
 
-// insertEntries writes the index entries of resource key with one
-// multi-row INSERT per table and chunk.
-func (t *tx) insertEntries(ctx context.Context, key int64, index []vigil.IndexEntry) error {
-	var byTable [len(indexTables)][]*vigil.IndexEntry
-	for i := range index {
-		e := &index[i]
-		ti, ok := tableIndex(e.Type)
-		if !ok {
-			return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", e.Param, e.Type)
-		}
-		byTable[ti] = append(byTable[ti], e)
+// flush inserts the queued index rows with one multi-row INSERT per table
+// and chunk. An entry's n is its position in its resource's index, which
+// makes the primary key (key, param, n) unique, so OR IGNORE never drops a
+// row; it is there because a multi-row INSERT that may abort midway makes
+// SQLite copy every page it touches to a statement journal first, one that
+// cannot (conflicts resolved by IGNORE) does not.
+func (t *tx) flush(ctx context.Context) error {
+	if t.npend == 0 {
+		return nil
 	}
-	for ti, es := range byTable {
-		for len(es) > 0 {
+	for ti := range t.pending {
+		rows := t.pending[ti]
+		spec := entryTables[ti]
+		width := 5 + strings.Count(spec.cols, ",") + 1
+		for len(rows) > 0 {
 			n := maxRows
-			for n > len(es) {
+			for n > len(rows) {
 				n /= 2
 			}
-			spec := entryTables[ti]
-			width := 4 + strings.Count(spec.cols, ",") + 1
 			row := "(" + placeholders(width) + ")"
-			q := "INSERT INTO " + indexTables[ti] + " (key, param, grp, part, " + spec.cols + ") VALUES " +
+			q := "INSERT OR IGNORE INTO " + indexTables[ti] + " (key, param, n, grp, part, " + spec.cols + ") VALUES " +
 				strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 			args := make([]any, 0, n*width)
-			for _, e := range es[:n] {
-				args = append(append(args, key, e.Param, e.Group, e.Part), spec.vals(e)...)
+			for i := range rows[:n] {
+				r := &rows[i]
+				args = append(append(args, r.key, r.e.Param, r.n, r.e.Group, r.e.Part), spec.vals(&r.e)...)
 			}
 			st, err := t.db.wcache.get(ctx, q)
 			if err == nil && st != nil {
@@ -414,9 +453,12 @@ func (t *tx) insertEntries(ctx context.Context, key int64, index []vigil.IndexEn
 			if err != nil {
 				return fmt.Errorf("sqlite: insert index entries: %w", err)
 			}
-			es = es[n:]
+			rows = rows[n:]
 		}
+		clear(t.pending[ti])
+		t.pending[ti] = t.pending[ti][:0]
 	}
+	t.npend = 0
 	return nil
 }
 

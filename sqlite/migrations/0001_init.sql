@@ -33,91 +33,110 @@ CREATE TABLE versions (
 );
 CREATE INDEX versions_type ON versions (type, seq);
 
--- One table per search parameter type. grp and part place composite
--- components (grp 0 for plain entries). Each table has a value index that
--- drives searches (param first) and a covering (key, param, values…) index
--- for the correlated EXISTS probes of the other parameters of a search and
--- for sort values.
+-- One table per search parameter type. Each is clustered (WITHOUT ROWID)
+-- on (key, param, n), n being the entry's position in the resource's index:
+-- the rows of one resource are adjacent, which serves the correlated
+-- (key, param) probes of the non-driving parameters of a search, sort
+-- values, and the clearing of a resource's rows on update, and appends at
+-- the end for new resources. A secondary value index (param first) drives
+-- searches; it holds the primary key too. grp and part place composite
+-- components (grp 0 for plain entries).
 CREATE TABLE idx_string (
 	key   INTEGER NOT NULL,
 	param TEXT    NOT NULL,
+	n     INTEGER NOT NULL,
 	grp   INTEGER NOT NULL,
 	part  INTEGER NOT NULL,
 	text  TEXT    NOT NULL,
-	exact TEXT    NOT NULL
-);
+	exact TEXT    NOT NULL,
+	PRIMARY KEY (key, param, n)
+) WITHOUT ROWID;
 CREATE INDEX idx_string_value ON idx_string (param, text, key);
-CREATE INDEX idx_string_key ON idx_string (key, param, text);
 
 CREATE TABLE idx_token (
 	key    INTEGER NOT NULL,
 	param  TEXT    NOT NULL,
+	n      INTEGER NOT NULL,
 	grp    INTEGER NOT NULL,
 	part   INTEGER NOT NULL,
 	system TEXT    NOT NULL,
 	code   TEXT    NOT NULL,
-	text   TEXT    NOT NULL
-);
+	text   TEXT    NOT NULL,
+	PRIMARY KEY (key, param, n)
+) WITHOUT ROWID;
 CREATE INDEX idx_token_value ON idx_token (param, code, system, key);
-CREATE INDEX idx_token_key ON idx_token (key, param, code, system);
 
 CREATE TABLE idx_ref (
 	key         INTEGER NOT NULL,
 	param       TEXT    NOT NULL,
+	n           INTEGER NOT NULL,
 	grp         INTEGER NOT NULL,
 	part        INTEGER NOT NULL,
 	ref_type    TEXT    NOT NULL,
 	ref_id      TEXT    NOT NULL,
 	uri         TEXT    NOT NULL,
-	ref_version TEXT    NOT NULL
-);
+	ref_version TEXT    NOT NULL,
+	PRIMARY KEY (key, param, n)
+) WITHOUT ROWID;
 CREATE INDEX idx_ref_target ON idx_ref (ref_id, ref_type, param, key);
 CREATE INDEX idx_ref_uri ON idx_ref (uri, param, key) WHERE uri <> '';
-CREATE INDEX idx_ref_key ON idx_ref (key, param, ref_id, ref_type);
 
 CREATE TABLE idx_date (
-	key   INTEGER NOT NULL,
-	param TEXT    NOT NULL,
-	grp   INTEGER NOT NULL,
-	part  INTEGER NOT NULL,
+	key    INTEGER NOT NULL,
+	param  TEXT    NOT NULL,
+	n      INTEGER NOT NULL,
+	grp    INTEGER NOT NULL,
+	part   INTEGER NOT NULL,
 	dstart INTEGER NOT NULL,
-	dend   INTEGER NOT NULL
-);
+	dend   INTEGER NOT NULL,
+	PRIMARY KEY (key, param, n)
+) WITHOUT ROWID;
 CREATE INDEX idx_date_start ON idx_date (param, dstart, dend, key);
-CREATE INDEX idx_date_end ON idx_date (param, dend, dstart, key);
-CREATE INDEX idx_date_key ON idx_date (key, param, dstart, dend);
+-- Only wide entries (longer than a day, or open-ended) need an index by
+-- end: searches find narrow ones by start (see dateEntryCond). The literal
+-- must match dateWide in where.go.
+CREATE INDEX idx_date_wide ON idx_date (param, dend, dstart, key) WHERE dend - dstart > 86400000000;
 
 CREATE TABLE idx_number (
 	key   INTEGER NOT NULL,
 	param TEXT    NOT NULL,
+	n     INTEGER NOT NULL,
 	grp   INTEGER NOT NULL,
 	part  INTEGER NOT NULL,
-	value REAL    NOT NULL
-);
+	value REAL    NOT NULL,
+	PRIMARY KEY (key, param, n)
+) WITHOUT ROWID;
 CREATE INDEX idx_number_value ON idx_number (param, value, key);
-CREATE INDEX idx_number_key ON idx_number (key, param, value);
 
 CREATE TABLE idx_quantity (
 	key         INTEGER NOT NULL,
 	param       TEXT    NOT NULL,
+	n           INTEGER NOT NULL,
 	grp         INTEGER NOT NULL,
 	part        INTEGER NOT NULL,
 	value       REAL    NOT NULL,
 	system      TEXT    NOT NULL,
 	code        TEXT    NOT NULL,
 	canon_code  TEXT    NOT NULL,
-	canon_value REAL    NOT NULL
-);
-CREATE INDEX idx_quantity_canon ON idx_quantity (param, canon_code, canon_value, key);
-CREATE INDEX idx_quantity_code ON idx_quantity (param, code, value, key);
-CREATE INDEX idx_quantity_key ON idx_quantity (key, param, canon_code, canon_value, code, value, system);
+	canon_value REAL    NOT NULL,
+	PRIMARY KEY (key, param, n)
+) WITHOUT ROWID;
+-- The canonical index is value first: the entries one quantity gives to
+-- several parameters (value-quantity, combo-value-quantity and the parts of
+-- code-value-quantity, combo-code-value-quantity) are adjacent, so a new
+-- Observation dirties one page of it instead of four.
+CREATE INDEX idx_quantity_canon ON idx_quantity (canon_code, canon_value, param, key) WHERE canon_code <> '';
+-- Entries with a canonical (UCUM) form are searched by it; the code index
+-- serves only the others, which keeps it small for lab and vital signs data.
+CREATE INDEX idx_quantity_code ON idx_quantity (param, code, value, key) WHERE canon_code = '';
 
 CREATE TABLE idx_uri (
 	key   INTEGER NOT NULL,
 	param TEXT    NOT NULL,
+	n     INTEGER NOT NULL,
 	grp   INTEGER NOT NULL,
 	part  INTEGER NOT NULL,
-	uri   TEXT    NOT NULL
-);
+	uri   TEXT    NOT NULL,
+	PRIMARY KEY (key, param, n)
+) WITHOUT ROWID;
 CREATE INDEX idx_uri_value ON idx_uri (param, uri, key);
-CREATE INDEX idx_uri_key ON idx_uri (key, param, uri);
