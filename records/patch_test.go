@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/vigilhealth/vigil"
@@ -93,12 +94,21 @@ func FuzzPatch(f *testing.F) {
 
 func TestNewID(t *testing.T) {
 	seen := map[string]bool{}
-	for range 1000 {
+	prev := ""
+	for i := range 1000 {
 		id := NewID()
 		if !validID(id) || len(id) != 36 || seen[id] {
 			t.Fatalf("NewID() = %q: invalid or repeated", id)
 		}
-		seen[id] = true
+		if id[14] != '7' || !strings.ContainsRune("89ab", rune(id[19])) {
+			t.Fatalf("NewID() = %q: not a UUID version 7 with the RFC 9562 variant", id)
+		}
+		// The first 48 bits are milliseconds: a later id never sorts before an
+		// earlier one by more than its own millisecond.
+		if i > 0 && id[:13] < prev[:13] {
+			t.Fatalf("NewID() = %q sorts before the earlier %q", id, prev)
+		}
+		seen[id], prev = true, id
 	}
 }
 

@@ -63,13 +63,21 @@ func (s *Service) Model() *fhir.Model { return s.model }
 // Store returns the underlying store.
 func (s *Service) Store() vigil.ResourceStore { return s.store }
 
-// NewID returns a random id in UUID v4 layout, valid as a FHIR id.
+// NewID returns a new id: a UUID version 7 (RFC 9562 §5.7), 48 bits of
+// Unix milliseconds followed by 74 random bits, valid as a FHIR id. Ids
+// made later sort later, so stores append new resources to their id index
+// instead of writing to a random page of it. The id reveals when the
+// resource was created (as meta.lastUpdated does) and nothing else.
 func NewID() string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	if _, err := rand.Read(b[6:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	b[6] = b[6]&0x0f | 0x40
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (40 - 8*i))
+	}
+	b[6] = b[6]&0x0f | 0x70
 	b[8] = b[8]&0x3f | 0x80
 	var out [36]byte
 	hex.Encode(out[0:8], b[0:4])
