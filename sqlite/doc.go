@@ -33,6 +33,6 @@
 // Schema migrations are embedded SQL files applied in order by a small
 // runner keyed on PRAGMA user_version (see migrate.go for why not goose).
 //
-// The matching rules are those of .notes/search-contract.md; package
+// The matching rules are those of docs/store-contract.md; package
 // storetest checks them.
 package sqlite
