@@ -91,6 +91,19 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	return &App{cfg: cfg, Store: store, Model: model, Records: rec, HTTP: h}, nil
 }
 
+// startApp builds an App and binds its listen address.
+func startApp(ctx context.Context, cfg Config) (*App, error) {
+	app, err := NewApp(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := app.Listen(); err != nil {
+		app.Close()
+		return nil, err
+	}
+	return app, nil
+}
+
 // Listen binds the listen address.
 func (a *App) Listen() error {
 	ln, err := net.Listen("tcp", a.cfg.Addr)

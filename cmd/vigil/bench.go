@@ -24,8 +24,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "bench", "bench [--target URL | --data DIR | --db postgres://…] [--clients 32] [--duration 10s] [--preload N]\n\nRuns three phases against the FHIR API: Observation creates, reads by id,\nand Observation?subject=…&code=…&date=ge… searches; prints requests/s and\nlatency percentiles for each.")
 	target := fs.String("target", "", "base URL of a running server (http://host:port); default: start one")
-	fs.StringVar(&cfg.DataDir, "data", "", "SQLite data directory for the server bench starts (default: temporary)")
-	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL URL for the server bench starts")
+	storeFlags(fs, &cfg, "", "SQLite data directory for the server bench starts (default: temporary)")
 	clients := fs.Int("clients", 32, "concurrent clients")
 	dur := fs.Duration("duration", 10*time.Second, "duration of each phase")
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
@@ -62,14 +61,11 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		cfg.Addr = "127.0.0.1:0"
 		cfg.Logger = quietLogger(env)
-		app, err := NewApp(ctx, cfg)
+		app, err := startApp(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer app.Close()
-		if err := app.Listen(); err != nil {
-			return err
-		}
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		go func() { _ = app.Serve(sctx) }()

@@ -15,8 +15,7 @@ import (
 func runImport(ctx context.Context, env *Env, args []string) error {
 	var cfg Config
 	fs := newFlagSet(env, "import", "import [--data DIR | --db postgres://…] FILE…\n\nLoads FHIR R4 JSON files: transaction or batch Bundles (processed as such),\ncollection Bundles, single resources, and NDJSON (Bulk Data) files.")
-	fs.StringVar(&cfg.DataDir, "data", "./vigil-data", "data directory for the embedded SQLite store")
-	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL URL (postgres://…); overrides --data")
+	storeFlags(fs, &cfg, "./vigil-data", "data directory for the embedded SQLite store")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	if done, err := parseFlags(fs, env, args); done {
 		return err

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/vigilhealth/vigil/demo"
 	"github.com/vigilhealth/vigil/records"
@@ -15,11 +14,16 @@ import (
 func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
 	fs := newFlagSet(env, name, synopsis)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&cfg.DataDir, "data", "./vigil-data", "data directory for the embedded SQLite store")
-	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL URL (postgres://…); overrides --data")
+	storeFlags(fs, cfg, "./vigil-data", "data directory for the embedded SQLite store")
 	fs.Int64Var(&cfg.MaxBody, "max-body", 16<<20, "largest request body in bytes")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "public FHIR base URL for links (default: from each request)")
 	return fs
+}
+
+// storeFlags adds --data and --db, which choose the store.
+func storeFlags(fs *flag.FlagSet, cfg *Config, dataDefault, dataUsage string) {
+	fs.StringVar(&cfg.DataDir, "data", dataDefault, dataUsage)
+	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL URL (postgres://…); overrides --data")
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -29,14 +33,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, nil))
-	app, err := NewApp(ctx, cfg)
+	app, err := startApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	if err := app.Listen(); err != nil {
-		return err
-	}
 	fmt.Fprintf(env.Stdout, "Vigil %s serving FHIR R4 at %s/fhir\n", Version, app.URL())
 	return app.Serve(ctx)
 }
@@ -53,22 +54,19 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if cfg.DataDir == "" {
-		dir, err := os.MkdirTemp("", "vigil-demo-")
+		dir, err := mkTemp("vigil-demo-")
 		if err != nil {
-			return fmt.Errorf("create demo directory: %w", err)
+			return err
 		}
-		defer os.RemoveAll(dir)
+		defer removeAll(dir)
 		cfg.DataDir = dir
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	app, err := NewApp(ctx, cfg)
+	app, err := startApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
-	if err := app.Listen(); err != nil {
-		return err
-	}
 	n := 0
 	err = demo.Load(ctx, func(ctx context.Context, f demo.File) error {
 		st, err := app.Records.Import(ctx, bytes.NewReader(f.Data), records.ImportOptions{Base: app.URL() + "/fhir"})
