@@ -26,47 +26,20 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 // are genuinely invalid; the failures are logged, and the test fails only
 // when the pass rate drops below the known level.
 func TestOfficialExamples(t *testing.T) {
-	f, err := os.Open(examplesArchive)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("examples archive %s not present", examplesArchive)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := testModel(t)
-	tr := tar.NewReader(zr)
 	var total, passed, notResource int
 	groups := map[string][]string{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, ".json") {
-			continue
-		}
-		body, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachExample(t, func(name string, body []byte) {
 		v, err := parseStrictJSON(body)
 		if obj, ok := v.(map[string]any); err == nil && (!ok || obj["resourceType"] == nil) {
 			notResource++ // package manifest or index, not a resource
-			continue
+			return
 		}
 		total++
 		_, err = m.Decode(body)
 		if err == nil {
 			passed++
-			continue
+			return
 		}
 		var key string
 		var ve *vigil.Error
@@ -77,8 +50,8 @@ func TestOfficialExamples(t *testing.T) {
 		default:
 			key = err.Error()
 		}
-		groups[key] = append(groups[key], h.Name)
-	}
+		groups[key] = append(groups[key], name)
+	})
 	t.Logf("official examples: %d of %d resources pass (%d non-resource files skipped)", passed, total, notResource)
 	keys := make([]string, 0, len(groups))
 	for k := range groups {
@@ -96,6 +69,42 @@ func TestOfficialExamples(t *testing.T) {
 	}
 	if failed := total - passed; failed > knownInvalidExamples {
 		t.Errorf("%d official examples fail validation, want at most %d (the known invalid ones)", failed, knownInvalidExamples)
+	}
+}
+
+// eachExample calls fn with the name and content of every .json file of
+// the official R4 examples archive, skipping the test when it is absent.
+func eachExample(t *testing.T, fn func(name string, data []byte)) {
+	t.Helper()
+	f, err := os.Open(examplesArchive)
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("examples archive %s not present", examplesArchive)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg || !strings.HasSuffix(h.Name, ".json") {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(h.Name, data)
 	}
 }
 

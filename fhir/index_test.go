@@ -1,18 +1,14 @@
 package fhir
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -405,57 +401,30 @@ func TestIndexOfficialArchive(t *testing.T) {
 		t.Skip("short")
 	}
 	m := searchModel(t)
-	f, err := os.Open(examplesArchive)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("examples archive %s not present", examplesArchive)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := tar.NewReader(zr)
 	n, entries := 0, 0
 	seen := map[string]bool{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.HasSuffix(h.Name, ".json") {
-			continue
-		}
-		b, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachExample(t, func(name string, b []byte) {
 		dec := json.NewDecoder(bytes.NewReader(b))
 		dec.UseNumber()
 		var obj map[string]any
 		if dec.Decode(&obj) != nil {
-			continue
+			return
 		}
 		rt, _ := obj["resourceType"].(string)
 		if !m.IsResourceType(rt) {
-			continue
+			return
 		}
 		es, err := m.Index(obj)
 		if err != nil {
-			t.Errorf("Index(%s) error: %v", h.Name, err)
-			continue
+			t.Errorf("Index(%s) error: %v", name, err)
+			return
 		}
 		n++
 		entries += len(es)
 		for _, e := range es {
 			seen[rt+"."+e.Param] = true
 		}
-	}
+	})
 	total, hit := 0, 0
 	for rt, list := range m.search.indexed {
 		for _, pd := range list {
