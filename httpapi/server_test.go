@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,38 +16,16 @@ import (
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/httpapi"
 	"github.com/vigilhealth/vigil/internal/testenv"
-	"github.com/vigilhealth/vigil/postgres"
+	"github.com/vigilhealth/vigil/internal/teststore"
 	"github.com/vigilhealth/vigil/records"
-	"github.com/vigilhealth/vigil/sqlite"
 )
-
-// stores are the real stores every HTTP test runs against.
-var stores = []struct {
-	name string
-	open func(t *testing.T) vigil.ResourceStore
-}{
-	{"sqlite", func(t *testing.T) vigil.ResourceStore {
-		db, err := sqlite.Open(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatalf("sqlite.Open: %v", err)
-		}
-		return db
-	}},
-	{"postgres", func(t *testing.T) vigil.ResourceStore {
-		db, err := postgres.Open(context.Background(), testenv.Postgres(t))
-		if err != nil {
-			t.Fatalf("postgres.Open: %v", err)
-		}
-		return db
-	}},
-}
 
 // eachStore runs fn as a subtest per store, with the real HTTP server
 // started on that store.
 func eachStore(t *testing.T, fn func(t *testing.T, srv *httptest.Server)) {
-	for _, st := range stores {
-		t.Run(st.name, func(t *testing.T) {
-			fn(t, newServer(t, st.open(t)))
+	for _, st := range teststore.All() {
+		t.Run(st.Name, func(t *testing.T) {
+			fn(t, newServer(t, st.Open(t)))
 		})
 	}
 }
@@ -280,7 +257,7 @@ func TestTransactionSyntheaAndEverything(t *testing.T) {
 }
 
 func testTransactionSyntheaAndEverything(t *testing.T, srv *httptest.Server) {
-	dir := sharedData(t)
+	dir := testenv.SharedData(t)
 	base := srv.URL + "/fhir"
 	files, _ := filepath.Glob(filepath.Join(dir, "fhir-r4", "synthea", "*.json"))
 	if len(files) != 2 {
@@ -340,21 +317,4 @@ func testTransactionSyntheaAndEverything(t *testing.T, srv *httptest.Server) {
 			t.Errorf("Patient/%s/Observation count = %v, want %d", patientID, obs.body["total"], want["Observation"])
 		}
 	}
-}
-
-// sharedData locates ../shared/data or skips.
-func sharedData(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("VIGIL_SHARED_DATA"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		p := filepath.Join(d, "..", "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-	}
-	t.Skip("shared data (../shared/data) not found; set VIGIL_SHARED_DATA")
-	return ""
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/vigilhealth/vigil/fhir"
+	"github.com/vigilhealth/vigil/internal/teststore"
 	"github.com/vigilhealth/vigil/records"
 )
 
@@ -18,9 +19,9 @@ func TestConcurrentConditionalCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range testStores {
-		t.Run(st.name, func(t *testing.T) {
-			store := st.open(t)
+	for _, st := range teststore.All() {
+		t.Run(st.Name, func(t *testing.T) {
+			store := st.Open(t)
 			t.Cleanup(func() { store.Close() })
 			svc := records.New(store, model)
 			ctx := context.Background()

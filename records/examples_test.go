@@ -19,31 +19,9 @@ import (
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/internal/testenv"
-	"github.com/vigilhealth/vigil/postgres"
+	"github.com/vigilhealth/vigil/internal/teststore"
 	"github.com/vigilhealth/vigil/records"
-	"github.com/vigilhealth/vigil/sqlite"
 )
-
-// testStores are the real stores the records tests run on.
-var testStores = []struct {
-	name string
-	open func(t *testing.T) vigil.ResourceStore
-}{
-	{"sqlite", func(t *testing.T) vigil.ResourceStore {
-		db, err := sqlite.Open(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}},
-	{"postgres", func(t *testing.T) vigil.ResourceStore {
-		db, err := postgres.Open(context.Background(), testenv.Postgres(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return db
-	}},
-}
 
 // example is one official R4 example resource.
 type example struct {
@@ -99,9 +77,9 @@ func TestOfficialExamplesRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range testStores {
-		t.Run(st.name, func(t *testing.T) {
-			store := st.open(t)
+	for _, st := range teststore.All() {
+		t.Run(st.Name, func(t *testing.T) {
+			store := st.Open(t)
 			t.Cleanup(func() { store.Close() })
 			svc := records.New(store, model)
 			roundTrip(t, svc, model, exs)
