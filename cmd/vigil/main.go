@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"import":  {"load FHIR Bundles and NDJSON files into a data store", runImport},
 		"version": {"print the version", runVersion},
 		"bench":   {"load-test a Vigil server over HTTP", runBench},
+		"audit":   {"audit trail tools: verify the hash chain", runAudit},
 		"ecg":     {"ECG tools: annotate a WFDB record, evaluate the detector", runECG},
 		"model":   {"diagnostic models: train, evaluate, list", runModel},
 	}
