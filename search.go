@@ -41,6 +41,11 @@ type SearchQuery struct {
 	Params []SearchParam
 	// Compartment, when set, restricts results to resources in a compartment.
 	Compartment *Compartment
+	// Restrict, when set, is an access restriction ANDed with everything
+	// else: only resources in the compartment of one of Restrict's members
+	// match. The access policy sets it (never the client), so that counts,
+	// totals and paging cover only what the caller may see.
+	Restrict *Compartment
 	// Sort keys, in order; empty means the store's stable creation order.
 	Sort []SortKey
 	// Count is the page size; stores cap it at their own maximum.
@@ -134,10 +139,21 @@ type SearchValue struct {
 type Compartment struct {
 	Type string // e.g. "Patient"
 	ID   string
+	// IDs, when not empty, replaces ID: the resource is in the compartment
+	// of any of them (an access restriction over several patients).
+	IDs []string
 	// Params lists, per resource type, the reference parameters that place a
 	// resource of that type in the compartment. Types not listed are not in
 	// the compartment.
 	Params map[string][]string
+}
+
+// Members returns the compartment owners' ids: IDs, or ID alone.
+func (c *Compartment) Members() []string {
+	if len(c.IDs) > 0 {
+		return c.IDs
+	}
+	return []string{c.ID}
 }
 
 // SortKey is one _sort key.

@@ -54,6 +54,9 @@ func (b *sqlBuilder) where(q *vigil.SearchQuery) (string, error) {
 	if q.Compartment != nil {
 		conds = append(conds, b.compartment("r", q.Type, q.Compartment))
 	}
+	if q.Restrict != nil {
+		conds = append(conds, b.compartment("r", q.Type, q.Restrict))
+	}
 	for i := range q.Params {
 		c, err := b.param("r", rt, &q.Params[i])
 		if err != nil {
@@ -78,16 +81,16 @@ func (b *sqlBuilder) compartment(a, typ string, c *vigil.Compartment) string {
 	if len(types) == 0 && !self {
 		return "FALSE"
 	}
-	ctype, cid := b.arg(c.Type), b.arg(c.ID)
+	ctype, cid := b.arg(c.Type), b.arg(c.Members())
 	var ors []string
 	for _, t := range types {
 		ta := b.arg(t)
 		x := b.newAlias("x")
 		ors = append(ors, "("+a+".type = "+ta+" AND EXISTS (SELECT 1 FROM idx_ref "+x+" WHERE "+x+".key = "+a+".key AND "+
-			x+".rtype = "+ta+" AND "+x+".param = ANY("+b.arg(c.Params[t])+") AND "+x+".ref_type = "+ctype+" AND "+x+".ref_id = "+cid+"))")
+			x+".rtype = "+ta+" AND "+x+".param = ANY("+b.arg(c.Params[t])+") AND "+x+".ref_type = "+ctype+" AND "+x+".ref_id = ANY("+cid+")))")
 	}
 	if self {
-		ors = append(ors, "("+a+".type = "+ctype+" AND "+a+".id = "+cid+")")
+		ors = append(ors, "("+a+".type = "+ctype+" AND "+a+".id = ANY("+cid+"))")
 	}
 	return "(" + strings.Join(ors, " OR ") + ")"
 }

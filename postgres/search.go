@@ -49,10 +49,11 @@ func queryHash(q *vigil.SearchQuery) string {
 		Type        string
 		Params      []vigil.SearchParam
 		Compartment *vigil.Compartment
+		Restrict    *vigil.Compartment
 		Sort        []vigil.SortKey
 		Include     []vigil.Include
 		RevInclude  []vigil.Include
-	}{q.Type, q.Params, q.Compartment, q.Sort, q.Include, q.RevInclude})
+	}{q.Type, q.Params, q.Compartment, q.Restrict, q.Sort, q.Include, q.RevInclude})
 }
 
 // page is a search compiled to SQL.

@@ -121,8 +121,9 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 		Type        string
 		Params      []vigil.SearchParam
 		Compartment *vigil.Compartment
+		Restrict    *vigil.Compartment
 		Sort        []vigil.SortKey
-	}{sq.Type, sq.Params, sq.Compartment, sq.Sort})
+	}{sq.Type, sq.Params, sq.Compartment, sq.Restrict, sq.Sort})
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,15 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 	if err != nil {
 		return nil, err
 	}
-	where := join(" AND ", append(conds, fl)...)
+	conds = append(conds, fl)
+	if sq.Restrict != nil {
+		rc, err := b.compartment("r", sq.Type, sq.Restrict)
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, rc)
+	}
+	where := join(" AND ", conds...)
 	res := &vigil.SearchResult{Total: -1}
 	if sq.Total || sq.SummaryCount {
 		if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources r WHERE "+where.sql, where.args...).Scan(&res.Total); err != nil {

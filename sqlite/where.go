@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -198,15 +199,28 @@ func plain(p *vigil.SearchParam) bool {
 // (https://hl7.org/fhir/R4/compartmentdefinition.html).
 func (b *builder) compartment(a, typ string, comp *vigil.Compartment) (frag, error) {
 	x := b.alias("x")
+	// One member compares with =; several (an access restriction) read a
+	// JSON array, so that the SQL text — and the cached statement — does
+	// not depend on how many there are.
+	idCond, idArg := "= ?", any(comp.ID)
+	if ms := comp.Members(); len(ms) != 1 {
+		j, err := json.Marshal(ms)
+		if err != nil {
+			return frag{}, err
+		}
+		idCond, idArg = "IN (SELECT value FROM json_each(?))", string(j)
+	} else {
+		idArg = ms[0]
+	}
 	var alts []frag
 	if typ != "" {
 		if ps := comp.Params[typ]; len(ps) > 0 {
-			args := []any{comp.ID, comp.Type}
+			args := []any{idArg, comp.Type}
 			for _, p := range ps {
 				args = append(args, p)
 			}
-			alts = append(alts, f(fmt.Sprintf("%s.key IN (SELECT %s.key FROM idx_ref %s WHERE %s.ref_id = ? AND %s.ref_type = ? AND %s.param IN (%s))",
-				a, x, x, x, x, x, placeholders(len(ps))), args...))
+			alts = append(alts, f(fmt.Sprintf("%s.key IN (SELECT %s.key FROM idx_ref %s WHERE %s.ref_id %s AND %s.ref_type = ? AND %s.param IN (%s))",
+				a, x, x, x, idCond, x, x, placeholders(len(ps))), args...))
 		}
 	} else {
 		y := b.alias("y")
@@ -230,14 +244,14 @@ func (b *builder) compartment(a, typ string, comp *vigil.Compartment) (frag, err
 		if len(byType) > 0 {
 			inner := join(" OR ", byType...)
 			alts = append(alts, frag{
-				sql: fmt.Sprintf("%s.key IN (SELECT %s.key FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s.ref_id = ? AND %s.ref_type = ? AND (%s))",
-					a, x, x, y, y, x, x, x, inner.sql),
-				args: append([]any{comp.ID, comp.Type}, inner.args...),
+				sql: fmt.Sprintf("%s.key IN (SELECT %s.key FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s.ref_id %s AND %s.ref_type = ? AND (%s))",
+					a, x, x, y, y, x, x, idCond, x, inner.sql),
+				args: append([]any{idArg, comp.Type}, inner.args...),
 			})
 		}
 	}
 	if comp.Type == "Patient" && (typ == "" || typ == "Patient") {
-		alts = append(alts, f(fmt.Sprintf("(%s.type = 'Patient' AND %s.id = ?)", a, a), comp.ID))
+		alts = append(alts, f(fmt.Sprintf("(%s.type = 'Patient' AND %s.id %s)", a, a, idCond), idArg))
 	}
 	return paren(" OR ", "0", alts...), nil
 }

@@ -85,6 +85,18 @@ func testCompartment(t *testing.T, open func(t *testing.T) vigil.ResourceStore) 
 		q.Compartment = comp
 		return q
 	}
+	// restrict adds an access restriction to the patients ids (several ids
+	// take the IDs form, one the ID form).
+	restrict := func(q *vigil.SearchQuery, ids ...string) *vigil.SearchQuery {
+		r := &vigil.Compartment{Type: "Patient", Params: comp.Params}
+		if len(ids) == 1 {
+			r.ID = ids[0]
+		} else {
+			r.IDs = ids
+		}
+		q.Restrict = r
+		return q
+	}
 	cases := []struct {
 		name string
 		q    *vigil.SearchQuery
@@ -98,6 +110,14 @@ func testCompartment(t *testing.T, open func(t *testing.T) vigil.ResourceStore) 
 		{"all types", in(""), []string{"Observation/o1", "Observation/o2", "Encounter/e1", "Patient/p1", "Patient/p3"}},
 		{"all types by id", in("", vID("o1", "e1", "p2")), []string{"Observation/o1", "Encounter/e1"}},
 		{"other patient", &vigil.SearchQuery{Type: "Observation", Compartment: &vigil.Compartment{Type: "Patient", ID: "p2", Params: comp.Params}}, []string{"o3"}},
+		{"restricted to several", restrict(query("Observation"), "p1", "p2"), []string{"o1", "o2", "o3"}},
+		{"restricted to one", restrict(query("Observation"), "p2"), []string{"o3"}},
+		{"restricted to none of them", restrict(query("Observation"), "nobody", "p9"), nil},
+		{"restricted patients", restrict(query("Patient"), "p2", "p3"), []string{"p2", "p3"}},
+		{"restricted all types", restrict(query(""), "p2"), []string{"Observation/o3", "Patient/p2"}},
+		{"restricted compartment search", restrict(in("Observation"), "p2"), nil},
+		{"restricted compartment search allowed", restrict(in("Observation", param("code", vigil.ParamToken, vCode("bp"))), "p2", "p1"), []string{"o2"}},
+		{"restricted type not in compartment", restrict(query("Device"), "p1"), nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
