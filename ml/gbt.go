@@ -1,0 +1,278 @@
+package ml
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/vigilhealth/vigil"
+)
+
+// Tree is one regression tree in flat arrays. Node 0 is the root. An internal
+// node n sends x left when !(x[Feature[n]] > Threshold[n]) (so NaN goes left)
+// and right otherwise; the right child is always Left[n]+1. A leaf has
+// Feature[n] = -1 and its output in Value[n]. Cover[n] is the training weight
+// (sum of sample weights) that reached node n; TreeSHAP needs it.
+type Tree struct {
+	Feature   []int32
+	Threshold []float32
+	Left      []int32
+	Value     []float32
+	Cover     []float32
+}
+
+// Len returns the number of nodes.
+func (t *Tree) Len() int { return len(t.Feature) }
+
+// node is the packed form used for prediction: 12 bytes, children adjacent.
+type node struct {
+	feat  int32   // feature index, or -1 for a leaf
+	thr   float32 // threshold, or the leaf value
+	child int32   // left child; right is child+1
+}
+
+// GBT is a trained gradient-boosted tree ensemble for K classes. Trees are
+// stored round by round: tree r*K+k adds to the raw margin of class k. A
+// GBT is immutable after training or decoding and safe for concurrent use.
+type GBT struct {
+	classes  int
+	features int
+	base     []float64 // initial margin per class
+	trees    []Tree
+	temp     float64 // calibration temperature (1 = none)
+
+	// Packed prediction form, built by prepare.
+	nodes []node
+	cover []float32 // cover of each packed node
+	roots []int32   // root of each tree in nodes
+	depth int     // maximum tree depth
+}
+
+// NumClasses returns the number of classes.
+func (m *GBT) NumClasses() int { return m.classes }
+
+// NumFeatures returns the number of input features.
+func (m *GBT) NumFeatures() int { return m.features }
+
+// Rounds returns the number of boosting rounds kept.
+func (m *GBT) Rounds() int { return len(m.trees) / m.classes }
+
+// Trees returns the trees (shared, do not modify).
+func (m *GBT) Trees() []Tree { return m.trees }
+
+// Temperature returns the calibration temperature applied by Proba.
+func (m *GBT) Temperature() float64 { return m.temp }
+
+// SetTemperature sets the calibration temperature (> 0) used by Proba.
+// It must not be called while other goroutines use m.
+func (m *GBT) SetTemperature(t float64) {
+	if t > 0 && !math.IsInf(t, 0) {
+		m.temp = t
+	}
+}
+
+// newGBT builds a GBT from its parts and checks that it is well formed.
+func newGBT(classes, features int, base []float64, trees []Tree, temp float64) (*GBT, error) {
+	m := &GBT{classes: classes, features: features, base: base, trees: trees, temp: temp}
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	m.prepare()
+	return m, nil
+}
+
+func (m *GBT) check() error {
+	if m.classes < 2 || m.classes > 1024 {
+		return fmt.Errorf("%w: %d classes", vigil.ErrInvalid, m.classes)
+	}
+	if m.features < 1 || m.features > 1<<20 {
+		return fmt.Errorf("%w: %d features", vigil.ErrInvalid, m.features)
+	}
+	if len(m.base) != m.classes {
+		return fmt.Errorf("%w: %d base scores for %d classes", vigil.ErrInvalid, len(m.base), m.classes)
+	}
+	for _, b := range m.base {
+		if math.IsNaN(b) || math.IsInf(b, 0) {
+			return fmt.Errorf("%w: base score %v", vigil.ErrInvalid, b)
+		}
+	}
+	if len(m.trees)%m.classes != 0 {
+		return fmt.Errorf("%w: %d trees for %d classes", vigil.ErrInvalid, len(m.trees), m.classes)
+	}
+	if !(m.temp > 0) || math.IsInf(m.temp, 0) {
+		return fmt.Errorf("%w: temperature %v", vigil.ErrInvalid, m.temp)
+	}
+	for i := range m.trees {
+		if err := m.trees[i].check(m.features); err != nil {
+			return fmt.Errorf("tree %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// maxTreeDepth bounds tree depth so that TreeSHAP's scratch space stays small.
+const maxTreeDepth = 64
+
+func (t *Tree) check(features int) error {
+	n := len(t.Feature)
+	if n == 0 || len(t.Threshold) != n || len(t.Left) != n || len(t.Value) != n || len(t.Cover) != n {
+		return fmt.Errorf("%w: inconsistent node arrays", vigil.ErrInvalid)
+	}
+	depth := make([]int, n)
+	seen := make([]bool, n)
+	seen[0] = true
+	for i := 0; i < n; i++ {
+		if !seen[i] {
+			return fmt.Errorf("%w: node %d unreachable", vigil.ErrInvalid, i)
+		}
+		if c := float64(t.Cover[i]); !(c > 0) || math.IsInf(c, 0) {
+			return fmt.Errorf("%w: node %d cover %v", vigil.ErrInvalid, i, c)
+		}
+		if t.Feature[i] < 0 {
+			if t.Feature[i] != -1 {
+				return fmt.Errorf("%w: node %d feature %d", vigil.ErrInvalid, i, t.Feature[i])
+			}
+			if v := float64(t.Value[i]); math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%w: leaf %d value %v", vigil.ErrInvalid, i, v)
+			}
+			continue
+		}
+		if int(t.Feature[i]) >= features {
+			return fmt.Errorf("%w: node %d feature %d ≥ %d", vigil.ErrInvalid, i, t.Feature[i], features)
+		}
+		if th := float64(t.Threshold[i]); math.IsNaN(th) {
+			return fmt.Errorf("%w: node %d threshold NaN", vigil.ErrInvalid, i)
+		}
+		l := int(t.Left[i])
+		// Children come after their parent, so the tree has no cycles.
+		if l <= i || l+1 >= n || seen[l] || seen[l+1] {
+			return fmt.Errorf("%w: node %d children %d,%d", vigil.ErrInvalid, i, l, l+1)
+		}
+		seen[l], seen[l+1] = true, true
+		depth[l], depth[l+1] = depth[i]+1, depth[i]+1
+		if depth[l] > maxTreeDepth {
+			return fmt.Errorf("%w: tree deeper than %d", vigil.ErrInvalid, maxTreeDepth)
+		}
+	}
+	return nil
+}
+
+// prepare packs the trees into one node array for fast prediction.
+func (m *GBT) prepare() {
+	total := 0
+	for i := range m.trees {
+		total += m.trees[i].Len()
+	}
+	m.nodes = make([]node, 0, total)
+	m.cover = make([]float32, 0, total)
+	m.roots = make([]int32, len(m.trees))
+	m.depth = 0
+	for i := range m.trees {
+		t := &m.trees[i]
+		off := int32(len(m.nodes))
+		m.roots[i] = off
+		d := make([]int, t.Len())
+		for n := 0; n < t.Len(); n++ {
+			m.cover = append(m.cover, t.Cover[n])
+			if t.Feature[n] < 0 {
+				m.nodes = append(m.nodes, node{feat: -1, thr: t.Value[n]})
+				m.depth = max(m.depth, d[n])
+				continue
+			}
+			l := t.Left[n]
+			d[l], d[l+1] = d[n]+1, d[n]+1
+			m.nodes = append(m.nodes, node{feat: t.Feature[n], thr: t.Threshold[n], child: off + l})
+		}
+	}
+}
+
+// Margins writes the raw (uncalibrated) margin of each class for the feature
+// vector x into out (len NumClasses). It does not allocate.
+func (m *GBT) Margins(x []float32, out []float64) {
+	K := m.classes
+	copy(out[:K], m.base)
+	x = x[:m.features]
+	nodes := m.nodes
+	for t, r := range m.roots {
+		i := r
+		for {
+			n := nodes[i]
+			if n.feat < 0 {
+				out[t%K] += float64(n.thr)
+				break
+			}
+			i = n.child
+			if x[n.feat] > n.thr {
+				i++
+			}
+		}
+	}
+}
+
+// MarginsBatch computes the margins of n rows of X (row-major, NumFeatures
+// columns) into out (row-major, n*NumClasses). It walks each tree for a block
+// of rows at a time, which keeps the tree in cache; it does not allocate.
+func (m *GBT) MarginsBatch(X []float32, out []float64) {
+	K, F := m.classes, m.features
+	n := len(X) / F
+	for r := 0; r < n; r++ {
+		copy(out[r*K:(r+1)*K], m.base)
+	}
+	nodes := m.nodes
+	const block = 64
+	for start := 0; start < n; start += block {
+		end := min(start+block, n)
+		for t, root := range m.roots {
+			k := t % K
+			for r := start; r < end; r++ {
+				x := X[r*F : (r+1)*F]
+				i := root
+				for {
+					nd := nodes[i]
+					if nd.feat < 0 {
+						out[r*K+k] += float64(nd.thr)
+						break
+					}
+					i = nd.child
+					if x[nd.feat] > nd.thr {
+						i++
+					}
+				}
+			}
+		}
+	}
+}
+
+// Proba writes calibrated class probabilities for x into out (len
+// NumClasses): the softmax of the margins divided by the temperature.
+func (m *GBT) Proba(x []float32, out []float64) {
+	m.Margins(x, out)
+	softmaxT(out[:m.classes], m.temp)
+}
+
+// softmaxT replaces z with softmax(z/t) in place.
+func softmaxT(z []float64, t float64) {
+	mx := math.Inf(-1)
+	for i := range z {
+		z[i] /= t
+		mx = max(mx, z[i])
+	}
+	s := 0.0
+	for i := range z {
+		z[i] = math.Exp(z[i] - mx)
+		s += z[i]
+	}
+	for i := range z {
+		z[i] /= s
+	}
+}
+
+// Argmax returns the index of the largest value (the first on ties).
+func Argmax(v []float64) int {
+	b := 0
+	for i := range v {
+		if v[i] > v[b] {
+			b = i
+		}
+	}
+	return b
+}
