@@ -1,0 +1,440 @@
+package ecg
+
+import (
+	"math"
+)
+
+// Beat is one detected heartbeat.
+type Beat struct {
+	// Sample is the index of the R peak (the fiducial point) in the stream
+	// given to the Detector, counted from its first sample.
+	Sample int64
+	// Amplitude is the QRS deflection at the fiducial relative to the local
+	// baseline, in ADC units after the detector's low-pass filter (positive
+	// for an upward R wave, negative for a QS complex).
+	Amplitude float32
+	// SearchBack is true when the beat was found by looking back over a
+	// missed interval with a lowered threshold rather than in real time;
+	// such beats are emitted up to 1.66 RR intervals after their peak.
+	SearchBack bool
+}
+
+// DetectorConfig configures a Detector.
+type DetectorConfig struct {
+	// Fs is the sampling frequency in Hz, 125 to 1000.
+	Fs float64
+	// Gain is the number of ADC units per mV (WFDB gain); 0 means 200.
+	Gain float64
+}
+
+// Detector limits.
+const (
+	MinFs = 125.0
+	MaxFs = 1000.0
+)
+
+// Detection rules (Hamilton & Tompkins 1986, with the refinements noted in
+// the Detector's doc comment). Times are in seconds.
+const (
+	refractory   = 0.200  // no two beats closer than this
+	tWaveWindow  = 0.360  // a low-slope peak this soon after a beat is a T wave
+	tWaveSlope   = 0.5    // … when its slope is below this fraction of the beat's
+	thresholdTC  = 0.3125 // detection threshold between noise and QRS levels
+	searchBackRR = 1.66   // look back when no beat came for this many RR averages
+	searchBackTh = 0.5    // search-back accepts peaks above this fraction of the threshold
+	peakHold     = 0.095  // a feature peak is declared after this long without growing
+	levelBeats   = 8      // QRS and noise levels average the last 8 peaks
+	minLevelMV   = 0.06   // QRS feature floor, as the slope of a QRS of this many mV
+	initSeconds  = 2.0    // learning period before the first detection
+	staleSeconds = 3.0    // thresholds decay after this long without a beat
+)
+
+// Detector finds QRS complexes in one ECG lead, causally and incrementally:
+// feed it chunks of samples in order with Process and it returns the beats
+// it has decided on so far. Its state is a few kilobytes; Process does not
+// allocate beyond growing dst.
+//
+// The method follows Pan & Tompkins (1985) and Hamilton & Tompkins (1986):
+// a band-pass filter (two moving averages that also null 50 and 60 Hz mains,
+// then a difference over ~33 ms), the absolute slope integrated over 80 ms,
+// feature peaks compared with an adaptive threshold set at 0.3125 of the way
+// from the mean noise-peak level to the mean QRS-peak level (8 peaks each),
+// a 200 ms refractory period, T-wave rejection by slope within 360 ms, and
+// search-back at half the threshold when no beat has been found for 1.66
+// mean RR intervals. A peak is held for the refractory period so that a
+// larger complex following a tall P wave replaces it; the R peak is then
+// located as the largest deviation of the low-passed signal from the local
+// baseline within the feature window. Filter lengths scale with the
+// sampling rate, so any rate from 125 to 1000 Hz runs without resampling.
+//
+// Decision delay: a beat is returned about 0.2 s after the end of its QRS
+// complex (≈ 0.3 s after the R peak); beats found by search-back come later
+// and are flagged. A Detector is not safe for concurrent use.
+type Detector struct {
+	fs   float64
+	gain float64
+
+	// Filter state: two moving averages (lengths l1, l2), a ring of the
+	// low-passed signal (lp), the slope span k, and the integration window w.
+	l1, l2, k, w int
+	r1, r2, rw   []int32 // rings for the moving averages and the integrator
+	i1, i2, iw   int
+	s1, s2       int32
+	sw           int64
+	lp           []int32 // power-of-two ring of the low-passed signal
+	mask         int64
+	last         int16 // last valid input sample, replaces InvalidSample
+	delay        int64 // group delay of the low-pass (samples)
+
+	n int64 // samples consumed
+
+	// Feature peak tracking.
+	pkMax   int64
+	pkT     int64
+	pkSlope int32
+	falling bool
+	prevF   int64
+
+	// Candidate held for the refractory period.
+	hold     bool
+	cand     peak
+	lastBeat int64
+	lastSl   int32
+	haveBeat bool
+
+	// Best sub-threshold peak since the last beat, for search-back.
+	sb     peak
+	haveSB bool
+
+	// Adaptive levels.
+	qrs, noise   [levelBeats]int64
+	qi, ni       int
+	qrsLv, noiLv int64
+	thr          int64
+	floor        int64
+	rr           [levelBeats]int64
+	ri           int
+	rrAvg        int64
+	sbLimit      int64 // search back when no beat for this many samples
+	initMax      int64
+	learning     bool
+	lastDecay    int64
+
+	// Limits in samples.
+	refr, twin, pkHold, initN, staleN int64
+}
+
+type peak struct {
+	t     int64 // sample index of the feature peak
+	v     int64 // feature value
+	slope int32 // largest absolute slope within the integration window
+}
+
+// NewDetector returns a Detector for one lead sampled at cfg.Fs. It returns
+// an error wrapping vigil.ErrInvalid when the rate is outside 125–1000 Hz or
+// the gain is negative.
+func NewDetector(cfg DetectorConfig) (*Detector, error) {
+	if !(cfg.Fs >= MinFs && cfg.Fs <= MaxFs) {
+		return nil, invalidf("ecg: sampling rate %g Hz outside %g–%g Hz", cfg.Fs, MinFs, MaxFs)
+	}
+	if cfg.Gain < 0 || math.IsNaN(cfg.Gain) {
+		return nil, invalidf("ecg: negative gain")
+	}
+	gain := cfg.Gain
+	if gain == 0 {
+		gain = defaultGain
+	}
+	fs := cfg.Fs
+	d := &Detector{fs: fs, gain: gain}
+	d.l1 = max(1, int(math.Round(fs/60)))
+	d.l2 = max(1, int(math.Round(fs/50)))
+	if d.l2 == d.l1 {
+		d.l2++
+	}
+	d.k = max(2, int(math.Round(fs/30)))
+	d.w = max(4, int(math.Round(fs*0.080)))
+	d.r1 = make([]int32, d.l1)
+	d.r2 = make([]int32, d.l2)
+	d.rw = make([]int32, d.w)
+	size := 1
+	for size < int(4*fs) { // four seconds of low-passed signal, for search-back
+		size <<= 1
+	}
+	d.lp = make([]int32, size)
+	d.mask = int64(size - 1)
+	d.delay = int64((d.l1 - 1 + d.l2 - 1) / 2)
+	sec := func(s float64) int64 { return int64(math.Round(s * fs)) }
+	d.refr, d.twin, d.pkHold = sec(refractory), sec(tWaveWindow), sec(peakHold)
+	d.initN, d.staleN = sec(initSeconds), sec(staleSeconds)
+	// Feature of a QRS whose slope rises minLevelMV within the slope span.
+	d.floor = int64(minLevelMV * gain * float64(d.l1*d.l2) * float64(d.w) / 4)
+	d.learning = true
+	d.rrAvg = sec(0.8)
+	d.sbLimit = int64(searchBackRR * float64(d.rrAvg))
+	return d, nil
+}
+
+// Fs returns the detector's sampling rate.
+func (d *Detector) Fs() float64 { return d.fs }
+
+// Process consumes the next chunk of raw ADC samples and appends the beats
+// decided so far to dst. InvalidSample values are replaced by the last
+// valid sample (mark such gaps with the quality assessment).
+func (d *Detector) Process(x []int16, dst []Beat) []Beat {
+	l1, l2, w := d.l1, d.l2, d.w
+	r1, r2, rw, lp := d.r1, d.r2, d.rw, d.lp
+	i1, i2, iw := d.i1, d.i2, d.iw
+	s1, s2, sw := d.s1, d.s2, d.sw
+	mask, k := d.mask, int64(d.k)
+	n := d.n
+	last := d.last
+	for _, v := range x {
+		if v == InvalidSample {
+			v = last
+		}
+		last = v
+		// Moving average 1 (≈ 60 Hz null) and 2 (≈ 50 Hz null), unnormalised.
+		s1 += int32(v) - r1[i1]
+		r1[i1] = int32(v)
+		if i1++; i1 == l1 {
+			i1 = 0
+		}
+		s2 += s1 - r2[i2]
+		r2[i2] = s1
+		if i2++; i2 == l2 {
+			i2 = 0
+		}
+		lp[n&mask] = s2
+		// Slope over k samples, rectified, integrated over w samples.
+		sl := s2 - lp[(n-k)&mask]
+		if sl < 0 {
+			sl = -sl
+		}
+		sw += int64(sl) - int64(rw[iw])
+		rw[iw] = sl
+		if iw++; iw == w {
+			iw = 0
+		}
+		f := sw
+		// Peak tracking on the integrated feature.
+		if d.falling {
+			if f > d.prevF {
+				d.falling = false
+				d.pkMax, d.pkT = f, n
+			}
+		} else if f > d.pkMax {
+			d.pkMax, d.pkT = f, n
+		} else if 2*f < d.pkMax || n-d.pkT > d.pkHold {
+			d.i1, d.i2, d.iw = i1, i2, iw
+			d.n = n
+			dst = d.onPeak(peak{t: d.pkT, v: d.pkMax}, dst)
+			d.falling = true
+			d.pkMax = 0
+		}
+		d.prevF = f
+		if d.hold {
+			if n-d.cand.t >= d.refr {
+				d.n = n
+				dst = d.accept(d.cand, false, dst)
+				d.hold = false
+			}
+		} else if d.haveSB && n-d.lastBeat > d.sbLimit {
+			d.n = n
+			dst = d.searchBack(dst)
+		}
+		n++
+	}
+	d.i1, d.i2, d.iw = i1, i2, iw
+	d.s1, d.s2, d.sw = s1, s2, sw
+	d.n = n
+	d.last = last
+	return dst
+}
+
+// Flush returns any beat still held at the end of a recording.
+func (d *Detector) Flush(dst []Beat) []Beat {
+	if d.hold {
+		dst = d.accept(d.cand, false, dst)
+		d.hold = false
+	}
+	return dst
+}
+
+// slopeAt returns the largest absolute slope in the integration window
+// ending at sample t (which must be within the ring).
+func (d *Detector) slopeAt(t int64) int32 {
+	var m int32
+	k := int64(d.k)
+	for i := t - int64(d.w) + 1; i <= t; i++ {
+		s := d.lp[i&d.mask] - d.lp[(i-k)&d.mask]
+		if s < 0 {
+			s = -s
+		}
+		m = max(m, s)
+	}
+	return m
+}
+
+// onPeak classifies a feature peak as a QRS candidate or noise.
+func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
+	if p.t < int64(d.w+d.k+d.l1+d.l2) {
+		return dst // filters not yet settled
+	}
+	p.slope = d.slopeAt(p.t)
+	if d.learning {
+		d.initMax = max(d.initMax, p.v)
+		if p.t >= d.initN {
+			d.startLevels()
+		}
+		return dst
+	}
+	if d.haveBeat && p.t-d.lastBeat > d.staleN && p.t-d.lastDecay > d.staleN {
+		// A long time without a beat: let the QRS level decay so that a
+		// smaller rhythm after a pause or amplitude drop is found again.
+		for i := range d.qrs {
+			d.qrs[i] /= 2
+		}
+		d.levels()
+		d.lastDecay = p.t
+	}
+	if d.hold && p.t-d.cand.t < d.refr {
+		if p.v > d.cand.v && p.v > d.thr {
+			d.cand = p // a larger complex follows: it is the QRS
+		} else {
+			d.addNoise(p.v)
+		}
+		return dst
+	}
+	if p.v > d.thr && (!d.haveBeat || p.t-d.lastBeat > d.refr) && !d.isTWave(p) {
+		if d.hold { // previous candidate is out of the refractory window
+			dst = d.accept(d.cand, false, dst)
+		}
+		d.cand, d.hold = p, true
+		return dst
+	}
+	d.addNoise(p.v)
+	if d.haveBeat && p.t-d.lastBeat > d.refr && !d.isTWave(p) && (!d.haveSB || p.v > d.sb.v) {
+		d.sb, d.haveSB = p, true
+	}
+	return dst
+}
+
+func (d *Detector) isTWave(p peak) bool {
+	return d.haveBeat && p.t-d.lastBeat < d.twin && float64(p.slope) < tWaveSlope*float64(d.lastSl)
+}
+
+// searchBack accepts the best sub-threshold peak since the last beat when it
+// clears half the threshold.
+func (d *Detector) searchBack(dst []Beat) []Beat {
+	p := d.sb
+	d.haveSB = false
+	if float64(p.v) > searchBackTh*float64(d.thr) {
+		return d.accept(p, true, dst)
+	}
+	return dst
+}
+
+// accept records p as a beat and appends it with its R-peak location.
+func (d *Detector) accept(p peak, sb bool, dst []Beat) []Beat {
+	if d.haveBeat {
+		rr := p.t - d.lastBeat
+		if rr > 0 {
+			d.rr[d.ri%levelBeats] = rr
+			d.ri++
+			m := min(d.ri, levelBeats)
+			var s int64
+			for i := 0; i < m; i++ {
+				s += d.rr[i]
+			}
+			d.rrAvg = s / int64(m)
+			d.sbLimit = int64(searchBackRR * float64(d.rrAvg))
+		}
+	}
+	d.haveBeat = true
+	d.lastBeat = p.t
+	d.lastSl = p.slope
+	d.haveSB = false
+	d.qrs[d.qi%levelBeats] = p.v
+	d.qi++
+	d.levels()
+	r, amp := d.locateR(p.t)
+	return append(dst, Beat{Sample: r, Amplitude: amp, SearchBack: sb})
+}
+
+// locateR returns the R peak for a feature peak at t: the sample of largest
+// deviation of the low-passed signal from the baseline at the edges of the
+// window that produced the feature.
+func (d *Detector) locateR(t int64) (int64, float32) {
+	from := t - int64(d.w) - int64(d.k)
+	if from < 0 {
+		from = 0
+	}
+	if from <= d.n-d.mask {
+		// Too old to be in the ring: place R in the middle of the window.
+		return max(0, t-int64(d.w)/2-d.delay), 0
+	}
+	base := (d.lp[from&d.mask] + d.lp[t&d.mask]) / 2
+	best, bt := int32(-1), t
+	var amp int32
+	for i := from; i <= t; i++ {
+		v := d.lp[i&d.mask] - base
+		a := v
+		if a < 0 {
+			a = -a
+		}
+		if a > best {
+			best, bt, amp = a, i, v
+		}
+	}
+	r := bt - d.delay
+	if r < 0 {
+		r = 0
+	}
+	return r, float32(amp) / float32(d.l1*d.l2)
+}
+
+func (d *Detector) addNoise(v int64) {
+	d.noise[d.ni%levelBeats] = v
+	d.ni++
+	d.levels()
+}
+
+// levels recomputes the mean QRS and noise levels and the threshold.
+func (d *Detector) levels() {
+	mean := func(a *[levelBeats]int64, n int) int64 {
+		m := min(n, levelBeats)
+		if m == 0 {
+			return 0
+		}
+		var s int64
+		for i := 0; i < m; i++ {
+			s += a[i]
+		}
+		return s / int64(m)
+	}
+	d.qrsLv = max(mean(&d.qrs, d.qi), d.floor)
+	d.noiLv = mean(&d.noise, d.ni)
+	d.thr = d.noiLv + int64(thresholdTC*float64(d.qrsLv-d.noiLv))
+}
+
+// startLevels ends the learning period: the QRS level starts at half the
+// largest feature peak seen.
+func (d *Detector) startLevels() {
+	d.learning = false
+	for i := range d.qrs {
+		d.qrs[i] = d.initMax / 2
+	}
+	d.qi = levelBeats
+	d.levels()
+}
+
+// DetectBeats runs a Detector over a whole signal and returns its beats.
+func DetectBeats(x []int16, fs, gain float64) ([]Beat, error) {
+	d, err := NewDetector(DetectorConfig{Fs: fs, Gain: gain})
+	if err != nil {
+		return nil, err
+	}
+	beats := make([]Beat, 0, int(float64(len(x))/fs*2)+16)
+	beats = d.Process(x, beats)
+	return d.Flush(beats), nil
+}

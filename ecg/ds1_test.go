@@ -1,0 +1,61 @@
+package ecg
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var ds1 = strings.Fields("101 106 108 109 112 114 115 116 118 119 122 124 201 203 205 207 208 209 215 220 223 230")
+
+func readRefs(t testing.TB, dir, name string) (*Record, []Annotation) {
+	t.Helper()
+	fsys := os.DirFS(dir)
+	rec, err := ReadRecord(fsys, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fsys.Open(name + ".atr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ann, err := ReadAnnotations(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, ann
+}
+
+// TestDS1Detection prints the per-record table on DS1 (set VIGIL_ECG_DS1=1).
+func TestDS1Detection(t *testing.T) {
+	if os.Getenv("VIGIL_ECG_DS1") == "" {
+		t.Skip("set VIGIL_ECG_DS1=1 to score the detector on DS1")
+	}
+	dir := mitdb(t)
+	var gross BeatStats
+	var lines []string
+	for _, name := range ds1 {
+		rec, ann := readRefs(t, dir, name)
+		s := rec.Signals[0]
+		beats, err := DetectBeats(s.Samples, rec.Fs, s.Gain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, vf := ReferenceBeats(ann)
+		test := make([]int, len(beats))
+		for i, b := range beats {
+			test[i] = int(b.Sample)
+		}
+		st := CompareBeats(ref, test, int(MatchWindow*rec.Fs), int(ScoreStart*rec.Fs), vf)
+		gross = gross.Add(st)
+		lines = append(lines, fmt.Sprintf("%s TP %5d FN %4d FP %4d Se %.4f PPV %.4f", name, st.TP, st.FN, st.FP, st.Se(), st.PPV()))
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		t.Log(l)
+	}
+	t.Logf("gross TP %d FN %d FP %d Se %.4f%% PPV %.4f%%", gross.TP, gross.FN, gross.FP, 100*gross.Se(), 100*gross.PPV())
+}
