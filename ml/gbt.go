@@ -44,7 +44,7 @@ type GBT struct {
 	nodes []node
 	cover []float32 // cover of each packed node
 	roots []int32   // root of each tree in nodes
-	depth int     // maximum tree depth
+	depth int       // maximum tree depth
 }
 
 // NumClasses returns the number of classes.

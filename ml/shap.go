@@ -97,7 +97,7 @@ func (e *Explainer) recurse(j int32, parent []pathElem, depth int, pz, po float6
 		unwind(path, d, k)
 		d--
 	}
-	next := path[:d+1 : cap(path)]
+	next := path[: d+1 : cap(path)]
 	e.recurse(hot, next, d+1, iz*float64(m.cover[hot])/cover, io, n.feat)
 	e.recurse(cold, next, d+1, iz*float64(m.cover[cold])/cover, 0, n.feat)
 }
