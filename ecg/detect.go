@@ -1,8 +1,11 @@
 package ecg
 
 import (
+	"fmt"
 	"math"
 )
+
+var dbgFrom, dbgTo int64
 
 // Beat is one detected heartbeat.
 type Beat struct {
@@ -42,6 +45,7 @@ const (
 	thresholdTC  = 0.3125 // detection threshold between noise and QRS levels
 	searchBackRR = 1.66   // look back when no beat came for this many RR averages
 	searchBackTh = 0.5    // search-back accepts peaks above this fraction of the threshold
+	holdTime     = 0.250  // a candidate waits this long for a larger complex (tall P waves)
 	peakHold     = 0.095  // a feature peak is declared after this long without growing
 	levelBeats   = 8      // QRS and noise levels average the last 8 peaks
 	minLevelMV   = 0.06   // QRS feature floor, as the slope of a QRS of this many mV
@@ -121,7 +125,7 @@ type Detector struct {
 	lastDecay    int64
 
 	// Limits in samples.
-	refr, twin, pkHold, initN, staleN int64
+	refr, twin, pkHold, initN, staleN, holdN int64
 }
 
 type peak struct {
@@ -165,6 +169,7 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	d.delay = int64((d.l1 - 1 + d.l2 - 1) / 2)
 	sec := func(s float64) int64 { return int64(math.Round(s * fs)) }
 	d.refr, d.twin, d.pkHold = sec(refractory), sec(tWaveWindow), sec(peakHold)
+	d.holdN = sec(holdTime)
 	d.initN, d.staleN = sec(initSeconds), sec(staleSeconds)
 	// Feature of a QRS whose slope rises minLevelMV within the slope span.
 	d.floor = int64(minLevelMV * gain * float64(d.l1*d.l2) * float64(d.w) / 4)
@@ -206,7 +211,7 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 		}
 		lp[n&mask] = s2
 		// Slope over k samples, rectified, integrated over w samples.
-		sl := s2 - lp[(n-k)&mask]
+		sl := s2 - 2*lp[(n-k)&mask] + lp[(n-2*k)&mask]
 		if sl < 0 {
 			sl = -sl
 		}
@@ -233,10 +238,9 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 		}
 		d.prevF = f
 		if d.hold {
-			if n-d.cand.t >= d.refr {
+			if n-d.cand.t >= d.holdN {
 				d.n = n
-				dst = d.accept(d.cand, false, dst)
-				d.hold = false
+				dst = d.expire(dst)
 			}
 		} else if d.haveSB && n-d.lastBeat > d.sbLimit {
 			d.n = n
@@ -249,6 +253,23 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 	d.n = n
 	d.last = last
 	return dst
+}
+
+// expire ends the hold of the candidate: a complex still rising in the
+// feature within the hold window and larger than the candidate takes its
+// place (it will be confirmed when its peak is declared); otherwise the
+// candidate is accepted.
+func (d *Detector) expire(dst []Beat) []Beat {
+	if !d.falling && d.pkMax > d.thr && d.pkT-d.cand.t < d.holdN && d.pkT > d.cand.t {
+		p := peak{t: d.pkT, v: d.pkMax, slope: d.slopeAt(d.pkT)}
+		if p.v > d.cand.v || p.slope > 2*d.cand.slope {
+			d.addNoise(d.cand.v)
+			d.cand = p
+			return dst
+		}
+	}
+	d.hold = false
+	return d.accept(d.cand, false, dst)
 }
 
 // Flush returns any beat still held at the end of a recording.
@@ -266,7 +287,7 @@ func (d *Detector) slopeAt(t int64) int32 {
 	var m int32
 	k := int64(d.k)
 	for i := t - int64(d.w) + 1; i <= t; i++ {
-		s := d.lp[i&d.mask] - d.lp[(i-k)&d.mask]
+		s := d.lp[i&d.mask] - 2*d.lp[(i-k)&d.mask] + d.lp[(i-2*k)&d.mask]
 		if s < 0 {
 			s = -s
 		}
@@ -281,6 +302,9 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 		return dst // filters not yet settled
 	}
 	p.slope = d.slopeAt(p.t)
+	if dbgFrom > 0 && p.t > dbgFrom && p.t < dbgTo {
+		fmt.Printf("peak t=%d v=%d slope=%d thr=%d qrs=%d noise=%d last=%d hold=%v\n", p.t, p.v, p.slope, d.thr, d.qrsLv, d.noiLv, d.lastBeat, d.hold)
+	}
 	if d.learning {
 		d.initMax = max(d.initMax, p.v)
 		if p.t >= d.initN {
@@ -297,9 +321,14 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 		d.levels()
 		d.lastDecay = p.t
 	}
-	if d.hold && p.t-d.cand.t < d.refr {
-		if p.v > d.cand.v && p.v > d.thr {
-			d.cand = p // a larger complex follows: it is the QRS
+	if d.hold && p.t-d.cand.t < d.holdN {
+		if p.v > d.thr && (p.v > d.cand.v || p.slope > 2*d.cand.slope) {
+			// A larger complex follows (the candidate was a tall P wave), or
+			// the candidate's own peak has grown since expire took it.
+			if p.t-d.cand.t > d.pkHold {
+				d.addNoise(d.cand.v)
+			}
+			d.cand = p
 		} else {
 			d.addNoise(p.v)
 		}
@@ -365,7 +394,7 @@ func (d *Detector) accept(p peak, sb bool, dst []Beat) []Beat {
 // deviation of the low-passed signal from the baseline at the edges of the
 // window that produced the feature.
 func (d *Detector) locateR(t int64) (int64, float32) {
-	from := t - int64(d.w) - int64(d.k)
+	from := t - int64(d.w) - 2*int64(d.k)
 	if from < 0 {
 		from = 0
 	}

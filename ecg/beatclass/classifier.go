@@ -1,0 +1,178 @@
+package beatclass
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/ml"
+)
+
+// Classes are the AAMI classes in the order of Result.Prob.
+const Classes = "NSVFQ"
+
+// modelClasses are the classes the model scores; Q (unclassifiable) is
+// assigned from signal quality, not learned (DS1 holds a handful of Q beats).
+const modelClasses = "NSVF"
+
+// Classifier labels beats with a trained model. It is safe for concurrent
+// use.
+type Classifier struct {
+	model   *ml.GBT
+	file    *ml.File
+	version string
+	expl    sync.Pool // *ml.Explainer
+}
+
+//go:embed default.vgml
+var defaultModel []byte
+
+// Default returns the classifier trained on all MIT-BIH DS1 records that
+// ships with Vigil (see README.md for the command that reproduces it).
+func Default() (*Classifier, error) { return Load(bytes.NewReader(defaultModel)) }
+
+// Load reads a beat classifier written by Write. The model must be a
+// gradient-boosted tree model over this package's features and classes.
+func Load(r io.Reader) (*Classifier, error) {
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, io.LimitReader(r, ml.MaxPayload+64)); err != nil {
+		return nil, err
+	}
+	f, err := ml.Read(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		return nil, err
+	}
+	return newClassifier(f, buf.Bytes())
+}
+
+func newClassifier(f *ml.File, raw []byte) (*Classifier, error) {
+	g, ok := f.Model.(*ml.GBT)
+	if !ok {
+		return nil, fmt.Errorf("%w: beat model is %T, want gradient-boosted trees", vigil.ErrInvalid, f.Model)
+	}
+	if !slices.Equal(f.Features, FeatureNames()) {
+		return nil, fmt.Errorf("%w: model features do not match this version's beat features", vigil.ErrInvalid)
+	}
+	if !slices.Equal(f.Classes, classNames()) {
+		return nil, fmt.Errorf("%w: model classes %v, want %v", vigil.ErrInvalid, f.Classes, classNames())
+	}
+	sum := sha256.Sum256(raw)
+	c := &Classifier{model: g, file: f, version: "beatclass-" + hex.EncodeToString(sum[:6])}
+	c.expl.New = func() any { return ml.NewExplainer(g) }
+	return c, nil
+}
+
+func classNames() []string {
+	n := make([]string, len(modelClasses))
+	for i := range n {
+		n[i] = modelClasses[i : i+1]
+	}
+	return n
+}
+
+// Version identifies the model: "beatclass-" and the first 12 hex digits of
+// the SHA-256 of its file.
+func (c *Classifier) Version() string { return c.version }
+
+// Info returns the metadata stored with the model (shared; do not modify).
+func (c *Classifier) Info() map[string]string { return c.file.Info }
+
+// Model returns the underlying tree model.
+func (c *Classifier) Model() *ml.GBT { return c.model }
+
+// Write encodes the classifier's model file.
+func (c *Classifier) Write(w io.Writer) error { return ml.Write(w, c.file) }
+
+// unclassifiable reports whether a beat's signal is too poor to classify:
+// missing samples or a flat QRS.
+func unclassifiable(row []float32) bool {
+	pp := row[fQRSPP]
+	return math.IsNaN(float64(pp)) || pp < 0.03 || row[fNoise] > 2
+}
+
+// Label returns the class letter of every beat. It is the fast path: no
+// explanation, no allocation beyond the result.
+func (c *Classifier) Label(f *Features) []byte {
+	out := make([]byte, f.Len())
+	var m [len(modelClasses)]float64
+	for i := range out {
+		row := f.Row(i)
+		if unclassifiable(row) {
+			out[i] = 'Q'
+			continue
+		}
+		c.model.Margins(row, m[:])
+		out[i] = modelClasses[ml.Argmax(m[:])]
+	}
+	return out
+}
+
+// Attribution is one feature's contribution to a decision.
+type Attribution struct {
+	Feature string  // feature name (FeatureNames)
+	Value   float64 // the beat's value of the feature
+	SHAP    float64 // contribution to the chosen class's margin
+}
+
+// Result is the classification of one beat.
+type Result struct {
+	Class byte                 // 'N', 'S', 'V', 'F' or 'Q'
+	Prob  [len(Classes)]float64 // calibrated probability of each class in Classes order
+	// Top holds the features that pushed most towards Class, largest first.
+	Top []Attribution
+	// Explanation is a plain-language summary of the main reasons, such as
+	// "short preceding RR (0.41 s vs 0.83 s average), wide QRS (148 ms)".
+	Explanation string
+}
+
+// Classify classifies beat i of f and explains the decision with TreeSHAP.
+func (c *Classifier) Classify(f *Features, i int) Result {
+	row := f.Row(i)
+	var res Result
+	if unclassifiable(row) {
+		res.Class = 'Q'
+		res.Prob[4] = 1
+		res.Explanation = "signal too poor to classify"
+		return res
+	}
+	var p [len(modelClasses)]float64
+	c.model.Proba(row, p[:])
+	k := ml.Argmax(p[:])
+	copy(res.Prob[:], p[:])
+	res.Class = modelClasses[k]
+	e := c.expl.Get().(*ml.Explainer)
+	phi := make([]float64, NumFeatures)
+	e.Explain(row, k, phi)
+	c.expl.Put(e)
+	names := FeatureNames()
+	order := make([]int, NumFeatures)
+	for j := range order {
+		order[j] = j
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmpDesc(phi[a], phi[b]) })
+	for _, j := range order[:5] {
+		if phi[j] <= 0 {
+			break
+		}
+		res.Top = append(res.Top, Attribution{Feature: names[j], Value: float64(row[j]), SHAP: phi[j]})
+	}
+	res.Explanation = explain(row, phi)
+	return res
+}
+
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}

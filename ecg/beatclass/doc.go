@@ -1,0 +1,26 @@
+// Package beatclass classifies heartbeats of a single-lead ECG into the
+// ANSI/AAMI EC57 classes N (normal and bundle-branch-block beats), S
+// (supraventricular ectopic), V (ventricular ectopic), F (fusion) and Q
+// (unclassifiable), and explains each decision.
+//
+// The method follows the inter-patient paradigm of de Chazal, O'Dwyer &
+// Reilly ("Automatic classification of heartbeats using ECG morphology and
+// heartbeat interval features", IEEE TBME 51(7), 2004): features from the RR
+// intervals around each beat, normalised by the patient's own local and
+// long-term rhythm, and from the QRS morphology of channel 0, here also
+// compared with the patient's running median beat. A gradient-boosted tree
+// model (package ml) trained on the MIT-BIH DS1 records labels the beats;
+// TreeSHAP attributions, grouped into clinical concepts (prematurity,
+// compensatory pause, QRS width, shape unlike the patient's usual beat…),
+// become a plain-language explanation.
+//
+// Patient adaptation follows de Chazal & Reilly ("A patient-adapting
+// heartbeat classifier using ECG morphology and heartbeat interval
+// features", IEEE TBME 53(12), 2006) and Hu, Palreddy & Tompkins (IEEE TBME
+// 44(9), 1997): the beats a clinician has labelled in the first minutes of a
+// recording extend the global model with a few boosting rounds fitted on that
+// patient, which then labels the rest of the recording.
+//
+// Features are computed from beat positions, so the same code runs on the
+// reference annotations (training, evaluation) and on detected beats.
+package beatclass
