@@ -1,11 +1,8 @@
 package ecg
 
 import (
-	"fmt"
 	"math"
 )
-
-var dbgFrom, dbgTo int64
 
 // Beat is one detected heartbeat.
 type Beat struct {
@@ -302,9 +299,6 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 		return dst // filters not yet settled
 	}
 	p.slope = d.slopeAt(p.t)
-	if dbgFrom > 0 && p.t > dbgFrom && p.t < dbgTo {
-		fmt.Printf("peak t=%d v=%d slope=%d thr=%d qrs=%d noise=%d last=%d hold=%v\n", p.t, p.v, p.slope, d.thr, d.qrsLv, d.noiLv, d.lastBeat, d.hold)
-	}
 	if d.learning {
 		d.initMax = max(d.initMax, p.v)
 		if p.t >= d.initN {

@@ -1,7 +1,6 @@
 package ecg
 
 import (
-	"fmt"
 	"os"
 	"sort"
 	"testing"
@@ -14,9 +13,6 @@ func TestDiag(t *testing.T) {
 		t.Skip("set VIGIL_ECG_DIAG=record")
 	}
 	rec, ann := readRefs(t, mitdb(t), name)
-	if v := os.Getenv("DBG"); v != "" {
-		fmt.Sscan(v, &dbgFrom, &dbgTo)
-	}
 	s := rec.Signals[0]
 	beats, _ := DetectBeats(s.Samples, rec.Fs, s.Gain)
 	ref, _ := ReferenceBeats(ann)
