@@ -1,11 +1,265 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilhealth/vigil/ecg"
 )
 
 // runECG runs the ECG tools (vigil ecg annotate|eval).
 func runECG(ctx context.Context, env *Env, args []string) error {
-	return errors.New("ecg: not built yet")
+	const usage = "Usage: vigil ecg COMMAND [flags]\n\nCommands:\n" +
+		"  annotate  detect beats in a WFDB record and print them as CSV\n" +
+		"  eval      score the beat detector on a WFDB database (ANSI/AAMI EC57)\n"
+	if len(args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "annotate":
+		return runECGAnnotate(ctx, env, args[1:])
+	case "eval":
+		return runECGEval(ctx, env, args[1:])
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(env.Stderr, usage)
+	return fmt.Errorf("ecg: unknown command %q", args[0])
+}
+
+// parseInterleaved parses flags that may come before or after positional
+// arguments and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, env *Env, args []string) (pos []string, done bool, err error) {
+	if done, err := parseFlags(fs, env, args); done {
+		return nil, true, err
+	}
+	for fs.NArg() > 0 {
+		pos = append(pos, fs.Arg(0))
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return nil, true, errUsage
+		}
+	}
+	return pos, false, nil
+}
+
+// openRecord reads the WFDB record at path (without extension).
+func openRecord(path string) (*ecg.Record, fs.FS, string, error) {
+	dir, name := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	fsys := os.DirFS(dir)
+	rec, err := ecg.ReadRecord(fsys, name)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("record %s: %w", path, err)
+	}
+	return rec, fsys, name, nil
+}
+
+func runECGAnnotate(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "ecg annotate", "ecg annotate RECORD [--channel N]\n\n"+
+		"Detects heartbeats in channel N of the WFDB record RECORD (path without\n"+
+		"extension) and writes CSV to stdout: sample,time,label (one line per beat;\n"+
+		"sample at the record's rate, time in seconds).")
+	channel := fs.Int("channel", 0, "signal number to analyse")
+	pos, done, err := parseInterleaved(fs, env, args)
+	if done {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	rec, _, _, err := openRecord(pos[0])
+	if err != nil {
+		return err
+	}
+	if *channel < 0 || *channel >= len(rec.Signals) {
+		return fmt.Errorf("record %s has %d signals; no channel %d", pos[0], len(rec.Signals), *channel)
+	}
+	s := rec.Signals[*channel]
+	beats, err := ecg.DetectBeats(s.Samples, rec.Fs, s.Gain)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", pos[0], err)
+	}
+	w := bufio.NewWriter(env.Stdout)
+	fmt.Fprintln(w, "sample,time,label")
+	for _, b := range beats {
+		fmt.Fprintf(w, "%d,%.3f,N\n", b.Sample, float64(b.Sample)/rec.Fs)
+	}
+	return w.Flush()
+}
+
+func runECGEval(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "ecg eval", "ecg eval --db DIR [--records 101,106,…] [--noise DIR --snr 12,6,0]\n\n"+
+		"Scores the beat detector against the reference annotations (.atr) beat by\n"+
+		"beat as ANSI/AAMI EC57 prescribes (150 ms match window, scoring from minute 5,\n"+
+		"ventricular flutter excluded) and prints per-record and gross Se and +P.\n"+
+		"With --noise, also scores with the nstdb noise records bw and ma added at\n"+
+		"each SNR following PhysioNet nst's definitions and standard protocol.")
+	db := fs.String("db", "", "directory of WFDB records with .atr reference annotations")
+	recList := fs.String("records", "", "comma-separated record names (default: every .hea in --db)")
+	noiseDir := fs.String("noise", "", "directory holding the nstdb noise records bw and ma")
+	snrList := fs.String("snr", "12,6,0", "signal-to-noise ratios in dB, with --noise")
+	channel := fs.Int("channel", 0, "signal number to analyse")
+	if done, err := parseFlags(fs, env, args); done {
+		return err
+	}
+	if *db == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	dbFS := os.DirFS(*db)
+	var names []string
+	if *recList != "" {
+		names = strings.Split(*recList, ",")
+	} else {
+		heads, err := fsGlob(dbFS, "*.hea")
+		if err != nil {
+			return err
+		}
+		for _, h := range heads {
+			names = append(names, strings.TrimSuffix(h, ".hea"))
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("no records in %s", *db)
+	}
+	var snrs []float64
+	type noiseRec struct {
+		name    string
+		samples []int16
+	}
+	var noises []noiseRec
+	if *noiseDir != "" {
+		for _, f := range strings.Split(*snrList, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil {
+				return fmt.Errorf("--snr: bad value %q", f)
+			}
+			snrs = append(snrs, v)
+		}
+		for _, n := range []string{"bw", "ma"} {
+			r, err := ecg.ReadRecord(os.DirFS(*noiseDir), n)
+			if err != nil {
+				return fmt.Errorf("noise record %s: %w", n, err)
+			}
+			noises = append(noises, noiseRec{n, r.Signals[min(*channel, len(r.Signals)-1)].Samples})
+		}
+	}
+
+	type row struct {
+		name  string
+		clean ecg.BeatStats
+		noisy [][]ecg.BeatStats // [noise][snr]
+	}
+	rows := make([]row, 0, len(names))
+	start := time.Now()
+	var samples int64
+	var detectTime time.Duration
+	for i, name := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "[%d/%d] %s\n", i+1, len(names), name)
+		rec, err := ecg.ReadRecord(dbFS, name)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", name, err)
+		}
+		if *channel < 0 || *channel >= len(rec.Signals) {
+			return fmt.Errorf("record %s has no channel %d", name, *channel)
+		}
+		ann, err := readAnnotationFile(dbFS, name+".atr")
+		if err != nil {
+			return fmt.Errorf("record %s: %w", name, err)
+		}
+		ref, vf := ecg.ReferenceBeats(ann)
+		sig := rec.Signals[*channel]
+		score := func(x []int16) (ecg.BeatStats, error) {
+			t0 := time.Now()
+			beats, err := ecg.DetectBeats(x, rec.Fs, sig.Gain)
+			detectTime += time.Since(t0)
+			samples += int64(len(x))
+			if err != nil {
+				return ecg.BeatStats{}, err
+			}
+			test := make([]int, len(beats))
+			for j, b := range beats {
+				test[j] = int(b.Sample)
+			}
+			return ecg.CompareBeats(ref, test, int(ecg.MatchWindow*rec.Fs), int(ecg.ScoreStart*rec.Fs), vf), nil
+		}
+		r := row{name: name}
+		if r.clean, err = score(sig.Samples); err != nil {
+			return fmt.Errorf("record %s: %w", name, err)
+		}
+		for _, nz := range noises {
+			var line []ecg.BeatStats
+			for _, snr := range snrs {
+				st, err := score(ecg.AddNoise(sig.Samples, ann, nz.samples, rec.Fs, snr))
+				if err != nil {
+					return err
+				}
+				line = append(line, st)
+			}
+			r.noisy = append(r.noisy, line)
+		}
+		rows = append(rows, r)
+	}
+
+	w := bufio.NewWriter(env.Stdout)
+	defer w.Flush()
+	pct := func(v float64) string { return fmt.Sprintf("%.2f", 100*v) }
+	fmt.Fprintf(w, "Beat detection, channel %d, EC57 (150 ms window, from minute 5)\n", *channel)
+	fmt.Fprintf(w, "%-8s %7s %5s %5s %7s %7s\n", "record", "TP", "FN", "FP", "Se%", "+P%")
+	var gross ecg.BeatStats
+	for _, r := range rows {
+		c := r.clean
+		gross = gross.Add(c)
+		fmt.Fprintf(w, "%-8s %7d %5d %5d %7s %7s\n", r.name, c.TP, c.FN, c.FP, pct(c.Se()), pct(c.PPV()))
+	}
+	fmt.Fprintf(w, "%-8s %7d %5d %5d %7s %7s\n", "gross", gross.TP, gross.FN, gross.FP, pct(gross.Se()), pct(gross.PPV()))
+	if len(noises) > 0 {
+		fmt.Fprintf(w, "\nWith nstdb noise (nst standard protocol: noise in alternate 2-min segments after minute 5)\n")
+		fmt.Fprintf(w, "%-6s %6s %7s %5s %5s %7s %7s\n", "noise", "SNR", "TP", "FN", "FP", "Se%", "+P%")
+		for k, nz := range noises {
+			for j, snr := range snrs {
+				var g ecg.BeatStats
+				for _, r := range rows {
+					g = g.Add(r.noisy[k][j])
+				}
+				fmt.Fprintf(w, "%-6s %6g %7d %5d %5d %7s %7s\n", nz.name, snr, g.TP, g.FN, g.FP, pct(g.Se()), pct(g.PPV()))
+			}
+		}
+	}
+	fmt.Fprintf(env.Stderr, "%d records, %d samples through the detector in %s (%.1f M samples/s); total %s\n",
+		len(rows), samples, detectTime.Round(time.Millisecond), float64(samples)/detectTime.Seconds()/1e6, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func fsGlob(fsys fs.FS, pattern string) ([]string, error) {
+	m, err := fs.Glob(fsys, pattern)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func readAnnotationFile(fsys fs.FS, name string) ([]ecg.Annotation, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ecg.ReadAnnotations(bufio.NewReader(f))
 }
