@@ -24,6 +24,9 @@ type Account struct {
 	// whether enrolment was confirmed with a valid code.
 	TOTPSecret  string
 	TOTPEnabled bool
+	// TOTPLastStep is the time step of the last accepted code, so that a
+	// code is never accepted twice (RFC 6238 section 5.2).
+	TOTPLastStep int64
 	// RecoveryCodes are SHA-256 hashes (hex) of unused recovery codes.
 	RecoveryCodes []string
 	// FailedLogins counts consecutive failed password or code checks;

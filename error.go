@@ -29,6 +29,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	// ErrTooLarge means a body or result exceeds a configured limit (HTTP 413).
 	ErrTooLarge = errors.New("too large")
+	// ErrTooMany means the caller must slow down: too many attempts, such
+	// as failed logins from one address (HTTP 429).
+	ErrTooMany = errors.New("too many requests")
 	// ErrUnsupported means a valid request the server does not implement
 	// (HTTP 501), or an unsupported media type where the caller says so.
 	ErrUnsupported = errors.New("unsupported")
@@ -90,7 +93,7 @@ func PublicMessage(err error) string {
 		return e.Message
 	}
 	for _, s := range []error{ErrNotFound, ErrGone, ErrConflict, ErrPrecondition, ErrInvalid,
-		ErrUnprocessable, ErrForbidden, ErrUnauthorized, ErrTooLarge, ErrUnsupported} {
+		ErrUnprocessable, ErrForbidden, ErrUnauthorized, ErrTooLarge, ErrTooMany, ErrUnsupported} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

@@ -129,6 +129,9 @@ type Principal struct {
 	Method string
 	// BreakGlass lists the emergency grants active for this request.
 	BreakGlass []BreakGlass
+	// NeedsSecondFactor is set for an account whose role requires a second
+	// factor that it has not enrolled yet: it may only enrol one.
+	NeedsSecondFactor bool
 }
 
 // BreakGlass is an emergency-access grant: an account may reach one
@@ -165,3 +168,8 @@ func PrincipalFrom(ctx context.Context) *Principal {
 	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
 }
+
+// AccountSource is the meta.source Vigil gives resources submitted by a
+// patient or device account: who submitted it, which the access policy
+// uses to let patients change only their own submissions.
+func AccountSource(accountID string) string { return "urn:vigil:account:" + accountID }

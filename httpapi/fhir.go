@@ -170,6 +170,12 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, a *Access) bool {
 		s.respondError(w, r, err)
 		return false
 	}
+	if err := s.requirePrincipal(r); err != nil {
+		a.Err = err
+		s.cfg.Auditor.Record(r.Context(), a)
+		s.unauthorized(w, r, err)
+		return false
+	}
 	if err := s.cfg.Policy.Authorize(r.Context(), a); err != nil {
 		a.Err = err
 		s.cfg.Auditor.Record(r.Context(), a)
@@ -306,6 +312,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, a *Access, run fu
 		return
 	}
 	a.Resource = obj
+	stampSource(r.Context(), obj)
 	if !s.begin(w, r, a) {
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/auth"
 	"github.com/vigilhealth/vigil/records"
 )
 
@@ -33,6 +35,14 @@ type Config struct {
 	Auditor Auditor
 	// Version is reported in the CapabilityStatement.
 	Version string
+	// Auth authenticates callers (bearer tokens and session cookies) and
+	// serves /auth/…; nil means no authentication (tests of the FHIR layer
+	// alone). The access decisions themselves live in the store that
+	// Records runs on (package access).
+	Auth *auth.Service
+	// OnBreakGlass, when set, is told of every emergency-access grant (to
+	// alert admins).
+	OnBreakGlass func(ctx context.Context, g *vigil.BreakGlass)
 }
 
 // Server is Vigil's HTTP front end. Create it with New; it is an
@@ -69,7 +79,11 @@ func New(cfg Config) (*Server, error) {
 	s.capa = capa
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = s.chain(mux)
+	s.authRoutes(mux)
+	// Cookie-authenticated browsers may not be made to write from another
+	// origin (CSRF); API clients with bearer tokens send no Origin or
+	// Sec-Fetch-Site and pass.
+	s.handler = s.chain(http.NewCrossOriginProtection().Handler(mux))
 	return s, nil
 }
 
@@ -125,7 +139,11 @@ func (s *Server) chain(next http.Handler) http.Handler {
 			s.log.InfoContext(ctx, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", sw.status, "bytes", sw.bytes, "duration", time.Since(start))
 		}()
-		next.ServeHTTP(sw, r.WithContext(ctx))
+		r, ok := s.authenticate(sw, r.WithContext(ctx))
+		if !ok {
+			return
+		}
+		next.ServeHTTP(sw, r)
 	})
 }
 

@@ -24,6 +24,7 @@ var statusTable = []struct {
 	{vigil.ErrUnauthorized, http.StatusUnauthorized, "login"},
 	{vigil.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{vigil.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-costly"},
+	{vigil.ErrTooMany, http.StatusTooManyRequests, "throttled"},
 	{vigil.ErrUnsupported, http.StatusNotImplemented, "not-supported"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 	{context.Canceled, 499, "timeout"},

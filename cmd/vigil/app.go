@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/access"
+	"github.com/vigilhealth/vigil/auth"
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/httpapi"
 	"github.com/vigilhealth/vigil/postgres"
@@ -33,11 +35,18 @@ type Config struct {
 // App is a running Vigil: store, services and HTTP server. Tests start one
 // on ":0" with a temporary data directory.
 type App struct {
-	cfg     Config
-	Store   vigil.ResourceStore
-	Model   *fhir.Model
+	cfg   Config
+	Store vigil.ResourceStore
+	Model *fhir.Model
+	// Records runs on the unguarded store: for the operator's own tools
+	// (import, demo loading). The HTTP server uses Guarded.
 	Records *records.Service
-	HTTP    *httpapi.Server
+	// Guarded runs on the store wrapped by the access policy.
+	Guarded  *records.Service
+	Policy   *access.Policy
+	Accounts vigil.AccountStore
+	Auth     *auth.Service
+	HTTP     *httpapi.Server
 
 	ln  net.Listener
 	srv *http.Server
@@ -82,13 +91,43 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec := records.New(store, model)
-	h, err := httpapi.New(httpapi.Config{Records: rec, Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
+	accounts, err := openAccounts(ctx, cfg)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &App{cfg: cfg, Store: store, Model: model, Records: rec, HTTP: h}, nil
+	authn, err := auth.New(auth.Config{Accounts: accounts})
+	if err != nil {
+		store.Close()
+		accounts.Close()
+		return nil, err
+	}
+	policy := access.New(store, model)
+	app := &App{cfg: cfg, Store: store, Model: model, Records: records.New(store, model), Guarded: records.New(policy.Store(), model),
+		Policy: policy, Accounts: accounts, Auth: authn}
+	h, err := httpapi.New(httpapi.Config{Records: app.Guarded, Auth: authn, Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
+	if err != nil {
+		app.Close()
+		return nil, err
+	}
+	app.HTTP = h
+	return app, nil
+}
+
+// openAccounts opens the account store beside the resource store.
+func openAccounts(ctx context.Context, cfg Config) (vigil.AccountStore, error) {
+	if cfg.DB != "" {
+		a, err := postgres.OpenAccounts(ctx, cfg.DB)
+		if err != nil {
+			return nil, fmt.Errorf("open accounts: %w", err)
+		}
+		return a, nil
+	}
+	a, err := sqlite.OpenAccounts(ctx, filepath.Clean(cfg.DataDir))
+	if err != nil {
+		return nil, fmt.Errorf("open accounts: %w", err)
+	}
+	return a, nil
 }
 
 // startApp builds an App and binds its listen address.
@@ -145,10 +184,14 @@ func (a *App) Serve(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the store.
+// Close releases the stores.
 func (a *App) Close() error {
 	if a.srv != nil {
 		a.srv.Close()
 	}
-	return a.Store.Close()
+	err := a.Store.Close()
+	if a.Accounts != nil {
+		err = errors.Join(err, a.Accounts.Close())
+	}
+	return err
 }

@@ -47,6 +47,8 @@ func commands() map[string]command {
 		"bench":   {"load-test a Vigil server over HTTP", runBench},
 		"audit":   {"audit trail tools: verify the hash chain", runAudit},
 		"ecg":     {"ECG tools: annotate a WFDB record, evaluate the detector", runECG},
+		"user":    {"manage accounts: add, list", runUser},
+		"token":   {"issue and revoke bearer tokens", runToken},
 		"model":   {"diagnostic models: train, evaluate, list", runModel},
 	}
 }

@@ -60,6 +60,20 @@ func TestImportThenServe(t *testing.T) {
 		t.Errorf("import output: %q", out)
 	}
 
+	// An integration account and its token, made with the CLI.
+	env, out, errb = testEnv()
+	if err := Run(context.Background(), env, []string{"user", "add", "--data", dir, "--username", "ehr-sync", "--role", "service", "--scope", "system/*.read"}); err != nil {
+		t.Fatalf("vigil user add: %v\n%s", err, errb)
+	}
+	env, out, errb = testEnv()
+	if err := Run(context.Background(), env, []string{"token", "issue", "--data", dir, "--username", "ehr-sync", "--expires", "1h"}); err != nil {
+		t.Fatalf("vigil token issue: %v\n%s", err, errb)
+	}
+	token := strings.TrimSpace(out.String())
+	if !strings.HasPrefix(token, "vgl_") {
+		t.Fatalf("token issue printed %q", token)
+	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	app, err := NewApp(ctx, Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: quietLogger(env)})
@@ -76,9 +90,16 @@ func TestImportThenServe(t *testing.T) {
 		<-done
 		app.Close()
 	}()
+	if resp, err := http.Get(app.URL() + "/fhir/Patient"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /fhir/Patient without a token: %d, want 401", resp.StatusCode)
+	}
 	get := func(path string) map[string]any {
 		t.Helper()
-		resp, err := http.Get(app.URL() + path)
+		req, _ := http.NewRequest("GET", app.URL()+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

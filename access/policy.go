@@ -1,0 +1,429 @@
+package access
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/fhir"
+)
+
+// Policy decides what principals may read and write. Create it with New;
+// Store wraps a resource store with it. It is safe for concurrent use.
+type Policy struct {
+	inner vigil.ResourceStore
+	model *fhir.Model
+	comp  map[string][]string // Patient compartment: type → reference params
+	now   func() time.Time
+	ttl   time.Duration
+
+	mu      sync.Mutex
+	teams   map[string]teamEntry   // practitioner id → patients
+	devices map[string]deviceEntry // device id → bound patient
+}
+
+type teamEntry struct {
+	patients []string
+	until    time.Time
+}
+
+type deviceEntry struct {
+	patient string
+	until   time.Time
+}
+
+// Option configures a Policy.
+type Option func(*Policy)
+
+// WithClock sets the clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(p *Policy) { p.now = now } }
+
+// WithCacheTTL sets how long CareTeam memberships and device bindings are
+// cached (default 30 s). Writes through the guarded store invalidate them
+// at once; writes by other servers are seen within the TTL.
+func WithCacheTTL(d time.Duration) Option { return func(p *Policy) { p.ttl = d } }
+
+// New returns the policy over store (the unguarded store, used to look up
+// CareTeams and Devices).
+func New(store vigil.ResourceStore, model *fhir.Model, opts ...Option) *Policy {
+	p := &Policy{inner: store, model: model, comp: model.PatientCompartment(), now: time.Now, ttl: 30 * time.Second,
+		teams: make(map[string]teamEntry), devices: make(map[string]deviceEntry)}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Errors of the policy. A hidden resource answers errHidden: "not found"
+// to the caller, "forbidden" to the audit trail (errors.Is both).
+var (
+	errNoPrincipal = vigil.Errorf(vigil.ErrUnauthorized, "authentication required")
+	errSecondFactor = vigil.Errorf(vigil.ErrForbidden, "enrol a second factor (POST /auth/totp/enrol) before anything else")
+)
+
+func hidden(typ, id string) error {
+	return &vigil.Error{Kind: vigil.ErrNotFound, Message: "resource not found", Err: vigil.ErrForbidden}
+}
+
+func forbidden(msg string) error { return vigil.Errorf(vigil.ErrForbidden, "%s", msg) }
+
+// view is what one principal may reach, computed once per call.
+type view struct {
+	p        *vigil.Principal
+	all      bool     // sees every patient (service with a read scope)
+	patients []string // sorted patient ids whose compartments are visible
+}
+
+func (v *view) sees(patient string) bool {
+	_, ok := slices.BinarySearch(v.patients, patient)
+	return ok
+}
+
+// viewOf resolves the principal of ctx.
+func (p *Policy) viewOf(ctx context.Context) (*view, error) {
+	pr := vigil.PrincipalFrom(ctx)
+	if pr == nil {
+		return nil, errNoPrincipal
+	}
+	if pr.NeedsSecondFactor {
+		return nil, errSecondFactor
+	}
+	v := &view{p: pr}
+	switch pr.Role {
+	case vigil.RoleService:
+		v.all = true
+	case vigil.RolePatient:
+		if pr.Patient != "" {
+			v.patients = []string{pr.Patient}
+		}
+	case vigil.RoleClinician:
+		ps, err := p.careTeamPatients(ctx, pr.Practitioner)
+		if err != nil {
+			return nil, err
+		}
+		v.patients = ps
+	case vigil.RoleDevice, vigil.RoleAdmin:
+	default:
+		return nil, forbidden("unknown role")
+	}
+	now := p.now()
+	for _, g := range pr.BreakGlass {
+		if now.Before(g.Expires) && !v.sees(g.Patient) {
+			v.patients = append(v.patients, g.Patient)
+			slices.Sort(v.patients)
+		}
+	}
+	return v, nil
+}
+
+// careTeamPatients lists the subjects of the active CareTeams in which the
+// practitioner participates.
+func (p *Policy) careTeamPatients(ctx context.Context, practitioner string) ([]string, error) {
+	if practitioner == "" {
+		return nil, nil
+	}
+	now := p.now()
+	p.mu.Lock()
+	e, ok := p.teams[practitioner]
+	p.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.patients, nil
+	}
+	q := &vigil.SearchQuery{Type: "CareTeam", Count: 1000, Params: []vigil.SearchParam{
+		{Name: "participant", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Practitioner", RefID: practitioner}}},
+		{Name: "status", Type: vigil.ParamToken, Values: []vigil.SearchValue{{Code: "active", AnySystem: true}}},
+	}}
+	var out []string
+	for {
+		res, err := p.inner.Search(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for i := range res.Matches {
+			var ct struct {
+				Subject struct {
+					Reference string `json:"reference"`
+				} `json:"subject"`
+			}
+			if err := json.Unmarshal(res.Matches[i].JSON, &ct); err != nil {
+				continue
+			}
+			if id, ok := patientRef(ct.Subject.Reference); ok {
+				out = append(out, id)
+			}
+		}
+		if res.Next == "" {
+			break
+		}
+		q.Cursor = res.Next
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	p.mu.Lock()
+	p.teams[practitioner] = teamEntry{patients: out, until: now.Add(p.ttl)}
+	p.mu.Unlock()
+	return out, nil
+}
+
+// patientRef returns the id of a local "Patient/id" reference.
+func patientRef(ref string) (string, bool) {
+	id, ok := bytes.CutPrefix([]byte(ref), []byte("Patient/"))
+	if !ok || len(id) == 0 || bytes.ContainsAny(id, "/") {
+		return "", false
+	}
+	return string(id), true
+}
+
+// boundPatient returns the patient a device is bound to (Device.patient).
+func (p *Policy) boundPatient(ctx context.Context, device string) (string, error) {
+	now := p.now()
+	p.mu.Lock()
+	e, ok := p.devices[device]
+	p.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.patient, nil
+	}
+	r, err := p.inner.Read(ctx, "Device", device)
+	if err != nil {
+		if errors.Is(err, vigil.ErrNotFound) || errors.Is(err, vigil.ErrGone) {
+			return "", nil
+		}
+		return "", err
+	}
+	var d struct {
+		Patient struct {
+			Reference string `json:"reference"`
+		} `json:"patient"`
+	}
+	if err := json.Unmarshal(r.JSON, &d); err != nil {
+		return "", err
+	}
+	id, _ := patientRef(d.Patient.Reference)
+	p.mu.Lock()
+	p.devices[device] = deviceEntry{patient: id, until: now.Add(p.ttl)}
+	p.mu.Unlock()
+	return id, nil
+}
+
+// forget drops cached memberships and bindings after a CareTeam or Device
+// write.
+func (p *Policy) forget(typ string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch typ {
+	case "CareTeam":
+		clear(p.teams)
+	case "Device":
+		clear(p.devices)
+	}
+}
+
+// inCompartmentType reports whether resources of typ can belong to a
+// patient's compartment.
+func (p *Policy) inCompartmentType(typ string) bool {
+	return typ == "Patient" || len(p.comp[typ]) > 0
+}
+
+// patientsOf returns the patients whose compartment holds the resource,
+// from its index entries.
+func (p *Policy) patientsOf(typ, id string, index []vigil.IndexEntry) []string {
+	var out []string
+	if typ == "Patient" {
+		out = append(out, id)
+	}
+	params := p.comp[typ]
+	for i := range index {
+		e := &index[i]
+		if e.Type == vigil.ParamReference && e.RefType == "Patient" && e.RefID != "" && slices.Contains(params, e.Param) {
+			out = append(out, e.RefID)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// patientsOfJSON is patientsOf for a stored resource.
+func (p *Policy) patientsOfJSON(r *vigil.Resource) ([]string, error) {
+	if r.Type == "Patient" {
+		return []string{r.ID}, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.JSON))
+	dec.UseNumber()
+	var obj map[string]any
+	if err := dec.Decode(&obj); err != nil {
+		return nil, err
+	}
+	idx, err := p.model.Index(obj)
+	if err != nil {
+		return nil, err
+	}
+	return p.patientsOf(r.Type, r.ID, idx), nil
+}
+
+// adminReadable lists the compartment types an admin reads without
+// break-the-glass: who cares for whom is access-control data.
+var adminReadable = []string{"CareTeam"}
+
+// canRead decides whether v may see r.
+func (p *Policy) canRead(v *view, r *vigil.Resource) (bool, error) {
+	switch v.p.Role {
+	case vigil.RoleDevice:
+		return false, nil
+	case vigil.RoleService:
+		return vigil.Allows(v.p.Scopes, r.Type, false), nil
+	}
+	if v.p.Scopes != nil && !vigil.Allows(v.p.Scopes, r.Type, false) {
+		return false, nil
+	}
+	if !p.inCompartmentType(r.Type) {
+		// Not patient data (Practitioner, Organization, Medication…).
+		return v.p.Role != vigil.RolePatient, nil
+	}
+	if v.p.Role == vigil.RoleAdmin && slices.Contains(adminReadable, r.Type) {
+		return true, nil
+	}
+	if r.Deleted || len(r.JSON) == 0 {
+		return false, nil
+	}
+	ps, err := p.patientsOfJSON(r)
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ps {
+		if v.sees(id) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// source returns meta.source of a stored or new resource.
+func source(data []byte) string {
+	var m struct {
+		Meta struct {
+			Source string `json:"source"`
+		} `json:"meta"`
+	}
+	_ = json.Unmarshal(data, &m)
+	return m.Meta.Source
+}
+
+// canWrite decides whether v may write version r (with its index) over
+// old (nil for a create).
+func (p *Policy) canWrite(ctx context.Context, v *view, r *vigil.Resource, index []vigil.IndexEntry, old *vigil.Resource) error {
+	pr := v.p
+	deny := func(msg string) error { return forbidden(msg) }
+	if pr.Scopes != nil && !vigil.Allows(pr.Scopes, r.Type, true) {
+		return deny("the token's scopes do not allow writing " + r.Type)
+	}
+	if pr.Role == vigil.RoleService {
+		return nil
+	}
+	newPatients := p.patientsOf(r.Type, r.ID, index)
+	compType := p.inCompartmentType(r.Type)
+	switch pr.Role {
+	case vigil.RoleDevice:
+		if r.Type != "Observation" || old != nil || r.Deleted {
+			return deny("a device may only create Observations")
+		}
+		bound, err := p.boundPatient(ctx, pr.Device)
+		if err != nil {
+			return err
+		}
+		if bound == "" || len(newPatients) != 1 || newPatients[0] != bound {
+			return deny("a device may only submit data for the patient it is bound to")
+		}
+		if source(r.JSON) != vigil.AccountSource(pr.AccountID) {
+			return deny("the resource must carry the device account as meta.source")
+		}
+		return nil
+	case vigil.RolePatient:
+		if !compType || r.Type == "Patient" {
+			return deny("a patient may only submit data to their own record")
+		}
+		if old != nil && (old.Deleted || source(old.JSON) != vigil.AccountSource(pr.AccountID)) {
+			return deny("a patient may only change what they submitted themselves")
+		}
+		if !r.Deleted && (len(newPatients) == 0 || !allSeen(v, newPatients) || source(r.JSON) != vigil.AccountSource(pr.AccountID)) {
+			return deny("a patient may only submit data to their own record")
+		}
+		return nil
+	}
+	// Clinicians and admins.
+	if !compType {
+		return nil
+	}
+	if pr.Role == vigil.RoleAdmin && (r.Type == "CareTeam" || (r.Type == "Patient" && old == nil)) {
+		return nil // admins manage care teams and register patients
+	}
+	if r.Type == "Patient" && old == nil && pr.Role == vigil.RoleClinician {
+		return nil // registering a new patient
+	}
+	if old != nil && !old.Deleted {
+		ok, err := p.canRead(v, old)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return hidden(old.Type, old.ID)
+		}
+	}
+	if !r.Deleted && (len(newPatients) == 0 || !allSeen(v, newPatients)) {
+		return deny("the resource would belong to a patient outside your care teams")
+	}
+	return nil
+}
+
+func allSeen(v *view, ids []string) bool {
+	for _, id := range ids {
+		if !v.sees(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// restrict narrows a search to what v may see, or refuses it.
+func (p *Policy) restrict(v *view, q *vigil.SearchQuery) (*vigil.SearchQuery, error) {
+	pr := v.p
+	if pr.Role == vigil.RoleDevice {
+		return nil, forbidden("a device may not search")
+	}
+	typ := q.Type
+	if pr.Scopes != nil && !vigil.Allows(pr.Scopes, typOrAll(typ), false) {
+		return nil, forbidden("the token's scopes do not allow reading " + typOrAll(typ))
+	}
+	if v.all {
+		return q, nil
+	}
+	nq := *q
+	if typ != "" && !p.inCompartmentType(typ) {
+		if pr.Role == vigil.RolePatient {
+			return nil, forbidden("a patient may only search their own record")
+		}
+		return &nq, nil
+	}
+	if pr.Role == vigil.RoleAdmin && slices.Contains(adminReadable, typ) {
+		return &nq, nil
+	}
+	r := &vigil.Compartment{Type: "Patient", Params: p.comp}
+	if len(v.patients) == 1 {
+		r.ID = v.patients[0]
+	} else {
+		r.IDs = v.patients
+	}
+	nq.Restrict = r
+	return &nq, nil
+}
+
+func typOrAll(t string) string {
+	if t == "" {
+		return "*"
+	}
+	return t
+}
