@@ -62,7 +62,7 @@ func New(store vigil.ResourceStore, model *fhir.Model, opts ...Option) *Policy {
 // Errors of the policy. A hidden resource answers errHidden: "not found"
 // to the caller, "forbidden" to the audit trail (errors.Is both).
 var (
-	errNoPrincipal = vigil.Errorf(vigil.ErrUnauthorized, "authentication required")
+	errNoPrincipal  = vigil.Errorf(vigil.ErrUnauthorized, "authentication required")
 	errSecondFactor = vigil.Errorf(vigil.ErrForbidden, "enrol a second factor (POST /auth/totp/enrol) before anything else")
 )
 
