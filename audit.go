@@ -1,0 +1,177 @@
+package vigil
+
+import (
+	"context"
+	"time"
+)
+
+// AuditAction is what an audited event did. Actions outside the constants
+// below are rejected when a record is appended (fail closed): add a
+// constant, and its FHIR mapping in package audit, to audit something new.
+type AuditAction string
+
+// The audited actions. The first group are FHIR interactions on health
+// data (https://hl7.org/fhir/R4/http.html), the second security events.
+const (
+	AuditRead       AuditAction = "read"
+	AuditVRead      AuditAction = "vread"
+	AuditSearch     AuditAction = "search"
+	AuditHistory    AuditAction = "history"
+	AuditCreate     AuditAction = "create"
+	AuditUpdate     AuditAction = "update"
+	AuditPatch      AuditAction = "patch"
+	AuditDelete     AuditAction = "delete"
+	AuditImport     AuditAction = "import"
+	AuditExport     AuditAction = "export"
+	AuditEverything AuditAction = "everything" // Patient/$everything
+
+	AuditLogin            AuditAction = "login"
+	AuditLoginFailed      AuditAction = "login-failed"
+	AuditLogout           AuditAction = "logout"
+	Audit2FAEnrol         AuditAction = "2fa-enrol"
+	Audit2FADisable       AuditAction = "2fa-disable"
+	AuditTokenIssue       AuditAction = "token-issue"
+	AuditTokenRevoke      AuditAction = "token-revoke"
+	AuditPermissionDenied AuditAction = "permission-denied"
+	AuditBreakGlass       AuditAction = "break-glass"
+	AuditAccountCreate    AuditAction = "account-create"
+	AuditAccountUpdate    AuditAction = "account-update"
+	AuditAccountLock      AuditAction = "account-lock"
+)
+
+// AuditOutcome is how an audited event ended.
+type AuditOutcome string
+
+// The outcomes. Denied is a refusal by the access policy or by
+// authentication; Failed is an error while doing what was allowed.
+const (
+	AuditSuccess AuditOutcome = "success"
+	AuditDenied  AuditOutcome = "denied"
+	AuditFailed  AuditOutcome = "failed"
+)
+
+// AuditRecord is one entry of the audit trail: who did what to which
+// health data, when, from where, and how it ended (HIPAA 45 CFR
+// 164.312(b) audit controls). It never holds passwords, tokens, cookies or
+// resource contents: only opaque ids.
+//
+// Records are immutable once appended; the trail assigns Seq and truncates
+// Time to whole microseconds in UTC.
+type AuditRecord struct {
+	// Seq is the record's position in the trail, from 1, dense. Set by the
+	// trail on Append; ignored when given.
+	Seq int64
+	// Time is when the event happened; the zero value means "now" on Append.
+	Time time.Time
+	// ActorID is the acting account's opaque id; empty for an anonymous
+	// caller (such as a failed login for an unknown user).
+	ActorID string
+	// ActorName is the account's username (or the name tried at a failed
+	// login), for people reading the trail.
+	ActorName string
+	// Role is the actor's role (a Role value such as "clinician"); empty
+	// when anonymous.
+	Role string
+	// Action is what was done.
+	Action AuditAction
+	// Outcome is how it ended.
+	Outcome AuditOutcome
+	// Resources lists the resources involved, as "Type/id" (optionally
+	// "Type/id/_history/N"), in the order given.
+	Resources []string
+	// Patients lists the patients whose data was involved, as
+	// "Patient/id": the subject of each resource touched, for searches all
+	// patients whose data the result revealed.
+	Patients []string
+	// Source is the network address the request came from.
+	Source string
+	// RequestID identifies the request (for correlation with logs).
+	RequestID string
+	// Detail is an optional short free text, such as a break-the-glass
+	// reason or the kind of failure. Never secrets, never clinical data.
+	Detail string
+}
+
+// AuditQuery selects records of the trail, newest first. Zero fields do not
+// filter.
+type AuditQuery struct {
+	// Patient keeps records involving this patient ("Patient/id").
+	Patient string
+	// Agent keeps records whose actor is this account id.
+	Agent string
+	// Since and Until keep records with Since <= Time < Until.
+	Since, Until time.Time
+	// Actions keeps records with one of these actions.
+	Actions []AuditAction
+	// Before continues a previous page: only records with Seq < Before.
+	Before int64
+	// Count is the page size (default 50, at most 1000).
+	Count int
+}
+
+// AuditPage is one page of query results, newest first.
+type AuditPage struct {
+	Records []AuditRecord
+	// Next is the Before of the next page, 0 when this is the last one.
+	Next int64
+}
+
+// AuditEntry is one stored record of the hash chain: its canonical
+// encoding, which is authoritative, its chain hash, and the fields that
+// stores index for queries (copies of what Data holds; the verifier checks
+// that they agree).
+type AuditEntry struct {
+	Seq  int64
+	Data []byte // canonical encoding of the record (package audit)
+	Hash []byte // SHA-256 chain hash ending at this record
+	MAC  []byte // HMAC of Data with a key kept outside the database
+
+	Time     time.Time // record time, microseconds, UTC
+	Agent    string    // actor account id
+	Action   AuditAction
+	Patients []string
+}
+
+// AuditCheckpoint is a signature over the chain head at Seq, made with a
+// key kept outside the database.
+type AuditCheckpoint struct {
+	Seq       int64
+	Hash      []byte // chain hash of record Seq
+	Time      time.Time
+	KeyID     string // identifies the signing key (package audit)
+	Signature []byte
+}
+
+// AuditHead is the end of the stored chain: the last record's Seq and Hash
+// (0 and nil when empty) and the Seq of the last checkpoint (0 when none).
+type AuditHead struct {
+	Seq           int64
+	Hash          []byte
+	CheckpointSeq int64
+}
+
+// AuditStore keeps the audit trail's entries and checkpoints. It does not
+// compute or check hashes: package audit does. Implementations are safe for
+// concurrent use and never update or delete entries.
+type AuditStore interface {
+	// AppendAudit runs one write transaction: it locks the chain against
+	// other writers (other processes or nodes included), reads the head,
+	// calls fn with it and stores the entries and checkpoints fn returns.
+	// It returns after they are durable. If fn returns an error nothing is
+	// written and AppendAudit returns it.
+	AppendAudit(ctx context.Context, fn func(head AuditHead) ([]AuditEntry, []AuditCheckpoint, error)) error
+	// AuditHead returns the current head.
+	AuditHead(ctx context.Context) (AuditHead, error)
+	// ScanAudit calls fn for each entry with from <= Seq <= to, in Seq
+	// order, streaming (entries are not all held in memory). fn must not
+	// keep e or its slices. Patients come from the store's patient index,
+	// so that the verifier sees what patient queries see.
+	ScanAudit(ctx context.Context, from, to int64, fn func(e *AuditEntry) error) error
+	// ScanAuditCheckpoints calls fn for each checkpoint with Seq >= from,
+	// in Seq order. fn must not keep c or its slices.
+	ScanAuditCheckpoints(ctx context.Context, from int64, fn func(c *AuditCheckpoint) error) error
+	// QueryAudit returns up to q.Count (already defaulted by the caller)
+	// entries matching q, newest first. Callers re-check each decoded
+	// record against q: the index columns are not authoritative.
+	QueryAudit(ctx context.Context, q *AuditQuery) ([]AuditEntry, error)
+}

@@ -1,0 +1,327 @@
+package audit
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/ed25519"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+)
+
+// VerifyKey is what Verify checks the trail with. Public is required;
+// with Private also set (the signing key file) every record's MAC is
+// checked too, which names a changed or inserted record exactly even when
+// the attacker recomputed the hash chain after it.
+type VerifyKey struct {
+	Public  ed25519.PublicKey
+	Private ed25519.PrivateKey
+}
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	// WitnessFile is the witness written by the trail (Options.WitnessFile);
+	// "" skips the witness check, which leaves a removed tail undetected.
+	WitnessFile string
+	// Progress, when set, is called every 1<<20 records with the number
+	// checked so far.
+	Progress func(records int64)
+}
+
+// ProblemKind says what is wrong with the first broken record.
+type ProblemKind string
+
+// The kinds of problem Verify reports.
+const (
+	// Changed: the record's content, hash or MAC is not what was written.
+	Changed ProblemKind = "changed"
+	// Missing: records were removed (a gap in sequence numbers, or later
+	// records renumbered down to hide it).
+	Missing ProblemKind = "missing"
+	// Inserted: a record that was never written sits at this position
+	// (later records renumbered up, or forged at the end).
+	Inserted ProblemKind = "inserted"
+	// Reordered: the record at this position was written at another one.
+	Reordered ProblemKind = "reordered"
+	// Truncated: a checkpoint or the witness names records past the end.
+	Truncated ProblemKind = "truncated"
+	// BadSignature: a checkpoint (or the witness) is not signed by the key.
+	BadSignature ProblemKind = "bad-signature"
+	// Rewritten: the chain is self-consistent but differs from a signed
+	// checkpoint: records up to it were rewritten and re-chained. Without
+	// the private key the first rewritten record can only be placed after
+	// the previous checkpoint.
+	Rewritten ProblemKind = "rewritten"
+	// CheckpointRemoved: the checkpoint in the witness file is no longer in
+	// the database.
+	CheckpointRemoved ProblemKind = "checkpoint-removed"
+	// Index: the store's query columns (time, agent, action, patients)
+	// disagree with the record, so queries would hide or misfile it.
+	Index ProblemKind = "index"
+)
+
+// Problem is the first broken record Verify found.
+type Problem struct {
+	Seq    int64 // the first record (or checkpoint position) that is wrong
+	Kind   ProblemKind
+	Detail string
+}
+
+func (p *Problem) String() string {
+	return fmt.Sprintf("record %d: %s: %s", p.Seq, p.Kind, p.Detail)
+}
+
+// Report is the result of Verify.
+type Report struct {
+	Records     int64 // records checked
+	Checkpoints int   // checkpoint signatures checked
+	Head        vigil.AuditHead
+	// Unsigned is how many records follow the last checkpoint: they are
+	// protected by the chain (and MACs) but not yet by a signature.
+	Unsigned int64
+	MACs     bool                   // whether record MACs were checked
+	Witness  *vigil.AuditCheckpoint // the witness checkpoint, if any
+	Problem  *Problem               // nil when the trail verifies
+	Elapsed  time.Duration
+}
+
+// OK reports whether the trail verified.
+func (r *Report) OK() bool { return r.Problem == nil }
+
+// Verify walks the whole trail in sequence order, streaming, and checks
+// every record against the previous one (hash chain), its MAC (with a
+// private key), its index columns and the signed checkpoints, then the
+// witness file. It stops at the first broken record and describes it in
+// Report.Problem; the error is for failures to read the store or the
+// witness. Memory is bounded by the number of checkpoints (about 150
+// bytes each).
+//
+// Records appended while Verify runs are not checked: it reads the head
+// first and walks up to it.
+func Verify(ctx context.Context, store vigil.AuditStore, key VerifyKey, opt VerifyOptions) (*Report, error) {
+	start := time.Now()
+	if len(key.Public) != ed25519.PublicKeySize {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "audit: verify needs a public key")
+	}
+	k := publicKeys(key.Public)
+	var mac hash.Hash
+	if key.Private != nil {
+		if !bytes.Equal(key.Private.Public().(ed25519.PublicKey), key.Public) {
+			return nil, vigil.Errorf(vigil.ErrInvalid, "audit: private and public key do not match")
+		}
+		mac = hmac.New(sha256.New, newKeys(key.Private).mac)
+	}
+	// The witness first, then the head: the witness is written after its
+	// checkpoint commits, so it never names records past that head.
+	w, err := readWitness(opt.WitnessFile)
+	if err != nil {
+		return nil, err
+	}
+	head, err := store.AuditHead(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit: read head: %w", err)
+	}
+	var ckps []vigil.AuditCheckpoint
+	err = store.ScanAuditCheckpoints(ctx, 1, func(c *vigil.AuditCheckpoint) error {
+		cc := *c
+		cc.Hash, cc.Signature = slices.Clone(c.Hash), slices.Clone(c.Signature)
+		ckps = append(ckps, cc)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: read checkpoints: %w", err)
+	}
+	rep := &Report{Head: head, MACs: mac != nil, Witness: w}
+	v := &walker{store: store, keys: k, mac: mac, ckps: ckps, witness: w, rep: rep, progress: opt.Progress}
+	if err := v.walk(ctx, head.Seq); err != nil {
+		return nil, err
+	}
+	if rep.Problem == nil {
+		v.tail(head)
+	}
+	rep.Elapsed = time.Since(start)
+	return rep, nil
+}
+
+// walker holds Verify's state while it streams the records.
+type walker struct {
+	store    vigil.AuditStore
+	keys     *keys
+	mac      hash.Hash
+	macBuf   [sha256.Size]byte
+	ckps     []vigil.AuditCheckpoint
+	ci       int // next checkpoint to check
+	witness  *vigil.AuditCheckpoint
+	rep      *Report
+	progress func(int64)
+
+	next      int64 // expected sequence number
+	prev      [HashSize]byte
+	lastCkp   int64 // last checkpoint that matched
+	prevPatch []string
+}
+
+// errFound stops the scan at the first problem.
+var errFound = errors.New("audit: problem found")
+
+func (v *walker) fail(seq int64, kind ProblemKind, format string, args ...any) error {
+	v.rep.Problem = &Problem{Seq: seq, Kind: kind, Detail: fmt.Sprintf(format, args...)}
+	return errFound
+}
+
+func (v *walker) walk(ctx context.Context, to int64) error {
+	v.next, v.prev = 1, genesis
+	if to == 0 {
+		return nil
+	}
+	err := v.store.ScanAudit(ctx, 1, to, func(e *vigil.AuditEntry) error { return v.entry(ctx, e) })
+	if errors.Is(err, errFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: read records: %w", err)
+	}
+	if v.next <= to {
+		return v.fail(v.next, Missing, "records %d..%d missing (the head says %d)", v.next, to, to)
+	}
+	return nil
+}
+
+// entry checks one record. The order of the checks decides which kind of
+// problem is reported when several apply.
+func (v *walker) entry(ctx context.Context, e *vigil.AuditEntry) error {
+	if e.Seq != v.next {
+		if e.Seq == v.next+1 {
+			return v.fail(v.next, Missing, "record %d missing", v.next)
+		}
+		return v.fail(v.next, Missing, "records %d..%d missing", v.next, e.Seq-1)
+	}
+	rec, err := Decode(e.Data)
+	if err != nil {
+		return v.fail(e.Seq, Changed, "record does not decode")
+	}
+	if rec.Seq != e.Seq {
+		next := v.recordAt(ctx, e.Seq+1)
+		switch {
+		case rec.Seq == e.Seq+1 && next == e.Seq+2:
+			return v.fail(e.Seq, Missing, "record %d removed and later records renumbered", e.Seq)
+		case rec.Seq == e.Seq-1:
+			return v.fail(e.Seq-1, Inserted, "a record that was never written sits at %d and later records are renumbered", e.Seq-1)
+		}
+		return v.fail(e.Seq, Reordered, "position %d holds record %d", e.Seq, rec.Seq)
+	}
+	if v.mac != nil {
+		v.mac.Reset()
+		v.mac.Write(e.Data)
+		if !hmac.Equal(v.mac.Sum(v.macBuf[:0]), e.MAC) {
+			if v.recordAt(ctx, e.Seq+1) == e.Seq {
+				return v.fail(e.Seq, Inserted, "a record that was never written sits at %d and later records are renumbered", e.Seq)
+			}
+			if e.Seq == v.rep.Head.Seq && v.lastCkp < e.Seq {
+				return v.fail(e.Seq, Changed, "record does not match its MAC (changed, or forged at the end)")
+			}
+			return v.fail(e.Seq, Changed, "record does not match its MAC")
+		}
+	}
+	h := chainHash(v.prev[:], e.Data)
+	if !bytes.Equal(h[:], e.Hash) {
+		return v.fail(e.Seq, Changed, "record does not hash to its stored chain hash")
+	}
+	if err := v.index(e, &rec); err != nil {
+		return err
+	}
+	for v.ci < len(v.ckps) && v.ckps[v.ci].Seq <= e.Seq {
+		c := &v.ckps[v.ci]
+		v.ci++
+		if c.Seq < e.Seq { // cannot happen with a dense walk
+			continue
+		}
+		if c.KeyID != v.keys.id || !v.keys.verify(c.Seq, c.Hash, c.Time, c.Signature) {
+			return v.fail(c.Seq, BadSignature, "checkpoint at record %d is not signed by key %s", c.Seq, v.keys.id)
+		}
+		if !bytes.Equal(c.Hash, h[:]) {
+			return v.fail(v.lastCkp+1, Rewritten, "records %d..%d were rewritten: the chain does not match the signed checkpoint at %d", v.lastCkp+1, c.Seq, c.Seq)
+		}
+		v.lastCkp = c.Seq
+		v.rep.Checkpoints++
+	}
+	if v.witness != nil && e.Seq == v.witness.Seq && !bytes.Equal(v.witness.Hash, h[:]) {
+		return v.fail(v.lastCkp+1, Rewritten, "records %d..%d were rewritten: the chain does not match the witness", v.lastCkp+1, e.Seq)
+	}
+	v.prev = h
+	v.next++
+	v.rep.Records++
+	if v.progress != nil && v.rep.Records%(1<<20) == 0 {
+		v.progress(v.rep.Records)
+	}
+	return nil
+}
+
+// index compares the store's query columns with the record.
+func (v *walker) index(e *vigil.AuditEntry, r *vigil.AuditRecord) error {
+	switch {
+	case e.Time.UnixMicro() != r.Time.UnixMicro():
+		return v.fail(e.Seq, Index, "stored time column differs from the record")
+	case e.Agent != r.ActorID:
+		return v.fail(e.Seq, Index, "stored agent column differs from the record")
+	case e.Action != r.Action:
+		return v.fail(e.Seq, Index, "stored action column differs from the record")
+	}
+	v.prevPatch = append(v.prevPatch[:0], e.Patients...)
+	slices.Sort(v.prevPatch)
+	if !slices.Equal(v.prevPatch, r.Patients) {
+		return v.fail(e.Seq, Index, "stored patient index differs from the record")
+	}
+	return nil
+}
+
+// recordAt returns the sequence number written inside the record stored
+// at position seq, or 0: a look-ahead that tells a removal or insertion
+// (later records renumbered) from a swap.
+func (v *walker) recordAt(ctx context.Context, seq int64) int64 {
+	var n int64
+	_ = v.store.ScanAudit(ctx, seq, seq, func(e *vigil.AuditEntry) error {
+		if r, err := Decode(e.Data); err == nil {
+			n = r.Seq
+		}
+		return nil
+	})
+	return n
+}
+
+// tail checks what lies past the walked records: checkpoints and the
+// witness naming records beyond the head, and the witness's signature.
+func (v *walker) tail(head vigil.AuditHead) {
+	for ; v.ci < len(v.ckps); v.ci++ {
+		c := &v.ckps[v.ci]
+		if c.KeyID != v.keys.id || !v.keys.verify(c.Seq, c.Hash, c.Time, c.Signature) {
+			v.fail(c.Seq, BadSignature, "checkpoint at record %d (past the end) is not signed by key %s", c.Seq, v.keys.id)
+			return
+		}
+		v.fail(head.Seq+1, Truncated, "a checkpoint names record %d but the trail ends at %d", c.Seq, head.Seq)
+		return
+	}
+	v.rep.Unsigned = head.Seq - v.lastCkp
+	w := v.witness
+	if w == nil {
+		return
+	}
+	if w.KeyID != v.keys.id || !v.keys.verify(w.Seq, w.Hash, w.Time, w.Signature) {
+		v.fail(w.Seq, BadSignature, "the witness file is not signed by key %s", v.keys.id)
+		return
+	}
+	if w.Seq > head.Seq {
+		v.fail(head.Seq+1, Truncated, "the witness names record %d but the trail ends at %d", w.Seq, head.Seq)
+		return
+	}
+	if _, ok := slices.BinarySearchFunc(v.ckps, w.Seq, func(c vigil.AuditCheckpoint, s int64) int { return cmp.Compare(c.Seq, s) }); !ok {
+		v.fail(w.Seq, CheckpointRemoved, "the checkpoint at record %d in the witness is missing from the database", w.Seq)
+	}
+}
