@@ -328,7 +328,7 @@ func (p *Policy) canWrite(ctx context.Context, v *view, r *vigil.Resource, index
 	compType := p.inCompartmentType(r.Type)
 	switch pr.Role {
 	case vigil.RoleDevice:
-		if r.Type != "Observation" || old != nil || r.Deleted {
+		if r.Type != "Observation" || old != nil || r.Deleted || r.Method != "POST" {
 			return deny("a device may only create Observations")
 		}
 		bound, err := p.boundPatient(ctx, pr.Device)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -430,6 +431,9 @@ func (s *Service) referenced(ctx context.Context, matches []vigil.Resource, filt
 					continue
 				}
 				res, err := s.store.Search(ctx, q)
+				if errors.Is(err, vigil.ErrForbidden) {
+					continue // a type the caller may not search
+				}
 				if err != nil {
 					return nil, err
 				}
