@@ -4,6 +4,7 @@ import (
 	"math"
 )
 
+
 // Beat is one detected heartbeat.
 type Beat struct {
 	// Sample is the index of the R peak (the fiducial point) in the stream
@@ -17,6 +18,9 @@ type Beat struct {
 	// missed interval with a lowered threshold rather than in real time;
 	// such beats are emitted up to 1.66 RR intervals after their peak.
 	SearchBack bool
+	// Decided is the index of the sample whose arrival let the detector
+	// decide on the beat; Decided-Sample is the decision delay.
+	Decided int64
 }
 
 // DetectorConfig configures a Detector.
@@ -33,6 +37,10 @@ const (
 	MaxFs = 1000.0
 )
 
+// MaxDelay is the longest time, in seconds, from an R peak to the decision
+// on its beat, for beats found in real time (not by search-back).
+const MaxDelay = 0.300
+
 // Detection rules (Hamilton & Tompkins 1986, with the refinements noted in
 // the Detector's doc comment). Times are in seconds.
 const (
@@ -42,8 +50,9 @@ const (
 	thresholdTC  = 0.3125 // detection threshold between noise and QRS levels
 	searchBackRR = 1.66   // look back when no beat came for this many RR averages
 	searchBackTh = 0.5    // search-back accepts peaks above this fraction of the threshold
-	holdTime     = 0.250  // a candidate waits this long for a larger complex (tall P waves)
-	peakHold     = 0.095  // a feature peak is declared after this long without growing
+	holdTime     = 0.250  // a later peak this close replaces a held candidate if larger
+	windowTime   = 0.15  // feature integration window (Pan & Tompkins 1985)
+	peakHold     = 0.08  // a feature peak is declared after this long without growing
 	levelBeats   = 8      // QRS and noise levels average the last 8 peaks
 	minLevelMV   = 0.06   // QRS feature floor, as the slope of a QRS of this many mV
 	initSeconds  = 2.0    // learning period before the first detection
@@ -122,13 +131,16 @@ type Detector struct {
 	lastDecay    int64
 
 	// Limits in samples.
-	refr, twin, pkHold, initN, staleN, holdN int64
+	refr, twin, pkHold, initN, staleN, holdN, maxDelayN int64
+	due                                                 int64 // when the held candidate is decided
 }
 
 type peak struct {
-	t     int64 // sample index of the feature peak
-	v     int64 // feature value
-	slope int32 // largest absolute slope within the integration window
+	r     int64   // R peak, once located
+	amp   float32 // R amplitude, once located
+	t     int64   // sample index of the feature peak
+	v     int64   // feature value
+	slope int32   // largest absolute slope within the integration window
 }
 
 // NewDetector returns a Detector for one lead sampled at cfg.Fs. It returns
@@ -153,7 +165,7 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 		d.l2++
 	}
 	d.k = max(2, int(math.Round(fs/30)))
-	d.w = max(4, int(math.Round(fs*0.080)))
+	d.w = max(4, int(math.Round(fs*windowTime)))
 	d.r1 = make([]int32, d.l1)
 	d.r2 = make([]int32, d.l2)
 	d.rw = make([]int32, d.w)
@@ -166,7 +178,7 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	d.delay = int64((d.l1 - 1 + d.l2 - 1) / 2)
 	sec := func(s float64) int64 { return int64(math.Round(s * fs)) }
 	d.refr, d.twin, d.pkHold = sec(refractory), sec(tWaveWindow), sec(peakHold)
-	d.holdN = sec(holdTime)
+	d.holdN, d.maxDelayN = sec(holdTime), sec(MaxDelay)
 	d.initN, d.staleN = sec(initSeconds), sec(staleSeconds)
 	// Feature of a QRS whose slope rises minLevelMV within the slope span.
 	d.floor = int64(minLevelMV * gain * float64(d.l1*d.l2) * float64(d.w) / 4)
@@ -235,7 +247,7 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 		}
 		d.prevF = f
 		if d.hold {
-			if n-d.cand.t >= d.holdN {
+			if n >= d.due {
 				d.n = n
 				dst = d.expire(dst)
 			}
@@ -252,6 +264,13 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 	return dst
 }
 
+// setCand holds p as the candidate beat until its R peak is maxDelay old.
+func (d *Detector) setCand(p peak) {
+	p.r, p.amp = d.locateR(p.t)
+	d.cand, d.hold = p, true
+	d.due = p.r + d.maxDelayN
+}
+
 // expire ends the hold of the candidate: a complex still rising in the
 // feature within the hold window and larger than the candidate takes its
 // place (it will be confirmed when its peak is declared); otherwise the
@@ -261,7 +280,7 @@ func (d *Detector) expire(dst []Beat) []Beat {
 		p := peak{t: d.pkT, v: d.pkMax, slope: d.slopeAt(d.pkT)}
 		if p.v > d.cand.v || p.slope > 2*d.cand.slope {
 			d.addNoise(d.cand.v)
-			d.cand = p
+			d.setCand(p)
 			return dst
 		}
 	}
@@ -322,7 +341,7 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 			if p.t-d.cand.t > d.pkHold {
 				d.addNoise(d.cand.v)
 			}
-			d.cand = p
+			d.setCand(p)
 		} else {
 			d.addNoise(p.v)
 		}
@@ -332,7 +351,7 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 		if d.hold { // previous candidate is out of the refractory window
 			dst = d.accept(d.cand, false, dst)
 		}
-		d.cand, d.hold = p, true
+		d.setCand(p)
 		return dst
 	}
 	d.addNoise(p.v)
@@ -380,8 +399,11 @@ func (d *Detector) accept(p peak, sb bool, dst []Beat) []Beat {
 	d.qrs[d.qi%levelBeats] = p.v
 	d.qi++
 	d.levels()
-	r, amp := d.locateR(p.t)
-	return append(dst, Beat{Sample: r, Amplitude: amp, SearchBack: sb})
+	r, amp := p.r, p.amp
+	if sb {
+		r, amp = d.locateR(p.t)
+	}
+	return append(dst, Beat{Sample: r, Amplitude: amp, SearchBack: sb, Decided: d.n})
 }
 
 // locateR returns the R peak for a feature peak at t: the sample of largest

@@ -46,9 +46,16 @@ func TestDS1Detection(t *testing.T) {
 		}
 		ref, vf := ReferenceBeats(ann)
 		test := make([]int, len(beats))
+		var maxDelay, sumDelay, nrt int64
 		for i, b := range beats {
 			test[i] = int(b.Sample)
+			if !b.SearchBack {
+				maxDelay = max(maxDelay, b.Decided-b.Sample)
+				sumDelay += b.Decided - b.Sample
+				nrt++
+			}
 		}
+		t.Logf("%s delay max %.0f ms mean %.0f ms", name, float64(maxDelay)/rec.Fs*1000, float64(sumDelay)/float64(nrt)/rec.Fs*1000)
 		st := CompareBeats(ref, test, int(MatchWindow*rec.Fs), int(ScoreStart*rec.Fs), vf)
 		gross = gross.Add(st)
 		lines = append(lines, fmt.Sprintf("%s TP %5d FN %4d FP %4d Se %.4f PPV %.4f", name, st.TP, st.FN, st.FP, st.Se(), st.PPV()))
