@@ -4,7 +4,6 @@ import (
 	"math"
 )
 
-
 // Beat is one detected heartbeat.
 type Beat struct {
 	// Sample is the index of the R peak (the fiducial point) in the stream
@@ -51,8 +50,8 @@ const (
 	searchBackRR = 1.66   // look back when no beat came for this many RR averages
 	searchBackTh = 0.5    // search-back accepts peaks above this fraction of the threshold
 	holdTime     = 0.250  // a later peak this close replaces a held candidate if larger
-	windowTime   = 0.15  // feature integration window (Pan & Tompkins 1985)
-	peakHold     = 0.08  // a feature peak is declared after this long without growing
+	windowTime   = 0.15   // feature integration window (Pan & Tompkins 1985)
+	peakHold     = 0.08   // a feature peak is declared after this long without growing
 	levelBeats   = 8      // QRS and noise levels average the last 8 peaks
 	minLevelMV   = 0.06   // QRS feature floor, as the slope of a QRS of this many mV
 	initSeconds  = 2.0    // learning period before the first detection
