@@ -258,7 +258,7 @@ func (p *Policy) patientsOfJSON(r *vigil.Resource) ([]string, error) {
 	if err := dec.Decode(&obj); err != nil {
 		return nil, err
 	}
-	idx, err := p.model.Index(obj)
+	idx, err := p.model.IndexParams(obj, p.comp[r.Type])
 	if err != nil {
 		return nil, err
 	}

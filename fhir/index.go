@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +32,21 @@ const maxCompositeGroups = 64
 // allocations per Observation (see BenchmarkIndexObservation), and is safe
 // for concurrent use.
 func (m *Model) Index(obj map[string]any) ([]vigil.IndexEntry, error) {
+	return m.index(obj, nil)
+}
+
+// IndexParams is Index restricted to the named parameters: the access
+// policy uses it to find the patients whose compartment a resource is in
+// without evaluating every other parameter.
+func (m *Model) IndexParams(obj map[string]any, names []string) ([]vigil.IndexEntry, error) {
+	if names == nil {
+		names = []string{}
+	}
+	return m.index(obj, names)
+}
+
+// index evaluates the parameters named in only (all when only is nil).
+func (m *Model) index(obj map[string]any, only []string) ([]vigil.IndexEntry, error) {
 	s := m.search
 	if s == nil {
 		return nil, vigil.Errorf(vigil.ErrUnsupported, "search is not loaded")
@@ -53,6 +69,9 @@ func (m *Model) Index(obj map[string]any) ([]vigil.IndexEntry, error) {
 	ix := indexer{out: make([]vigil.IndexEntry, 0, 32)}
 	in := c.one(c.root)
 	for _, pd := range params {
+		if only != nil && !slices.Contains(only, pd.Name) {
+			continue
+		}
 		items := pd.expr.eval(c, in)
 		if len(items) == 0 {
 			continue
