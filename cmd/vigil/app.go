@@ -30,6 +30,9 @@ type Config struct {
 	MaxBody int64
 	BaseURL string
 	Logger  *slog.Logger
+	// TLSCert and TLSKey, both set, serve HTTPS (PEM files).
+	TLSCert string
+	TLSKey  string
 }
 
 // App is a running Vigil: store, services and HTTP server. Tests start one
@@ -164,13 +167,22 @@ func (a *App) Listen() error {
 
 // URL returns the server's base URL (after Listen).
 func (a *App) URL() string {
+	if a.cfg.TLSCert != "" {
+		return "https://" + a.ln.Addr().String()
+	}
 	return "http://" + a.ln.Addr().String()
 }
 
 // Serve serves until ctx is done, then shuts down gracefully.
 func (a *App) Serve(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- a.srv.Serve(a.ln) }()
+	go func() {
+		if a.cfg.TLSCert != "" {
+			errc <- a.srv.ServeTLS(a.ln, a.cfg.TLSCert, a.cfg.TLSKey)
+			return
+		}
+		errc <- a.srv.Serve(a.ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -17,6 +17,8 @@ func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
 	storeFlags(fs, cfg, "./vigil-data", "data directory for the embedded SQLite store")
 	fs.Int64Var(&cfg.MaxBody, "max-body", 16<<20, "largest request body in bytes")
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "public FHIR base URL for links (default: from each request)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	return fs
 }
 
@@ -33,6 +35,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, nil))
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
 	app, err := startApp(ctx, cfg)
 	if err != nil {
 		return err
