@@ -82,6 +82,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "Vigil demo: %d resources loaded\n", n)
+	if err := demoAccounts(ctx, app, env.Stdout); err != nil {
+		return err
+	}
 	fmt.Fprintf(env.Stdout, "FHIR R4 API: %s/fhir  (try %s/fhir/Patient)\n", app.URL(), app.URL())
 	fmt.Fprintln(env.Stdout, "Press Ctrl-C to stop.")
 	return app.Serve(ctx)
