@@ -1,0 +1,127 @@
+package vigil
+
+import (
+	"context"
+	"time"
+)
+
+// Sample is one stored vital-sign reading, already normalised at ingest
+// (package vitals): Code is a LOINC code, Value is in Unit, the code's
+// canonical UCUM unit. Samples are stored compactly (not as FHIR JSON) and
+// shown to FHIR clients as Observations.
+type Sample struct {
+	Patient string    `json:"patient"`          // Patient id
+	Device  string    `json:"device,omitempty"` // Device id, "" when entered by hand or unknown
+	Code    string    `json:"code"`             // LOINC
+	Time    time.Time `json:"time"`             // when measured (effective time), UTC, millisecond precision
+	Value   float64   `json:"value"`
+	Unit    string    `json:"unit"` // canonical UCUM unit
+	// Received is when Vigil accepted it (UTC).
+	Received time.Time `json:"received"`
+	// Source is the ingestion path: "http", "mqtt", "hl7", "fhir", "sim".
+	Source string `json:"source,omitempty"`
+}
+
+// SampleKey identifies a sample for idempotency: the same patient, code,
+// device and time is the same reading, whatever path it came by again.
+type SampleKey struct {
+	Patient string
+	Code    string
+	Device  string
+	Time    time.Time
+}
+
+// Key returns the sample's idempotency key.
+func (s *Sample) Key() SampleKey {
+	return SampleKey{Patient: s.Patient, Code: s.Code, Device: s.Device, Time: s.Time}
+}
+
+// Waveform is one chunk of a sampled signal (ECG), stored compressed.
+type Waveform struct {
+	Patient string
+	Device  string
+	Code    string    // e.g. LOINC 131328 (MDC ECG lead) or a Vigil code
+	Start   time.Time // time of Samples[0], UTC
+	RateHz  float64   // samples per second
+	Gain    float64   // physical units per ADC unit (e.g. mV per count)
+	Unit    string    // physical unit, e.g. "mV"
+	Samples []int32   // raw ADC values
+	// Received and Source as for Sample.
+	Received time.Time
+	Source   string
+}
+
+// End returns the time just after the last sample.
+func (w *Waveform) End() time.Time {
+	if w.RateHz <= 0 {
+		return w.Start
+	}
+	return w.Start.Add(time.Duration(float64(len(w.Samples)) / w.RateHz * float64(time.Second)))
+}
+
+// SampleQuery selects samples of one patient.
+type SampleQuery struct {
+	Patient string
+	Codes   []string  // empty: all codes
+	From    time.Time // inclusive; zero: unbounded
+	To      time.Time // exclusive; zero: unbounded
+	// Limit bounds the answer (stores cap it); Desc returns newest first.
+	Limit int
+	Desc  bool
+}
+
+// SampleStore keeps vital-sign samples and waveform chunks. Implementations
+// are safe for concurrent use.
+type SampleStore interface {
+	// AppendSamples stores samples durably (it returns after commit). The
+	// result says, per sample, whether it was stored (true) or was a
+	// duplicate of a stored one (false: same SampleKey), which is not an
+	// error. Either all of the batch is committed or none.
+	AppendSamples(ctx context.Context, s []Sample) ([]bool, error)
+	// AppendWaveform stores one chunk durably; false when a chunk with the
+	// same patient, device, code and start is already stored.
+	AppendWaveform(ctx context.Context, w *Waveform) (bool, error)
+	// QuerySamples returns samples in time order (newest first with Desc).
+	QuerySamples(ctx context.Context, q *SampleQuery) ([]Sample, error)
+	// LatestSamples returns the newest sample of each code of a patient.
+	LatestSamples(ctx context.Context, patient string) ([]Sample, error)
+	// QueryWaveforms returns the chunks of a patient and code overlapping
+	// [from, to), in start order.
+	QueryWaveforms(ctx context.Context, patient, code string, from, to time.Time) ([]Waveform, error)
+	Close() error
+}
+
+// AlertStatus is the lifecycle state of an alert.
+type AlertStatus string
+
+// The alert lifecycle: open → acknowledged → resolved.
+const (
+	AlertOpen         AlertStatus = "open"
+	AlertAcknowledged AlertStatus = "acknowledged"
+	AlertResolved     AlertStatus = "resolved"
+)
+
+// Alert is a finding that needs a clinician: one open alert per patient
+// and rule at a time.
+type Alert struct {
+	ID       string      `json:"id"`
+	Patient  string      `json:"patient"`
+	Rule     string      `json:"rule"`     // e.g. "news2", "spo2-low-5min", "missing-data"
+	Severity string      `json:"severity"` // "low", "medium", "high", "critical"
+	Status   AlertStatus `json:"status"`
+	Title    string      `json:"title"` // short, no patient identifiers
+	Created  time.Time   `json:"created"`
+	Updated  time.Time   `json:"updated"`
+	// Readings are the samples that triggered the alert.
+	Readings []Sample `json:"readings"`
+	// Lifecycle: who acknowledged or resolved it, when, with what note.
+	AckBy        string    `json:"ack_by,omitempty"`
+	AckAt        time.Time `json:"ack_at,omitzero"`
+	ResolvedBy   string    `json:"resolved_by,omitempty"`
+	ResolvedAt   time.Time `json:"resolved_at,omitzero"`
+	Note         string    `json:"note,omitempty"`
+	SnoozedUntil time.Time `json:"snoozed_until,omitzero"`
+	// Escalations counts how many times it was escalated for want of an
+	// acknowledgement.
+	Escalations int `json:"escalations"`
+}
