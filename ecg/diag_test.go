@@ -1,6 +1,7 @@
 package ecg
 
 import (
+	"fmt"
 	"os"
 	"sort"
 	"testing"
@@ -14,7 +15,18 @@ func TestDiag(t *testing.T) {
 	}
 	rec, ann := readRefs(t, mitdb(t), name)
 	s := rec.Signals[0]
-	beats, _ := DetectBeats(s.Samples, rec.Fs, s.Gain)
+	x := s.Samples
+	if nz := os.Getenv("VIGIL_ECG_NOISE"); nz != "" {
+		var name string
+		var snr float64
+		fmt.Sscanf(nz, "%s %g", &name, &snr)
+		nrec, err := ReadRecord(os.DirFS(mitdb(t)+"/../nstdb-noise"), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x = AddNoise(x, ann, nrec.Signals[0].Samples, rec.Fs, snr)
+	}
+	beats, _ := DetectBeats(x, rec.Fs, s.Gain)
 	ref, _ := ReferenceBeats(ann)
 	sym := map[int]string{}
 	for _, a := range ann {
