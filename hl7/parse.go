@@ -81,6 +81,7 @@ func parse(s string, headerOnly bool) (*Message, error) {
 	m := &Message{Delims: d}
 	n := strings.Count(s, "\r") + strings.Count(s, "\n") + 1
 	m.Segments = make([]Segment, 0, n)
+	a := newArena(len(s))
 	seq := 0
 	for len(s) > 0 {
 		i := strings.IndexAny(s, "\r\n")
@@ -94,7 +95,7 @@ func parse(s string, headerOnly bool) (*Message, error) {
 			continue
 		}
 		seq++
-		seg, err := parseSegment(line, &d, seq)
+		seg, err := parseSegment(line, &d, seq, a)
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +153,7 @@ func validName(n string) bool {
 	return n[0] >= 'A' && n[0] <= 'Z'
 }
 
-func parseSegment(line string, d *Delimiters, seq int) (Segment, error) {
+func parseSegment(line string, d *Delimiters, seq int, a *arena) (Segment, error) {
 	if len(line) < 3 || !validName(line[:3]) || (len(line) > 3 && line[3] != d.Field) {
 		return Segment{}, &Error{Segment: seq, Reason: "invalid segment name", Code: CodeSegmentSequence}
 	}
@@ -195,7 +196,7 @@ func parseSegment(line string, d *Delimiters, seq int) (Segment, error) {
 		} else {
 			f, rest = rest[:i], rest[i+1:]
 		}
-		seg.Fields = append(seg.Fields, parseField(f, d))
+		seg.Fields = append(seg.Fields, parseField(f, d, a))
 		if i < 0 {
 			break
 		}
@@ -203,31 +204,71 @@ func parseSegment(line string, d *Delimiters, seq int) (Segment, error) {
 	return seg, nil
 }
 
-// split cuts s at every sep, always returning at least one element.
-func split(s string, sep byte) []string {
-	n := strings.Count(s, string(sep)) + 1
-	if n == 1 {
-		return []string{s}
-	}
-	out := make([]string, 0, n)
-	for {
-		i := strings.IndexByte(s, sep)
-		if i < 0 {
-			return append(out, s)
-		}
-		out = append(out, s[:i])
-		s = s[i+1:]
-	}
+// arena hands out small slices from shared blocks, so that parsing a
+// message costs a few allocations instead of one per value. Slices are
+// capped at their length: appending to one never overwrites another.
+type arena struct {
+	strs  []string
+	comps []Component
+	reps  []Repetition
+	block int
 }
 
-func parseField(f string, d *Delimiters) Field {
-	reps := split(f, d.Repetition)
-	field := make(Field, len(reps))
-	for i, r := range reps {
-		comps := split(r, d.Component)
-		rep := make(Repetition, len(comps))
-		for j, c := range comps {
-			subs := split(c, d.Subcomponent)
+func newArena(size int) *arena { return &arena{block: max(64, size/4)} }
+
+func (a *arena) strings(n int) []string {
+	if cap(a.strs)-len(a.strs) < n {
+		a.strs = make([]string, 0, max(n, a.block))
+	}
+	l := len(a.strs)
+	a.strs = a.strs[:l+n]
+	return a.strs[l : l+n : l+n]
+}
+
+func (a *arena) components(n int) []Component {
+	if cap(a.comps)-len(a.comps) < n {
+		a.comps = make([]Component, 0, max(n, a.block/2))
+	}
+	l := len(a.comps)
+	a.comps = a.comps[:l+n]
+	return a.comps[l : l+n : l+n]
+}
+
+func (a *arena) repetitions(n int) []Repetition {
+	if cap(a.reps)-len(a.reps) < n {
+		a.reps = make([]Repetition, 0, max(n, a.block/4))
+	}
+	l := len(a.reps)
+	a.reps = a.reps[:l+n]
+	return a.reps[l : l+n : l+n]
+}
+
+// splitInto cuts s at every sep into dst, which has one element per part.
+func splitInto(dst []string, s string, sep byte) {
+	for i := range dst[:len(dst)-1] {
+		j := strings.IndexByte(s, sep)
+		dst[i], s = s[:j], s[j+1:]
+	}
+	dst[len(dst)-1] = s
+}
+
+func parseField(f string, d *Delimiters, a *arena) Field {
+	nr := strings.Count(f, string(d.Repetition)) + 1
+	field := Field(a.repetitions(nr))
+	for i := range field {
+		r := f
+		if j := strings.IndexByte(f, d.Repetition); j >= 0 && i < nr-1 {
+			r, f = f[:j], f[j+1:]
+		}
+		nc := strings.Count(r, string(d.Component)) + 1
+		rep := Repetition(a.components(nc))
+		for j := range rep {
+			c := r
+			if k := strings.IndexByte(r, d.Component); k >= 0 && j < nc-1 {
+				c, r = r[:k], r[k+1:]
+			}
+			subs := a.strings(strings.Count(c, string(d.Subcomponent)) + 1)
+			splitInto(subs, c, d.Subcomponent)
 			for k, v := range subs {
 				subs[k] = unescape(v, d)
 			}
