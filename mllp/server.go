@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,9 @@ type Server struct {
 	// hl7.ParseHeader and hl7.NewACK). When it is nil or returns nil the
 	// connection is closed.
 	Reject func(ctx context.Context, head []byte, err error) []byte
+	// MaxConnections, when positive, limits open connections; a connection
+	// beyond the limit is closed as soon as it is accepted.
+	MaxConnections int
 	// Logger receives connection-level errors; slog.Default() when nil.
 	// Message content is never logged.
 	Logger *slog.Logger
@@ -130,6 +134,12 @@ func (s *Server) Serve(l net.Listener) error {
 			nc.Close()
 			return ErrServerClosed
 		}
+		if s.MaxConnections > 0 && len(s.conns) >= s.MaxConnections {
+			s.mu.Unlock()
+			s.logger().Warn("mllp: connection limit reached", "limit", s.MaxConnections)
+			nc.Close()
+			continue
+		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -170,7 +180,7 @@ func (s *Server) serveConn(c *conn) {
 		case err != nil:
 			return
 		default:
-			ack = s.Handler(s.ctx, msg)
+			ack = s.handle(msg)
 		}
 		if ack == nil {
 			return
@@ -182,6 +192,19 @@ func (s *Server) serveConn(c *conn) {
 			return
 		}
 	}
+}
+
+// handle calls the Handler; a panic closes the connection without an ACK
+// (the sender will resend) instead of taking the server down. Only the
+// stack is logged: the panic value might hold message content.
+func (s *Server) handle(msg []byte) (ack []byte) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logger().Error("mllp: handler panicked", "stack", string(debug.Stack()))
+			ack = nil
+		}
+	}()
+	return s.Handler(s.ctx, msg)
 }
 
 func setDeadline(set func(time.Time) error, d time.Duration) {

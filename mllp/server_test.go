@@ -223,6 +223,51 @@ func TestHandlerNilClosesConnection(t *testing.T) {
 	}
 }
 
+func TestHandlerPanic(t *testing.T) {
+	addr := start(t, &Server{Handler: func(_ context.Context, msg []byte) []byte {
+		if string(msg) == "boom" {
+			panic("boom")
+		}
+		return echo(nil, msg)
+	}})
+	c := dial(t, addr)
+	if ack, err := c.Send(ctxTimeout(t), []byte("boom")); err == nil {
+		t.Errorf("panicking handler answered %q", ack)
+	}
+	// The server still serves.
+	c2 := dial(t, addr)
+	if ack, err := c2.Send(ctxTimeout(t), []byte("ok")); err != nil || string(ack) != "ACK:ok" {
+		t.Errorf("after a panic: %q, %v", ack, err)
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	addr := start(t, &Server{Handler: echo, MaxConnections: 1})
+	c1 := dial(t, addr)
+	if _, err := c1.Send(ctxTimeout(t), []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	c2 := dial(t, addr)
+	if ack, err := c2.Send(ctxTimeout(t), []byte("b")); err == nil {
+		t.Errorf("second connection answered %q", ack)
+	}
+	c1.Close()
+	// Once the first closes, a new one is accepted (the server notices the
+	// close asynchronously, so retry briefly).
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c3 := dial(t, addr)
+		ack, err := c3.Send(ctxTimeout(t), []byte("c"))
+		if err == nil && string(ack) == "ACK:c" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after the first closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestShutdownWaitsForInFlight(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	h := func(_ context.Context, msg []byte) []byte {
