@@ -26,7 +26,7 @@ func unitAlias(u string) string {
 		return "Cel"
 	case "degF", "°F":
 		return "[degF]"
-	case "mmHg", "mm Hg":
+	case "mmHg", "mm Hg", "mm(hg)": // mm(hg) is the HL7 v2 ISO+ spelling
 		return "mm[Hg]"
 	case "lb", "lbs", "[lb_i]":
 		return "[lb_av]"

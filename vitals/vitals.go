@@ -131,6 +131,20 @@ func Normalize(code string, value float64, unit string) (Reading, error) {
 	return Reading{Code: code, Param: s.param, Value: v, Unit: s.unit}, nil
 }
 
+// CheckBloodPressure validates the two components of one blood-pressure
+// measurement (panel 85354-9) together: both must be normalised systolic
+// and diastolic readings, and diastolic must be below systolic (a pulse
+// pressure of zero or less is not a measurement).
+func CheckBloodPressure(systolic, diastolic Reading) error {
+	if systolic.Param != Systolic || diastolic.Param != Diastolic {
+		return invalid(ErrUnknownCode, "blood pressure needs a systolic (%s) and a diastolic (%s) component", CodeSystolic, CodeDiastolic)
+	}
+	if !(diastolic.Value < systolic.Value) {
+		return invalid(ErrImplausible, "diastolic pressure is not below systolic pressure")
+	}
+	return nil
+}
+
 // ParamOf returns the parameter a code measures and its canonical unit, or
 // ParamUnknown and "" for a code Normalize would reject.
 func ParamOf(code string) (Param, string) {

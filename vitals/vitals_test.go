@@ -32,6 +32,7 @@ func TestNormalize(t *testing.T) {
 		{CodeSystolic, 120, "mm[Hg]", Systolic, 120, "mm[Hg]"},
 		{CodeSystolic, 16, "kPa", Systolic, 120.0098, "mm[Hg]"},
 		{CodeDiastolic, 80, "mmHg", Diastolic, 80, "mm[Hg]"},
+		{CodeDiastolic, 80, "mm(hg)", Diastolic, 80, "mm[Hg]"},
 		{CodeWeight, 70, "kg", Weight, 70, "kg"},
 		{CodeWeight, 70000, "g", Weight, 70, "kg"},
 		{CodeWeight, 154, "[lb_av]", Weight, 69.85322498, "kg"},
@@ -158,6 +159,32 @@ func TestRangeBounds(t *testing.T) {
 	}
 	if n := len(Codes()); n != len(specs) {
 		t.Errorf("len(Codes()) = %d, want %d", n, len(specs))
+	}
+}
+
+func TestCheckBloodPressure(t *testing.T) {
+	mk := func(code string, v float64) Reading {
+		r, err := Normalize(code, v, "mm[Hg]")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	tests := []struct {
+		name     string
+		sys, dia Reading
+		cause    error
+	}{
+		{"normal", mk(CodeSystolic, 120), mk(CodeDiastolic, 80), nil},
+		{"swapped", mk(CodeSystolic, 80), mk(CodeDiastolic, 120), ErrImplausible},
+		{"equal", mk(CodeSystolic, 90), mk(CodeDiastolic, 90), ErrImplausible},
+		{"wrong components", mk(CodeDiastolic, 80), mk(CodeSystolic, 120), ErrUnknownCode},
+	}
+	for _, tt := range tests {
+		err := CheckBloodPressure(tt.sys, tt.dia)
+		if tt.cause == nil && err != nil || tt.cause != nil && !(errors.Is(err, tt.cause) && errors.Is(err, vigil.ErrInvalid)) {
+			t.Errorf("%s: CheckBloodPressure = %v, want %v", tt.name, err, tt.cause)
+		}
 	}
 }
 
