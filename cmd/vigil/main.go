@@ -40,16 +40,17 @@ var errUsage = errors.New("usage")
 
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the Vigil server", runServe},
-		"demo":    {"run a server with demo data loaded", runDemo},
-		"import":  {"load FHIR Bundles and NDJSON files into a data store", runImport},
-		"version": {"print the version", runVersion},
-		"bench":   {"load-test a Vigil server over HTTP", runBench},
-		"audit":   {"audit trail tools: verify the hash chain", runAudit},
-		"ecg":     {"ECG tools: annotate a WFDB record, evaluate the detector", runECG},
-		"user":    {"manage accounts: add, list", runUser},
-		"token":   {"issue and revoke bearer tokens", runToken},
-		"model":   {"diagnostic models: train, evaluate, list", runModel},
+		"serve":    {"run the Vigil server", runServe},
+		"demo":     {"run a server with demo data loaded", runDemo},
+		"import":   {"load FHIR Bundles and NDJSON files into a data store", runImport},
+		"version":  {"print the version", runVersion},
+		"bench":    {"load-test a Vigil server over HTTP", runBench},
+		"audit":    {"audit trail tools: verify the hash chain", runAudit},
+		"ecg":      {"ECG tools: annotate a WFDB record, evaluate the detector", runECG},
+		"simulate": {"stream simulated vital signs to a server (http, mqtt, mllp)", runSimulate},
+		"user":     {"manage accounts: add, list", runUser},
+		"token":    {"issue and revoke bearer tokens", runToken},
+		"model":    {"diagnostic models: train, evaluate, list", runModel},
 	}
 }
 
