@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ type fixture struct {
 	// query returns the first column of the first row.
 	queryBytes func(t testing.TB, q string, args ...any) []byte
 	// unlock drops the append-only triggers, as an attacker would.
-	unlock func(t testing.TB)
+	unlock       func(t testing.TB)
 	pg           bool   // PostgreSQL dialect
 	patientTable string // SQLite's separate patient index table
 	// reopen closes and reopens the store (a restart).
@@ -206,10 +207,22 @@ func fill(t testing.TB, f *fixture, n, every int) (ed25519.PrivateKey, string) {
 	if err != nil {
 		t.Fatalf("audit.Open: %v", err)
 	}
-	for i := 1; i <= n; i++ {
-		if err := tr.Append(context.Background(), testRecord(i)); err != nil {
-			t.Fatalf("Append %d: %v", i, err)
+	// Append in groups of every records, concurrently within a group (so
+	// that they share commits) and one group after the other (so that the
+	// checkpoints fall exactly on multiples of every).
+	for start := 1; start <= n; start += every {
+		var wg sync.WaitGroup
+		for i := start; i < start+every && i <= n; i++ {
+			wg.Go(func() {
+				if err := tr.Append(context.Background(), testRecord(i)); err != nil {
+					t.Errorf("Append %d: %v", i, err)
+				}
+			})
 		}
+		wg.Wait()
+	}
+	if t.Failed() {
+		t.FailNow()
 	}
 	if err := tr.Close(); err != nil {
 		t.Fatalf("Close: %v", err)

@@ -303,65 +303,72 @@ var errBehind = errors.New("audit: stored head ahead of memory")
 
 // commit writes batch in one transaction and reports to each caller.
 func (t *Trail) commit(batch []*appendReq) {
-	ctx := context.Background()
-	var err error
-	for range 5 {
-		var newHead vigil.AuditHead
-		var ckp *vigil.AuditCheckpoint
-		err = t.store.AppendAudit(ctx, func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error) {
-			if err := t.sameHead(head); err != nil {
+	var newHead vigil.AuditHead
+	var ckp *vigil.AuditCheckpoint
+	err := t.write(func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error) {
+		entries := make([]vigil.AuditEntry, len(batch))
+		prev := head.Hash
+		if head.Seq == 0 {
+			prev = genesis[:]
+		}
+		seq := head.Seq
+		for i, r := range batch {
+			seq++
+			rec := r.rec
+			rec.Seq = seq
+			data, err := Encode(&rec)
+			if err != nil {
 				return nil, nil, err
 			}
-			entries := make([]vigil.AuditEntry, len(batch))
-			prev := head.Hash
-			if head.Seq == 0 {
-				prev = genesis[:]
-			}
-			seq := head.Seq
-			for i, r := range batch {
-				seq++
-				rec := r.rec
-				rec.Seq = seq
-				data, err := Encode(&rec)
-				if err != nil {
-					return nil, nil, err
-				}
-				h := chainHash(prev, data)
-				entries[i] = vigil.AuditEntry{Seq: seq, Data: data, Hash: h[:], MAC: t.keys.recordMAC(data),
-					Time: rec.Time, Agent: rec.ActorID, Action: rec.Action, Patients: rec.Patients}
-				prev = h[:]
-			}
-			newHead = vigil.AuditHead{Seq: seq, Hash: prev, CheckpointSeq: head.CheckpointSeq}
-			now := t.opt.Now()
-			if seq-head.CheckpointSeq >= int64(t.opt.CheckpointEvery) || now.Sub(t.lastCkp) >= t.opt.CheckpointInterval {
-				ckp = t.checkpoint(seq, prev, now)
-				newHead.CheckpointSeq = seq
-				return entries, []vigil.AuditCheckpoint{*ckp}, nil
-			}
-			ckp = nil
-			return entries, nil, nil
-		})
-		if errors.Is(err, errBehind) {
-			if err = t.catchUp(ctx); err != nil {
-				break
-			}
-			continue
+			h := chainHash(prev, data)
+			entries[i] = vigil.AuditEntry{Seq: seq, Data: data, Hash: h[:], MAC: t.keys.recordMAC(data),
+				Time: rec.Time, Agent: rec.ActorID, Action: rec.Action, Patients: rec.Patients}
+			prev = h[:]
 		}
-		if err == nil {
-			t.advance(newHead, ckp)
-			for i, r := range batch {
-				r.seq = newHead.Seq - int64(len(batch)-1-i)
-			}
+		newHead = vigil.AuditHead{Seq: seq, Hash: prev, CheckpointSeq: head.CheckpointSeq}
+		ckp = nil
+		if now := t.opt.Now(); seq-head.CheckpointSeq >= int64(t.opt.CheckpointEvery) || now.Sub(t.lastCkp) >= t.opt.CheckpointInterval {
+			ckp = t.checkpoint(seq, prev, now)
+			newHead.CheckpointSeq = seq
+			return entries, []vigil.AuditCheckpoint{*ckp}, nil
 		}
-		break
-	}
-	if errors.Is(err, errBehind) {
-		err = fmt.Errorf("audit: other writers keep appending: %w", err)
+		return entries, nil, nil
+	})
+	if err == nil {
+		t.advance(newHead, ckp)
+		for i, r := range batch {
+			r.seq = newHead.Seq - int64(len(batch)-1-i)
+		}
 	}
 	for _, r := range batch {
 		r.err = err
 		close(r.done)
 	}
+}
+
+// maxCatchUps bounds how often one write lets other writers go first.
+const maxCatchUps = 100
+
+// write runs build in a store transaction on a head the trail has
+// checked: when another writer appended meanwhile, it checks their records
+// (catchUp) and tries again.
+func (t *Trail) write(build func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error)) error {
+	ctx := context.Background()
+	for range maxCatchUps {
+		err := t.store.AppendAudit(ctx, func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error) {
+			if err := t.sameHead(head); err != nil {
+				return nil, nil, err
+			}
+			return build(head)
+		})
+		if !errors.Is(err, errBehind) {
+			return err
+		}
+		if err := t.catchUp(ctx); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("audit: other writers kept appending %d times in a row", maxCatchUps)
 }
 
 // checkpointIfDue writes a checkpoint at the head when records follow the
@@ -374,39 +381,23 @@ func (t *Trail) checkpointIfDue(closing bool) error {
 	if h.Seq == h.CheckpointSeq || (!closing && now.Sub(last) < t.opt.CheckpointInterval) {
 		return nil
 	}
-	ctx := context.Background()
-	var err error
-	for range 5 {
-		var newHead vigil.AuditHead
-		var ckp *vigil.AuditCheckpoint
-		err = t.store.AppendAudit(ctx, func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error) {
-			if err := t.sameHead(head); err != nil {
-				return nil, nil, err
-			}
-			newHead = head
-			if head.Seq == head.CheckpointSeq {
-				ckp = nil
-				return nil, nil, nil
-			}
-			ckp = t.checkpoint(head.Seq, head.Hash, now)
-			newHead.CheckpointSeq = head.Seq
-			return nil, []vigil.AuditCheckpoint{*ckp}, nil
-		})
-		if errors.Is(err, errBehind) {
-			if err = t.catchUp(ctx); err != nil {
-				break
-			}
-			continue
+	var newHead vigil.AuditHead
+	var ckp *vigil.AuditCheckpoint
+	err := t.write(func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error) {
+		newHead, ckp = head, nil
+		if head.Seq == head.CheckpointSeq {
+			return nil, nil, nil
 		}
-		if err == nil {
-			t.advance(newHead, ckp)
-		}
-		break
-	}
+		ckp = t.checkpoint(head.Seq, head.Hash, now)
+		newHead.CheckpointSeq = head.Seq
+		return nil, []vigil.AuditCheckpoint{*ckp}, nil
+	})
 	if err != nil {
 		t.opt.Logger.Error("audit checkpoint", "err", err)
+		return err
 	}
-	return err
+	t.advance(newHead, ckp)
+	return nil
 }
 
 func (t *Trail) checkpoint(seq int64, hash []byte, now time.Time) *vigil.AuditCheckpoint {
