@@ -34,6 +34,11 @@
 //   - Encode escapes delimiters, the escape character, and CR and LF (as
 //     \X0D\ and \X0A\), so Parse(Encode(m)) yields m again.
 //
+// Message.Reading turns an OBX into a normalised vitals.Reading with its
+// time, failing closed on local codes, unknown units and implausible values,
+// so an ORU^R01 handler needs only Parse, Header, PatientIdentifiers,
+// Observations, Reading and NewACK.
+//
 // Errors wrap vigil.ErrInvalid and are *Error values that locate the problem
 // (segment index and name, field number). Their text never includes message
 // content, so it is safe to return in an ACK or HTTP response.
