@@ -31,6 +31,7 @@ type FrameTooLargeError struct {
 	Head  []byte // the first bytes of the message (up to 4 KiB)
 }
 
+// Error implements error.
 func (e *FrameTooLargeError) Error() string {
 	return fmt.Sprintf("mllp: message exceeds %d bytes", e.Limit)
 }
