@@ -66,3 +66,52 @@ func TestDS1Detection(t *testing.T) {
 	}
 	t.Logf("gross TP %d FN %d FP %d Se %.4f%% PPV %.4f%%", gross.TP, gross.FN, gross.FP, 100*gross.Se(), 100*gross.PPV())
 }
+
+// TestDS1AF prints AF episode statistics on DS1 (VIGIL_ECG_DS1=1).
+func TestDS1AF(t *testing.T) {
+	if os.Getenv("VIGIL_ECG_DS1") == "" {
+		t.Skip("set VIGIL_ECG_DS1=1")
+	}
+	dir := mitdb(t)
+	var gross, grossL EpisodeStats
+	for _, name := range ds1 {
+		rec, ann := readRefs(t, dir, name)
+		s := rec.Signals[0]
+		beats, _ := DetectBeats(s.Samples, rec.Fs, s.Gain)
+		idx := make([]int64, len(beats))
+		for i, b := range beats {
+			idx[i] = b.Sample
+		}
+		end := float64(rec.Len) / rec.Fs
+		var af []Episode
+		for _, e := range DetectRhythms(Intervals(idx, nil, rec.Fs), RhythmConfig{}) {
+			if e.Kind == AtrialFibrillation {
+				af = append(af, e)
+			}
+		}
+		st := CompareEpisodes(ReferenceRhythm(ann, "(AFIB", rec.Fs, end), af, ScoreStart, end)
+		gross = gross.Add(st)
+		// With reference beats and labels (what a perfect beat classifier gives).
+		var rb []int64
+		var lab []byte
+		for _, a := range ann {
+			if c, ok := AAMIClass(a.Symbol); ok {
+				rb = append(rb, int64(a.Sample))
+				lab = append(lab, c)
+			}
+		}
+		af = af[:0]
+		for _, e := range DetectRhythms(Intervals(rb, lab, rec.Fs), RhythmConfig{}) {
+			if e.Kind == AtrialFibrillation {
+				af = append(af, e)
+			}
+		}
+		sl := CompareEpisodes(ReferenceRhythm(ann, "(AFIB", rec.Fs, end), af, ScoreStart, end)
+		grossL = grossL.Add(sl)
+		if st.RefEpisodes+st.TestEpisodes > 0 {
+			t.Logf("%s ref %d (%.0fs) test %d (%.0fs) overlap %.0fs", name, st.RefEpisodes, st.RefDuration, st.TestEpisodes, st.TestDuration, st.Overlap)
+		}
+	}
+	t.Logf("gross ESe %.1f E+P %.1f DSe %.1f D+P %.1f", 100*gross.EpisodeSe(), 100*gross.EpisodePPV(), 100*gross.DurationSe(), 100*gross.DurationPPV())
+	t.Logf("reference labels: gross ESe %.1f E+P %.1f DSe %.1f D+P %.1f", 100*grossL.EpisodeSe(), 100*grossL.EpisodePPV(), 100*grossL.DurationSe(), 100*grossL.DurationPPV())
+}

@@ -123,3 +123,109 @@ func abs(x int) int {
 	}
 	return x
 }
+
+// ReferenceRhythm returns the episodes, in seconds, during which the
+// reference rhythm annotations ('+' with Aux such as "(AFIB") hold the
+// given rhythm, up to end seconds.
+func ReferenceRhythm(ann []Annotation, rhythm string, fs, end float64) []Episode {
+	var out []Episode
+	from := -1.0
+	for _, a := range ann {
+		if a.Symbol != "+" || a.Aux == "" {
+			continue
+		}
+		t := float64(a.Sample) / fs
+		if a.Aux == rhythm {
+			if from < 0 {
+				from = t
+			}
+		} else if from >= 0 {
+			out = append(out, Episode{Kind: AtrialFibrillation, Start: from, End: t})
+			from = -1
+		}
+	}
+	if from >= 0 && end > from {
+		out = append(out, Episode{Kind: AtrialFibrillation, Start: from, End: end})
+	}
+	return out
+}
+
+// EpisodeStats compares detected episodes with reference episodes as
+// EC57 does for atrial fibrillation (section 4.3: episode and duration
+// sensitivity and positive predictivity).
+type EpisodeStats struct {
+	RefEpisodes  int     // reference episodes
+	RefDetected  int     // reference episodes overlapped by a detection
+	TestEpisodes int     // detected episodes
+	TestTrue     int     // detected episodes that overlap a reference episode
+	RefDuration  float64 // seconds of reference episodes
+	TestDuration float64 // seconds of detected episodes
+	Overlap      float64 // seconds in both
+}
+
+// Add returns the sum of two comparisons (gross statistics).
+func (s EpisodeStats) Add(o EpisodeStats) EpisodeStats {
+	return EpisodeStats{s.RefEpisodes + o.RefEpisodes, s.RefDetected + o.RefDetected, s.TestEpisodes + o.TestEpisodes,
+		s.TestTrue + o.TestTrue, s.RefDuration + o.RefDuration, s.TestDuration + o.TestDuration, s.Overlap + o.Overlap}
+}
+
+// EpisodeSe returns the episode sensitivity, NaN without reference episodes.
+func (s EpisodeStats) EpisodeSe() float64 { return ratio(s.RefDetected, s.RefEpisodes) }
+
+// EpisodePPV returns the episode positive predictivity.
+func (s EpisodeStats) EpisodePPV() float64 { return ratio(s.TestTrue, s.TestEpisodes) }
+
+// DurationSe returns the fraction of reference episode time detected.
+func (s EpisodeStats) DurationSe() float64 { return fratio(s.Overlap, s.RefDuration) }
+
+// DurationPPV returns the fraction of detected episode time that is in a
+// reference episode.
+func (s EpisodeStats) DurationPPV() float64 { return fratio(s.Overlap, s.TestDuration) }
+
+func fratio(a, b float64) float64 {
+	if b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// CompareEpisodes scores test episodes against reference episodes over
+// [start, end) seconds; episodes are clipped to that range first.
+func CompareEpisodes(ref, test []Episode, start, end float64) EpisodeStats {
+	clip := func(e []Episode) []Episode {
+		var out []Episode
+		for _, x := range e {
+			x.Start, x.End = max(x.Start, start), min(x.End, end)
+			if x.End > x.Start {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	ref, test = clip(ref), clip(test)
+	overlap := func(a Episode, b []Episode) float64 {
+		o := 0.0
+		for _, x := range b {
+			o += max(0, min(a.End, x.End)-max(a.Start, x.Start))
+		}
+		return o
+	}
+	var s EpisodeStats
+	for _, r := range ref {
+		s.RefEpisodes++
+		s.RefDuration += r.End - r.Start
+		o := overlap(r, test)
+		s.Overlap += o
+		if o > 0 {
+			s.RefDetected++
+		}
+	}
+	for _, t := range test {
+		s.TestEpisodes++
+		s.TestDuration += t.End - t.Start
+		if overlap(t, ref) > 0 {
+			s.TestTrue++
+		}
+	}
+	return s
+}
