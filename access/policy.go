@@ -427,3 +427,39 @@ func typOrAll(t string) string {
 	}
 	return t
 }
+
+// DevicePatient returns the patient a device is bound to (its
+// Device.patient), or "" when it is bound to none or does not exist.
+func (p *Policy) DevicePatient(ctx context.Context, device string) (string, error) {
+	return p.boundPatient(ctx, device)
+}
+
+// Visible reports what the principal of ctx may see of patients' data: all
+// of it (services with a read scope), or the listed patient ids (sorted).
+func (p *Policy) Visible(ctx context.Context) (all bool, patients []string, err error) {
+	v, err := p.viewOf(ctx)
+	if err != nil {
+		return false, nil, err
+	}
+	if v.p.Role == vigil.RoleDevice {
+		return false, nil, nil
+	}
+	if v.all {
+		return vigil.Allows(v.p.Scopes, "Observation", false), nil, nil
+	}
+	return false, v.patients, nil
+}
+
+// SeesPatient reports whether the principal of ctx may see the patient's
+// data.
+func (p *Policy) SeesPatient(ctx context.Context, patient string) (bool, error) {
+	all, ids, err := p.Visible(ctx)
+	if err != nil {
+		return false, err
+	}
+	if all {
+		return true, nil
+	}
+	_, ok := slices.BinarySearch(ids, patient)
+	return ok, nil
+}

@@ -1,0 +1,13 @@
+// Package monitor analyses each patient's stream of stored readings as
+// they arrive: it keeps the latest value of each NEWS2 parameter and
+// recomputes the score whenever one changes (package ews, RCP 2017), runs
+// the patient's own rules (thresholds, trends, rates, missing data —
+// package rules), and turns what it finds into alert findings for the
+// alert engine. It also answers the worklist: patients ordered by current
+// risk.
+//
+// Patients are sharded over a fixed set of locks, so different patients
+// are analysed in parallel and one patient's readings in order. A
+// patient's state is rebuilt from the sample store the first time the
+// patient is seen after a start, so analysis resumes after a restart.
+package monitor
