@@ -1,0 +1,95 @@
+package ecg
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vigilhealth/vigil"
+)
+
+func TestAnalyzerChunksMatchBatch(t *testing.T) {
+	const fs = 250.0
+	x := synthECG(int(60*fs), fs, 0.8)
+	batch, err := DetectBeats(x, fs, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 75 bpm for 60 s, less the 2 s learning period.
+	if len(batch) < 70 || len(batch) > 76 {
+		t.Fatalf("batch found %d beats in 60 s at 75 bpm", len(batch))
+	}
+	a, err := NewAnalyzer(AnalyzerConfig{Fs: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Output
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < len(x); {
+		n := min(len(x)-i, 1+rng.IntN(700))
+		if err := a.Write(int64(i), x[i:i+n], &out); err != nil {
+			t.Fatal(err)
+		}
+		i += n
+	}
+	a.Flush(&out)
+	if len(out.Beats) != len(batch) {
+		t.Fatalf("streamed %d beats, batch %d", len(out.Beats), len(batch))
+	}
+	for i, b := range out.Beats {
+		if b.Sample != batch[i].Sample || !b.Usable {
+			t.Fatalf("beat %d = %+v, batch %+v", i, b, batch[i])
+		}
+		if b.Decided-b.Sample > int64(MaxDelay*fs)+1 {
+			t.Errorf("beat %d decided %d samples after its R peak", i, b.Decided-b.Sample)
+		}
+	}
+	// 75 bpm: RR 0.8 s, no rhythm findings.
+	if len(out.RR) != len(batch)-1 || len(out.Episodes) != 0 {
+		t.Errorf("%d RR, episodes %+v", len(out.RR), out.Episodes)
+	}
+}
+
+func TestAnalyzerBadInput(t *testing.T) {
+	const fs = 250.0
+	x := synthECG(int(40*fs), fs, 0.8)
+	// 4 s of flat line (lead off) in the middle.
+	for i := int(20 * fs); i < int(24*fs); i++ {
+		x[i] = 0
+	}
+	a, _ := NewAnalyzer(AnalyzerConfig{Fs: fs})
+	var out Output
+	if err := a.Write(0, x[:5000], &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Write(4000, x[4000:6000], &out); !errors.Is(err, vigil.ErrConflict) {
+		t.Errorf("overlapping chunk: err = %v, want ErrConflict", err)
+	}
+	// A 1 s hole, then the rest.
+	if err := a.Write(5250, x[5250:], &out); err != nil {
+		t.Fatal(err)
+	}
+	a.Flush(&out)
+	gaps, flats := 0, 0
+	for _, q := range out.Quality {
+		if q.Gap {
+			gaps++
+		}
+		if q.Flat {
+			flats++
+		}
+	}
+	if gaps == 0 || flats == 0 {
+		t.Errorf("quality: %d gap and %d flat segments, want both > 0", gaps, flats)
+	}
+	for _, b := range out.Beats {
+		if b.Usable && b.Sample >= int64(20*fs) && b.Sample < int64(24*fs) {
+			t.Errorf("usable beat at %d inside the flat line", b.Sample)
+		}
+	}
+	for _, e := range out.Episodes {
+		if e.Kind == Pause {
+			t.Errorf("pause %+v reported across unreadable signal", e)
+		}
+	}
+}
