@@ -56,6 +56,9 @@ type ItemResult struct {
 	Status ItemStatus `json:"status"`
 	// Error says why an item was rejected; safe to show (no patient data).
 	Error string `json:"error,omitempty"`
+	// Patient is the patient a stored item was recorded for (for the
+	// audit trail; not sent to devices).
+	Patient string `json:"-"`
 }
 
 // Ingester validates, normalises, stores and streams readings from any

@@ -40,6 +40,8 @@ type Config struct {
 	// alone). The access decisions themselves live in the store that
 	// Records runs on (package access).
 	Auth *auth.Service
+	// Monitor wires the remote-monitoring API under /api/v1.
+	Monitor MonitorConfig
 	// OnBreakGlass, when set, is told of every emergency-access grant (to
 	// alert admins).
 	OnBreakGlass func(ctx context.Context, g *vigil.BreakGlass)
@@ -80,6 +82,7 @@ func New(cfg Config) (*Server, error) {
 	mux := http.NewServeMux()
 	s.routes(mux)
 	s.authRoutes(mux)
+	s.monitorRoutes(mux)
 	// Cookie-authenticated browsers may not be made to write from another
 	// origin (CSRF); API clients with bearer tokens send no Origin or
 	// Sec-Fetch-Site and pass.

@@ -149,12 +149,16 @@ func (s *Service) Ingest(ctx context.Context, source string, items []vigil.Readi
 			out[i].Status, out[i].Error = vigil.ItemRejected, it.err
 		case it.wave >= 0:
 			out[i].Status = vigil.ItemDuplicate
+			out[i].Patient = b.waves[it.wave].Patient
 			if waveStored[it.wave] {
 				out[i].Status = vigil.ItemStored
 				newWaves = append(newWaves, b.waves[it.wave])
 			}
 		default:
 			out[i].Status = vigil.ItemDuplicate
+			if len(it.samples) > 0 {
+				out[i].Patient = b.samples[it.samples[0]].Patient
+			}
 			for _, k := range it.samples {
 				if stored[k] {
 					out[i].Status = vigil.ItemStored
