@@ -59,7 +59,6 @@ type series struct {
 	pts     []point
 	rules   []int // indexes into Patient.rules, missing rules excluded
 	missing []int // missing-data rules
-	seen    bool
 }
 
 // Patient evaluates one patient's rules. It is not safe for concurrent use:
@@ -68,7 +67,8 @@ type Patient struct {
 	rules  []Rule
 	active []bool
 	series []*series
-	ruleS  []*series // series of each rule
+	ruleS  []*series   // series of each rule
+	ext    []*extremes // trend rules: running extremum of their window
 	start  time.Time
 	now    time.Time
 }
@@ -79,6 +79,7 @@ type Patient struct {
 func NewPatient(rules []Rule, since time.Time) (*Patient, error) {
 	p := &Patient{rules: append([]Rule(nil), rules...), active: make([]bool, len(rules)), start: since, now: since}
 	p.ruleS = make([]*series, len(rules))
+	p.ext = make([]*extremes, len(rules))
 	ids := make(map[string]bool, len(rules))
 	for i := range p.rules {
 		r := &p.rules[i]
@@ -110,6 +111,9 @@ func NewPatient(rules []Rule, since time.Time) (*Patient, error) {
 		default:
 			s.rules = append(s.rules, i)
 			s.horizon = max(s.horizon, time.Duration(r.Window))
+			if r.Kind == Trend {
+				p.ext[i] = &extremes{low: r.Op == Greater || r.Op == GreaterEqual}
+			}
 		}
 	}
 	return p, nil
@@ -158,10 +162,18 @@ func (p *Patient) Observe(r vitals.Reading, t time.Time) []Event {
 		if !ok {
 			continue
 		}
-		if !s.insert(point{t: t.UnixNano(), v: v, code: r.Code}) {
+		ok, late := s.insert(point{t: t.UnixNano(), v: v, code: r.Code})
+		if !ok {
 			continue // older than anything that can matter
 		}
 		for _, i := range s.rules {
+			if e := p.ext[i]; e != nil {
+				if n := len(s.pts); late {
+					e.rebuild(s.pts[:n-1])
+				} else if n >= 2 {
+					e.push(s.pts[n-2])
+				}
+			}
 			events = p.evaluate(i, s, events)
 		}
 		for _, i := range s.missing {
@@ -187,20 +199,20 @@ func (p *Patient) Tick(now time.Time) []Event {
 }
 
 // insert places pt in time order and drops readings beyond the horizon. It
-// reports false when pt itself is beyond it.
-func (s *series) insert(pt point) bool {
-	s.seen = true
+// reports false when pt itself is beyond it, and whether pt is older than
+// the newest reading (late).
+func (s *series) insert(pt point) (ok, late bool) {
 	n := len(s.pts)
 	if n > 0 && pt.t < s.pts[n-1].t {
 		newest := s.pts[n-1].t
 		if s.tooOld(pt.t, newest) {
-			return false
+			return false, true
 		}
 		i := sort.Search(n, func(i int) bool { return s.pts[i].t > pt.t })
 		s.pts = append(s.pts, point{})
 		copy(s.pts[i+1:], s.pts[i:])
 		s.pts[i] = pt
-		return true
+		return true, true
 	}
 	s.pts = append(s.pts, pt)
 	// Drop everything older than the horizon but keep one reading before
@@ -210,7 +222,7 @@ func (s *series) insert(pt point) bool {
 	if i > 1 {
 		s.pts = s.pts[i-1:]
 	}
-	return true
+	return true, false
 }
 
 // tooOld reports whether a reading at t cannot change any result judged at
@@ -270,19 +282,11 @@ func (p *Patient) evaluate(i int, s *series, events []Event) []Event {
 			why = s.pts[j:]
 		}
 	case Trend:
-		from := newest.t - int64(r.Window)
-		ref := -1
-		for j := n - 2; j >= 0 && s.pts[j].t >= from; j-- {
-			if ref < 0 || (r.Op == Greater || r.Op == GreaterEqual) && s.pts[j].v < s.pts[ref].v ||
-				(r.Op == Less || r.Op == LessEqual) && s.pts[j].v > s.pts[ref].v {
-				ref = j
-			}
-		}
-		if ref >= 0 {
-			observed = newest.v - s.pts[ref].v
+		if ref, ok := p.ext[i].front(newest.t - int64(r.Window)); ok {
+			observed = newest.v - ref.v
 			holds = r.Op.holds(observed, r.Value)
 			if holds {
-				why = []point{s.pts[ref], newest}
+				why = []point{ref, newest}
 			}
 		}
 	case Rate:
@@ -355,4 +359,44 @@ func (p *Patient) evaluateMissing(i int, s *series, events []Event) []Event {
 		e.Readings = []Sample{s.sample(*lastPt)}
 	}
 	return append(events, e)
+}
+
+// extremes is a monotonic deque over a series' readings except the newest:
+// its front is the lowest (low) or highest value not older than a trend
+// window, the most recent one among equals. In-order readings cost O(1)
+// amortised; a late reading rebuilds it from the series.
+type extremes struct {
+	low  bool
+	q    []point
+	head int
+}
+
+func (e *extremes) push(pt point) {
+	q := e.q
+	for len(q) > e.head && (e.low && q[len(q)-1].v >= pt.v || !e.low && q[len(q)-1].v <= pt.v) {
+		q = q[:len(q)-1]
+	}
+	e.q = append(q, pt)
+}
+
+// front drops values older than from and returns the extremum, if any.
+func (e *extremes) front(from int64) (point, bool) {
+	for e.head < len(e.q) && e.q[e.head].t < from {
+		e.head++
+	}
+	if e.head > 64 && 2*e.head > len(e.q) {
+		e.q = e.q[:copy(e.q, e.q[e.head:])]
+		e.head = 0
+	}
+	if e.head == len(e.q) {
+		return point{}, false
+	}
+	return e.q[e.head], true
+}
+
+func (e *extremes) rebuild(pts []point) {
+	e.q, e.head = e.q[:0], 0
+	for _, pt := range pts {
+		e.push(pt)
+	}
 }

@@ -166,6 +166,20 @@ func TestTrend(t *testing.T) {
 	}
 }
 
+// A reading exactly Window before the newest is inside the window.
+func TestTrendWindowEdge(t *testing.T) {
+	gain := Rule{ID: "hf-weight", Kind: Trend, Code: vitals.CodeWeight, Op: Greater, Value: 2, Window: Duration(72 * time.Hour), Severity: Medium}
+	p := newPatient(t, gain)
+	p.Observe(reading(t, vitals.CodeWeight, 80, "kg"), t0)
+	p.Observe(reading(t, vitals.CodeWeight, 81, "kg"), t0.Add(time.Hour))
+	if ev := p.Observe(reading(t, vitals.CodeWeight, 82.5, "kg"), t0.Add(72*time.Hour)); len(ev) != 1 || ev[0].Readings[0].Value != 80 {
+		t.Errorf("reading at the window edge: %+v, want a finding against 80 kg", ev)
+	}
+	if ev := p.Observe(reading(t, vitals.CodeWeight, 82.5, "kg"), t0.Add(72*time.Hour+time.Nanosecond)); len(ev) != 1 || ev[0].Kind != Cleared {
+		t.Errorf("1 ns later the 80 kg reading left the window: %+v, want cleared", ev)
+	}
+}
+
 func TestRate(t *testing.T) {
 	rise := Rule{ID: "hr-rise", Kind: Rate, Code: vitals.CodeHeartRate, Op: GreaterEqual, Value: 20, Window: Duration(time.Hour), Severity: Medium}
 	p := newPatient(t, rise)
@@ -332,7 +346,10 @@ func TestOrderIndependence(t *testing.T) {
 			}
 		}
 		b.Observe(reading(t, vitals.CodeSpO2, seq[n-1].v, "%"), seq[n-1].t)
-		for _, r := range rules {
+		for i, r := range rules {
+			if r.Kind == Trend && (a.active[i] != bruteTrend(a, i) || b.active[i] != bruteTrend(b, i)) {
+				t.Fatalf("trial %d rule %s disagrees with a full scan", trial, r.ID)
+			}
 			if a.Active(r.ID) != b.Active(r.ID) {
 				t.Fatalf("trial %d rule %s: in order %v, shuffled %v", trial, r.ID, a.Active(r.ID), b.Active(r.ID))
 			}
@@ -340,11 +357,31 @@ func TestOrderIndependence(t *testing.T) {
 	}
 }
 
+// bruteTrend judges trend rule i by scanning its series, as the package doc
+// defines it; the deque in Patient must agree.
+func bruteTrend(p *Patient, i int) bool {
+	r, s := &p.rules[i], p.ruleS[i]
+	n := len(s.pts)
+	if n == 0 {
+		return false
+	}
+	newest := s.pts[n-1]
+	ref := -1
+	for j := n - 2; j >= 0 && s.pts[j].t >= newest.t-int64(r.Window); j-- {
+		if ref < 0 || (r.Op == Greater || r.Op == GreaterEqual) && s.pts[j].v < s.pts[ref].v ||
+			(r.Op == Less || r.Op == LessEqual) && s.pts[j].v > s.pts[ref].v {
+			ref = j
+		}
+	}
+	return ref >= 0 && r.Op.holds(newest.v-s.pts[ref].v, r.Value)
+}
+
 func FuzzObserve(f *testing.F) {
 	f.Add([]byte{10, 85, 20, 85, 5, 95, 200, 80})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := newPatient(t, spo2Low,
 			Rule{ID: "t", Kind: Trend, Code: vitals.CodeSpO2, Op: Greater, Value: 3, Window: Duration(5 * time.Minute), Severity: Low},
+			Rule{ID: "t2", Kind: Trend, Code: vitals.CodeSpO2, Op: LessEqual, Value: -3, Window: Duration(2 * time.Minute), Severity: Low},
 			Rule{ID: "r", Kind: Rate, Code: vitals.CodeSpO2, Op: Greater, Value: 3, Window: Duration(5 * time.Minute), Severity: Low},
 			Rule{ID: "m", Kind: Missing, Code: vitals.CodeSpO2, For: Duration(time.Minute), Severity: Low})
 		at := t0
@@ -358,6 +395,11 @@ func FuzzObserve(f *testing.F) {
 				}
 			}
 			p.Tick(at)
+			for i, r := range p.rules {
+				if r.Kind == Trend && p.active[i] != bruteTrend(p, i) {
+					t.Fatalf("trend %s: deque says %v, scan says %v", r.ID, p.active[i], bruteTrend(p, i))
+				}
+			}
 		}
 	})
 }
