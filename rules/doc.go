@@ -38,7 +38,17 @@
 //     at the latest time known (the newest Tick or reading); before any
 //     reading, since the Patient was created.
 //
+// A threshold, trend or rate finding is judged only when a reading of its
+// parameter arrives, so it stays active while the device is silent: pair
+// such rules with a missing-data rule.
+//
+// # Cost
+//
 // Memory per patient is proportional to the readings within the longest
-// window of each parameter; older readings are dropped and later readings
-// older than that horizon no longer change any result.
+// window of each parameter; older readings are dropped, and a late reading
+// older than that horizon no longer changes any result. Per reading, a
+// trend rule costs O(1) amortised (a monotonic deque; a late reading
+// rebuilds it in O(window)), a threshold rule O(readings in For) while it
+// holds and O(1) otherwise, and a rate rule O(readings in Window) (a
+// least-squares fit). Keep rate windows short on high-rate parameters.
 package rules
