@@ -68,8 +68,7 @@ type QualityMonitor struct {
 	buf   []int16
 	start int64
 	flat  float64 // ADC units
-	dev   []float64
-	cum   []float64
+	hist  [1024]uint16
 	h1    int // half-width of the 14 ms moving average
 	h2    int // half-width of the 25 ms moving average
 }
@@ -100,8 +99,7 @@ func NewQualityMonitor(cfg QualityConfig) (*QualityMonitor, error) {
 	}
 	seg := max(8, int(math.Round(cfg.Segment*cfg.Fs)))
 	return &QualityMonitor{cfg: cfg, seg: seg, buf: make([]int16, 0, seg), flat: cfg.FlatMV * cfg.Gain,
-		dev: make([]float64, 0, seg),
-		h1:  max(1, int(math.Round(cfg.Fs*0.007))), h2: max(1, int(math.Round(cfg.Fs*0.0125)))}, nil
+		h1: max(1, int(math.Round(cfg.Fs*0.007))), h2: max(1, int(math.Round(cfg.Fs*0.0125)))}, nil
 }
 
 // Process consumes samples and appends the assessment of every segment
@@ -203,61 +201,52 @@ func (m *QualityMonitor) assess(x []int16, start int64) Quality {
 }
 
 // hfRatio returns the median absolute deviation of x from its short moving
-// average over the peak-to-peak amplitude of x smoothed over 25 ms.
+// average over the peak-to-peak amplitude of x smoothed over 25 ms. It runs
+// in one integer pass; the median comes from a histogram of the deviations
+// in steps of 1/(2·h1+1) ADC unit (deviations beyond the last bin count in
+// it, which only matters when the signal is hopeless anyway).
 func (m *QualityMonitor) hfRatio(x []int16) float64 {
 	h1, h2 := m.h1, m.h2
-	if len(x) <= 2*h2+1 {
+	if len(x) <= 2*h2+1 || h1 > h2 {
 		return math.NaN()
 	}
-	// Prefix sums: cum[i] = x[0] + … + x[i-1].
-	m.cum = m.cum[:0]
-	c := 0.0
-	m.cum = append(m.cum, 0)
-	for _, v := range x {
-		c += float64(v)
-		m.cum = append(m.cum, c)
+	w1, w2 := int64(2*h1+1), int64(2*h2+1)
+	var s1, s2 int64
+	for j := h2 - h1; j <= h2+h1; j++ {
+		s1 += int64(x[j])
 	}
-	avg := func(i, h int) float64 { return (m.cum[i+h+1] - m.cum[i-h]) / float64(2*h+1) }
-	m.dev = m.dev[:0]
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for i := h2; i < len(x)-h2; i++ {
-		v2 := avg(i, h2)
-		lo, hi = math.Min(lo, v2), math.Max(hi, v2)
-		m.dev = append(m.dev, math.Abs(float64(x[i])-avg(i, h1)))
+	for j := 0; j <= 2*h2; j++ {
+		s2 += int64(x[j])
 	}
-	if !(hi > lo) {
+	hist := &m.hist
+	*hist = [len(m.hist)]uint16{}
+	lo, hi := s2, s2
+	n := 0
+	for i := h2; ; i++ {
+		lo, hi = min(lo, s2), max(hi, s2)
+		d := int64(x[i])*w1 - s1
+		if d < 0 {
+			d = -d
+		}
+		hist[min(d, int64(len(hist)-1))]++
+		n++
+		if i+h2+1 >= len(x) {
+			break
+		}
+		s2 += int64(x[i+h2+1]) - int64(x[i-h2])
+		s1 += int64(x[i+h1+1]) - int64(x[i-h1])
+	}
+	if hi <= lo {
 		return 0
 	}
-	return quickMedian(m.dev) / (hi - lo)
-}
-
-// quickMedian returns the median of v, reordering v.
-func quickMedian(v []float64) float64 {
-	k := len(v) / 2
-	lo, hi := 0, len(v)-1
-	for lo < hi {
-		p := v[(lo+hi)/2]
-		i, j := lo, hi
-		for i <= j {
-			for v[i] < p {
-				i++
-			}
-			for v[j] > p {
-				j--
-			}
-			if i <= j {
-				v[i], v[j] = v[j], v[i]
-				i++
-				j--
-			}
-		}
-		if k <= j {
-			hi = j
-		} else if k >= i {
-			lo = i
-		} else {
+	half, c := (n+1)/2, 0
+	med := len(hist) - 1
+	for b, k := range hist {
+		c += int(k)
+		if c >= half {
+			med = b
 			break
 		}
 	}
-	return v[k]
+	return (float64(med) / float64(w1)) / (float64(hi-lo) / float64(w2))
 }
