@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/vigilhealth/vigil"
 )
@@ -141,6 +142,25 @@ func CheckBloodPressure(systolic, diastolic Reading) error {
 	}
 	if !(diastolic.Value < systolic.Value) {
 		return invalid(ErrImplausible, "diastolic pressure is not below systolic pressure")
+	}
+	return nil
+}
+
+// MaxFutureSkew is how far after the server's clock a measurement time may
+// lie: device clocks drift, but a reading from the future is a wrong clock.
+const MaxFutureSkew = 5 * time.Minute
+
+// CheckTime validates a measurement time against the server clock now: the
+// zero time and times more than MaxFutureSkew after now are rejected
+// (wrapping vigil.ErrInvalid and ErrImplausible). Old times are accepted
+// (late uploads, replays); a device whose clock was reset is caught by the
+// device→patient binding period, which the caller checks.
+func CheckTime(t, now time.Time) error {
+	if t.IsZero() {
+		return invalid(ErrImplausible, "measurement time is missing")
+	}
+	if t.Sub(now) > MaxFutureSkew {
+		return invalid(ErrImplausible, "measurement time is more than %v in the future", MaxFutureSkew)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigilhealth/vigil"
 )
@@ -184,6 +185,26 @@ func TestCheckBloodPressure(t *testing.T) {
 		err := CheckBloodPressure(tt.sys, tt.dia)
 		if tt.cause == nil && err != nil || tt.cause != nil && !(errors.Is(err, tt.cause) && errors.Is(err, vigil.ErrInvalid)) {
 			t.Errorf("%s: CheckBloodPressure = %v, want %v", tt.name, err, tt.cause)
+		}
+	}
+}
+
+func TestCheckTime(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		at time.Time
+		ok bool
+	}{
+		{now, true},
+		{now.Add(-365 * 24 * time.Hour), true},
+		{now.Add(MaxFutureSkew), true},
+		{now.Add(MaxFutureSkew + time.Second), false},
+		{time.Time{}, false},
+	}
+	for _, tt := range tests {
+		err := CheckTime(tt.at, now)
+		if (err == nil) != tt.ok || err != nil && !errors.Is(err, vigil.ErrInvalid) {
+			t.Errorf("CheckTime(%v) = %v, want ok=%v", tt.at, err, tt.ok)
 		}
 	}
 }
