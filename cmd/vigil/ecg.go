@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -161,6 +162,7 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 	type row struct {
 		name  string
 		clean ecg.BeatStats
+		af    ecg.EpisodeStats
 		noisy [][]ecg.BeatStats // [noise][snr]
 	}
 	rows := make([]row, 0, len(names))
@@ -185,6 +187,7 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 		}
 		ref, vf := ecg.ReferenceBeats(ann)
 		sig := rec.Signals[*channel]
+		var lastBeats []ecg.Beat
 		score := func(x []int16) (ecg.BeatStats, error) {
 			t0 := time.Now()
 			beats, err := ecg.DetectBeats(x, rec.Fs, sig.Gain)
@@ -193,6 +196,7 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 			if err != nil {
 				return ecg.BeatStats{}, err
 			}
+			lastBeats = beats
 			test := make([]int, len(beats))
 			for j, b := range beats {
 				test[j] = int(b.Sample)
@@ -203,6 +207,19 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 		if r.clean, err = score(sig.Samples); err != nil {
 			return fmt.Errorf("record %s: %w", name, err)
 		}
+		// Atrial fibrillation from the detected beats (no beat labels yet).
+		idx := make([]int64, len(lastBeats))
+		for j, b := range lastBeats {
+			idx[j] = b.Sample
+		}
+		var af []ecg.Episode
+		for _, e := range ecg.DetectRhythms(ecg.Intervals(idx, nil, rec.Fs), ecg.RhythmConfig{}) {
+			if e.Kind == ecg.AtrialFibrillation {
+				af = append(af, e)
+			}
+		}
+		end := float64(rec.Len) / rec.Fs
+		r.af = ecg.CompareEpisodes(ecg.ReferenceRhythm(ann, "(AFIB", rec.Fs, end), af, ecg.ScoreStart, end)
 		for _, nz := range noises {
 			var line []ecg.BeatStats
 			for _, snr := range snrs {
@@ -219,7 +236,12 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 
 	w := bufio.NewWriter(env.Stdout)
 	defer w.Flush()
-	pct := func(v float64) string { return fmt.Sprintf("%.2f", 100*v) }
+	pct := func(v float64) string {
+		if math.IsNaN(v) {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", 100*v)
+	}
 	fmt.Fprintf(w, "Beat detection, channel %d, EC57 (150 ms window, from minute 5)\n", *channel)
 	fmt.Fprintf(w, "%-8s %7s %5s %5s %7s %7s\n", "record", "TP", "FN", "FP", "Se%", "+P%")
 	var gross ecg.BeatStats
@@ -229,6 +251,21 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "%-8s %7d %5d %5d %7s %7s\n", r.name, c.TP, c.FN, c.FP, pct(c.Se()), pct(c.PPV()))
 	}
 	fmt.Fprintf(w, "%-8s %7d %5d %5d %7s %7s\n", "gross", gross.TP, gross.FN, gross.FP, pct(gross.Se()), pct(gross.PPV()))
+
+	fmt.Fprintf(w, "\nAtrial fibrillation (reference \"(AFIB\" rhythm), records with reference or detected AF\n")
+	fmt.Fprintf(w, "%-8s %5s %5s %7s %7s %8s %8s %7s %7s\n", "record", "refEp", "detEp", "ESe%", "E+P%", "refDur", "detDur", "DSe%", "D+P%")
+	var afg ecg.EpisodeStats
+	afLine := func(name string, a ecg.EpisodeStats) {
+		fmt.Fprintf(w, "%-8s %5d %5d %7s %7s %7.0fs %7.0fs %7s %7s\n", name, a.RefEpisodes, a.TestEpisodes,
+			pct(a.EpisodeSe()), pct(a.EpisodePPV()), a.RefDuration, a.TestDuration, pct(a.DurationSe()), pct(a.DurationPPV()))
+	}
+	for _, r := range rows {
+		afg = afg.Add(r.af)
+		if r.af.RefEpisodes+r.af.TestEpisodes > 0 {
+			afLine(r.name, r.af)
+		}
+	}
+	afLine("gross", afg)
 	if len(noises) > 0 {
 		fmt.Fprintf(w, "\nWith nstdb noise (nst standard protocol: noise in alternate 2-min segments after minute 5)\n")
 		fmt.Fprintf(w, "%-6s %6s %7s %5s %5s %7s %7s\n", "noise", "SNR", "TP", "FN", "FP", "Se%", "+P%")
