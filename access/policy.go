@@ -75,8 +75,9 @@ func forbidden(msg string) error { return vigil.Errorf(vigil.ErrForbidden, "%s",
 // view is what one principal may reach, computed once per call.
 type view struct {
 	p        *vigil.Principal
-	all      bool     // sees every patient (service with a read scope)
-	patients []string // sorted patient ids whose compartments are visible
+	log      *vigil.PatientLog // the request's audit log of patients, may be nil
+	all      bool              // sees every patient (service with a read scope)
+	patients []string          // sorted patient ids whose compartments are visible
 }
 
 func (v *view) sees(patient string) bool {
@@ -93,7 +94,7 @@ func (p *Policy) viewOf(ctx context.Context) (*view, error) {
 	if pr.NeedsSecondFactor {
 		return nil, errSecondFactor
 	}
-	v := &view{p: pr}
+	v := &view{p: pr, log: vigil.PatientLogFrom(ctx)}
 	switch pr.Role {
 	case vigil.RoleService:
 		v.all = true

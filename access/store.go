@@ -46,7 +46,19 @@ func (p *Policy) check(v *view, r *vigil.Resource, err error) (*vigil.Resource, 
 	if !ok {
 		return nil, hidden(r.Type, r.ID)
 	}
+	p.note(v, r)
 	return r, nil
+}
+
+// note records, for the audit trail, the patients of a resource the
+// caller was given.
+func (p *Policy) note(v *view, r *vigil.Resource) {
+	if v.log == nil || r.Deleted || !p.inCompartmentType(r.Type) {
+		return
+	}
+	if ps, err := p.patientsOfJSON(r); err == nil {
+		v.log.Note(ps...)
+	}
 }
 
 func read(ctx context.Context, p *Policy, in reader, typ, id string) (*vigil.Resource, error) {
@@ -117,6 +129,7 @@ func history(ctx context.Context, p *Policy, in reader, q *vigil.HistoryQuery) (
 			return nil, err
 		}
 		if ok {
+			p.note(v, r)
 			out.Versions = append(out.Versions, *r)
 		} else {
 			out.Total = -1 // never reveal how many versions were hidden
@@ -159,6 +172,7 @@ func search(ctx context.Context, p *Policy, in reader, q *vigil.SearchQuery) (*v
 			return nil, err
 		}
 		if ok {
+			p.note(v, &res.Matches[i])
 			keep = append(keep, res.Matches[i])
 		}
 	}
@@ -170,6 +184,7 @@ func search(ctx context.Context, p *Policy, in reader, q *vigil.SearchQuery) (*v
 			return nil, err
 		}
 		if ok {
+			p.note(v, &res.Included[i])
 			inc = append(inc, res.Included[i])
 		}
 	}
@@ -299,6 +314,10 @@ func (t *guardedTx) Put(ctx context.Context, r *vigil.Resource, index []vigil.In
 	}
 	if err := t.p.canWrite(ctx, t.v, r, index, old); err != nil {
 		return err
+	}
+	t.v.log.Note(t.p.patientsOf(r.Type, r.ID, index)...)
+	if old != nil {
+		t.p.note(t.v, old)
 	}
 	if err := t.inner.Put(ctx, r, index); err != nil {
 		return err

@@ -116,6 +116,7 @@ func (s *Server) chain(next http.Handler) http.Handler {
 		start := time.Now()
 		id := newRequestID()
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx, _ = vigil.WithPatientLog(ctx) // filled by the access policy, read by the auditor
 		h := w.Header()
 		h.Set("X-Request-Id", id)
 		h.Set("X-Content-Type-Options", "nosniff")
