@@ -76,33 +76,45 @@ func (in *Input) Set(p Parameter, m Measurement) bool {
 	return true
 }
 
-// Observe feeds a normalised reading measured at t. Heart rate, respiratory
-// rate, SpO2, systolic pressure, body temperature and consciousness map to
-// their parameter; an inspired-oxygen fraction above 21 % or a flow above 0
-// L/min sets air-or-oxygen to oxygen, and 21 % or 0 L/min to air. It reports
-// whether the reading changed the input (false for other parameters or for
-// readings older than the value held).
+// ParameterOf returns the NEWS2 parameter a vital sign feeds, or
+// ParamUnknown: heart rate → Pulse, respiratory rate, SpO2, systolic
+// pressure, body temperature and consciousness to their namesakes, and
+// inspired-oxygen fraction or flow → AirOrOxygen.
+func ParameterOf(p vitals.Param) Parameter {
+	switch p {
+	case vitals.RespRate:
+		return RespirationRate
+	case vitals.SpO2:
+		return SpO2
+	case vitals.Systolic:
+		return SystolicBP
+	case vitals.HeartRate:
+		return Pulse
+	case vitals.Consciousness:
+		return Consciousness
+	case vitals.BodyTemp:
+		return Temperature
+	case vitals.InspiredO2Fraction, vitals.InspiredO2Flow:
+		return AirOrOxygen
+	}
+	return ParamUnknown
+}
+
+// Observe feeds a normalised reading measured at t to the parameter
+// ParameterOf names. An inspired-oxygen fraction above 21 % or a flow above
+// 0 L/min sets air-or-oxygen to oxygen (1), and 21 % or 0 L/min to air (0).
+// It reports whether the reading changed the input (false for other
+// parameters or for readings older than the value held).
 func (in *Input) Observe(r vitals.Reading, t time.Time) bool {
-	var p Parameter
+	p := ParameterOf(r.Param)
 	v := r.Value
 	switch r.Param {
-	case vitals.RespRate:
-		p = RespirationRate
-	case vitals.SpO2:
-		p = SpO2
-	case vitals.Systolic:
-		p = SystolicBP
-	case vitals.HeartRate:
-		p = Pulse
-	case vitals.Consciousness:
-		p = Consciousness
-	case vitals.BodyTemp:
-		p = Temperature
 	case vitals.InspiredO2Fraction:
-		p, v = AirOrOxygen, boolValue(v > 21)
+		v = boolValue(v > 21)
 	case vitals.InspiredO2Flow:
-		p, v = AirOrOxygen, boolValue(v > 0)
-	default:
+		v = boolValue(v > 0)
+	}
+	if p == ParamUnknown {
 		return false
 	}
 	return in.Set(p, Measurement{Value: v, Time: t})

@@ -161,6 +161,17 @@ func TestObserveOutOfOrder(t *testing.T) {
 	}
 }
 
+func TestParameterOf(t *testing.T) {
+	want := map[vitals.Param]Parameter{vitals.RespRate: RespirationRate, vitals.SpO2: SpO2, vitals.Systolic: SystolicBP,
+		vitals.HeartRate: Pulse, vitals.Consciousness: Consciousness, vitals.BodyTemp: Temperature,
+		vitals.InspiredO2Fraction: AirOrOxygen, vitals.InspiredO2Flow: AirOrOxygen}
+	for p := vitals.ParamUnknown; p <= vitals.InspiredO2Flow+1; p++ {
+		if got := ParameterOf(p); got != want[p] {
+			t.Errorf("ParameterOf(%v) = %v, want %v", p, got, want[p])
+		}
+	}
+}
+
 func TestResultJSON(t *testing.T) {
 	r := Calculate(full(22, 95, 1, 120, 70, 0, 37), t0, Options{})
 	b, err := json.Marshal(r)
