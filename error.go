@@ -32,6 +32,9 @@ var (
 	// ErrTooMany means the caller must slow down: too many attempts, such
 	// as failed logins from one address (HTTP 429).
 	ErrTooMany = errors.New("too many requests")
+	// ErrUnavailable means a dependency the request needs is down, such as
+	// the audit trail (HTTP 503); the caller may retry.
+	ErrUnavailable = errors.New("unavailable")
 	// ErrUnsupported means a valid request the server does not implement
 	// (HTTP 501), or an unsupported media type where the caller says so.
 	ErrUnsupported = errors.New("unsupported")
@@ -93,7 +96,7 @@ func PublicMessage(err error) string {
 		return e.Message
 	}
 	for _, s := range []error{ErrNotFound, ErrGone, ErrConflict, ErrPrecondition, ErrInvalid,
-		ErrUnprocessable, ErrForbidden, ErrUnauthorized, ErrTooLarge, ErrTooMany, ErrUnsupported} {
+		ErrUnprocessable, ErrForbidden, ErrUnauthorized, ErrTooLarge, ErrTooMany, ErrUnavailable, ErrUnsupported} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

@@ -54,9 +54,12 @@ type Policy interface {
 	Filter(ctx context.Context, a *Access, q *vigil.SearchQuery) error
 }
 
-// Auditor records interactions after they ran (the audit trail).
+// Auditor records interactions after they ran (the audit trail). Record
+// returns after the record is durable; when it fails, the request is
+// answered 503 instead of its result (fail closed: no unaudited access to
+// health data).
 type Auditor interface {
-	Record(ctx context.Context, a *Access)
+	Record(ctx context.Context, a *Access) error
 }
 
 type allowAll struct{}
@@ -66,4 +69,4 @@ func (allowAll) Filter(context.Context, *Access, *vigil.SearchQuery) error { ret
 
 type noAudit struct{}
 
-func (noAudit) Record(context.Context, *Access) {}
+func (noAudit) Record(context.Context, *Access) error { return nil }

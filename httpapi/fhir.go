@@ -172,23 +172,37 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, a *Access) bool {
 	}
 	if err := s.requirePrincipal(r); err != nil {
 		a.Err = err
-		s.cfg.Auditor.Record(r.Context(), a)
+		s.audit(r, a)
 		s.unauthorized(w, r, err)
 		return false
 	}
 	if err := s.cfg.Policy.Authorize(r.Context(), a); err != nil {
 		a.Err = err
-		s.cfg.Auditor.Record(r.Context(), a)
+		s.audit(r, a)
 		s.fail(w, r, err)
 		return false
 	}
 	return true
 }
 
+// audit records a; a failure is logged and returned as ErrUnavailable.
+func (s *Server) audit(r *http.Request, a *Access) error {
+	if a.RequestID == "" {
+		a.RequestID, a.Source = RequestID(r.Context()), r.RemoteAddr
+	}
+	if err := s.cfg.Auditor.Record(r.Context(), a); err != nil {
+		s.log.ErrorContext(r.Context(), "audit trail write failed", "request_id", a.RequestID, "err", err)
+		return &vigil.Error{Kind: vigil.ErrUnavailable, Message: "the audit trail is unavailable; nothing was returned", Err: err}
+	}
+	return nil
+}
+
 // end audits the interaction and answers an error if there was one.
 func (s *Server) end(w http.ResponseWriter, r *http.Request, a *Access, err error) bool {
 	a.Err = err
-	s.cfg.Auditor.Record(r.Context(), a)
+	if aerr := s.audit(r, a); aerr != nil && err == nil {
+		err = aerr
+	}
 	if err != nil {
 		s.respondError(w, r, err)
 		return false

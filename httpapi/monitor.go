@@ -109,7 +109,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.requirePrincipal(r); err != nil {
 		a.Err = err
-		s.cfg.Auditor.Record(r.Context(), a)
+		s.audit(r, a)
 		s.unauthorized(w, r, err)
 		return
 	}
@@ -141,7 +141,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	res, err := s.cfg.Monitor.Ingest.Ingest(r.Context(), "http", good)
 	if err != nil {
 		a.Err = err
-		s.cfg.Auditor.Record(r.Context(), a)
+		s.audit(r, a)
 		s.fail(w, r, err)
 		return
 	}
@@ -164,7 +164,11 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	for p := range patients {
 		a.Touched = append(a.Touched, "Patient/"+p)
 	}
-	s.cfg.Auditor.Record(r.Context(), a)
+	if err := s.audit(r, a); err != nil {
+		// The readings are stored; say so, but flag the audit failure.
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": out, "stored": counts[vigil.ItemStored],
 		"duplicate": counts[vigil.ItemDuplicate], "rejected": counts[vigil.ItemRejected]})
 }
@@ -200,12 +204,14 @@ func (s *Server) news2(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.seesPatient(w, r, id) {
 		a.Err = vigil.ErrForbidden
-		s.cfg.Auditor.Record(r.Context(), a)
+		s.audit(r, a)
 		return
 	}
 	res, ok, err := s.cfg.Monitor.Monitor.NEWS2(r.Context(), id)
 	a.Err, a.Touched = err, []string{"Patient/" + id}
-	s.cfg.Auditor.Record(r.Context(), a)
+	if aerr := s.audit(r, a); aerr != nil && err == nil {
+		err = aerr
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -275,6 +281,9 @@ func (s *Server) worklist(w http.ResponseWriter, r *http.Request) {
 		}
 		return y.OpenAlerts - x.OpenAlerts
 	})
-	s.cfg.Auditor.Record(r.Context(), a)
+	if err := s.audit(r, a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, rows)
 }

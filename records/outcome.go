@@ -25,6 +25,7 @@ var statusTable = []struct {
 	{vigil.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{vigil.ErrTooLarge, http.StatusRequestEntityTooLarge, "too-costly"},
 	{vigil.ErrTooMany, http.StatusTooManyRequests, "throttled"},
+	{vigil.ErrUnavailable, http.StatusServiceUnavailable, "transient"},
 	{vigil.ErrUnsupported, http.StatusNotImplemented, "not-supported"},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "timeout"},
 	{context.Canceled, 499, "timeout"},
