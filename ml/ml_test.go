@@ -229,3 +229,23 @@ func TestCalibration(t *testing.T) {
 		t.Errorf("calibration did not help: %+v", c)
 	}
 }
+
+func TestRefit(t *testing.T) {
+	d := synth(3000, 5, 2)
+	cfg := Config{Rounds: 200, EarlyStop: 5, LearningRate: 0.3, Seed: 4}
+	m, rep, err := TrainGBT(context.Background(), d, 3, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Refit = true
+	r, rrep, err := TrainGBT(context.Background(), d, 3, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Rounds() != m.Rounds() || rrep.Rounds != rep.Rounds {
+		t.Errorf("refit kept %d rounds, early stopping chose %d", r.Rounds(), m.Rounds())
+	}
+	if rrep.TrainRows != d.Rows || r.Temperature() != m.Temperature() {
+		t.Errorf("refit trained on %d of %d rows, temperature %v (want %v)", rrep.TrainRows, d.Rows, r.Temperature(), m.Temperature())
+	}
+}

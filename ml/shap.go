@@ -35,7 +35,7 @@ func NewExplainer(m *GBT) *Explainer {
 func (m *GBT) expect(i int32) float64 {
 	n := m.nodes[i]
 	if n.feat < 0 {
-		return float64(n.thr)
+		return float64(m.value[i])
 	}
 	l, r := n.child, n.child+1
 	cl, cr := float64(m.cover[l]), float64(m.cover[r])
@@ -75,7 +75,7 @@ func (e *Explainer) recurse(j int32, parent []pathElem, depth int, pz, po float6
 		for i := 1; i <= depth; i++ {
 			w := unwoundSum(path, depth, i)
 			el := path[i]
-			e.phi[el.feat] += w * (el.one - el.zero) * float64(n.thr)
+			e.phi[el.feat] += w * (el.one - el.zero) * float64(m.value[j])
 		}
 		return
 	}

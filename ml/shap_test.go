@@ -13,7 +13,7 @@ import (
 func (m *GBT) condExp(i int32, x []float32, s uint) float64 {
 	n := m.nodes[i]
 	if n.feat < 0 {
-		return float64(n.thr)
+		return float64(m.value[i])
 	}
 	if s&(1<<uint(n.feat)) != 0 {
 		c := n.child

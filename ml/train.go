@@ -37,6 +37,10 @@ type Config struct {
 	// Workers bounds the goroutines building histograms (default and
 	// maximum GOMAXPROCS). The result does not depend on it.
 	Workers int
+	// Refit, after early stopping has chosen the number of rounds on the
+	// validation groups, retrains on all rows for that many rounds; the
+	// calibration temperature stays the one fitted on the validation split.
+	Refit bool
 	// Progress, if set, is called after every round.
 	Progress func(Progress)
 }
@@ -45,16 +49,16 @@ type Config struct {
 type Progress struct {
 	Round     int     // 1-based
 	TrainLoss float64 // class-weighted mean log-loss on the training rows
-	ValidLoss float64 // on the validation rows (NaN without validation)
+	ValidLoss float64 // mean log-loss on the validation rows, without class weights (NaN without validation)
 }
 
 // Report describes a finished training run.
 type Report struct {
 	Rounds        int           // rounds kept (the best validation round)
-	TrainRows     int           // rows used to grow trees
-	ValidRows     int           // rows held out
+	TrainRows     int           // rows used to grow the final trees (all rows after Refit)
+	ValidRows     int           // rows held out for early stopping and calibration
 	ValidGroups   []int         // group ids held out, ascending
-	BestValidLoss float64       // class-weighted log-loss at the kept round
+	BestValidLoss float64       // validation log-loss (no class weights) at the kept round
 	Calibration   Calibration   // temperature fitted on the validation rows
 	Duration      time.Duration // wall-clock training time
 }
@@ -98,7 +102,20 @@ func (c Config) withDefaults() Config {
 // are in [0, classes). It returns ErrInvalid for a malformed dataset or
 // configuration and ctx.Err() when cancelled.
 func TrainGBT(ctx context.Context, d Dataset, classes int, cfg Config) (*GBT, *Report, error) {
-	return boost(ctx, nil, d, classes, cfg)
+	m, rep, err := boost(ctx, nil, d, classes, cfg)
+	if err != nil || !cfg.Refit || rep.ValidRows == 0 {
+		return m, rep, err
+	}
+	all := cfg
+	all.Rounds, all.EarlyStop, all.ValidFraction = max(rep.Rounds, 1), 0, -1
+	m2, rep2, err := boost(ctx, nil, d, classes, all)
+	if err != nil {
+		return nil, nil, err
+	}
+	m2.SetTemperature(m.Temperature())
+	rep.TrainRows = rep2.TrainRows
+	rep.Duration += rep2.Duration
+	return m2, rep, nil
 }
 
 // Continue adds boosting rounds to prev, fitted on d starting from prev's
@@ -231,9 +248,16 @@ func boost(ctx context.Context, prev *GBT, all Dataset, classes int, cfg Config)
 	for i := range wt {
 		wt[i] = rowWeight(&d, i)
 	}
+	// The validation loss weighs rows by their own weight only, not by class:
+	// class weights trade sensitivity for predictivity on the training
+	// patients, while early stopping should track how well the model
+	// generalises to unseen patients' beats as they come.
 	wv := make([]float64, v.Rows)
 	for i := range wv {
-		wv[i] = rowWeight(&v, i)
+		wv[i] = 1
+		if v.Weight != nil {
+			wv[i] = float64(v.Weight[i])
+		}
 	}
 
 	bn := newBinner(&d, cfg.MaxBins)

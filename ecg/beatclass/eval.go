@@ -38,6 +38,24 @@ func (c *Confusion) Merge(o Confusion) {
 	}
 }
 
+// Row returns the number of reference beats of class index i (Classes[i]).
+func (c *Confusion) Row(i int) int {
+	t := 0
+	for j := range c.Counts[i] {
+		t += c.Counts[i][j]
+	}
+	return t
+}
+
+// Col returns the number of beats labelled class index j (Classes[j]).
+func (c *Confusion) Col(j int) int {
+	t := 0
+	for i := range c.Counts {
+		t += c.Counts[i][j]
+	}
+	return t
+}
+
 // Total returns the number of beats counted.
 func (c *Confusion) Total() int {
 	t := 0

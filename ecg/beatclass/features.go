@@ -8,8 +8,9 @@ import (
 	"github.com/vigilhealth/vigil"
 )
 
-// Feature indices. RR intervals are in seconds, amplitudes in mV, slopes in
-// mV/s, widths in ms.
+// Feature indices. RR intervals are in seconds, widths in ms; amplitudes
+// marked (*), and the waveform points, are in units of the patient's median
+// QRS peak-to-peak amplitude (see templates).
 const (
 	fRRPre        = iota // RR interval before the beat
 	fRRPost              // RR interval after the beat
@@ -23,16 +24,18 @@ const (
 	fRRPrePrev           // RRpre / the RR interval before it
 	fRRPostLong          // RRpost / RRlong
 	fRRPreMedian         // RRpre / median of the 10 previous RR intervals
+	fRRIrreg             // mean |ΔRR| of the 10 previous intervals / RRlocal (irregularity, as in AF)
+	fRRPreCentred        // RRpre / median RR of the 20 beats either side
 	fQRSWidth            // QRS width, ms
-	fRAmp                // maximum of the QRS, mV
-	fSAmp                // minimum of the QRS, mV
+	fRAmp                // maximum of the QRS (*)
+	fSAmp                // minimum of the QRS (*)
 	fQRSPP               // peak-to-peak QRS amplitude, mV
-	fSlopeUp             // largest rising slope in the QRS, mV/s
-	fSlopeDown           // largest falling slope in the QRS, mV/s
-	fQRSArea             // ∫|x| over R±60 ms, mV·s
-	fTMax                // maximum 150–400 ms after R, mV
-	fTMin                // minimum 150–400 ms after R, mV
-	fPAmp                // largest |x| 90–250 ms before R, mV
+	fSlopeUp             // largest rising slope in the QRS, (*)/s
+	fSlopeDown           // largest falling slope in the QRS, (*)/s
+	fQRSArea             // ∫|x| over R±60 ms, (*)·s
+	fTMax                // maximum 150–400 ms after R (*)
+	fTMin                // minimum 150–400 ms after R (*)
+	fPAmp                // largest |x| 90–250 ms before R (*)
 	fCorr                // correlation with the patient's median beat (R−250…+450 ms)
 	fCorrQRS             // correlation with the median beat over R±100 ms
 	fCorrP               // correlation with the median beat over R−250…−90 ms
@@ -58,6 +61,7 @@ const NumFeatures = fWave0 + nWave
 func FeatureNames() []string {
 	n := []string{"rr_pre", "rr_post", "rr_local", "rr_long", "rr_pre/local", "rr_post/local",
 		"rr_pre/post", "rr_pre/long", "rr_local/long", "rr_pre/prev", "rr_post/long", "rr_pre/median",
+		"rr_irregularity", "rr_pre/centred",
 		"qrs_width", "r_amp", "s_amp", "qrs_pp", "slope_up", "slope_down", "qrs_area", "t_max", "t_min",
 		"p_amp", "corr", "corr_qrs", "corr_p", "rms_diff", "width_ratio", "pp_ratio", "r_amp_ratio",
 		"noise", "wander"}
@@ -66,6 +70,10 @@ func FeatureNames() []string {
 	}
 	return n
 }
+
+// normalised lists the amplitude features scaled by the patient's median
+// QRS amplitude (so in units of it, not mV).
+var normalised = append([]int{fRAmp, fSAmp, fSlopeUp, fSlopeDown, fQRSArea, fTMax, fTMin, fPAmp}, waveIdx()...)
 
 // Template windows: the patient's median beat for a beat is computed from
 // the beats within ±templateHalf seconds of the centre of its block.
@@ -296,6 +304,7 @@ func (e *extractor) rr(f *Features) {
 		return float32(a / b)
 	}
 	var med [10]float64
+	var cent [40]float64
 	longStart := 1
 	longSum := 0.0
 	for i := 0; i < n; i++ {
@@ -341,6 +350,30 @@ func (e *extractor) rr(f *Features) {
 		row[fRRPrePost], row[fRRPreLong] = ratio(pre, post), ratio(pre, long)
 		row[fRRLocalLong], row[fRRPrePrev] = ratio(local, long), ratio(pre, prev)
 		row[fRRPostLong], row[fRRPreMedian] = ratio(post, long), ratio(pre, median)
+		irr, ni := 0.0, 0
+		for j := max(2, i-10); j < i; j++ {
+			irr += math.Abs(rr[j] - rr[j-1])
+			ni++
+		}
+		if ni > 0 {
+			row[fRRIrreg] = ratio(irr/float64(ni), local)
+		} else {
+			row[fRRIrreg] = nan
+		}
+		cn := 0
+		for j := max(1, i-20); j <= min(n-1, i+20); j++ {
+			if j != i {
+				cent[cn] = rr[j]
+				cn++
+			}
+		}
+		if cn > 0 {
+			c := cent[:cn]
+			slices.Sort(c)
+			row[fRRPreCentred] = ratio(pre, c[cn/2])
+		} else {
+			row[fRRPreCentred] = nan
+		}
 		if i >= 1 {
 			longSum += rr[i]
 		}
@@ -375,6 +408,15 @@ func (e *extractor) templates(f *Features, dense []float32) {
 	}
 	var idx []int
 	cur := -1
+	norms := make([]float32, n)
+	defer func() {
+		for i, norm := range norms {
+			row := f.Row(i)
+			for _, j := range normalised {
+				row[j] *= norm
+			}
+		}
+	}()
 	for i, r := range e.beats {
 		if blk := r / block; blk != cur {
 			cur = blk
@@ -416,6 +458,11 @@ func (e *extractor) templates(f *Features, dense []float32) {
 		if medR <= 0.02 {
 			row[fRAmpRatio] = float32(math.NaN())
 		}
+		// Amplitudes relative to the patient's median QRS amplitude: the
+		// electrode placement and gain differ between patients, the shape
+		// relative to the patient's own beats much less.
+		// Applied after all templates are built, which read raw values.
+		norms[i] = 1 / max(medPP, 0.05)
 	}
 }
 
