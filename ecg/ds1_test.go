@@ -44,6 +44,16 @@ func TestDS1Detection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if os.Getenv("VIGIL_ECG_FUSE") != "" {
+			s1 := rec.Signals[1]
+			b1, _ := DetectBeats(s1.Samples, rec.Fs, s1.Gain)
+			var q [2][]Quality
+			for i, sg := range rec.Signals[:2] {
+				m, _ := NewQualityMonitor(QualityConfig{Fs: rec.Fs, Gain: sg.Gain})
+				q[i] = m.Flush(m.Process(sg.Samples, nil))
+			}
+			beats = FuseLeads([2][]Beat{beats, b1}, q, rec.Fs)
+		}
 		ref, vf := ReferenceBeats(ann)
 		test := make([]int, len(beats))
 		var maxDelay, sumDelay, nrt int64

@@ -57,7 +57,7 @@ func ExampleDetector() {
 	x := make([]int16, 20*fs)
 	for i := range x {
 		k := i % 200 // 0.8 s
-		if k < 20 { // a 1 mV, 80 ms triangular QRS at 200 adu/mV
+		if k < 20 {  // a 1 mV, 80 ms triangular QRS at 200 adu/mV
 			x[i] = int16(200 * (1 - math.Abs(float64(k-10))/10))
 		}
 	}

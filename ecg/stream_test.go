@@ -93,3 +93,28 @@ func TestAnalyzerBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestFuseLeads(t *testing.T) {
+	q := func(start, end int64, usable bool) Quality {
+		return Quality{Start: start, End: end, Noisy: !usable}
+	}
+	beats := [2][]Beat{
+		{{Sample: 100}, {Sample: 900}, {Sample: 1500}}, // lead 0: 900 is noise
+		{{Sample: 102}, {Sample: 1100}, {Sample: 1502}, {Sample: 2100}},
+	}
+	quality := [2][]Quality{
+		{q(0, 1000, true), q(1000, 2000, false)},
+		{q(0, 1000, true), q(1000, 2000, true)},
+	}
+	got := FuseLeads(beats, quality, 250)
+	// 2100 lies after the last assessed segment, where lead 0 rules.
+	want := []int64{100, 900, 1100, 1502}
+	if len(got) != len(want) {
+		t.Fatalf("FuseLeads = %v, want samples %v", got, want)
+	}
+	for i, b := range got {
+		if b.Sample != want[i] {
+			t.Errorf("beat %d at %d, want %d", i, b.Sample, want[i])
+		}
+	}
+}

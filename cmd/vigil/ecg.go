@@ -113,6 +113,7 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 	noiseDir := fs.String("noise", "", "directory holding the nstdb noise records bw and ma")
 	snrList := fs.String("snr", "12,6,0", "signal-to-noise ratios in dB, with --noise")
 	channel := fs.Int("channel", 0, "signal number to analyse")
+	fuse := fs.Bool("fuse", false, "fuse channels 0 and 1 by signal quality (two-lead detection)")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -195,6 +196,11 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 			samples += int64(len(x))
 			if err != nil {
 				return ecg.BeatStats{}, err
+			}
+			if *fuse && len(rec.Signals) > 1 && &x[0] == &sig.Samples[0] {
+				if beats, err = fuseLeads(rec, beats, *channel); err != nil {
+					return ecg.BeatStats{}, err
+				}
 			}
 			lastBeats = beats
 			test := make([]int, len(beats))
@@ -282,6 +288,26 @@ func runECGEval(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "%d records, %d samples through the detector in %s (%.1f M samples/s); total %s\n",
 		len(rows), samples, detectTime.Round(time.Millisecond), float64(samples)/detectTime.Seconds()/1e6, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// fuseLeads detects beats on the other of the first two channels and
+// fuses both by signal quality.
+func fuseLeads(rec *ecg.Record, primary []ecg.Beat, channel int) ([]ecg.Beat, error) {
+	other := 1 - min(channel, 1)
+	s := rec.Signals[other]
+	second, err := ecg.DetectBeats(s.Samples, rec.Fs, s.Gain)
+	if err != nil {
+		return nil, err
+	}
+	var q [2][]ecg.Quality
+	for i, c := range []int{channel, other} {
+		m, err := ecg.NewQualityMonitor(ecg.QualityConfig{Fs: rec.Fs, Gain: rec.Signals[c].Gain})
+		if err != nil {
+			return nil, err
+		}
+		q[i] = m.Flush(m.Process(rec.Signals[c].Samples, nil))
+	}
+	return ecg.FuseLeads([2][]ecg.Beat{primary, second}, q, rec.Fs), nil
 }
 
 func fsGlob(fsys fs.FS, pattern string) ([]string, error) {
