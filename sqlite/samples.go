@@ -1,0 +1,291 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+)
+
+var _ vigil.SampleStore = (*Samples)(nil)
+
+// SamplesFileName is the name of the device-sample database file in the data
+// directory.
+const SamplesFileName = "samples.db"
+
+// SampleLimit caps the samples one QuerySamples returns (and is the limit
+// when the query sets none); callers page by time for more.
+const SampleLimit = 100_000
+
+// MaxWaveformDuration is the longest waveform chunk AppendWaveform accepts.
+// The bound lets QueryWaveforms find the chunks overlapping a window with
+// one index range on the start time.
+const MaxWaveformDuration = time.Hour
+
+// samplesSchema is the layout of samples.db (see SAMPLES.md).
+//
+// series interns (patient, code, device) to a small integer, so that a
+// sample row is (series, time, value, unit, received, source): about 35
+// bytes instead of the 100 that two UUIDs and a code would take. The
+// idempotency key (patient, code, time, device) is the primary key (series,
+// t) of the clustered sample table. Times are Unix milliseconds (waveform
+// starts and ends microseconds).
+const samplesSchema = `
+CREATE TABLE series (
+	id      INTEGER PRIMARY KEY,
+	patient TEXT NOT NULL,
+	code    TEXT NOT NULL,
+	device  TEXT NOT NULL,
+	UNIQUE (patient, code, device)
+);
+CREATE TABLE sample (
+	series   INTEGER NOT NULL,
+	t        INTEGER NOT NULL,
+	value    REAL NOT NULL,
+	unit     TEXT NOT NULL,
+	received INTEGER NOT NULL,
+	source   TEXT NOT NULL,
+	PRIMARY KEY (series, t)
+) WITHOUT ROWID;
+CREATE TABLE waveform (
+	series   INTEGER NOT NULL,
+	start    INTEGER NOT NULL,
+	end      INTEGER NOT NULL,
+	rate     REAL NOT NULL,
+	gain     REAL NOT NULL,
+	unit     TEXT NOT NULL,
+	received INTEGER NOT NULL,
+	source   TEXT NOT NULL,
+	data     BLOB NOT NULL,
+	PRIMARY KEY (series, start)
+);
+`
+
+// samplesSchemaVersion is the PRAGMA user_version of a samples.db with the
+// current schema.
+const samplesSchemaVersion = 1
+
+// Samples is a vigil.SampleStore in its own SQLite file (dir/samples.db),
+// apart from the resource store's vigil.db: SQLite allows one writer per
+// file, so device ingest commits beside FHIR writes instead of waiting for
+// their writer. It is safe for concurrent use. Reads use a pool of
+// connections; appends are group-committed by one writer goroutine: the
+// AppendSamples and AppendWaveform calls waiting when it is free go into
+// one transaction, each in its own SAVEPOINT, with one WAL fsync.
+type Samples struct {
+	path  string
+	read  *sql.DB
+	write *sql.DB
+	conn  *sql.Conn
+	w     *sampleWriter
+	jobs  chan *sampleJob
+	stop  chan struct{}
+	done  chan struct{}
+
+	ckpt             *sql.DB
+	ckptStop, ckptOK chan struct{}
+
+	closed sync.Once
+	cerr   error
+}
+
+// OpenSamples opens (creating if needed) the sample store dir/samples.db.
+// Of the options WithSynchronous (default SyncFull: an acknowledged sample
+// survives power loss), WithReaders and WithBatch (the most calls one
+// transaction groups, default 256) apply. The context bounds the opening
+// only.
+func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, error) {
+	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: 256, busy: 5000, cacheKiB: 64 << 10, mmapBytes: 256 << 20}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch cfg.sync {
+	case SyncFull, SyncNormal:
+	default:
+		return nil, vigil.Errorf(vigil.ErrInvalid, "unknown synchronous setting %q", cfg.sync)
+	}
+	if cfg.readers < 1 || cfg.batch < 1 {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "readers and batch must be positive")
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: create directory: %w", err)
+	}
+	path := filepath.Join(dir, SamplesFileName)
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append([]string{
+			fmt.Sprintf("busy_timeout(%d)", cfg.busy),
+			"journal_mode(WAL)",
+			"synchronous(" + string(cfg.sync) + ")",
+			fmt.Sprintf("cache_size(-%d)", cfg.cacheKiB),
+			fmt.Sprintf("mmap_size(%d)", cfg.mmapBytes),
+			"temp_store(MEMORY)",
+		}, extra...) {
+			q.Add("_pragma", p)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	s := &Samples{path: path, jobs: make(chan *sampleJob), stop: make(chan struct{}), done: make(chan struct{})}
+	var err error
+	if s.write, err = sql.Open("sqlite", dsn(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))); err != nil {
+		return nil, fmt.Errorf("sqlite: open samples: %w", err)
+	}
+	s.write.SetMaxOpenConns(1)
+	s.write.SetConnMaxIdleTime(0)
+	s.write.SetConnMaxLifetime(0)
+	fail := func(err error) (*Samples, error) {
+		if s.w != nil {
+			s.w.close()
+		}
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		s.write.Close()
+		if s.read != nil {
+			s.read.Close()
+		}
+		if s.ckpt != nil {
+			s.ckpt.Close()
+		}
+		return nil, err
+	}
+	if s.conn, err = s.write.Conn(ctx); err != nil {
+		return fail(fmt.Errorf("sqlite: connect samples: %w", err))
+	}
+	if err := migrateSamples(ctx, s.conn); err != nil {
+		return fail(err)
+	}
+	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), inserts: make(map[int]*sql.Stmt)}
+	if err := s.w.prepare(ctx); err != nil {
+		return fail(err)
+	}
+	if s.read, err = sql.Open("sqlite", dsn("query_only(1)")); err != nil {
+		return fail(fmt.Errorf("sqlite: open sample readers: %w", err))
+	}
+	s.read.SetMaxOpenConns(cfg.readers)
+	s.read.SetMaxIdleConns(cfg.readers)
+	if err := s.read.PingContext(ctx); err != nil {
+		return fail(fmt.Errorf("sqlite: connect sample reader: %w", err))
+	}
+	if s.ckpt, err = sql.Open("sqlite", dsn()); err != nil {
+		return fail(fmt.Errorf("sqlite: open sample checkpointer: %w", err))
+	}
+	s.ckpt.SetMaxOpenConns(1)
+	s.ckptStop, s.ckptOK = make(chan struct{}), make(chan struct{})
+	go s.checkpointer()
+	go s.writer(cfg.batch)
+	return s, nil
+}
+
+// migrateSamples creates the schema of a new samples.db, and refuses one
+// written by a newer Vigil.
+func migrateSamples(ctx context.Context, conn *sql.Conn) error {
+	var v int
+	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: read samples schema version: %w", err)
+	}
+	switch {
+	case v == samplesSchemaVersion:
+		return nil
+	case v > samplesSchemaVersion:
+		return fmt.Errorf("sqlite: samples.db has schema version %d, newer than this program's %d", v, samplesSchemaVersion)
+	}
+	if err := apply(ctx, conn, samplesSchema, samplesSchemaVersion); err != nil {
+		return fmt.Errorf("sqlite: create samples schema: %w", err)
+	}
+	return nil
+}
+
+// checkpointer copies the WAL back into samples.db in the background, as
+// DB's does (see writerCheckpointPages).
+func (s *Samples) checkpointer() {
+	defer close(s.ckptOK)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ckptStop:
+			return
+		case <-t.C:
+			_, _ = s.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
+
+// Close stops the writer (appends already queued finish first) and closes
+// the database. Calling Close more than once returns the first result.
+func (s *Samples) Close() error {
+	s.closed.Do(func() {
+		close(s.stop)
+		<-s.done
+		close(s.ckptStop)
+		<-s.ckptOK
+		_, oerr := s.conn.ExecContext(context.Background(), "PRAGMA optimize")
+		s.w.close()
+		_, cerr := s.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+		s.cerr = errors.Join(oerr, cerr, s.ckpt.Close(), s.conn.Close(), s.write.Close(), s.read.Close())
+		if s.cerr != nil {
+			s.cerr = fmt.Errorf("sqlite: close samples: %w", s.cerr)
+		}
+	})
+	return s.cerr
+}
+
+// checkSamples validates a batch: every sample needs a patient, a code, a
+// time and a finite value.
+func checkSamples(batch []vigil.Sample) error {
+	for i := range batch {
+		s := &batch[i]
+		switch {
+		case s.Patient == "" || s.Code == "":
+			return vigil.Errorf(vigil.ErrInvalid, "sample %d: patient and code are required", i)
+		case s.Time.IsZero():
+			return vigil.Errorf(vigil.ErrInvalid, "sample %d: time is required", i)
+		case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
+			return vigil.Errorf(vigil.ErrInvalid, "sample %d: value is not a finite number", i)
+		}
+	}
+	return nil
+}
+
+// checkWaveform validates a chunk.
+func checkWaveform(w *vigil.Waveform) error {
+	switch {
+	case w.Patient == "" || w.Code == "":
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: patient and code are required")
+	case w.Start.IsZero():
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: start is required")
+	case !(w.RateHz > 0) || math.IsInf(w.RateHz, 0):
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: rate must be a positive number")
+	case math.IsNaN(w.Gain) || math.IsInf(w.Gain, 0):
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: gain is not a finite number")
+	case float64(len(w.Samples))/w.RateHz > MaxWaveformDuration.Seconds():
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: chunk longer than %v", MaxWaveformDuration)
+	}
+	return nil
+}
+
+// millis maps a time to Unix milliseconds, the zero time to 0.
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis is the inverse of millis, in UTC.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,0 +1,272 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/sampleobs"
+)
+
+// seriesRow is one series of a patient, as read.
+type seriesRow struct {
+	id           int64
+	code, device string
+}
+
+// patientSeries returns the series of patient, those of the given codes
+// only when codes is not empty.
+func patientSeries(ctx context.Context, tx *sql.Tx, patient string, codes []string) ([]seriesRow, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT id, code, device FROM series WHERE patient = ? ORDER BY code, device", patient)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read series: %w", err)
+	}
+	defer rows.Close()
+	var out []seriesRow
+	for rows.Next() {
+		var r seriesRow
+		if err := rows.Scan(&r.id, &r.code, &r.device); err != nil {
+			return nil, fmt.Errorf("sqlite: read series: %w", err)
+		}
+		if len(codes) == 0 || slices.Contains(codes, r.code) {
+			out = append(out, r)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read series: %w", err)
+	}
+	return out, nil
+}
+
+// QuerySamples implements vigil.SampleStore. Samples come in time order,
+// equal times by code and device (all reversed with Desc). The limit is
+// capped at SampleLimit. The answer is read in one read transaction. A
+// query without a patient fails with vigil.ErrInvalid.
+//
+// Each of the patient's series (code and device) that the query selects is
+// read with one range scan of the sample table's primary key, at most
+// Limit rows each, and the scans are merged.
+func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vigil.Sample, error) {
+	if q.Patient == "" {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "sample query: patient is required")
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > SampleLimit {
+		limit = SampleLimit
+	}
+	// Samples are at whole milliseconds: the one at m is in [From, To)
+	// when ceil(From) <= m < ceil(To).
+	from, to := int64(math.MinInt64), int64(math.MaxInt64)
+	if !q.From.IsZero() {
+		from = ceilMillis(q.From)
+	}
+	if !q.To.IsZero() {
+		to = ceilMillis(q.To)
+	}
+	if from >= to {
+		return []vigil.Sample{}, nil
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	series, err := patientSeries(ctx, tx, q.Patient, q.Codes)
+	if err != nil {
+		return nil, err
+	}
+	order := "ASC"
+	if q.Desc {
+		order = "DESC"
+	}
+	query := "SELECT t, value, unit, received, source FROM sample WHERE series = ? AND t >= ? AND t < ? ORDER BY t " + order + " LIMIT ?"
+	lists := make([][]vigil.Sample, 0, len(series))
+	for _, sr := range series {
+		rows, err := tx.QueryContext(ctx, query, sr.id, from, to, limit)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: query samples: %w", err)
+		}
+		var list []vigil.Sample
+		for rows.Next() {
+			var t, received int64
+			x := vigil.Sample{Patient: q.Patient, Code: sr.code, Device: sr.device}
+			if err := rows.Scan(&t, &x.Value, &x.Unit, &received, &x.Source); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: read samples: %w", err)
+			}
+			x.Time, x.Received = time.UnixMilli(t).UTC(), fromMillis(received)
+			list = append(list, x)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read samples: %w", err)
+		}
+		if len(list) > 0 {
+			lists = append(lists, list)
+		}
+	}
+	return mergeSamples(lists, limit, q.Desc), nil
+}
+
+// mergeSamples merges lists, each in (time, code, device) order (reversed
+// when desc), into one list of at most limit samples.
+func mergeSamples(lists [][]vigil.Sample, limit int, desc bool) []vigil.Sample {
+	total := 0
+	for _, l := range lists {
+		total += len(l)
+	}
+	out := make([]vigil.Sample, 0, min(total, limit))
+	if len(lists) == 1 {
+		return append(out, lists[0][:min(len(lists[0]), limit)]...)
+	}
+	for len(out) < limit {
+		best := -1
+		for i, l := range lists {
+			if len(l) == 0 {
+				continue
+			}
+			if best < 0 {
+				best = i
+				continue
+			}
+			c := compareSamples(&l[0], &lists[best][0])
+			if desc {
+				c = -c
+			}
+			if c < 0 {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		out = append(out, lists[best][0])
+		lists[best] = lists[best][1:]
+	}
+	return out
+}
+
+// compareSamples orders samples by time, code and device.
+func compareSamples(a, b *vigil.Sample) int {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Code, b.Code); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Device, b.Device)
+}
+
+// LatestSamples implements vigil.SampleStore: the newest sample of each
+// code (over all devices; at equal times the greater device id), in code
+// order. It costs one primary-key lookup per series of the patient.
+func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sample, error) {
+	if patient == "" {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "latest samples: patient is required")
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	series, err := patientSeries(ctx, tx, patient, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []vigil.Sample
+	for _, sr := range series {
+		var t, received int64
+		x := vigil.Sample{Patient: patient, Code: sr.code, Device: sr.device}
+		err := tx.QueryRowContext(ctx, "SELECT t, value, unit, received, source FROM sample WHERE series = ? ORDER BY t DESC LIMIT 1", sr.id).
+			Scan(&t, &x.Value, &x.Unit, &received, &x.Source)
+		switch {
+		case err == sql.ErrNoRows:
+			continue // a series whose samples were all in rolled-back batches
+		case err != nil:
+			return nil, fmt.Errorf("sqlite: read latest sample: %w", err)
+		}
+		x.Time, x.Received = time.UnixMilli(t).UTC(), fromMillis(received)
+		// Series come in (code, device) order: the code's best so far is last.
+		if n := len(out); n > 0 && out[n-1].Code == x.Code {
+			if compareSamples(&x, &out[n-1]) > 0 {
+				out[n-1] = x
+			}
+			continue
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// QueryWaveforms implements vigil.SampleStore: the chunks of the patient
+// and code (from any device) that overlap [from, to), by start and device.
+// Since no chunk lasts longer than MaxWaveformDuration, one range of the
+// (series, start) key per device finds them.
+func (s *Samples) QueryWaveforms(ctx context.Context, patient, code string, from, to time.Time) ([]vigil.Waveform, error) {
+	if patient == "" || code == "" {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "waveform query: patient and code are required")
+	}
+	if !from.Before(to) {
+		return []vigil.Waveform{}, nil
+	}
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	series, err := patientSeries(ctx, tx, patient, []string{code})
+	if err != nil {
+		return nil, err
+	}
+	f, t := from.UnixMicro(), to.UnixMicro()
+	var out []vigil.Waveform
+	for _, sr := range series {
+		rows, err := tx.QueryContext(ctx, `SELECT start, rate, gain, unit, received, source, data FROM waveform
+			WHERE series = ? AND start >= ? AND start < ? AND end > ? ORDER BY start`, sr.id, f-MaxWaveformDuration.Microseconds(), t, f)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: query waveforms: %w", err)
+		}
+		for rows.Next() {
+			var start, received int64
+			var data []byte
+			w := vigil.Waveform{Patient: patient, Code: code, Device: sr.device}
+			if err := rows.Scan(&start, &w.RateHz, &w.Gain, &w.Unit, &received, &w.Source, &data); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: read waveforms: %w", err)
+			}
+			if w.Samples, err = sampleobs.Unpack(data); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: stored waveform chunk: %w", err)
+			}
+			w.Start, w.Received = time.UnixMicro(start).UTC(), fromMillis(received)
+			out = append(out, w)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read waveforms: %w", err)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b vigil.Waveform) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Device, b.Device)
+	})
+	return out, nil
+}
+
+// ceilMillis returns t in Unix milliseconds, rounded up.
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli() // rounded down
+	if t.Nanosecond()%int(time.Millisecond) != 0 {
+		ms++
+	}
+	return ms
+}
