@@ -39,14 +39,37 @@ const (
 	CodeApplicationInternal = 207
 )
 
-var codeText = map[int]string{
-	CodeAccepted: "Message accepted", CodeSegmentSequence: "Segment sequence error",
-	CodeRequiredMissing: "Required field missing", CodeDataType: "Data type error",
-	CodeTableValue: "Table value not found", CodeUnsupportedMessage: "Unsupported message type",
-	CodeUnsupportedEvent: "Unsupported event code", CodeUnsupportedProcID: "Unsupported processing id",
-	CodeUnsupportedVersion: "Unsupported version id", CodeUnknownKey: "Unknown key identifier",
-	CodeDuplicateKey: "Duplicate key identifier", CodeRecordLocked: "Application record locked",
-	CodeApplicationInternal: "Application internal error",
+// codeText returns the table 0357 text of an error code.
+func codeText(code int) string {
+	switch code {
+	case CodeAccepted:
+		return "Message accepted"
+	case CodeSegmentSequence:
+		return "Segment sequence error"
+	case CodeRequiredMissing:
+		return "Required field missing"
+	case CodeDataType:
+		return "Data type error"
+	case CodeTableValue:
+		return "Table value not found"
+	case CodeUnsupportedMessage:
+		return "Unsupported message type"
+	case CodeUnsupportedEvent:
+		return "Unsupported event code"
+	case CodeUnsupportedProcID:
+		return "Unsupported processing id"
+	case CodeUnsupportedVersion:
+		return "Unsupported version id"
+	case CodeUnknownKey:
+		return "Unknown key identifier"
+	case CodeDuplicateKey:
+		return "Duplicate key identifier"
+	case CodeRecordLocked:
+		return "Application record locked"
+	case CodeApplicationInternal:
+		return "Application internal error"
+	}
+	return ""
 }
 
 // AckError is the content of an ERR segment (HL7 v2.5 section 2.15.5).
@@ -66,7 +89,7 @@ type AckError struct {
 func AckErrorFor(err error, orig *Message) *AckError {
 	var e *Error
 	if !errors.As(err, &e) {
-		return &AckError{Code: CodeApplicationInternal, Text: codeText[CodeApplicationInternal]}
+		return &AckError{Code: CodeApplicationInternal, Text: codeText(CodeApplicationInternal)}
 	}
 	a := &AckError{Code: e.Code, Segment: e.Name, Field: e.Field, Text: e.Error()}
 	if a.Code == 0 {
@@ -103,7 +126,7 @@ type Ack struct {
 // message could not even be parsed); the ACK then has default delimiters
 // and empty addressing and MSA-2.
 func NewACK(orig *Message, a Ack) *Message {
-	d := DefaultDelimiters
+	d := DefaultDelimiters()
 	var h *Segment
 	if orig != nil {
 		d = orig.Delims
@@ -146,7 +169,7 @@ func NewACK(orig *Message, a Ack) *Message {
 			loc = Components(e.Segment, itoa(e.Sequence), itoa(e.Field))
 		}
 		m.Add("ERR", Text(""), loc,
-			Components(strconv.Itoa(e.Code), codeText[e.Code], "HL70357"),
+			Components(strconv.Itoa(e.Code), codeText(e.Code), "HL70357"),
 			Text(sev), Text(""), Text(""), Text(""), Text(e.Text))
 	}
 	return m

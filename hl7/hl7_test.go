@@ -371,7 +371,7 @@ func TestACK(t *testing.T) {
 }
 
 func TestBuild(t *testing.T) {
-	m := NewMessage(DefaultDelimiters, Text("SIM"), Text("HOME"), Text("VIGIL"), Text("HOSP"),
+	m := NewMessage(DefaultDelimiters(), Text("SIM"), Text("HOME"), Text("VIGIL"), Text("HOSP"),
 		Text("20260301120000+0000"), Text(""), Components("ORU", "R01", "ORU_R01"), Text("1"), Text("P"), Text("2.5"))
 	m.Add("PID", Text("1"), Text(""), Field{Repetition{Component{"P1"}, Component{""}, Component{""}, Component{"HOSP", "1.2"}, Component{"MR"}}})
 	obx := m.Add("OBX", Text("1"), Text("ST"), Components("x", "y", "LN"))

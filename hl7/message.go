@@ -8,8 +8,10 @@ type Delimiters struct {
 	Field, Component, Repetition, Escape, Subcomponent, Truncation byte
 }
 
-// DefaultDelimiters are the recommended |^~\& characters.
-var DefaultDelimiters = Delimiters{Field: '|', Component: '^', Repetition: '~', Escape: '\\', Subcomponent: '&'}
+// DefaultDelimiters returns the recommended |^~\& characters.
+func DefaultDelimiters() Delimiters {
+	return Delimiters{Field: '|', Component: '^', Repetition: '~', Escape: '\\', Subcomponent: '&'}
+}
 
 // encodingChars returns the MSH-2 value.
 func (d Delimiters) encodingChars() string {
