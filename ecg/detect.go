@@ -51,7 +51,7 @@ const (
 	searchBackTh = 0.5    // search-back accepts peaks above this fraction of the threshold
 	holdTime     = 0.250  // a later peak this close replaces a held candidate if larger
 	windowTime   = 0.15   // feature integration window (Pan & Tompkins 1985)
-	peakHold     = 0.08   // a feature peak is declared after this long without growing
+	peakHold     = 0.060  // a feature peak is declared after this long without growing
 	levelBeats   = 8      // QRS and noise levels average the last 8 peaks
 	minLevelMV   = 0.06   // QRS feature floor, as the slope of a QRS of this many mV
 	initSeconds  = 2.0    // learning period before the first detection
