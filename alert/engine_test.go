@@ -2,17 +2,22 @@ package alert_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/alert"
+	"github.com/vigilhealth/vigil/internal/alertsql"
 	"github.com/vigilhealth/vigil/internal/testenv"
-	"github.com/vigilhealth/vigil/postgres"
-	"github.com/vigilhealth/vigil/sqlite"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -36,27 +41,46 @@ func (c *clock) Add(d time.Duration) time.Time {
 	return c.t
 }
 
-// backends opens a fresh alert store on each real database.
+// backends opens a fresh alert store on each real database, configured
+// as sqlite.OpenAlerts and postgres.OpenAlerts do (those packages are not
+// imported, to keep this package's tests independent of their other
+// stores).
 var backends = []struct {
 	name string
-	open func(t *testing.T) vigil.AlertStore
+	open func(t testing.TB) vigil.AlertStore
 }{
-	{"sqlite", func(t *testing.T) vigil.AlertStore {
-		s, err := sqlite.OpenAlerts(context.Background(), t.TempDir())
-		if err != nil {
-			t.Fatalf("sqlite.OpenAlerts: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"postgres", func(t *testing.T) vigil.AlertStore {
-		s, err := postgres.OpenAlerts(context.Background(), testenv.Postgres(t))
-		if err != nil {
-			t.Fatalf("postgres.OpenAlerts: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
+	{"sqlite", openSQLite},
+	{"postgres", openPostgres},
+}
+
+func openSQLite(t testing.TB) vigil.AlertStore {
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "alerts.db")+
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	s, err := alertsql.Open(context.Background(), db, alertsql.SQLite)
+	if err != nil {
+		t.Fatalf("alertsql.Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func openPostgres(t testing.TB) vigil.AlertStore {
+	cfg, err := pgx.ParseConfig(testenv.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(8)
+	s, err := alertsql.Open(context.Background(), db, alertsql.Postgres)
+	if err != nil {
+		t.Fatalf("alertsql.Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // recorder is a Sink that keeps every event.
