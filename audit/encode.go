@@ -126,6 +126,48 @@ func Decode(data []byte) (vigil.AuditRecord, error) {
 	return r, nil
 }
 
+// view is a record parsed only as far as Verify needs: its framing is
+// checked like Decode's (version, minimal varints, lengths, no trailing
+// bytes) but field values are not validated, and the fields Verify
+// compares point into the encoding instead of being copied.
+type view struct {
+	seq, us  int64
+	actorID  []byte
+	action   []byte
+	patients [][]byte // reused between parses
+}
+
+func (v *view) parse(data []byte) error {
+	d := decoder{b: data}
+	if d.byte() != FormatVersion {
+		return d.fail("unknown format version")
+	}
+	seq, us := d.uvarint(), d.uvarint()
+	if d.err == nil && (seq == 0 || seq > 1<<62 || us > 1<<62) {
+		return d.fail("sequence number or time out of range")
+	}
+	v.seq, v.us = int64(seq), int64(us)
+	v.actorID = d.bytes()
+	d.bytes() // actor name
+	d.bytes() // role
+	v.action = d.bytes()
+	d.bytes() // outcome
+	for n := d.count(); n > 0 && d.err == nil; n-- {
+		d.bytes()
+	}
+	v.patients = v.patients[:0]
+	for n := d.count(); n > 0 && d.err == nil; n-- {
+		v.patients = append(v.patients, d.bytes())
+	}
+	d.bytes() // source
+	d.bytes() // request id
+	d.bytes() // detail
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	return d.err
+}
+
 // decoder reads fields off b, remembering the first error.
 type decoder struct {
 	b   []byte
@@ -180,29 +222,40 @@ func uvarintLen(v uint64) int {
 	return n
 }
 
-func (d *decoder) string() string {
+// bytes returns the next length-prefixed field, pointing into the input.
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err != nil {
-		return ""
+		return nil
 	}
 	if n > uint64(len(d.b)) {
 		d.fail("truncated string")
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	s := d.b[:n:n]
 	d.b = d.b[n:]
 	return s
 }
 
-func (d *decoder) list() []string {
+func (d *decoder) string() string {
+	return string(d.bytes())
+}
+
+// count reads a list length.
+func (d *decoder) count() int {
 	n := d.uvarint()
 	if d.err != nil {
-		return nil
+		return 0
 	}
 	if n > maxRefs || n > uint64(len(d.b)) { // each entry takes at least one byte
 		d.fail("list too long")
-		return nil
+		return 0
 	}
+	return int(n)
+}
+
+func (d *decoder) list() []string {
+	n := d.count()
 	if n == 0 {
 		return nil
 	}

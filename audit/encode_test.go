@@ -50,7 +50,9 @@ func TestEncodeRoundTrip(t *testing.T) {
 }
 
 func equalRecords(a, b *vigil.AuditRecord) bool {
-	eq := func(x, y []string) bool { return strings.Join(x, "\x00") == strings.Join(y, "\x00") && len(x) == len(y) }
+	eq := func(x, y []string) bool {
+		return strings.Join(x, "\x00") == strings.Join(y, "\x00") && len(x) == len(y)
+	}
 	return a.Seq == b.Seq && a.Time.Equal(b.Time) && a.ActorID == b.ActorID && a.ActorName == b.ActorName &&
 		a.Role == b.Role && a.Action == b.Action && a.Outcome == b.Outcome && eq(a.Resources, b.Resources) &&
 		eq(a.Patients, b.Patients) && a.Source == b.Source && a.RequestID == b.RequestID && a.Detail == b.Detail

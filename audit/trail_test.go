@@ -49,7 +49,9 @@ func TestQuery(t *testing.T) {
 				{"patient", vigil.AuditQuery{Patient: "Patient/p2"}, func(r *vigil.AuditRecord) bool { return slices.Contains(r.Patients, "Patient/p2") }},
 				{"agent", vigil.AuditQuery{Agent: "acct-3"}, func(r *vigil.AuditRecord) bool { return r.ActorID == "acct-3" }},
 				{"date range", vigil.AuditQuery{Since: base.Add(10 * time.Second), Until: base.Add(20 * time.Second)},
-					func(r *vigil.AuditRecord) bool { return !r.Time.Before(base.Add(10*time.Second)) && r.Time.Before(base.Add(20*time.Second)) }},
+					func(r *vigil.AuditRecord) bool {
+						return !r.Time.Before(base.Add(10*time.Second)) && r.Time.Before(base.Add(20*time.Second))
+					}},
 				{"actions", vigil.AuditQuery{Actions: []vigil.AuditAction{vigil.AuditLogin, vigil.AuditCreate}},
 					func(r *vigil.AuditRecord) bool { return r.Action == vigil.AuditLogin || r.Action == vigil.AuditCreate }},
 				{"patient, agent and action", vigil.AuditQuery{Patient: "Patient/p1", Agent: "acct-1", Actions: []vigil.AuditAction{vigil.AuditRead, vigil.AuditSearch}},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -162,10 +163,11 @@ type walker struct {
 	rep      *Report
 	progress func(int64)
 
-	next      int64 // expected sequence number
-	prev      [HashSize]byte
-	lastCkp   int64 // last checkpoint that matched
-	prevPatch []string
+	next    int64 // expected sequence number
+	prev    [HashSize]byte
+	lastCkp int64 // last checkpoint that matched
+	view    view
+	pats    []string
 }
 
 // errFound stops the scan at the first problem.
@@ -176,17 +178,96 @@ func (v *walker) fail(seq int64, kind ProblemKind, format string, args ...any) e
 	return errFound
 }
 
+// chunkSize is how many records the scanning goroutine hands to the
+// checking goroutine at a time.
+const chunkSize = 1024
+
+// chunk is a batch of entries copied out of the scan, their bytes in
+// arenas that are reused once the chunk is checked.
+type chunk struct {
+	entries []vigil.AuditEntry
+	buf     []byte
+	pats    []string
+}
+
+// add copies e into the chunk. When an arena is full a new one is started
+// rather than grown, so that earlier entries keep pointing at valid bytes.
+func (c *chunk) add(e *vigil.AuditEntry) {
+	need := len(e.Data) + len(e.Hash) + len(e.MAC) + len(e.Agent)
+	if cap(c.buf)-len(c.buf) < need {
+		c.buf = make([]byte, 0, max(1<<20, need))
+	}
+	take := func(b []byte) []byte {
+		off := len(c.buf)
+		c.buf = append(c.buf, b...)
+		return c.buf[off:len(c.buf):len(c.buf)]
+	}
+	if cap(c.pats)-len(c.pats) < len(e.Patients) {
+		c.pats = make([]string, 0, max(4096, len(e.Patients)))
+	}
+	off := len(c.pats)
+	c.pats = append(c.pats, e.Patients...)
+	c.entries = append(c.entries, vigil.AuditEntry{Seq: e.Seq, Data: take(e.Data), Hash: take(e.Hash), MAC: take(e.MAC),
+		Time: e.Time, Agent: e.Agent, Action: e.Action, Patients: c.pats[off:len(c.pats):len(c.pats)]})
+}
+
+func (c *chunk) reset() {
+	clear(c.entries)
+	c.entries, c.buf, c.pats = c.entries[:0], c.buf[:0], c.pats[:0]
+}
+
+// walk streams records 1..to from the store on one goroutine and checks
+// them on another, so that reading rows and hashing use both cores.
 func (v *walker) walk(ctx context.Context, to int64) error {
 	v.next, v.prev = 1, genesis
 	if to == 0 {
 		return nil
 	}
-	err := v.store.ScanAudit(ctx, 1, to, func(e *vigil.AuditEntry) error { return v.entry(ctx, e) })
-	if errors.Is(err, errFound) {
-		return nil
+	const nchunks = 4
+	full := make(chan *chunk, nchunks)
+	free := make(chan *chunk, nchunks+1)
+	for range nchunks + 1 {
+		free <- &chunk{entries: make([]vigil.AuditEntry, 0, chunkSize)}
 	}
-	if err != nil {
-		return fmt.Errorf("audit: read records: %w", err)
+	var stop atomic.Bool
+	checked := make(chan error, 1)
+	go func() {
+		var err error
+		for c := range full {
+			for i := 0; i < len(c.entries) && err == nil; i++ {
+				if err = v.entry(ctx, &c.entries[i]); err != nil {
+					stop.Store(true)
+				}
+			}
+			c.reset()
+			free <- c
+		}
+		checked <- err
+	}()
+	cur := <-free
+	scanErr := v.store.ScanAudit(ctx, 1, to, func(e *vigil.AuditEntry) error {
+		if stop.Load() {
+			return errFound
+		}
+		cur.add(e)
+		if len(cur.entries) == chunkSize {
+			full <- cur
+			cur = <-free
+		}
+		return nil
+	})
+	if len(cur.entries) > 0 {
+		full <- cur
+	}
+	close(full)
+	err := <-checked
+	switch {
+	case errors.Is(err, errFound):
+		return nil
+	case err != nil:
+		return err
+	case scanErr != nil && !errors.Is(scanErr, errFound):
+		return fmt.Errorf("audit: read records: %w", scanErr)
 	}
 	if v.next <= to {
 		return v.fail(v.next, Missing, "records %d..%d missing (the head says %d)", v.next, to, to)
@@ -203,19 +284,18 @@ func (v *walker) entry(ctx context.Context, e *vigil.AuditEntry) error {
 		}
 		return v.fail(v.next, Missing, "records %d..%d missing", v.next, e.Seq-1)
 	}
-	rec, err := Decode(e.Data)
-	if err != nil {
+	if err := v.view.parse(e.Data); err != nil {
 		return v.fail(e.Seq, Changed, "record does not decode")
 	}
-	if rec.Seq != e.Seq {
+	if got := v.view.seq; got != e.Seq {
 		next := v.recordAt(ctx, e.Seq+1)
 		switch {
-		case rec.Seq == e.Seq+1 && next == e.Seq+2:
+		case got == e.Seq+1 && next == e.Seq+2:
 			return v.fail(e.Seq, Missing, "record %d removed and later records renumbered", e.Seq)
-		case rec.Seq == e.Seq-1:
+		case got == e.Seq-1:
 			return v.fail(e.Seq-1, Inserted, "a record that was never written sits at %d and later records are renumbered", e.Seq-1)
 		}
-		return v.fail(e.Seq, Reordered, "position %d holds record %d", e.Seq, rec.Seq)
+		return v.fail(e.Seq, Reordered, "position %d holds record %d", e.Seq, got)
 	}
 	if v.mac != nil {
 		v.mac.Reset()
@@ -234,7 +314,7 @@ func (v *walker) entry(ctx context.Context, e *vigil.AuditEntry) error {
 	if !bytes.Equal(h[:], e.Hash) {
 		return v.fail(e.Seq, Changed, "record does not hash to its stored chain hash")
 	}
-	if err := v.index(e, &rec); err != nil {
+	if err := v.index(e); err != nil {
 		return err
 	}
 	for v.ci < len(v.ckps) && v.ckps[v.ci].Seq <= e.Seq {
@@ -265,19 +345,25 @@ func (v *walker) entry(ctx context.Context, e *vigil.AuditEntry) error {
 }
 
 // index compares the store's query columns with the record.
-func (v *walker) index(e *vigil.AuditEntry, r *vigil.AuditRecord) error {
+func (v *walker) index(e *vigil.AuditEntry) error {
+	r := &v.view
 	switch {
-	case e.Time.UnixMicro() != r.Time.UnixMicro():
+	case e.Time.UnixMicro() != r.us:
 		return v.fail(e.Seq, Index, "stored time column differs from the record")
-	case e.Agent != r.ActorID:
+	case e.Agent != string(r.actorID):
 		return v.fail(e.Seq, Index, "stored agent column differs from the record")
-	case e.Action != r.Action:
+	case string(e.Action) != string(r.action):
 		return v.fail(e.Seq, Index, "stored action column differs from the record")
 	}
-	v.prevPatch = append(v.prevPatch[:0], e.Patients...)
-	slices.Sort(v.prevPatch)
-	if !slices.Equal(v.prevPatch, r.Patients) {
+	v.pats = append(v.pats[:0], e.Patients...)
+	slices.Sort(v.pats)
+	if len(v.pats) != len(r.patients) {
 		return v.fail(e.Seq, Index, "stored patient index differs from the record")
+	}
+	for i, p := range v.pats {
+		if p != string(r.patients[i]) {
+			return v.fail(e.Seq, Index, "stored patient index differs from the record")
+		}
 	}
 	return nil
 }

@@ -66,7 +66,11 @@ func OpenAudit(ctx context.Context, dir string, opts ...Option) (*AuditDB, error
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create directory: %w", err)
 	}
-	path := filepath.Join(dir, AuditFileName)
+	return openAuditFile(ctx, filepath.Join(dir, AuditFileName), cfg)
+}
+
+// openAuditFile opens the audit store in the database file path.
+func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, error) {
 	dsn := func(extra ...string) string {
 		q := url.Values{}
 		for _, p := range append([]string{fmt.Sprintf("busy_timeout(%d)", cfg.busy), "journal_mode(WAL)",
@@ -118,7 +122,7 @@ func OpenAudit(ctx context.Context, dir string, opts ...Option) (*AuditDB, error
 	if err != nil {
 		return fail(fmt.Errorf("sqlite: prepare audit: %w", err))
 	}
-	if a.read, err = sql.Open("sqlite", dsn("query_only(1)")); err != nil {
+	if a.read, err = sql.Open("sqlite", dsn("query_only(1)", "mmap_size(268435456)")); err != nil {
 		return fail(fmt.Errorf("sqlite: open audit readers: %w", err))
 	}
 	a.read.SetMaxOpenConns(cfg.readers)
