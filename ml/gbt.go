@@ -224,7 +224,7 @@ func (m *GBT) Margins(x []float32, out []float64) {
 }
 
 // MarginsBatch computes the margins of n rows of X (row-major, NumFeatures
-// columns) into out (row-major, n*NumClasses). It walks each tree for four
+// columns) into out (row-major, n*NumClasses). It walks each tree for eight
 // rows at once, which overlaps their memory accesses; it does not allocate.
 func (m *GBT) MarginsBatch(X []float32, out []float64) {
 	K, F := m.classes, m.features
@@ -240,20 +240,20 @@ func (m *GBT) MarginsBatch(X []float32, out []float64) {
 			k := t % K
 			depth := m.tdepth[t]
 			r := start
-			for ; r+4 <= end; r += 4 {
-				x0, x1 := X[r*F:(r+1)*F], X[(r+1)*F:(r+2)*F]
-				x2, x3 := X[(r+2)*F:(r+3)*F], X[(r+3)*F:(r+4)*F]
-				i0, i1, i2, i3 := root, root, root, root
-				for range depth {
-					i0 = step(nodes, i0, x0)
-					i1 = step(nodes, i1, x1)
-					i2 = step(nodes, i2, x2)
-					i3 = step(nodes, i3, x3)
+			for ; r+8 <= end; r += 8 {
+				var idx [8]int32
+				for j := range idx {
+					idx[j] = root
 				}
-				out[r*K+k] += float64(m.value[i0])
-				out[(r+1)*K+k] += float64(m.value[i1])
-				out[(r+2)*K+k] += float64(m.value[i2])
-				out[(r+3)*K+k] += float64(m.value[i3])
+				xs := X[r*F : (r+8)*F]
+				for range depth {
+					for j := range idx {
+						idx[j] = step(nodes, idx[j], xs[j*F:(j+1)*F])
+					}
+				}
+				for j, i := range idx {
+					out[(r+j)*K+k] += float64(m.value[i])
+				}
 			}
 			for ; r < end; r++ {
 				x := X[r*F : (r+1)*F]

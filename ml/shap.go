@@ -115,17 +115,31 @@ func extend(path []pathElem, depth int, pz, po float64, pi int32) {
 	}
 }
 
-// unwind is UNWIND: it removes element k from path[:depth+1].
+// inv[i] = 1/i, so that the inner loops multiply instead of divide.
+var inv = func() (t [maxTreeDepth + 3]float64) {
+	for i := 1; i < len(t); i++ {
+		t[i] = 1 / float64(i)
+	}
+	return t
+}()
+
+// unwind is UNWIND: it removes element k from path[:depth+1]. The "one"
+// fraction of a path element is always 0 or 1 in Algorithm 2 (a feature
+// either follows x or does not), which the arithmetic below uses.
 func unwind(path []pathElem, depth, k int) {
 	one, zero := path[k].one, path[k].zero
 	next := path[depth].w
-	for i := depth - 1; i >= 0; i-- {
-		if one != 0 {
+	d1 := float64(depth + 1)
+	if one != 0 {
+		for i := depth - 1; i >= 0; i-- {
 			t := path[i].w
-			path[i].w = next * float64(depth+1) / (float64(i+1) * one)
-			next = t - path[i].w*zero*float64(depth-i)/float64(depth+1)
-		} else {
-			path[i].w = path[i].w * float64(depth+1) / (zero * float64(depth-i))
+			path[i].w = next * d1 * inv[i+1]
+			next = t - path[i].w*zero*float64(depth-i)*inv[depth+1]
+		}
+	} else {
+		iz := 1 / zero
+		for i := depth - 1; i >= 0; i-- {
+			path[i].w = path[i].w * d1 * iz * inv[depth-i]
 		}
 	}
 	for i := k; i < depth; i++ {
@@ -137,14 +151,19 @@ func unwind(path []pathElem, depth, k int) {
 func unwoundSum(path []pathElem, depth, k int) float64 {
 	one, zero := path[k].one, path[k].zero
 	next := path[depth].w
+	d1 := float64(depth + 1)
 	total := 0.0
-	for i := depth - 1; i >= 0; i-- {
-		if one != 0 {
-			t := next * float64(depth+1) / (float64(i+1) * one)
+	if one != 0 {
+		zd := zero * inv[depth+1]
+		for i := depth - 1; i >= 0; i-- {
+			t := next * d1 * inv[i+1]
 			total += t
-			next = path[i].w - t*zero*float64(depth-i)/float64(depth+1)
-		} else if zero != 0 {
-			total += path[i].w / zero * float64(depth+1) / float64(depth-i)
+			next = path[i].w - t*zd*float64(depth-i)
+		}
+	} else if zero != 0 {
+		f := d1 / zero
+		for i := depth - 1; i >= 0; i-- {
+			total += path[i].w * f * inv[depth-i]
 		}
 	}
 	return total

@@ -28,7 +28,15 @@ type Classifier struct {
 	model   *ml.GBT
 	file    *ml.File
 	version string
-	expl    sync.Pool // *ml.Explainer
+	names   []string
+	expl    sync.Pool // *explainer
+}
+
+// explainer is the per-goroutine scratch space of Classify.
+type explainer struct {
+	e   *ml.Explainer
+	phi []float64
+	idx []int
 }
 
 //go:embed default.vgml
@@ -65,7 +73,10 @@ func newClassifier(f *ml.File, raw []byte) (*Classifier, error) {
 	}
 	sum := sha256.Sum256(raw)
 	c := &Classifier{model: g, file: f, version: "beatclass-" + hex.EncodeToString(sum[:6])}
-	c.expl.New = func() any { return ml.NewExplainer(g) }
+	c.names = FeatureNames()
+	c.expl.New = func() any {
+		return &explainer{e: ml.NewExplainer(g), phi: make([]float64, NumFeatures), idx: make([]int, NumFeatures)}
+	}
 	return c, nil
 }
 
@@ -98,18 +109,22 @@ func unclassifiable(row []float32) bool {
 }
 
 // Label returns the class letter of every beat. It is the fast path: no
-// explanation, no allocation beyond the result.
+// explanation; the model runs over blocks of beats at a time.
 func (c *Classifier) Label(f *Features) []byte {
 	out := make([]byte, f.Len())
-	var m [len(modelClasses)]float64
-	for i := range out {
-		row := f.Row(i)
-		if unclassifiable(row) {
-			out[i] = 'Q'
-			continue
+	const block = 1024
+	K := len(modelClasses)
+	margins := make([]float64, block*K)
+	for start := 0; start < f.Len(); start += block {
+		end := min(start+block, f.Len())
+		c.model.MarginsBatch(f.X[start*NumFeatures:end*NumFeatures], margins)
+		for i := start; i < end; i++ {
+			if unclassifiable(f.Row(i)) {
+				out[i] = 'Q'
+				continue
+			}
+			out[i] = modelClasses[ml.Argmax(margins[(i-start)*K:(i-start+1)*K])]
 		}
-		c.model.Margins(row, m[:])
-		out[i] = modelClasses[ml.Argmax(m[:])]
 	}
 	return out
 }
@@ -123,7 +138,7 @@ type Attribution struct {
 
 // Result is the classification of one beat.
 type Result struct {
-	Class byte                 // 'N', 'S', 'V', 'F' or 'Q'
+	Class byte                  // 'N', 'S', 'V', 'F' or 'Q'
 	Prob  [len(Classes)]float64 // calibrated probability of each class in Classes order
 	// Top holds the features that pushed most towards Class, largest first.
 	Top []Attribution
@@ -147,12 +162,10 @@ func (c *Classifier) Classify(f *Features, i int) Result {
 	k := ml.Argmax(p[:])
 	copy(res.Prob[:], p[:])
 	res.Class = modelClasses[k]
-	e := c.expl.Get().(*ml.Explainer)
-	phi := make([]float64, NumFeatures)
-	e.Explain(row, k, phi)
-	c.expl.Put(e)
-	names := FeatureNames()
-	order := make([]int, NumFeatures)
+	x := c.expl.Get().(*explainer)
+	defer c.expl.Put(x)
+	phi, order := x.phi, x.idx
+	x.e.Explain(row, k, phi)
 	for j := range order {
 		order[j] = j
 	}
@@ -161,7 +174,7 @@ func (c *Classifier) Classify(f *Features, i int) Result {
 		if phi[j] <= 0 {
 			break
 		}
-		res.Top = append(res.Top, Attribution{Feature: names[j], Value: float64(row[j]), SHAP: phi[j]})
+		res.Top = append(res.Top, Attribution{Feature: c.names[j], Value: float64(row[j]), SHAP: phi[j]})
 	}
 	res.Explanation = explain(row, phi)
 	return res

@@ -76,7 +76,7 @@ func dataset(recs []*Recording) ml.Dataset {
 // TrainConfig controls Train.
 type TrainConfig struct {
 	Seed     uint64
-	Model    *ml.Config         // nil: ModelConfig(Seed)
+	Model    *ml.Config        // nil: ModelConfig(Seed)
 	Progress func(ml.Progress) // optional, per boosting round
 	Info     map[string]string // extra metadata stored in the model file
 }
