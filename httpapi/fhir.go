@@ -192,7 +192,7 @@ func (s *Server) audit(r *http.Request, a *Access) error {
 	}
 	if err := s.cfg.Auditor.Record(r.Context(), a); err != nil {
 		s.log.ErrorContext(r.Context(), "audit trail write failed", "request_id", a.RequestID, "err", err)
-		return &vigil.Error{Kind: vigil.ErrUnavailable, Message: "the audit trail is unavailable; nothing was returned", Err: err}
+		return vigil.Errorf(vigil.ErrUnavailable, "the audit trail is unavailable; nothing was returned")
 	}
 	return nil
 }

@@ -42,6 +42,9 @@ type Config struct {
 	Auth *auth.Service
 	// Monitor wires the remote-monitoring API under /api/v1.
 	Monitor MonitorConfig
+	// Audit, when set, serves the audit trail as read-only FHIR AuditEvent
+	// resources.
+	Audit AuditReader
 	// OnBreakGlass, when set, is told of every emergency-access grant (to
 	// alert admins).
 	OnBreakGlass func(ctx context.Context, g *vigil.BreakGlass)
@@ -86,7 +89,7 @@ func New(cfg Config) (*Server, error) {
 	// Cookie-authenticated browsers may not be made to write from another
 	// origin (CSRF); API clients with bearer tokens send no Origin or
 	// Sec-Fetch-Site and pass.
-	s.handler = s.chain(http.NewCrossOriginProtection().Handler(mux))
+	s.handler = s.chain(http.NewCrossOriginProtection().Handler(s.auditIntercept(mux)))
 	return s, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -31,7 +32,7 @@ func eachConfig(t *testing.T, fn func(t *testing.T, cfg Config)) {
 		fn(t, Config{Addr: "127.0.0.1:0", DataDir: t.TempDir()})
 	})
 	t.Run("postgres", func(t *testing.T) {
-		fn(t, Config{Addr: "127.0.0.1:0", DB: testenv.Postgres(t)})
+		fn(t, Config{Addr: "127.0.0.1:0", DB: testenv.Postgres(t), AuditKey: filepath.Join(t.TempDir(), "audit.key")})
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/access"
+	"github.com/vigilhealth/vigil/audit"
 	"github.com/vigilhealth/vigil/auth"
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/httpapi"
@@ -33,6 +34,9 @@ type Config struct {
 	// TLSCert and TLSKey, both set, serve HTTPS (PEM files).
 	TLSCert string
 	TLSKey  string
+	// AuditKey is the audit trail's signing key file (default audit.key in
+	// the data directory; required with DB).
+	AuditKey string
 }
 
 // App is a running Vigil: store, services and HTTP server. Tests start one
@@ -49,7 +53,10 @@ type App struct {
 	Policy   *access.Policy
 	Accounts vigil.AccountStore
 	Auth     *auth.Service
+	Trail    *audit.Trail
 	HTTP     *httpapi.Server
+
+	closeAudit func() error
 
 	ln  net.Listener
 	srv *http.Server
@@ -94,24 +101,31 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := openAccounts(ctx, cfg)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	authn, err := auth.New(auth.Config{Accounts: accounts})
-	if err != nil {
-		store.Close()
-		accounts.Close()
-		return nil, err
-	}
-	policy := access.New(store, model)
-	app := &App{cfg: cfg, Store: store, Model: model, Records: records.New(store, model), Guarded: records.New(policy.Store(), model),
-		Policy: policy, Accounts: accounts, Auth: authn}
-	h, err := httpapi.New(httpapi.Config{Records: app.Guarded, Auth: authn, Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
-	if err != nil {
+	app := &App{cfg: cfg, Store: store, Model: model, Records: records.New(store, model)}
+	fail := func(err error) (*App, error) {
 		app.Close()
 		return nil, err
+	}
+	auditStore, closeAudit, err := openAuditStore(ctx, cfg, store)
+	if err != nil {
+		return fail(err)
+	}
+	app.closeAudit = closeAudit
+	if app.Trail, err = openTrail(ctx, cfg, auditStore); err != nil {
+		return fail(err)
+	}
+	if app.Accounts, err = openAccounts(ctx, cfg); err != nil {
+		return fail(err)
+	}
+	if app.Auth, err = auth.New(auth.Config{Accounts: app.Accounts, Events: securityEvents(app.Trail, cfg.Logger)}); err != nil {
+		return fail(err)
+	}
+	app.Policy = access.New(store, model)
+	app.Guarded = records.New(app.Policy.Store(), model)
+	h, err := httpapi.New(httpapi.Config{Records: app.Guarded, Auth: app.Auth, Auditor: &trailAuditor{trail: app.Trail}, Audit: app.Trail,
+		Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
+	if err != nil {
+		return fail(err)
 	}
 	app.HTTP = h
 	return app, nil
@@ -201,9 +215,15 @@ func (a *App) Close() error {
 	if a.srv != nil {
 		a.srv.Close()
 	}
-	err := a.Store.Close()
+	var err error
+	if a.Trail != nil {
+		err = errors.Join(err, a.Trail.Close())
+	}
+	if a.closeAudit != nil {
+		err = errors.Join(err, a.closeAudit())
+	}
 	if a.Accounts != nil {
 		err = errors.Join(err, a.Accounts.Close())
 	}
-	return err
+	return errors.Join(err, a.Store.Close())
 }

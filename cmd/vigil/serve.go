@@ -26,6 +26,7 @@ func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
 func storeFlags(fs *flag.FlagSet, cfg *Config, dataDefault, dataUsage string) {
 	fs.StringVar(&cfg.DataDir, "data", dataDefault, dataUsage)
 	fs.StringVar(&cfg.DB, "db", "", "PostgreSQL URL (postgres://…); overrides --data")
+	fs.StringVar(&cfg.AuditKey, "audit-key", "", "audit trail signing key file (default: audit.key in --data; required with --db)")
 }
 
 func runServe(ctx context.Context, env *Env, args []string) error {

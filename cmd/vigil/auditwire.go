@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/audit"
+	"github.com/vigilhealth/vigil/auth"
+	"github.com/vigilhealth/vigil/httpapi"
+	"github.com/vigilhealth/vigil/sqlite"
+)
+
+// auditKeyPath is where the audit trail's signing key lives: --audit-key,
+// or audit.key in the SQLite data directory. With PostgreSQL the key must
+// be given: it must not live in the database it protects.
+func auditKeyPath(cfg Config) (string, error) {
+	if cfg.AuditKey != "" {
+		return cfg.AuditKey, nil
+	}
+	if cfg.DB != "" {
+		return "", errors.New("--audit-key FILE is required with --db (the audit signing key must live outside the database)")
+	}
+	return filepath.Join(filepath.Clean(cfg.DataDir), audit.KeyFileName), nil
+}
+
+// openAuditStore opens the audit store beside the resource store: its own
+// file in the SQLite data directory, or the PostgreSQL database itself.
+func openAuditStore(ctx context.Context, cfg Config, store vigil.ResourceStore) (vigil.AuditStore, func() error, error) {
+	if cfg.DB != "" {
+		as, ok := store.(vigil.AuditStore)
+		if !ok {
+			return nil, nil, errors.New("the PostgreSQL store keeps no audit trail")
+		}
+		return as, func() error { return nil }, nil
+	}
+	db, err := sqlite.OpenAudit(ctx, filepath.Clean(cfg.DataDir))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open audit store: %w", err)
+	}
+	return db, db.Close, nil
+}
+
+// openTrail opens the audit trail with its key and witness file.
+func openTrail(ctx context.Context, cfg Config, store vigil.AuditStore) (*audit.Trail, error) {
+	keyPath, err := auditKeyPath(cfg)
+	if err != nil {
+		return nil, err
+	}
+	key, err := audit.LoadOrCreateKey(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	t, err := audit.Open(ctx, store, audit.Options{Key: key, WitnessFile: audit.WitnessPath(keyPath), Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("open audit trail: %w", err)
+	}
+	return t, nil
+}
+
+// maxAuditRefs bounds the resources listed in one record (a large search
+// page is summarised); the patients are always all listed.
+const maxAuditRefs = 200
+
+// trailAuditor records every FHIR and API interaction in the trail.
+type trailAuditor struct {
+	trail *audit.Trail
+}
+
+var actionOf = map[httpapi.Action]vigil.AuditAction{
+	httpapi.ActionRead: vigil.AuditRead, httpapi.ActionVRead: vigil.AuditVRead, httpapi.ActionSearch: vigil.AuditSearch,
+	httpapi.ActionHistory: vigil.AuditHistory, httpapi.ActionCreate: vigil.AuditCreate, httpapi.ActionUpdate: vigil.AuditUpdate,
+	httpapi.ActionPatch: vigil.AuditPatch, httpapi.ActionDelete: vigil.AuditDelete, httpapi.ActionEverything: vigil.AuditEverything,
+	httpapi.ActionBatch: vigil.AuditUpdate, // a batch or transaction: its resources are listed
+}
+
+func outcomeOf(err error) vigil.AuditOutcome {
+	switch {
+	case err == nil:
+		return vigil.AuditSuccess
+	case errors.Is(err, vigil.ErrForbidden), errors.Is(err, vigil.ErrUnauthorized):
+		return vigil.AuditDenied
+	}
+	return vigil.AuditFailed
+}
+
+// Record implements httpapi.Auditor.
+func (t *trailAuditor) Record(ctx context.Context, a *httpapi.Access) error {
+	act, ok := actionOf[a.Action]
+	if !ok {
+		return nil // capabilities: no health data
+	}
+	rec := vigil.AuditRecord{Action: act, Outcome: outcomeOf(a.Err), Source: a.Source, RequestID: a.RequestID}
+	p := vigil.PrincipalFrom(ctx)
+	if p != nil {
+		rec.ActorID, rec.ActorName, rec.Role = p.AccountID, p.Username, string(p.Role)
+	}
+	rec.Resources = a.Touched
+	switch {
+	case len(rec.Resources) > 0:
+	case a.ID != "":
+		rec.Resources = []string{a.Type + "/" + a.ID}
+	case a.Type != "":
+		rec.Detail = "type " + a.Type // a type-level interaction that returned nothing
+	}
+	if len(rec.Resources) > maxAuditRefs {
+		rec.Detail = strings.TrimSpace(rec.Detail + fmt.Sprintf(" %d resources, first %d listed", len(rec.Resources), maxAuditRefs))
+		rec.Resources = rec.Resources[:maxAuditRefs]
+	}
+	for _, id := range vigil.PatientLogFrom(ctx).Patients() {
+		rec.Patients = append(rec.Patients, "Patient/"+id)
+	}
+	if a.Compartment != "" && !containsStr(rec.Patients, a.Compartment) && strings.HasPrefix(a.Compartment, "Patient/") {
+		rec.Patients = append(rec.Patients, a.Compartment)
+	}
+	if p != nil {
+		for _, g := range p.BreakGlass {
+			if containsStr(rec.Patients, "Patient/"+g.Patient) {
+				rec.Detail = strings.TrimSpace(rec.Detail + " break-the-glass grant " + g.ID)
+			}
+		}
+	}
+	return t.trail.Append(ctx, &rec)
+}
+
+func containsStr(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// securityAction maps auth events to audit actions.
+var securityAction = map[string]vigil.AuditAction{
+	"login": vigil.AuditLogin, "login-failed": vigil.AuditLoginFailed, "logout": vigil.AuditLogout,
+	"2fa-enrol": vigil.Audit2FAEnrol, "2fa-disable": vigil.Audit2FADisable, "token-issue": vigil.AuditTokenIssue,
+	"token-revoke": vigil.AuditTokenRevoke, "break-glass": vigil.AuditBreakGlass, "account-create": vigil.AuditAccountCreate,
+	"password-change": vigil.AuditAccountUpdate,
+}
+
+// securityEvents returns the auth.Config.Events hook that writes security
+// events to the trail. A failure is logged: the event already happened.
+func securityEvents(trail *audit.Trail, log *slog.Logger) func(ctx context.Context, e auth.Event) {
+	return func(ctx context.Context, e auth.Event) {
+		act, ok := securityAction[e.Action]
+		if !ok {
+			log.ErrorContext(ctx, "unmapped security event", "action", e.Action)
+			return
+		}
+		rec := vigil.AuditRecord{Action: act, Outcome: vigil.AuditOutcome(e.Outcome), ActorID: e.AccountID, ActorName: e.Username,
+			Role: string(e.Role), Source: e.Source, Detail: e.Detail, RequestID: httpapi.RequestID(ctx)}
+		if e.Patient != "" {
+			rec.Patients = []string{"Patient/" + e.Patient}
+		}
+		if err := trail.Append(ctx, &rec); err != nil {
+			log.ErrorContext(ctx, "audit trail write failed", "action", e.Action, "err", err)
+		}
+	}
+}
