@@ -346,7 +346,7 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 		}
 		return dst
 	}
-	if p.v > d.thr && (!d.haveBeat || p.t-d.lastBeat > d.refr) && !d.isTWave(p) {
+	if p.v > d.thr && (!d.haveBeat || p.t-d.lastBeat > d.refr) && !d.isTWave(p) && !d.isBaselineShift(p.t) {
 		if d.hold { // previous candidate is out of the refractory window
 			dst = d.accept(d.cand, false, dst)
 		}
@@ -354,10 +354,25 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 		return dst
 	}
 	d.addNoise(p.v)
-	if d.haveBeat && p.t-d.lastBeat > d.refr && !d.isTWave(p) && (!d.haveSB || p.v > d.sb.v) {
+	if d.haveBeat && p.t-d.lastBeat > d.refr && !d.isTWave(p) && (!d.haveSB || p.v > d.sb.v) && !d.isBaselineShift(p.t) {
 		d.sb, d.haveSB = p, true
 	}
 	return dst
+}
+
+// isBaselineShift reports whether the feature peak at t comes from a step
+// in the baseline rather than a QRS complex: a QRS both rises and falls, a
+// step only moves one way, so one of the largest rising and falling slopes
+// in the window is under an eighth of the other (the baseline-shift check
+// of Hamilton's OSEA detector).
+func (d *Detector) isBaselineShift(t int64) bool {
+	k := int64(d.k)
+	var up, down int32
+	for i := t - int64(d.w) - k; i <= t; i++ {
+		s := d.lp[i&d.mask] - d.lp[(i-k)&d.mask]
+		up, down = max(up, s), max(down, -s)
+	}
+	return up < down/8 || down < up/8
 }
 
 func (d *Detector) isTWave(p peak) bool {

@@ -51,14 +51,14 @@ func TestDiag(t *testing.T) {
 	}
 	n := 0
 	for _, r := range ref {
-		if r >= 108000 && abs(near(bs, r)) > w && n < 40 {
+		if r >= 108000 && abs(near(bs, r)) > w && n < 100000 {
 			t.Logf("FN %d (%.2fs) %s nearest det %+d", r, float64(r)/360, sym[r], near(bs, r))
 			n++
 		}
 	}
 	n = 0
 	for i, b := range beats {
-		if int(b.Sample) >= 108000 && abs(near(ref, int(b.Sample))) > w && n < 40 {
+		if int(b.Sample) >= 108000 && abs(near(ref, int(b.Sample))) > w && n < 100000 {
 			t.Logf("FP %d (%.2fs) amp %.0f sb %v nearest ref %+d", b.Sample, float64(b.Sample)/360, b.Amplitude, b.SearchBack, near(ref, int(b.Sample)))
 			_ = i
 			n++
