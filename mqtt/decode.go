@@ -70,6 +70,15 @@ func Decode(data []byte, lim Limits) (*Payload, error) {
 	if start == len(data) {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "empty payload: want a JSON array, an object or NDJSON of readings")
 	}
+	if p, ok := decodeFast(data, data[start], lim.MaxItems); ok {
+		return p, nil
+	}
+	return decodeSlow(data, start, lim)
+}
+
+// decodeSlow decodes item by item, so that one malformed item is rejected
+// alone.
+func decodeSlow(data []byte, start int, lim Limits) (*Payload, error) {
 	var raws []json.RawMessage
 	switch data[start] {
 	case '[':
@@ -101,6 +110,51 @@ func Decode(data []byte, lim Limits) (*Payload, error) {
 		p.Index = append(p.Index, i)
 	}
 	return p, nil
+}
+
+// decodeFast decodes a payload in which every item is well formed in one
+// pass. It reports false when anything is wrong; Decode then takes the
+// slower path that locates the problem and keeps the good items.
+func decodeFast(data []byte, first byte, maxItems int) (*Payload, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var rs []vigil.Reading
+	switch first {
+	case '[':
+		if bytes.Contains(data, []byte("null")) { // null items decode as zero readings
+			return nil, false
+		}
+		if dec.Decode(&rs) != nil || len(rs) == 0 || len(rs) > maxItems {
+			return nil, false
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, false
+		}
+	case '{':
+		end := 0
+		for {
+			next := skipSpace(data, end)
+			if next == len(data) {
+				break
+			}
+			if data[next] != '{' || (len(rs) > 0 && bytes.IndexByte(data[end:next], '\n') < 0) || len(rs) == maxItems {
+				return nil, false
+			}
+			var r vigil.Reading
+			if dec.Decode(&r) != nil {
+				return nil, false
+			}
+			rs = append(rs, r)
+			end = int(dec.InputOffset())
+		}
+	default:
+		return nil, false
+	}
+	p := &Payload{Readings: rs, Index: make([]int, len(rs)), Items: len(rs)}
+	for i := range p.Index {
+		p.Index[i] = i
+	}
+	return p, true
 }
 
 // splitObjects splits a single object or NDJSON into its values. Values

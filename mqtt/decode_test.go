@@ -119,6 +119,18 @@ func FuzzDecode(f *testing.F) {
 			}
 			return
 		}
+		// The one-pass path agrees with the item-by-item one.
+		if fast, ok := decodeFast(data, data[skipSpace(data, 0)], 100); ok {
+			slow, err := decodeSlow(data, skipSpace(data, 0), Limits{MaxBytes: 1 << 16, MaxItems: 100})
+			if err != nil || len(slow.Rejected) != 0 {
+				t.Fatalf("fast path accepted what the slow path rejects: %v %+v", err, slow)
+			}
+			a, _ := json.Marshal(fast.Readings)
+			b, _ := json.Marshal(slow.Readings)
+			if !bytes.Equal(a, b) {
+				t.Fatalf("fast and slow paths differ:\n%s\n%s", a, b)
+			}
+		}
 		if p.Items != len(p.Readings)+len(p.Rejected) || p.Items == 0 {
 			t.Fatalf("inconsistent payload: %d items, %d readings, %d rejected", p.Items, len(p.Readings), len(p.Rejected))
 		}
