@@ -33,12 +33,15 @@ const MaxWaveformDuration = time.Hour
 
 // samplesSchema is the layout of samples.db (see SAMPLES.md).
 //
-// series interns (patient, code, device) to a small integer, so that a
-// sample row is (series, time, value, unit, received, source): about 35
-// bytes instead of the 100 that two UUIDs and a code would take. The
-// idempotency key (patient, code, time, device) is the primary key (series,
-// t) of the clustered sample table. Times are Unix milliseconds (waveform
-// starts and ends microseconds).
+// series interns (patient, code, device) and attr (unit, source) to small
+// integers, and received is kept as its lag after the effective time, so
+// that a sample row is (series, t, value, attr, lag): about 20 bytes
+// instead of the 100 that two UUIDs, a code, a unit and a source would
+// take. The idempotency key (patient, code, time, device) is the primary
+// key (series, t) of the clustered sample table. Times are Unix
+// milliseconds (waveform starts and ends microseconds); lag is NULL when
+// the received time is unknown. A REAL with no fraction is stored as a
+// 1 to 8 byte integer by SQLite.
 const samplesSchema = `
 CREATE TABLE series (
 	id      INTEGER PRIMARY KEY,
@@ -47,13 +50,18 @@ CREATE TABLE series (
 	device  TEXT NOT NULL,
 	UNIQUE (patient, code, device)
 );
+CREATE TABLE attr (
+	id     INTEGER PRIMARY KEY,
+	unit   TEXT NOT NULL,
+	source TEXT NOT NULL,
+	UNIQUE (unit, source)
+);
 CREATE TABLE sample (
-	series   INTEGER NOT NULL,
-	t        INTEGER NOT NULL,
-	value    REAL NOT NULL,
-	unit     TEXT NOT NULL,
-	received INTEGER NOT NULL,
-	source   TEXT NOT NULL,
+	series INTEGER NOT NULL,
+	t      INTEGER NOT NULL,
+	value  REAL NOT NULL,
+	attr   INTEGER NOT NULL,
+	lag    INTEGER,
 	PRIMARY KEY (series, t)
 ) WITHOUT ROWID;
 CREATE TABLE waveform (
@@ -164,7 +172,7 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 	if err := migrateSamples(ctx, s.conn); err != nil {
 		return fail(err)
 	}
-	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), inserts: make(map[int]*sql.Stmt)}
+	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), attrs: make(map[attrKey]int64), inserts: make(map[int]*sql.Stmt)}
 	if err := s.w.prepare(ctx); err != nil {
 		return fail(err)
 	}
@@ -280,6 +288,23 @@ func millis(t time.Time) int64 {
 		return 0
 	}
 	return t.UnixMilli()
+}
+
+// lag returns the column value for a sample's received time: its lag in
+// milliseconds after the effective time t (ms), nil when unknown.
+func lag(t int64, received time.Time) any {
+	if received.IsZero() {
+		return nil
+	}
+	return received.UnixMilli() - t
+}
+
+// receivedAt is the inverse of lag.
+func receivedAt(t int64, lag sql.NullInt64) time.Time {
+	if !lag.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(t + lag.Int64).UTC()
 }
 
 // fromMillis is the inverse of millis, in UTC.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -84,7 +85,11 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 	if q.Desc {
 		order = "DESC"
 	}
-	query := "SELECT t, value, unit, received, source FROM sample WHERE series = ? AND t >= ? AND t < ? ORDER BY t " + order + " LIMIT ?"
+	attrs, err := readAttrs(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	query := "SELECT t, value, attr, lag FROM sample WHERE series = ? AND t >= ? AND t < ? ORDER BY t " + order + " LIMIT ?"
 	lists := make([][]vigil.Sample, 0, len(series))
 	for _, sr := range series {
 		rows, err := tx.QueryContext(ctx, query, sr.id, from, to, limit)
@@ -93,13 +98,11 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		}
 		var list []vigil.Sample
 		for rows.Next() {
-			var t, received int64
 			x := vigil.Sample{Patient: q.Patient, Code: sr.code, Device: sr.device}
-			if err := rows.Scan(&t, &x.Value, &x.Unit, &received, &x.Source); err != nil {
+			if err := scanSample(rows, &x, attrs); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("sqlite: read samples: %w", err)
+				return nil, err
 			}
-			x.Time, x.Received = time.UnixMilli(t).UTC(), fromMillis(received)
 			list = append(list, x)
 		}
 		err = rows.Err()
@@ -112,6 +115,49 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		}
 	}
 	return mergeSamples(lists, limit, q.Desc), nil
+}
+
+// attr is a (unit, source) pair as read.
+type attr struct{ unit, source string }
+
+// readAttrs reads the attr table (a few rows: one per unit and source).
+func readAttrs(ctx context.Context, tx *sql.Tx) (map[int64]attr, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT id, unit, source FROM attr")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read attrs: %w", err)
+	}
+	defer rows.Close()
+	m := make(map[int64]attr)
+	for rows.Next() {
+		var id int64
+		var a attr
+		if err := rows.Scan(&id, &a.unit, &a.source); err != nil {
+			return nil, fmt.Errorf("sqlite: read attrs: %w", err)
+		}
+		m[id] = a
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read attrs: %w", err)
+	}
+	return m, nil
+}
+
+// scanSample reads the columns t, value, attr, lag into x.
+func scanSample(row interface{ Scan(...any) error }, x *vigil.Sample, attrs map[int64]attr) error {
+	var t, a int64
+	var lag sql.NullInt64
+	if err := row.Scan(&t, &x.Value, &a, &lag); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		return fmt.Errorf("sqlite: read samples: %w", err)
+	}
+	at, ok := attrs[a]
+	if !ok {
+		return fmt.Errorf("sqlite: sample refers to missing attr %d", a)
+	}
+	x.Time, x.Received, x.Unit, x.Source = time.UnixMilli(t).UTC(), receivedAt(t, lag), at.unit, at.source
+	return nil
 }
 
 // mergeSamples merges lists, each in (time, code, device) order (reversed
@@ -179,19 +225,20 @@ func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sa
 	if err != nil {
 		return nil, err
 	}
+	attrs, err := readAttrs(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
 	var out []vigil.Sample
 	for _, sr := range series {
-		var t, received int64
 		x := vigil.Sample{Patient: patient, Code: sr.code, Device: sr.device}
-		err := tx.QueryRowContext(ctx, "SELECT t, value, unit, received, source FROM sample WHERE series = ? ORDER BY t DESC LIMIT 1", sr.id).
-			Scan(&t, &x.Value, &x.Unit, &received, &x.Source)
+		err := scanSample(tx.QueryRowContext(ctx, "SELECT t, value, attr, lag FROM sample WHERE series = ? ORDER BY t DESC LIMIT 1", sr.id), &x, attrs)
 		switch {
-		case err == sql.ErrNoRows:
-			continue // a series whose samples were all in rolled-back batches
+		case errors.Is(err, sql.ErrNoRows):
+			continue // a series with no samples: its batch was rejected
 		case err != nil:
-			return nil, fmt.Errorf("sqlite: read latest sample: %w", err)
+			return nil, err
 		}
-		x.Time, x.Received = time.UnixMilli(t).UTC(), fromMillis(received)
 		// Series come in (code, device) order: the code's best so far is last.
 		if n := len(out); n > 0 && out[n-1].Code == x.Code {
 			if compareSamples(&x, &out[n-1]) > 0 {

@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"os"
 	"sync"
 	"testing"
 
@@ -40,4 +41,22 @@ func (d *sampleDirs) open(t *testing.T) vigil.SampleStore {
 func TestSamples(t *testing.T) {
 	d := &sampleDirs{dirs: map[*testing.T]string{}}
 	storetest.TestSamples(t, d.open)
+}
+
+// BenchmarkSamples runs the shared sample benchmarks. VIGIL_SAMPLE_SYNC=NORMAL
+// runs them with SyncNormal (no fsync per commit) to show the CPU cost
+// apart from the disk's.
+func BenchmarkSamples(b *testing.B) {
+	var opts []sqlite.Option
+	if os.Getenv("VIGIL_SAMPLE_SYNC") == "NORMAL" {
+		opts = append(opts, sqlite.WithSynchronous(sqlite.SyncNormal))
+	}
+	storetest.BenchSamples(b, func(b *testing.B) vigil.SampleStore {
+		s, err := sqlite.OpenSamples(b.Context(), b.TempDir(), opts...)
+		if err != nil {
+			b.Fatalf("OpenSamples = %v", err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
 }

@@ -17,9 +17,10 @@ type sampleJob struct {
 	ctx     context.Context
 	samples []vigil.Sample
 	wave    *vigil.Waveform
-	packed  []byte // wave's samples, packed by the caller
+	packed  []byte  // wave's samples, packed by the caller
 	stored  []bool  // the outcome per sample; for a waveform, one flag
 	ids     []int64 // the series of each sample, or of the chunk
+	attrs   []int64 // the attr of each sample
 	err     error
 	done    chan struct{}
 }
@@ -118,18 +119,23 @@ func (s *Samples) writer(batch int) {
 // device.
 type seriesKey struct{ patient, code, device string }
 
+// attrKey names an attr: a unit and a source.
+type attrKey struct{ unit, source string }
+
 // sampleWriter is the state of the writer goroutine; only it uses it.
 type sampleWriter struct {
 	conn *sql.Conn
-	// series caches the ids of committed series.
+	// series and attrs cache the ids of committed series and attrs.
 	series map[seriesKey]int64
-	// created lists the series the current transaction created: they leave
-	// the cache if it rolls back.
-	created []seriesKey
+	attrs  map[attrKey]int64
+	// created and createdAttrs list what the current transaction created:
+	// it leaves the caches if the transaction rolls back.
+	created      []seriesKey
+	createdAttrs []attrKey
 
-	findSeries, newSeries, insertOne, insertWave *sql.Stmt
-	inserts                                      map[int]*sql.Stmt // multi-row INSERTs by row count
-	args                                         []any
+	findSeries, newSeries, findAttr, newAttr, insertOne, insertWave *sql.Stmt
+	inserts                                                         map[int]*sql.Stmt // multi-row INSERTs by row count
+	args                                                            []any
 }
 
 func (w *sampleWriter) prepare(ctx context.Context) error {
@@ -144,7 +150,9 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	}
 	w.findSeries = p("SELECT id FROM series WHERE patient = ? AND code = ? AND device = ?")
 	w.newSeries = p("INSERT INTO series (patient, code, device) VALUES (?, ?, ?) RETURNING id")
-	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, unit, received, source) VALUES (?, ?, ?, ?, ?, ?)")
+	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
+	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
+	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
 	w.insertWave = p("INSERT OR IGNORE INTO waveform (series, start, end, rate, gain, unit, received, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		w.close()
@@ -154,7 +162,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 }
 
 func (w *sampleWriter) close() {
-	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.insertOne, w.insertWave} {
+	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertOne, w.insertWave} {
 		if st != nil {
 			st.Close()
 		}
@@ -169,15 +177,15 @@ func (w *sampleWriter) close() {
 const maxSampleRows = 256
 
 // sampleCols is the number of columns (parameters) of a sample row.
-const sampleCols = 6
+const sampleCols = 5
 
 // insertN returns the prepared INSERT of n rows (n a power of two).
 func (w *sampleWriter) insertN(ctx context.Context, n int) (*sql.Stmt, error) {
 	if st, ok := w.inserts[n]; ok {
 		return st, nil
 	}
-	q := "INSERT OR IGNORE INTO sample (series, t, value, unit, received, source) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", n), ", ")
+	q := "INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
 	st, err := w.conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
@@ -233,7 +241,7 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 			return
 		}
 	}
-	if ok == 0 && len(w.created) == 0 {
+	if ok == 0 && len(w.created) == 0 && len(w.createdAttrs) == 0 {
 		w.rollback()
 		return
 	}
@@ -245,16 +253,20 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		}
 		return
 	}
-	w.created = w.created[:0]
+	w.created, w.createdAttrs = w.created[:0], w.createdAttrs[:0]
 }
 
-// rollback ends the transaction and forgets the series it created.
+// rollback ends the transaction and forgets the series and attrs it
+// created.
 func (w *sampleWriter) rollback() {
 	w.exec("ROLLBACK")
 	for _, k := range w.created {
 		delete(w.series, k)
 	}
-	w.created = w.created[:0]
+	for _, k := range w.createdAttrs {
+		delete(w.attrs, k)
+	}
+	w.created, w.createdAttrs = w.created[:0], w.createdAttrs[:0]
 }
 
 // resolve sets j.ids.
@@ -266,13 +278,18 @@ func (w *sampleWriter) resolve(j *sampleJob) error {
 		return err
 	}
 	j.ids = make([]int64, len(j.samples))
+	j.attrs = make([]int64, len(j.samples))
 	for i := range j.samples {
 		s := &j.samples[i]
 		id, err := w.seriesID(ctx, s.Patient, s.Code, s.Device)
 		if err != nil {
 			return err
 		}
-		j.ids[i] = id
+		a, err := w.attrID(ctx, s.Unit, s.Source)
+		if err != nil {
+			return err
+		}
+		j.ids[i], j.attrs[i] = id, a
 	}
 	return nil
 }
@@ -299,7 +316,8 @@ func (w *sampleWriter) run(j *sampleJob) error {
 		w.args = w.args[:0]
 		for i := rest; i < rest+n; i++ {
 			s := &j.samples[i]
-			w.args = append(w.args, j.ids[i], s.Time.UnixMilli(), s.Value, s.Unit, millis(s.Received), s.Source)
+			t := s.Time.UnixMilli()
+			w.args = append(w.args, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
 		}
 		res, err := st.ExecContext(ctx, w.args...)
 		if err != nil {
@@ -324,7 +342,8 @@ func (w *sampleWriter) run(j *sampleJob) error {
 	}
 	for i := range j.samples {
 		s := &j.samples[i]
-		res, err := w.insertOne.ExecContext(ctx, j.ids[i], s.Time.UnixMilli(), s.Value, s.Unit, millis(s.Received), s.Source)
+		t := s.Time.UnixMilli()
+		res, err := w.insertOne.ExecContext(ctx, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
 		if err != nil {
 			return fmt.Errorf("sqlite: insert sample: %w", err)
 		}
@@ -373,5 +392,27 @@ func (w *sampleWriter) seriesID(ctx context.Context, patient, code, device strin
 		return 0, fmt.Errorf("sqlite: find series: %w", err)
 	}
 	w.series[k] = id
+	return id, nil
+}
+
+// attrID returns the id of a (unit, source) pair, creating it if needed,
+// under the same rules as seriesID.
+func (w *sampleWriter) attrID(ctx context.Context, unit, source string) (int64, error) {
+	k := attrKey{unit, source}
+	if id, ok := w.attrs[k]; ok {
+		return id, nil
+	}
+	var id int64
+	err := w.findAttr.QueryRowContext(ctx, unit, source).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if err := w.newAttr.QueryRowContext(ctx, unit, source).Scan(&id); err != nil {
+			return 0, fmt.Errorf("sqlite: create attr: %w", err)
+		}
+		w.createdAttrs = append(w.createdAttrs, k)
+	case err != nil:
+		return 0, fmt.Errorf("sqlite: find attr: %w", err)
+	}
+	w.attrs[k] = id
 	return id, nil
 }
