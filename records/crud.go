@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -138,7 +139,7 @@ func (s *Service) Read(ctx context.Context, typ, id string) (*vigil.Resource, er
 	}
 	r, err := s.store.Read(ctx, typ, id)
 	if errors.Is(err, vigil.ErrNotFound) {
-		return nil, vigil.Errorf(vigil.ErrNotFound, "%s/%s not found", typ, id)
+		return nil, &vigil.Error{Kind: vigil.ErrNotFound, Message: typ + "/" + id + " not found", Err: err}
 	}
 	if errors.Is(err, vigil.ErrGone) {
 		return r, &vigil.Error{Kind: vigil.ErrGone, Message: typ + "/" + id + " has been deleted"}
@@ -157,7 +158,7 @@ func (s *Service) ReadVersion(ctx context.Context, typ, id, version string) (*vi
 	}
 	r, err := s.store.ReadVersion(ctx, typ, id, v)
 	if errors.Is(err, vigil.ErrNotFound) {
-		return nil, vigil.Errorf(vigil.ErrNotFound, "%s/%s version %d not found", typ, id, v)
+		return nil, &vigil.Error{Kind: vigil.ErrNotFound, Message: fmt.Sprintf("%s/%s version %d not found", typ, id, v), Err: err}
 	}
 	if err == nil && r.Deleted {
 		return r, &vigil.Error{Kind: vigil.ErrGone, Message: "this version is a delete"}
@@ -377,7 +378,7 @@ func (s *Service) Patch(ctx context.Context, typ, id string, patch []byte, ifMat
 func (s *Service) patchTx(ctx context.Context, tx vigil.ResourceTx, typ, id string, ops []PatchOp, want int64) (*Result, error) {
 	cur, err := tx.Read(ctx, typ, id)
 	if errors.Is(err, vigil.ErrNotFound) {
-		return nil, vigil.Errorf(vigil.ErrNotFound, "%s/%s not found", typ, id)
+		return nil, &vigil.Error{Kind: vigil.ErrNotFound, Message: typ + "/" + id + " not found", Err: err}
 	}
 	if errors.Is(err, vigil.ErrGone) {
 		return nil, vigil.Errorf(vigil.ErrGone, "%s/%s has been deleted", typ, id)
