@@ -121,8 +121,8 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(records)/time.Since(start).Seconds(), "records/s")
 }
 
-// buildTrail appends records until the trail holds n, from 64 concurrent
-// callers so that commits are large.
+// buildTrail appends records until the trail holds n, from 1024
+// concurrent callers so that commits are large.
 func buildTrail(b *testing.B, store vigil.AuditStore, key ed25519.PrivateKey, witness string, n int) {
 	b.Helper()
 	ctx := context.Background()
@@ -139,7 +139,7 @@ func buildTrail(b *testing.B, store vigil.AuditStore, key ed25519.PrivateKey, wi
 	var next atomic.Int64
 	next.Store(have)
 	var wg sync.WaitGroup
-	for range 64 {
+	for range 1024 {
 		wg.Go(func() {
 			for {
 				i := next.Add(1)

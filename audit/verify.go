@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,8 +34,13 @@ type VerifyOptions struct {
 	// "" skips the witness check, which leaves a removed tail undetected.
 	WitnessFile string
 	// Progress, when set, is called every 1<<20 records with the number
-	// checked so far.
+	// checked so far, from Verify's goroutines (it must be safe for
+	// concurrent use).
 	Progress func(records int64)
+	// Parallel is how many ranges of the trail are checked at once; 0
+	// means one per core (GOMAXPROCS) for trails of 100,000 records or
+	// more, one range for smaller ones.
+	Parallel int
 }
 
 // ProblemKind says what is wrong with the first broken record.
@@ -112,12 +119,8 @@ func Verify(ctx context.Context, store vigil.AuditStore, key VerifyKey, opt Veri
 		return nil, vigil.Errorf(vigil.ErrInvalid, "audit: verify needs a public key")
 	}
 	k := publicKeys(key.Public)
-	var mac hash.Hash
-	if key.Private != nil {
-		if !bytes.Equal(key.Private.Public().(ed25519.PublicKey), key.Public) {
-			return nil, vigil.Errorf(vigil.ErrInvalid, "audit: private and public key do not match")
-		}
-		mac = hmac.New(sha256.New, newKeys(key.Private).mac)
+	if key.Private != nil && !bytes.Equal(key.Private.Public().(ed25519.PublicKey), key.Public) {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "audit: private and public key do not match")
 	}
 	// The witness first, then the head: the witness is written after its
 	// checkpoint commits, so it never names records past that head.
@@ -139,33 +142,78 @@ func Verify(ctx context.Context, store vigil.AuditStore, key VerifyKey, opt Veri
 	if err != nil {
 		return nil, fmt.Errorf("audit: read checkpoints: %w", err)
 	}
-	rep := &Report{Head: head, MACs: mac != nil, Witness: w}
-	v := &walker{store: store, keys: k, mac: mac, ckps: ckps, witness: w, rep: rep, progress: opt.Progress}
-	if err := v.walk(ctx, head.Seq); err != nil {
+	rep := &Report{Head: head, MACs: key.Private != nil, Witness: w}
+	// The chain can be checked in ranges at once: record n is checked
+	// against the stored hash of record n-1, and the stored hashes of a
+	// range's ends are checked by the neighbouring ranges, so all ranges
+	// passing means the whole chain does. One range per core.
+	parts := opt.Parallel
+	if parts <= 0 {
+		parts = 1
+		if head.Seq >= 2*minRange {
+			parts = min(runtime.GOMAXPROCS(0), int(head.Seq/minRange))
+		}
+	}
+	parts = int(max(1, min(int64(parts), head.Seq)))
+	walkers := make([]*walker, parts)
+	var count atomic.Int64
+	for i := range walkers {
+		from := 1 + head.Seq*int64(i)/int64(parts)
+		to := head.Seq * int64(i+1) / int64(parts)
+		var m hash.Hash
+		if key.Private != nil {
+			m = hmac.New(sha256.New, newKeys(key.Private).mac)
+		}
+		walkers[i] = &walker{store: store, keys: k, mac: m, ckps: ckps, witness: w, headSeq: head.Seq,
+			from: from, to: to, rep: &Report{}, progress: opt.Progress, count: &count}
+	}
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i, v := range walkers {
+		wg.Go(func() { errs[i] = v.walk(ctx) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	for _, v := range walkers {
+		rep.Records += v.rep.Records
+		rep.Checkpoints += v.rep.Checkpoints
+		if v.rep.Problem != nil {
+			rep.Problem = v.rep.Problem
+			break
+		}
+	}
 	if rep.Problem == nil {
-		v.tail(head)
+		last := walkers[len(walkers)-1]
+		last.tail(head)
+		rep.Problem, rep.Unsigned = last.rep.Problem, last.rep.Unsigned
 	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }
 
-// walker holds Verify's state while it streams the records.
+// minRange is the smallest range of records worth a goroutine of its own.
+const minRange = 50_000
+
+// walker holds the state of one range of Verify's walk.
 type walker struct {
 	store    vigil.AuditStore
 	keys     *keys
-	mac      hash.Hash
+	mac      hash.Hash // nil without the private key
 	macBuf   [sha256.Size]byte
 	ckps     []vigil.AuditCheckpoint
 	ci       int // next checkpoint to check
 	witness  *vigil.AuditCheckpoint
-	rep      *Report
+	headSeq  int64
+	from, to int64   // the range
+	rep      *Report // this range's findings
 	progress func(int64)
+	count    *atomic.Int64 // records checked by all walkers
 
 	next    int64 // expected sequence number
 	prev    [HashSize]byte
-	lastCkp int64 // last checkpoint that matched
+	lastCkp int64 // last checkpoint that matched (or precedes the range)
 	view    view
 	pats    []string
 }
@@ -218,10 +266,32 @@ func (c *chunk) reset() {
 
 // walk streams records 1..to from the store on one goroutine and checks
 // them on another, so that reading rows and hashing use both cores.
-func (v *walker) walk(ctx context.Context, to int64) error {
-	v.next, v.prev = 1, genesis
-	if to == 0 {
+func (v *walker) walk(ctx context.Context) error {
+	to := v.to
+	if to < v.from {
 		return nil
+	}
+	v.next, v.prev = v.from, genesis
+	if v.from > 1 {
+		// Start from the stored hash of the record before the range; the
+		// range before checks that one. If it is missing, that range
+		// reports it, and this one has nothing to add.
+		found := false
+		err := v.store.ScanAudit(ctx, v.from-1, v.from-1, func(e *vigil.AuditEntry) error {
+			found = len(e.Hash) == HashSize
+			copy(v.prev[:], e.Hash)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("audit: read records: %w", err)
+		}
+		if !found {
+			return nil
+		}
+	}
+	v.ci, _ = slices.BinarySearchFunc(v.ckps, v.from, func(c vigil.AuditCheckpoint, s int64) int { return cmp.Compare(c.Seq, s) })
+	if v.ci > 0 {
+		v.lastCkp = v.ckps[v.ci-1].Seq
 	}
 	const nchunks = 4
 	full := make(chan *chunk, nchunks)
@@ -245,7 +315,7 @@ func (v *walker) walk(ctx context.Context, to int64) error {
 		checked <- err
 	}()
 	cur := <-free
-	scanErr := v.store.ScanAudit(ctx, 1, to, func(e *vigil.AuditEntry) error {
+	scanErr := v.store.ScanAudit(ctx, v.from, to, func(e *vigil.AuditEntry) error {
 		if stop.Load() {
 			return errFound
 		}
@@ -304,7 +374,7 @@ func (v *walker) entry(ctx context.Context, e *vigil.AuditEntry) error {
 			if v.recordAt(ctx, e.Seq+1) == e.Seq {
 				return v.fail(e.Seq, Inserted, "a record that was never written sits at %d and later records are renumbered", e.Seq)
 			}
-			if e.Seq == v.rep.Head.Seq && v.lastCkp < e.Seq {
+			if e.Seq == v.headSeq && v.lastCkp < e.Seq {
 				return v.fail(e.Seq, Changed, "record does not match its MAC (changed, or forged at the end)")
 			}
 			return v.fail(e.Seq, Changed, "record does not match its MAC")
@@ -338,8 +408,8 @@ func (v *walker) entry(ctx context.Context, e *vigil.AuditEntry) error {
 	v.prev = h
 	v.next++
 	v.rep.Records++
-	if v.progress != nil && v.rep.Records%(1<<20) == 0 {
-		v.progress(v.rep.Records)
+	if n := v.count.Add(1); v.progress != nil && n%(1<<20) == 0 {
+		v.progress(n)
 	}
 	return nil
 }
