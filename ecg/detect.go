@@ -63,22 +63,36 @@ const (
 // it has decided on so far. Its state is a few kilobytes; Process does not
 // allocate beyond growing dst.
 //
-// The method follows Pan & Tompkins (1985) and Hamilton & Tompkins (1986):
-// a band-pass filter (two moving averages that also null 50 and 60 Hz mains,
-// then a difference over ~33 ms), the absolute slope integrated over 80 ms,
-// feature peaks compared with an adaptive threshold set at 0.3125 of the way
-// from the mean noise-peak level to the mean QRS-peak level (8 peaks each),
-// a 200 ms refractory period, T-wave rejection by slope within 360 ms, and
-// search-back at half the threshold when no beat has been found for 1.66
-// mean RR intervals. A peak is held for the refractory period so that a
-// larger complex following a tall P wave replaces it; the R peak is then
-// located as the largest deviation of the low-passed signal from the local
-// baseline within the feature window. Filter lengths scale with the
-// sampling rate, so any rate from 125 to 1000 Hz runs without resampling.
+// The method follows Pan & Tompkins, "A real-time QRS detection
+// algorithm", IEEE TBME 32:230–236 (1985), and Hamilton & Tompkins,
+// "Quantitative investigation of QRS detection rules using the MIT/BIH
+// arrhythmia database", IEEE TBME 33:1157–1165 (1986):
 //
-// Decision delay: a beat is returned about 0.2 s after the end of its QRS
-// complex (≈ 0.3 s after the R peak); beats found by search-back come later
-// and are flagged. A Detector is not safe for concurrent use.
+//   - band-pass: two integer moving averages of 1/60 s and 1/50 s (a low
+//     pass that also nulls 60 and 50 Hz mains), then a second difference
+//     over 1/36 s (a band centred near 18 Hz that rejects baseline wander);
+//   - feature: the absolute value integrated over 150 ms (Pan & Tompkins'
+//     window);
+//   - decision: feature peaks above a threshold set 0.3125 of the way from
+//     the mean noise-peak level to the mean QRS-peak level (last 8 of
+//     each), a 200 ms refractory period, T-wave rejection (a peak within
+//     360 ms of a beat with less than half its slope), the baseline-shift
+//     check of Hamilton's OSEA detector (a QRS both rises and falls), and
+//     search-back at half the threshold when no beat has come for 1.66 mean
+//     RR intervals.
+//
+// Two additions: a candidate is held until MaxDelay after its R peak, and
+// a feature peak within 250 ms that is larger or twice as steep replaces it
+// (a tall P wave, record 108, is then not taken for the QRS that follows);
+// and after 3 s without a beat the QRS level halves so that a rhythm of
+// much smaller amplitude is picked up again. The R peak is the largest
+// deviation of the low-passed signal from the baseline at the edges of the
+// feature window. Filter lengths scale with the sampling rate, so any rate
+// from 125 to 1000 Hz runs without resampling; arithmetic is integer.
+//
+// Decision delay: every beat found in real time is returned MaxDelay
+// (300 ms) after its R peak; beats found by search-back come later and
+// are flagged. A Detector is not safe for concurrent use.
 type Detector struct {
 	fs   float64
 	gain float64
@@ -163,7 +177,7 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	if d.l2 == d.l1 {
 		d.l2++
 	}
-	d.k = max(2, int(math.Round(fs/30)))
+	d.k = max(2, int(math.Round(fs/36)))
 	d.w = max(4, int(math.Round(fs*windowTime)))
 	d.r1 = make([]int32, d.l1)
 	d.r2 = make([]int32, d.l2)
