@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/alert"
 	"github.com/vigilhealth/vigil/ews"
 	"github.com/vigilhealth/vigil/rules"
 	"github.com/vigilhealth/vigil/vitals"
@@ -18,19 +19,13 @@ import (
 
 // Finding is something an analyser wants a clinician to see: it becomes
 // (or updates) the open alert of its patient and rule.
-type Finding struct {
-	Patient  string
-	Rule     string // "news2" or a rules.Rule id
-	Severity string // low, medium, high, critical
-	Title    string // short, no patient identifiers
-	Time     time.Time
-	Readings []vigil.Sample
-}
+type Finding = alert.Finding
 
-// Alerter receives findings and cleared conditions (the alert engine).
+// Alerter receives findings and cleared conditions: the alert engine
+// (*alert.Engine).
 type Alerter interface {
-	Raise(ctx context.Context, f Finding) error
-	Clear(ctx context.Context, patient, rule string, t time.Time) error
+	Raise(ctx context.Context, f alert.Finding) (*vigil.AlertRecord, error)
+	Clear(ctx context.Context, patient, rule string, t time.Time) (*vigil.AlertRecord, error)
 }
 
 // Programme is what a patient is monitored for.
@@ -148,9 +143,9 @@ func (m *Monitor) apply(ctx context.Context, id string, acts []action) {
 	for _, a := range acts {
 		var err error
 		if a.raise != nil {
-			err = m.cfg.Alerts.Raise(ctx, *a.raise)
+			_, err = m.cfg.Alerts.Raise(ctx, *a.raise)
 		} else {
-			err = m.cfg.Alerts.Clear(ctx, id, a.clear, a.t)
+			_, err = m.cfg.Alerts.Clear(ctx, id, a.clear, a.t)
 		}
 		if err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "monitor: alert delivery failed", "patient", id, "err", err)
@@ -200,7 +195,7 @@ func (p *patient) feed(s vigil.Sample) []rules.Event {
 		return nil // stored samples are normalised; a code retired since is skipped
 	}
 	if p.input.Observe(r, s.Time) {
-		if np := newsParam(r.Param); np != ews.ParamUnknown {
+		if np := ews.ParameterOf(r.Param); np != ews.ParamUnknown {
 			p.latest[np] = s
 		}
 	}
@@ -208,28 +203,6 @@ func (p *patient) feed(s vigil.Sample) []rules.Event {
 		p.seen = s.Time
 	}
 	return p.rules.Observe(r, s.Time)
-}
-
-// newsParam is the NEWS2 parameter a vital sign feeds (as in
-// ews.Input.Observe).
-func newsParam(p vitals.Param) ews.Parameter {
-	switch p {
-	case vitals.RespRate:
-		return ews.RespirationRate
-	case vitals.SpO2:
-		return ews.SpO2
-	case vitals.Systolic:
-		return ews.SystolicBP
-	case vitals.HeartRate:
-		return ews.Pulse
-	case vitals.Consciousness:
-		return ews.Consciousness
-	case vitals.BodyTemp:
-		return ews.Temperature
-	case vitals.InspiredO2Fraction, vitals.InspiredO2Flow:
-		return ews.AirOrOxygen
-	}
-	return ews.ParamUnknown
 }
 
 func (m *Monitor) observe(ctx context.Context, id string, ss []vigil.Sample) ([]action, error) {
@@ -256,14 +229,14 @@ func (m *Monitor) observe(ctx context.Context, id string, ss []vigil.Sample) ([]
 func (m *Monitor) news2(p *patient) []action {
 	now := m.cfg.Now()
 	p.news = ews.Calculate(&p.input, now, m.cfg.NEWS2)
-	sev := newsSeverity(p.news.Band)
+	sev, _ := alert.NEWS2Severity(p.news.Band)
 	var acts []action
 	if p.news.Band == p.band {
 		return nil // raise and clear on band changes only
 	}
 	switch {
 	case sev != "":
-		f := &Finding{Patient: p.id, Rule: "news2", Severity: sev, Time: p.news.Time,
+		f := &Finding{Patient: p.id, Rule: alert.NEWS2Rule, Severity: sev, Time: p.news.Time,
 			Title: "NEWS2 " + itoa(p.news.Score) + " (" + p.news.Band.String() + " risk)"}
 		for i, c := range p.news.Components {
 			if !c.Missing && p.latest[i+1].Code != "" {
@@ -271,26 +244,11 @@ func (m *Monitor) news2(p *patient) []action {
 			}
 		}
 		acts = append(acts, action{raise: f})
-	case newsSeverity(p.band) != "":
-		acts = append(acts, action{clear: "news2", t: p.news.Time})
+	case alerting(p.band):
+		acts = append(acts, action{clear: alert.NEWS2Rule, t: p.news.Time})
 	}
 	p.band = p.news.Band
 	return acts
-}
-
-// newsSeverity maps a NEWS2 band to an alert severity (RCP 2017 chart 3):
-// a single red score asks for an urgent ward-based response, 5–6 for an
-// urgent response, 7+ for an emergency response.
-func newsSeverity(b ews.Band) string {
-	switch b {
-	case ews.BandLowMedium:
-		return "medium"
-	case ews.BandMedium:
-		return "high"
-	case ews.BandHigh:
-		return "critical"
-	}
-	return ""
 }
 
 func ruleActions(id string, events []rules.Event, p *patient) []action {
@@ -410,4 +368,11 @@ func (m *Monitor) Forget(patient string) {
 	sh.mu.Lock()
 	delete(sh.patients, patient)
 	sh.mu.Unlock()
+}
+
+// alerting reports whether a NEWS2 band raises an alert (RCP 2017 chart
+// 3; alert.NEWS2Severity).
+func alerting(b ews.Band) bool {
+	_, ok := alert.NEWS2Severity(b)
+	return ok
 }
