@@ -31,7 +31,9 @@ import (
 // within a batch, across batches and across concurrent callers; late and
 // out-of-order samples are accepted and queries return time order; query
 // bounds (From inclusive, To exclusive, Codes, Limit, Desc); LatestSamples;
-// bad input fails the whole batch with vigil.ErrInvalid and stores nothing;
+// bad input (no patient or code, a NaN or infinite value, no time or one
+// outside the years 1900 to 9999) fails the whole batch with
+// vigil.ErrInvalid and stores nothing;
 // waveform chunks round-trip and are found by overlap.
 func TestSamples(t *testing.T, open func(t *testing.T) vigil.SampleStore) {
 	t.Helper()
@@ -343,6 +345,8 @@ func testSampleInvalid(t *testing.T, open func(t *testing.T) vigil.SampleStore) 
 		{"+Inf", func(s *vigil.Sample) { s.Value = math.Inf(1) }},
 		{"-Inf", func(s *vigil.Sample) { s.Value = math.Inf(-1) }},
 		{"zero time", func(s *vigil.Sample) { s.Time = time.Time{} }},
+		{"year 1800", func(s *vigil.Sample) { s.Time = time.Date(1800, 1, 1, 0, 0, 0, 0, time.UTC) }},
+		{"year 10000", func(s *vigil.Sample) { s.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -453,6 +457,7 @@ func testWaveformInvalid(t *testing.T, open func(t *testing.T) vigil.SampleStore
 		{"NaN rate", func(w *vigil.Waveform) { w.RateHz = math.NaN() }},
 		{"NaN gain", func(w *vigil.Waveform) { w.Gain = math.NaN() }},
 		{"zero start", func(w *vigil.Waveform) { w.Start = time.Time{} }},
+		{"longer than an hour", func(w *vigil.Waveform) { w.RateHz = 0.001 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,156 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/vigilhealth/vigil"
+)
+
+var _ vigil.SampleStore = (*Samples)(nil)
+
+// SampleLimit caps the samples one QuerySamples returns (and is the limit
+// when the query sets none); callers page by time for more.
+const SampleLimit = 100_000
+
+// MaxWaveformDuration is the longest waveform chunk AppendWaveform accepts.
+// The bound lets QueryWaveforms find the chunks overlapping a window with
+// one index range on the start time.
+const MaxWaveformDuration = time.Hour
+
+// Samples is a vigil.SampleStore on PostgreSQL (tables sample_series,
+// sample and waveform of migration 0003). It is safe for concurrent use.
+//
+// Appends are group-committed: a few writer goroutines each take the
+// AppendSamples calls waiting (up to maxGroupSamples samples), and insert
+// them all with one INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO
+// NOTHING RETURNING, one statement and one commit for the group. The rows
+// are sorted by key first, so that two groups inserting the same readings
+// lock them in the same order and cannot deadlock. Series ids and monthly
+// partitions are made before a batch queues, each in its own short
+// transaction, by the caller's goroutine.
+type Samples struct {
+	pool *pgxpool.Pool
+	log  *slog.Logger
+
+	jobs    chan *sampleJob
+	writers sync.WaitGroup
+	mu      sync.RWMutex // guards closed against sends on jobs
+	closed  bool
+
+	smu    sync.Mutex
+	series map[seriesKey]int64 // committed series ids
+	parts  map[int]bool        // months (year*12+month-1) whose partition exists
+}
+
+// OpenSamples connects to the PostgreSQL database at url, applies pending
+// migrations (all of them: the sample tables live beside the resource
+// store's) and returns the sample store. Of the options WithMaxConns,
+// WithLogger and WithWriters (default GOMAXPROCS, at least 2: the number
+// of group commits in flight) apply. Close it when done.
+func OpenSamples(ctx context.Context, url string, opts ...Option) (*Samples, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse connection string: %w", err)
+	}
+	switch {
+	case o.maxConns > 0:
+		cfg.MaxConns = o.maxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := migrate(ctx, pool, o.log); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if o.writers <= 0 {
+		o.writers = max(2, runtime.GOMAXPROCS(0))
+	}
+	o.writers = min(o.writers, int(cfg.MaxConns)/2)
+	s := &Samples{pool: pool, log: o.log, jobs: make(chan *sampleJob, 4*o.writers),
+		series: make(map[seriesKey]int64), parts: make(map[int]bool)}
+	for range max(1, o.writers) {
+		s.writers.Add(1)
+		go s.writer()
+	}
+	return s, nil
+}
+
+// Close waits for queued appends to finish, then closes the connection
+// pool. Appends after Close fail with ErrClosed.
+func (s *Samples) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.jobs)
+	s.mu.Unlock()
+	s.writers.Wait()
+	s.pool.Close()
+	return nil
+}
+
+// checkSamples validates a batch: every sample needs a patient, a code, a
+// time in the years 1900 to 9999 and a finite value.
+func checkSamples(batch []vigil.Sample) error {
+	for i := range batch {
+		s := &batch[i]
+		switch {
+		case s.Patient == "" || s.Code == "":
+			return vigil.Errorf(vigil.ErrInvalid, "sample %d: patient and code are required", i)
+		case !plausibleTime(s.Time):
+			return vigil.Errorf(vigil.ErrInvalid, "sample %d: time is missing or outside the years 1900 to 9999", i)
+		case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
+			return vigil.Errorf(vigil.ErrInvalid, "sample %d: value is not a finite number", i)
+		}
+	}
+	return nil
+}
+
+// checkWaveform validates a chunk.
+func checkWaveform(w *vigil.Waveform) error {
+	switch {
+	case w.Patient == "" || w.Code == "":
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: patient and code are required")
+	case !plausibleTime(w.Start):
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: start is missing or outside the years 1900 to 9999")
+	case !(w.RateHz > 0) || math.IsInf(w.RateHz, 0):
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: rate must be a positive number")
+	case math.IsNaN(w.Gain) || math.IsInf(w.Gain, 0):
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: gain is not a finite number")
+	case float64(len(w.Samples))/w.RateHz > MaxWaveformDuration.Seconds():
+		return vigil.Errorf(vigil.ErrInvalid, "waveform: chunk longer than %v", MaxWaveformDuration)
+	}
+	return nil
+}
+
+// plausibleTime reports whether t is in the years 1900 to 9999 (partitions
+// are named by four-digit year; both stores accept the same range).
+func plausibleTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return 1900 <= y && y <= 9999
+}

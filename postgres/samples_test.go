@@ -1,0 +1,52 @@
+package postgres_test
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/internal/testenv"
+	"github.com/vigilhealth/vigil/postgres"
+	"github.com/vigilhealth/vigil/storetest"
+)
+
+// sampleSchemas keeps one schema per test, so that the conformance suite's
+// Reopen rule gets the same storage back from a second open.
+type sampleSchemas struct {
+	mu   sync.Mutex
+	urls map[testing.TB]string
+}
+
+func (d *sampleSchemas) open(t testing.TB) vigil.SampleStore {
+	t.Helper()
+	d.mu.Lock()
+	url, ok := d.urls[t]
+	d.mu.Unlock()
+	if !ok {
+		url = testenv.Postgres(t)
+		d.mu.Lock()
+		d.urls[t] = url
+		d.mu.Unlock()
+	}
+	s, err := postgres.OpenSamples(t.Context(), url)
+	if err != nil {
+		t.Fatalf("OpenSamples = %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close() = %v", err)
+		}
+	})
+	return s
+}
+
+func TestSamples(t *testing.T) {
+	d := &sampleSchemas{urls: map[testing.TB]string{}}
+	storetest.TestSamples(t, func(t *testing.T) vigil.SampleStore { return d.open(t) })
+}
+
+// BenchmarkSamples runs the shared sample benchmarks on PostgreSQL.
+func BenchmarkSamples(b *testing.B) {
+	d := &sampleSchemas{urls: map[testing.TB]string{}}
+	storetest.BenchSamples(b, func(b *testing.B) vigil.SampleStore { return d.open(b) })
+}
