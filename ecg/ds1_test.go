@@ -40,7 +40,18 @@ func TestDS1Detection(t *testing.T) {
 	for _, name := range ds1 {
 		rec, ann := readRefs(t, dir, name)
 		s := rec.Signals[0]
-		beats, err := DetectBeats(s.Samples, rec.Fs, s.Gain)
+		x := s.Samples
+		if nz := os.Getenv("VIGIL_ECG_NOISE"); nz != "" {
+			var nname string
+			var snr float64
+			fmt.Sscanf(nz, "%s %g", &nname, &snr)
+			nrec, err := ReadRecord(os.DirFS(dir+"/../nstdb-noise"), nname)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x = AddNoise(x, ann, nrec.Signals[0].Samples, rec.Fs, snr)
+		}
+		beats, err := DetectBeats(x, rec.Fs, s.Gain)
 		if err != nil {
 			t.Fatal(err)
 		}
