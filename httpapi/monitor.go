@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/alert"
 	"github.com/vigilhealth/vigil/monitor"
 )
 
@@ -24,10 +25,12 @@ type Visibility interface {
 // MonitorConfig wires the remote-monitoring JSON API (/api/v1, see
 // docs/api.md). Fields left nil disable their endpoints.
 type MonitorConfig struct {
-	Ingest  vigil.Ingester
-	Monitor *monitor.Monitor
-	Access  Visibility
-	Alerts  AlertService
+	Ingest     vigil.Ingester
+	Monitor    *monitor.Monitor
+	Access     Visibility
+	Alerts     *alert.Engine
+	AlertStore vigil.AlertStore
+	Hub        *alert.Hub
 }
 
 func (s *Server) monitorRoutes(mux *http.ServeMux) {
@@ -265,13 +268,14 @@ func (s *Server) worklist(w http.ResponseWriter, r *http.Request) {
 	for i, e := range entries {
 		rows[i].Entry = e
 		a.Touched = append(a.Touched, "Patient/"+e.Patient)
-		if s.cfg.Monitor.Alerts != nil {
-			n, err := s.cfg.Monitor.Alerts.OpenCount(r.Context(), e.Patient)
+		if s.cfg.Monitor.AlertStore != nil {
+			list, _, err := s.cfg.Monitor.AlertStore.ListAlerts(r.Context(), &vigil.AlertQuery{Patient: e.Patient,
+				Status: []vigil.AlertStatus{vigil.AlertOpen, vigil.AlertAcknowledged}, Limit: 1000})
 			if err != nil {
 				s.fail(w, r, err)
 				return
 			}
-			rows[i].OpenAlerts = n
+			rows[i].OpenAlerts = len(list)
 		}
 	}
 	// Risk first: NEWS2, then open alerts.

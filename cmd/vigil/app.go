@@ -37,6 +37,10 @@ type Config struct {
 	// AuditKey is the audit trail's signing key file (default audit.key in
 	// the data directory; required with DB).
 	AuditKey string
+	// MLLP, when set, is the HL7 v2 listen address (e.g. 127.0.0.1:2575).
+	MLLP string
+	// Tick is how often time-based monitoring runs (default 10 s).
+	Tick time.Duration
 }
 
 // App is a running Vigil: store, services and HTTP server. Tests start one
@@ -54,6 +58,7 @@ type App struct {
 	Accounts vigil.AccountStore
 	Auth     *auth.Service
 	Trail    *audit.Trail
+	Mon      *Monitoring
 	HTTP     *httpapi.Server
 
 	closeAudit func() error
@@ -121,9 +126,14 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		return fail(err)
 	}
 	app.Policy = access.New(store, model)
-	app.Guarded = records.New(app.Policy.Store(), model)
+	if app.Mon, err = openMonitoring(ctx, app); err != nil {
+		return fail(err)
+	}
+	app.Guarded = records.New(app.Policy.Store(), model, records.WithWriteHook(app.Mon.writeHook(func(msg string, err error) {
+		cfg.Logger.Error("monitoring: "+msg, "err", err)
+	})))
 	h, err := httpapi.New(httpapi.Config{Records: app.Guarded, Auth: app.Auth, Auditor: &trailAuditor{trail: app.Trail}, Audit: app.Trail,
-		Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
+		Monitor: app.Mon.httpConfig(app), Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
 	if err != nil {
 		return fail(err)
 	}
@@ -167,6 +177,11 @@ func (a *App) Listen() error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.ln = ln
+	if a.cfg.MLLP != "" {
+		if err := a.Mon.listenMLLP(a, a.cfg.MLLP); err != nil {
+			return err
+		}
+	}
 	a.srv = &http.Server{
 		Handler:           a.HTTP,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -189,6 +204,11 @@ func (a *App) URL() string {
 
 // Serve serves until ctx is done, then shuts down gracefully.
 func (a *App) Serve(ctx context.Context) error {
+	tick := a.cfg.Tick
+	if tick <= 0 {
+		tick = 10 * time.Second
+	}
+	go a.Mon.run(ctx, tick)
 	errc := make(chan error, 1)
 	go func() {
 		if a.cfg.TLSCert != "" {
@@ -216,6 +236,9 @@ func (a *App) Close() error {
 		a.srv.Close()
 	}
 	var err error
+	if a.Mon != nil {
+		err = errors.Join(err, a.Mon.Close())
+	}
 	if a.Trail != nil {
 		err = errors.Join(err, a.Trail.Close())
 	}

@@ -19,6 +19,7 @@ func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.BaseURL, "base-url", "", "public FHIR base URL for links (default: from each request)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
+	fs.StringVar(&cfg.MLLP, "mllp", "", "HL7 v2 (MLLP) listen address for ORU^R01, e.g. 127.0.0.1:2575")
 	return fs
 }
 

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/alert"
+	"github.com/vigilhealth/vigil/hl7"
+	"github.com/vigilhealth/vigil/httpapi"
+	"github.com/vigilhealth/vigil/ingest"
+	"github.com/vigilhealth/vigil/mllp"
+	"github.com/vigilhealth/vigil/monitor"
+	"github.com/vigilhealth/vigil/postgres"
+	"github.com/vigilhealth/vigil/records"
+	"github.com/vigilhealth/vigil/rules"
+	"github.com/vigilhealth/vigil/sqlite"
+)
+
+// Monitoring is the remote-monitoring half of a running Vigil: the sample
+// and alert stores, the alert engine and its live hub, the per-patient
+// analysers and the ingestion entrance every path shares.
+type Monitoring struct {
+	Samples vigil.SampleStore
+	Alerts  vigil.AlertStore
+	Engine  *alert.Engine
+	Hub     *alert.Hub
+	Monitor *monitor.Monitor
+	Ingest  *ingest.Service
+
+	mllp   *mllp.Server
+	mllpLn net.Listener
+}
+
+// Extensions of CarePlan that set a patient's monitoring programme.
+const (
+	// ExtMonitoringRules holds, as valueString, a JSON array of
+	// rules.Rule (docs/api.md).
+	ExtMonitoringRules = "https://vigil.health/fhir/StructureDefinition/monitoring-rules"
+	// ExtSpO2Scale holds, as valueInteger, the NEWS2 SpO2 scale (2 for a
+	// documented hypercapnic respiratory failure target of 88–92 %).
+	ExtSpO2Scale = "https://vigil.health/fhir/StructureDefinition/news2-spo2-scale"
+)
+
+// openMonitoring opens the monitoring stores and builds the pipeline.
+func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
+	cfg := app.cfg
+	m := &Monitoring{Hub: alert.NewHub(0)}
+	var err error
+	if cfg.DB != "" {
+		if m.Samples, err = postgres.OpenSamples(ctx, cfg.DB); err != nil {
+			return nil, fmt.Errorf("open samples: %w", err)
+		}
+		if m.Alerts, err = postgres.OpenAlerts(ctx, cfg.DB); err != nil {
+			m.Samples.Close()
+			return nil, fmt.Errorf("open alerts: %w", err)
+		}
+	} else {
+		dir := filepath.Clean(cfg.DataDir)
+		if m.Samples, err = sqlite.OpenSamples(ctx, dir); err != nil {
+			return nil, fmt.Errorf("open samples: %w", err)
+		}
+		if m.Alerts, err = sqlite.OpenAlerts(ctx, dir); err != nil {
+			m.Samples.Close()
+			return nil, fmt.Errorf("open alerts: %w", err)
+		}
+	}
+	if m.Engine, err = alert.New(alert.Config{Store: m.Alerts, Sinks: []alert.Sink{m.Hub}, Escalation: alert.DefaultEscalation(),
+		Logger: cfg.Logger}); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.Monitor, err = monitor.New(monitor.Config{Samples: m.Samples, Alerts: m.Engine, Logger: cfg.Logger,
+		ProgrammeFor: func(ctx context.Context, patient string) (monitor.Programme, error) {
+			return programmeOf(ctx, app.Store, patient)
+		}}); err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.Ingest, err = ingest.New(ingest.Config{Samples: m.Samples, DevicePatient: app.Policy.DevicePatient, SeesPatient: app.Policy.SeesPatient,
+		Sink: func(ctx context.Context, s []vigil.Sample, _ []vigil.Waveform) { m.Monitor.Observe(ctx, s) }}); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// writeHook feeds vital-sign Observations written through the FHIR API
+// into the same stream (stored as samples, idempotently, then analysed),
+// and rebuilds a patient's analysis when their CarePlan changes.
+func (m *Monitoring) writeHook(log func(msg string, err error)) records.WriteHook {
+	return func(ctx context.Context, r *vigil.Resource) {
+		switch r.Type {
+		case "Observation":
+			if r.Deleted {
+				return
+			}
+			ss := ingest.FromObservation(r.JSON, time.Now().UTC())
+			if len(ss) == 0 {
+				return
+			}
+			stored, err := m.Samples.AppendSamples(ctx, ss)
+			if err != nil {
+				log("fhir observation to samples", err)
+				return
+			}
+			var fresh []vigil.Sample
+			for i, ok := range stored {
+				if ok {
+					fresh = append(fresh, ss[i])
+				}
+			}
+			if len(fresh) > 0 {
+				m.Monitor.Observe(ctx, fresh)
+			}
+		case "CarePlan":
+			var cp struct {
+				Subject struct {
+					Reference string `json:"reference"`
+				} `json:"subject"`
+			}
+			if json.Unmarshal(r.JSON, &cp) == nil && len(cp.Subject.Reference) > len("Patient/") {
+				m.Monitor.Forget(cp.Subject.Reference[len("Patient/"):])
+			}
+		}
+	}
+}
+
+// programmeOf reads a patient's monitoring programme from their active
+// CarePlans: rules from ExtMonitoringRules (all plans together), SpO2
+// scale 2 from ExtSpO2Scale. Without any rules the default programme
+// applies.
+func programmeOf(ctx context.Context, store vigil.ResourceReader, patient string) (monitor.Programme, error) {
+	q := &vigil.SearchQuery{Type: "CarePlan", Count: 100, Params: []vigil.SearchParam{
+		{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: patient}}},
+		{Name: "status", Type: vigil.ParamToken, Values: []vigil.SearchValue{{Code: "active", AnySystem: true}}},
+	}}
+	res, err := store.Search(ctx, q)
+	if err != nil {
+		return monitor.Programme{}, err
+	}
+	var prog monitor.Programme
+	for _, r := range res.Matches {
+		var cp struct {
+			Extension []struct {
+				URL          string `json:"url"`
+				ValueString  string `json:"valueString"`
+				ValueInteger int    `json:"valueInteger"`
+			} `json:"extension"`
+		}
+		if err := json.Unmarshal(r.JSON, &cp); err != nil {
+			continue
+		}
+		for _, e := range cp.Extension {
+			switch e.URL {
+			case ExtMonitoringRules:
+				var rs []rules.Rule
+				if err := json.Unmarshal([]byte(e.ValueString), &rs); err != nil {
+					return monitor.Programme{}, vigil.Errorf(vigil.ErrInvalid, "CarePlan/%s: monitoring rules are not valid JSON", r.ID)
+				}
+				prog.Rules = append(prog.Rules, rs...)
+			case ExtSpO2Scale:
+				prog.Scale2 = e.ValueInteger == 2
+			}
+		}
+	}
+	if len(prog.Rules) == 0 {
+		prog.Rules = monitor.DefaultProgramme().Rules
+	}
+	return prog, nil
+}
+
+// httpConfig is what the HTTP API needs of monitoring.
+func (m *Monitoring) httpConfig(app *App) httpapi.MonitorConfig {
+	return httpapi.MonitorConfig{Ingest: m.Ingest, Monitor: m.Monitor, Access: app.Policy, Alerts: m.Engine, AlertStore: m.Alerts, Hub: m.Hub}
+}
+
+// run drives the time-based parts (missing-data rules, NEWS2 staleness,
+// escalation) until ctx ends.
+func (m *Monitoring) run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			m.Monitor.Tick(ctx)
+			_, _ = m.Engine.Tick(ctx, now)
+		}
+	}
+}
+
+// mllpPrincipal is who HL7 feeds act as: MLLP has no authentication of
+// its own, so the listener should be reachable only from the hospital
+// network (or through a TLS tunnel); docs/security.md.
+var mllpPrincipal = &vigil.Principal{AccountID: "mllp", Username: "hl7-feed", Role: vigil.RoleService,
+	Scopes: []vigil.Scope{{Type: "Observation", Write: true}}, Method: "network"}
+
+// listenMLLP starts the HL7 v2 listener on addr.
+func (m *Monitoring) listenMLLP(app *App, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("mllp listen: %w", err)
+	}
+	m.mllpLn = ln
+	m.mllp = &mllp.Server{
+		Handler: ingest.HL7Handler(ingest.HL7Config{Ingester: m.Ingest, Principal: mllpPrincipal, Logger: app.cfg.Logger,
+			ResolvePatient: func(ctx context.Context, ids []hl7.Identifier) (string, error) {
+				return patientByIdentifier(ctx, app.Store, ids)
+			}}),
+		IdleTimeout: 10 * time.Minute, ReadTimeout: time.Minute, WriteTimeout: time.Minute, MaxConnections: 256, Logger: app.cfg.Logger,
+	}
+	go func() { _ = m.mllp.Serve(ln) }()
+	return nil
+}
+
+// patientByIdentifier finds the one Patient with any of the identifiers
+// (value match, any system).
+func patientByIdentifier(ctx context.Context, store vigil.ResourceReader, ids []hl7.Identifier) (string, error) {
+	found := ""
+	for _, id := range ids {
+		res, err := store.Search(ctx, &vigil.SearchQuery{Type: "Patient", Count: 2, Params: []vigil.SearchParam{
+			{Name: "identifier", Type: vigil.ParamToken, Values: []vigil.SearchValue{{Code: id.ID, AnySystem: true}}}}})
+		if err != nil {
+			return "", err
+		}
+		for _, r := range res.Matches {
+			if found != "" && found != r.ID {
+				return "", vigil.ErrConflict
+			}
+			found = r.ID
+		}
+	}
+	if found == "" {
+		return "", vigil.ErrNotFound
+	}
+	return found, nil
+}
+
+// MLLPAddr returns the HL7 listener's address (after Listen), or "".
+func (m *Monitoring) MLLPAddr() string {
+	if m.mllpLn == nil {
+		return ""
+	}
+	return m.mllpLn.Addr().String()
+}
+
+// Close stops the listener and closes the stores.
+func (m *Monitoring) Close() error {
+	var err error
+	if m.mllp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = m.mllp.Shutdown(ctx)
+		cancel()
+		if errors.Is(err, mllp.ErrServerClosed) {
+			err = nil
+		}
+	}
+	if m.Alerts != nil {
+		err = errors.Join(err, m.Alerts.Close())
+	}
+	if m.Samples != nil {
+		err = errors.Join(err, m.Samples.Close())
+	}
+	return err
+}
