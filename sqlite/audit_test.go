@@ -62,9 +62,10 @@ func BenchmarkCreateAudited(b *testing.B) {
 			}
 			b.Cleanup(func() { db.Close() })
 			var a *sqlite.AuditDB
-			if layout == "same-file" {
+			switch layout {
+			case "same-file":
 				a, err = sqlite.OpenAuditInResourceFile(b.Context(), dir)
-			} else {
+			default:
 				a, err = sqlite.OpenAudit(b.Context(), dir)
 			}
 			if err != nil {
