@@ -30,7 +30,8 @@ type DetectorConfig struct {
 	Gain float64
 }
 
-// Detector limits.
+// MinFs and MaxFs bound the sampling rates the Detector, QualityMonitor
+// and Analyzer accept, in Hz.
 const (
 	MinFs = 125.0
 	MaxFs = 1000.0

@@ -66,8 +66,13 @@ type RhythmConfig struct {
 //   - spread: the Shannon entropy of a 16-bin histogram, normalised by
 //     log 16, > 0.7.
 //
-// Bigeminy (alternating short and long intervals) has far too many turning
-// points, and sinus arrhythmia too few, so neither reads as AF. A window's
+// Two additions make the test robust to ectopic beats when beats carry no
+// labels: intervals pairing a premature beat with its compensatory pause
+// (below 0.85 and above 1.15 times the window's median) are dropped first,
+// and a window where half the remaining intervals lie within ±8 % of the
+// median has a regular underlying rhythm and is not AF. Bigeminy
+// (alternating short and long intervals) has far too many turning points,
+// and sinus arrhythmia too few, so neither reads as AF. A window's
 // decision is assigned to its middle interval, so episodes are reported
 // AFWindow/2 beats after they start.
 const (
@@ -78,6 +83,11 @@ const (
 	// ectopicLong times the window's median are dropped.
 	ectopicShort = 0.85
 	ectopicLong  = 1.15
+	// A window in which afRegularShare of the remaining intervals lie
+	// within ±afRegularBand of the median has a regular underlying rhythm
+	// (sinus rhythm with ectopy, not AF).
+	afRegularBand  = 0.08
+	afRegularShare = 0.5
 )
 
 // RhythmMonitor recognises rhythm episodes in a stream of RR intervals.
@@ -272,6 +282,16 @@ func (m *RhythmMonitor) isAF() bool {
 	}
 	n := len(x)
 	if n < 8 {
+		return false
+	}
+	// A regular underlying rhythm: most intervals close to the median.
+	close := 0
+	for _, v := range x {
+		if math.Abs(v-med) <= afRegularBand*med {
+			close++
+		}
+	}
+	if float64(close) >= afRegularShare*float64(n) {
 		return false
 	}
 	var mean, sd float64
