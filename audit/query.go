@@ -78,3 +78,38 @@ func matches(r *vigil.AuditRecord, q *vigil.AuditQuery) bool {
 	}
 	return true
 }
+
+// Read returns record seq (for GET AuditEvent/{id}), checked against its
+// MAC. It returns vigil.ErrNotFound when there is no such record and
+// ErrTampered when the stored record is not the one written there.
+func (t *Trail) Read(ctx context.Context, seq int64) (vigil.AuditRecord, error) {
+	var (
+		r     vigil.AuditRecord
+		found bool
+		bad   error
+	)
+	if seq <= 0 {
+		return r, vigil.Errorf(vigil.ErrNotFound, "no audit record %d", seq)
+	}
+	err := t.store.ScanAudit(ctx, seq, seq, func(e *vigil.AuditEntry) error {
+		found = true
+		if !bytes.Equal(e.MAC, t.keys.recordMAC(e.Data)) {
+			bad = fmt.Errorf("%w: record %d does not match its MAC", ErrTampered, e.Seq)
+			return nil
+		}
+		var err error
+		if r, err = Decode(e.Data); err != nil || r.Seq != e.Seq {
+			bad = fmt.Errorf("%w: record %d is not the record stored there", ErrTampered, e.Seq)
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return vigil.AuditRecord{}, err
+	case !found:
+		return vigil.AuditRecord{}, vigil.Errorf(vigil.ErrNotFound, "no audit record %d", seq)
+	case bad != nil:
+		return vigil.AuditRecord{}, bad
+	}
+	return r, nil
+}

@@ -87,6 +87,12 @@ func TestQuery(t *testing.T) {
 					}
 				})
 			}
+			if r, err := tr.Read(context.Background(), 17); err != nil || r.Seq != 17 || r.RequestID != testRecord(17).RequestID {
+				t.Errorf("Read(17) = %+v, %v", r, err)
+			}
+			if _, err := tr.Read(context.Background(), 61); !errors.Is(err, vigil.ErrNotFound) {
+				t.Errorf("Read(61) = %v, want ErrNotFound", err)
+			}
 			if _, err := tr.Query(context.Background(), &vigil.AuditQuery{Patient: "p1"}); !errors.Is(err, vigil.ErrInvalid) {
 				t.Errorf("Query(patient without type) = %v, want ErrInvalid", err)
 			}
