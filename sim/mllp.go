@@ -49,8 +49,13 @@ func NewMLLPSink(addr, authority string, patients []Patient, now func() time.Tim
 func (s *MLLPSink) Send(ctx context.Context, rs []vigil.Reading) (int, error) {
 	rejected := 0
 	for i := 0; i < len(rs); {
+		if rs[i].Time == nil { // a waveform chunk has no OBX form here
+			rejected++
+			i++
+			continue
+		}
 		j := i + 1
-		for j < len(rs) && rs[j].Device == rs[i].Device && rs[j].Time.Equal(*rs[i].Time) {
+		for j < len(rs) && rs[j].Device == rs[i].Device && rs[j].Patient == rs[i].Patient && sameTime(rs[j], rs[i]) {
 			j++
 		}
 		msg, n, err := s.Message(rs[i:j])
@@ -74,6 +79,10 @@ func (s *MLLPSink) Send(ctx context.Context, rs []vigil.Reading) (int, error) {
 }
 
 // send returns the ACK's code and number of ERR segments.
+func sameTime(a, b vigil.Reading) bool {
+	return a.Time != nil && b.Time != nil && a.Time.Equal(*b.Time)
+}
+
 func (s *MLLPSink) send(ctx context.Context, msg []byte) (hl7.AckCode, int, error) {
 	if s.client == nil {
 		c, err := mllp.Dial(ctx, s.addr)
@@ -109,12 +118,21 @@ var loincNames = map[string]string{
 	vitals.CodeDiastolic: "Diastolic blood pressure", vitals.CodeWeight: "Body weight",
 }
 
-// Message builds the ORU^R01 of readings of one device at one time, and
-// returns it with its number of OBX segments.
+// Message builds the ORU^R01 of readings of one device (or patient) at
+// one time, and returns it with its number of OBX segments. The patient is
+// the reading's Patient, else the one the device was given to. Waveform
+// chunks are not sent over HL7.
 func (s *MLLPSink) Message(rs []vigil.Reading) ([]byte, int, error) {
-	patient, ok := s.patients[rs[0].Device]
-	if !ok {
-		return nil, 0, fmt.Errorf("sim: device %s has no patient", rs[0].Device)
+	patient := rs[0].Patient
+	if patient == "" {
+		p, ok := s.patients[rs[0].Device]
+		if !ok {
+			return nil, 0, fmt.Errorf("sim: device %s has no patient", rs[0].Device)
+		}
+		patient = p
+	}
+	if rs[0].Time == nil {
+		return nil, 0, fmt.Errorf("sim: a reading without a time (waveform chunk?) cannot go over HL7")
 	}
 	s.seq++
 	t := hl7.FormatTime(*rs[0].Time)

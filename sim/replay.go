@@ -24,12 +24,10 @@ type Replay struct {
 // maxReplayLine bounds one NDJSON line (a waveform chunk can be long).
 const maxReplayLine = 16 << 20
 
-// NewReplay reads every reading from r and orders them by time. When shift
-// is not zero, times are moved so that the first reading falls at shift
-// (a recording then plays as if it were happening now). Readings without a
-// device or patient, without a time, and lines with unknown fields are
-// errors naming the line.
-func NewReplay(r io.Reader, shift time.Time) (*Replay, error) {
+// NewReplay reads every reading from r and orders them by time. Readings
+// without a device or patient, without a time, and lines with unknown
+// fields are errors naming the line.
+func NewReplay(r io.Reader) (*Replay, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxReplayLine)
 	var rs []vigil.Reading
@@ -62,23 +60,29 @@ func NewReplay(r io.Reader, shift time.Time) (*Replay, error) {
 		return nil, fmt.Errorf("replay: no readings")
 	}
 	slices.SortStableFunc(rs, func(a, b vigil.Reading) int { return readingTime(a).Compare(readingTime(b)) })
-	p := &Replay{rs: rs, start: readingTime(rs[0])}
-	if !shift.IsZero() {
-		d := shift.Sub(p.start)
-		for i := range rs {
-			if rs[i].Time != nil {
-				t := rs[i].Time.Add(d)
-				rs[i].Time = &t
-			}
-			if rs[i].Start != nil {
-				t := rs[i].Start.Add(d)
-				rs[i].Start = &t
-			}
-		}
-		p.start = shift
-	}
-	return p, nil
+	return &Replay{rs: rs, start: readingTime(rs[0])}, nil
 }
+
+// Shift moves every time so that the first reading falls at to (a
+// recording then plays as if it were happening now). Call it before Until.
+func (p *Replay) Shift(to time.Time) {
+	d := to.Sub(p.start)
+	for i := range p.rs {
+		r := &p.rs[i]
+		if r.Time != nil {
+			t := r.Time.Add(d)
+			r.Time = &t
+		}
+		if r.Start != nil {
+			t := r.Start.Add(d)
+			r.Start = &t
+		}
+	}
+	p.start = to
+}
+
+// Span is the time from the first reading to the last.
+func (p *Replay) Span() time.Duration { return readingTime(p.rs[len(p.rs)-1]).Sub(p.start) }
 
 func readingTime(r vigil.Reading) time.Time {
 	if r.Time != nil {

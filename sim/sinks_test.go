@@ -194,10 +194,14 @@ func TestReplay(t *testing.T) {
 {"patient":"p2","code":"131329","start":"2026-01-01T10:00:10Z","rate_hz":250,"gain":0.005,"unit":"mV","samples":[1,2,3]}
 `
 	shift := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	p, err := NewReplay(strings.NewReader(in), shift)
+	p, err := NewReplay(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p.Span() != 30*time.Second {
+		t.Errorf("Span = %v, want 30s", p.Span())
+	}
+	p.Shift(shift)
 	if !p.Start().Equal(shift) {
 		t.Errorf("Start = %v, want %v", p.Start(), shift)
 	}
@@ -213,7 +217,7 @@ func TestReplay(t *testing.T) {
 		`{"device":"d1","code":"8867-4","time":"2026-01-01T10:00:00Z"} {}`,
 		``,
 	} {
-		if _, err := NewReplay(strings.NewReader(bad), time.Time{}); err == nil {
+		if _, err := NewReplay(strings.NewReader(bad)); err == nil {
 			t.Errorf("NewReplay(%q) succeeded, want an error", bad)
 		}
 	}
