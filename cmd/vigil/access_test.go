@@ -345,3 +345,40 @@ func (f *accessFixture) patch(who, path, body string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// post sends a body with a content type as who.
+func (f *accessFixture) post(who, path, ct, body string) (int, map[string]any) {
+	f.t.Helper()
+	req, err := http.NewRequest("POST", f.app.URL()+path, strings.NewReader(body))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Authorization", "Bearer "+f.tokens[who])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m
+}
+
+// list GETs a JSON array as who.
+func (f *accessFixture) list(who, path string) []map[string]any {
+	f.t.Helper()
+	req, _ := http.NewRequest("GET", f.app.URL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens[who])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		f.t.Errorf("GET %s as %s: %d, not a JSON array: %v", path, who, resp.StatusCode, err)
+	}
+	return out
+}
