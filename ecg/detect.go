@@ -502,12 +502,43 @@ func (d *Detector) startLevels() {
 	d.levels()
 }
 
+// PrimeSamples returns how many samples Prime wants: the learning period.
+func (d *Detector) PrimeSamples() int { return int(d.initN) }
+
+// Prime learns the initial thresholds from x, the first samples of the
+// stream, without emitting beats, and leaves the detector ready to process
+// the stream from its first sample, x included. Without Prime a Detector
+// learns from the first two seconds it processes and finds no beat in them.
+// Prime must be called before Process.
+func (d *Detector) Prime(x []int16) {
+	if d.n > 0 || !d.learning {
+		return
+	}
+	t, err := NewDetector(DetectorConfig{Fs: d.fs, Gain: d.gain})
+	if err != nil {
+		return
+	}
+	t.Process(x, nil)
+	if t.learning {
+		if t.initMax == 0 {
+			return // nothing learnt: keep learning in real time
+		}
+		t.startLevels()
+	}
+	d.qrs, d.noise, d.qi, d.ni = t.qrs, t.noise, t.qi, t.ni
+	d.initMax, d.learning = t.initMax, false
+	d.levels()
+}
+
 // DetectBeats runs a Detector over a whole signal and returns its beats.
+// The thresholds are primed on the first two seconds, so beats are found
+// from the start of the signal.
 func DetectBeats(x []int16, fs, gain float64) ([]Beat, error) {
 	d, err := NewDetector(DetectorConfig{Fs: fs, Gain: gain})
 	if err != nil {
 		return nil, err
 	}
+	d.Prime(x[:min(len(x), d.PrimeSamples())])
 	beats := make([]Beat, 0, int(float64(len(x))/fs*2)+16)
 	beats = d.Process(x, beats)
 	return d.Flush(beats), nil

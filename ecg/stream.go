@@ -46,10 +46,12 @@ func (o *Output) Reset() {
 
 // Analyzer analyses one patient's ECG lead incrementally: QRS detection,
 // signal quality per segment, RR intervals, and rhythm episodes. Feed it
-// chunks in order with Write; it never re-reads history. Beats are released
-// when the quality of the segment holding them is known, so they trail the
-// signal by at most one quality segment (2 s by default) plus the
-// detector's MaxDelay. Not safe for concurrent use; analyse different
+// chunks in order with Write; it never re-reads history. The first two
+// seconds are held while the detector learns its thresholds from them and
+// are then analysed like the rest, so beats are found from the start.
+// Beats are released when the quality of the segment holding them is
+// known, so they trail the signal by at most one quality segment (2 s by
+// default) plus the detector's MaxDelay. Not safe for concurrent use; analyse different
 // patients on different goroutines.
 type Analyzer struct {
 	cfg     AnalyzerConfig
@@ -63,8 +65,9 @@ type Analyzer struct {
 	last    int64     // sample of the last usable beat, -1 if none
 	lastOK  bool      // no unusable segment since the last usable beat
 	scratch []Beat
-	qbuf    []Quality
 	gapBuf  []int16
+	warm    []int16 // first samples, held until the detector is primed
+	primed  bool
 }
 
 // NewAnalyzer returns an Analyzer; it returns an error wrapping
@@ -95,6 +98,7 @@ func (a *Analyzer) restart(at int64) error {
 	a.det, a.qual, a.base, a.next = d, q, at, at
 	a.pending, a.quality = a.pending[:0], a.quality[:0]
 	a.last, a.lastOK = -1, false
+	a.warm, a.primed = a.warm[:0], false
 	return nil
 }
 
@@ -125,9 +129,11 @@ func (a *Analyzer) Write(start int64, x []int16, out *Output) error {
 				g[i] = InvalidSample
 			}
 			a.process(g, out)
+			a.next += gap
 		}
 	}
 	a.process(x, out)
+	a.next += int64(len(x))
 	return nil
 }
 
@@ -139,6 +145,9 @@ func (a *Analyzer) Flush(out *Output) {
 }
 
 func (a *Analyzer) flushAll(out *Output) {
+	if !a.primed {
+		a.prime(out)
+	}
 	a.pending = a.det.Flush(a.pending)
 	a.quality = a.qual.Flush(a.quality)
 	for i := range a.pending {
@@ -147,7 +156,29 @@ func (a *Analyzer) flushAll(out *Output) {
 	a.release(out, math.MaxInt64)
 }
 
+// process holds the first PrimeSamples samples back until the detector has
+// learnt its thresholds from them, then analyses them and what follows, so
+// that beats are found from the start of the stream.
 func (a *Analyzer) process(x []int16, out *Output) {
+	if !a.primed {
+		a.warm = append(a.warm, x...)
+		if len(a.warm) >= a.det.PrimeSamples() {
+			a.prime(out)
+		}
+		return
+	}
+	a.analyse(x, out)
+}
+
+func (a *Analyzer) prime(out *Output) {
+	a.primed = true
+	a.det.Prime(a.warm)
+	w := a.warm
+	a.warm = nil
+	a.analyse(w, out)
+}
+
+func (a *Analyzer) analyse(x []int16, out *Output) {
 	a.scratch = a.det.Process(x, a.scratch[:0])
 	for _, b := range a.scratch {
 		b.Sample += a.base
@@ -160,7 +191,6 @@ func (a *Analyzer) process(x []int16, out *Output) {
 		a.quality[i].Start += a.base
 		a.quality[i].End += a.base
 	}
-	a.next += int64(len(x))
 	// Beats up to the end of the last assessed segment can be released.
 	if len(a.quality) > 0 {
 		a.release(out, a.quality[len(a.quality)-1].End)
