@@ -75,19 +75,13 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkVerify measures Verify over a SQLite trail of
-// VIGIL_AUDIT_BENCH_RECORDS records (default 100,000), with MACs. With
+// BenchmarkVerify measures Verify with MACs over a SQLite trail of
+// VIGIL_AUDIT_BENCH_RECORDS records (default 100,000). With
 // VIGIL_AUDIT_BENCH_DIR set, the trail is built in (or reused from) that
 // directory, so that "vigil audit verify --data DIR" can be timed on it.
 // It reports records/s.
 func BenchmarkVerify(b *testing.B) {
-	n := 100_000
-	if s := os.Getenv("VIGIL_AUDIT_BENCH_RECORDS"); s != "" {
-		var err error
-		if n, err = strconv.Atoi(s); err != nil {
-			b.Fatalf("VIGIL_AUDIT_BENCH_RECORDS: %v", err)
-		}
-	}
+	n := benchRecords(b)
 	dir := os.Getenv("VIGIL_AUDIT_BENCH_DIR")
 	if dir == "" {
 		dir = b.TempDir()
@@ -104,12 +98,38 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	witness := filepath.Join(dir, audit.WitnessFileName)
 	buildTrail(b, store, key, witness, n)
+	benchVerify(b, store, key, witness, n)
+}
+
+// BenchmarkVerifyPostgres is BenchmarkVerify on PostgreSQL, on a trail
+// built afresh for each run.
+func BenchmarkVerifyPostgres(b *testing.B) {
+	n := benchRecords(b)
+	f := openPostgres(b)
+	key := newKey(b)
+	witness := filepath.Join(f.dir, audit.WitnessFileName)
+	buildTrail(b, f.store, key, witness, n)
+	benchVerify(b, f.store, key, witness, n)
+}
+
+func benchRecords(b *testing.B) int {
+	if s := os.Getenv("VIGIL_AUDIT_BENCH_RECORDS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatalf("VIGIL_AUDIT_BENCH_RECORDS: %v", err)
+		}
+		return n
+	}
+	return 100_000
+}
+
+func benchVerify(b *testing.B, store vigil.AuditStore, key ed25519.PrivateKey, witness string, n int) {
 	vk := audit.VerifyKey{Public: key.Public().(ed25519.PublicKey), Private: key}
 	var records int64
 	b.ReportAllocs()
 	start := time.Now()
 	for b.Loop() {
-		rep, err := audit.Verify(ctx, store, vk, audit.VerifyOptions{WitnessFile: witness})
+		rep, err := audit.Verify(context.Background(), store, vk, audit.VerifyOptions{WitnessFile: witness})
 		if err != nil {
 			b.Fatal(err)
 		}

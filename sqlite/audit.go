@@ -51,17 +51,16 @@ type AuditDB struct {
 }
 
 // OpenAudit opens (creating if needed) the audit trail store dir/audit.db.
-// Of the options only WithSynchronous (default SyncFull: an appended record
-// survives power loss) and WithReaders apply.
+// Of the options only WithReaders applies. Commits are always durable
+// (synchronous=FULL): the trail writes its witness file after a commit,
+// and a commit lost to a power cut after that would look like truncation.
 func OpenAudit(ctx context.Context, dir string, opts ...Option) (*AuditDB, error) {
 	cfg := config{sync: SyncFull, readers: max(2, runtime.GOMAXPROCS(0)), busy: 10000}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	switch cfg.sync {
-	case SyncFull, SyncNormal:
-	default:
-		return nil, vigil.Errorf(vigil.ErrInvalid, "unknown synchronous setting %q", cfg.sync)
+	if cfg.sync != SyncFull {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "the audit store needs synchronous=FULL")
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create directory: %w", err)
