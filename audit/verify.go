@@ -82,6 +82,7 @@ type Problem struct {
 	Detail string
 }
 
+// String formats the problem as "record N: kind: detail".
 func (p *Problem) String() string {
 	return fmt.Sprintf("record %d: %s: %s", p.Seq, p.Kind, p.Detail)
 }

@@ -86,6 +86,11 @@ func runAuditVerify(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	store, closeStore, err := openAuditForVerify(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
 	vk, err := audit.LoadVerifyKey(keyPath)
 	if err != nil {
 		return err
@@ -103,11 +108,6 @@ func runAuditVerify(ctx context.Context, env *Env, args []string) error {
 		witness = ""
 	}
 
-	store, closeStore, err := openAuditForVerify(ctx, f)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
 	rep, err := audit.Verify(ctx, store, vk, audit.VerifyOptions{WitnessFile: witness, Progress: func(n int64) {
 		fmt.Fprintf(env.Stderr, "  %d records checked\n", n)
 	}})
