@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+
 	"fmt"
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/auth"
+	"github.com/vigilhealth/vigil/records"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -30,7 +34,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
 	preload := fs.Int("preload", 0, "Observations to import before the search phase (e.g. 1000000)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
-	phases := fs.String("phases", "create,read,search", "comma-separated phases to run")
+	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest")
+	token := fs.String("token", "", "bearer token for --target (default: bench makes a service account on the server it starts)")
+	batch := fs.Int("batch", 500, "readings per request in the ingest phase")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -70,6 +76,16 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		defer cancel()
 		go func() { _ = app.Serve(sctx) }()
 		base = app.URL()
+		tok, err := benchAccount(ctx, app)
+		if err != nil {
+			return err
+		}
+		*token = tok
+		if want["ingest"] {
+			if err := benchDevices(ctx, app, *patients); err != nil {
+				return err
+			}
+		}
 		if *preload > 0 {
 			fmt.Fprintf(env.Stderr, "preloading %d Observations…\n", *preload)
 			start := time.Now()
@@ -80,7 +96,31 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	fhirBase := base + "/fhir"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2, MaxConnsPerHost: *clients * 2}}
+	client := &http.Client{Transport: bearer{token: *token, next: &http.Transport{MaxIdleConnsPerHost: *clients * 2, MaxConnsPerHost: *clients * 2}}}
+	if want["ingest"] {
+		var clock atomic.Int64
+		start := time.Now().Add(-24 * time.Hour).UnixMilli()
+		ingestOp := func(r *rand.Rand) (bool, error) {
+			body := ingestBatch(r, *batch, *patients, start, &clock)
+			resp, err := client.Post(base+"/api/v1/ingest", "application/json", bytes.NewReader(body))
+			if err != nil {
+				return false, err
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !bytes.Contains(b, fmt.Appendf(nil, `"stored":%d`, *batch)) {
+				return false, fmt.Errorf("ingest: status %d %.200s", resp.StatusCode, b)
+			}
+			return true, nil
+		}
+		fmt.Fprintf(env.Stdout, "ingest: %d readings per request\n", *batch)
+		if err := benchPhase(ctx, env, "ingest readings (batches)", *clients, *dur, ingestOp); err != nil {
+			return err
+		}
+		if !want["create"] && !want["read"] && !want["search"] {
+			return nil
+		}
+	}
 
 	fmt.Fprintf(env.Stdout, "target %s, %d clients, %s per phase\n", fhirBase, *clients, *dur)
 	var mu sync.Mutex
@@ -154,6 +194,65 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return true, nil
 	}
 	return benchPhase(ctx, env, "search subject+code+date", *clients, *dur, search)
+}
+
+// bearer adds a bearer token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if b.token != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+b.token)
+	}
+	return b.next.RoundTrip(r)
+}
+
+// benchAccount makes a service account with every scope on the server
+// bench started, and returns a token for it.
+func benchAccount(ctx context.Context, app *App) (string, error) {
+	acc, err := app.Auth.CreateAccount(ctx, auth.AccountSpec{Username: "bench", Role: vigil.RoleService,
+		Scopes: []vigil.Scope{{Type: "*", Read: true, Write: true}}})
+	if err != nil {
+		return "", err
+	}
+	tok, _, err := app.Auth.IssueToken(ctx, acc.ID, 24*time.Hour, nil)
+	return tok, err
+}
+
+// benchDevices creates the patients bench-N and their devices bench-d-N.
+func benchDevices(ctx context.Context, app *App, n int) error {
+	var buf bytes.Buffer
+	for i := range n {
+		fmt.Fprintf(&buf, `{"resourceType":"Patient","id":"bench-%d"}`+"\n", i)
+		fmt.Fprintf(&buf, `{"resourceType":"Device","id":"bench-d-%d","patient":{"reference":"Patient/bench-%d"}}`+"\n", i, i)
+	}
+	_, err := app.Records.Import(ctx, &buf, records.ImportOptions{BatchSize: 1000})
+	return err
+}
+
+// ingestBatch builds n readings of random devices with distinct times.
+func ingestBatch(r *rand.Rand, n, patients int, start int64, clock *atomic.Int64) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		code := benchCodes[r.IntN(4)] // not weight: one reading per device and time
+		u := benchUnits[code]
+		t := time.UnixMilli(start + clock.Add(1)).UTC().Format("2006-01-02T15:04:05.000Z")
+		v := u[2].(float64) * (0.95 + 0.1*r.Float64())
+		if code == "2708-6" {
+			v = min(v, 100)
+		}
+		fmt.Fprintf(&b, `{"device":"bench-d-%d","code":"%s","time":"%s","value":%.1f,"unit":"%s"}`,
+			r.IntN(patients), code, t, v, u[1])
+	}
+	b.WriteByte(']')
+	return b.Bytes()
 }
 
 var benchCodes = []string{"8867-4", "9279-1", "2708-6", "8310-5", "29463-7"}
