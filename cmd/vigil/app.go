@@ -41,6 +41,10 @@ type Config struct {
 	MLLP string
 	// Tick is how often time-based monitoring runs (default 10 s).
 	Tick time.Duration
+	// NoAudit turns the audit trail off for HTTP requests. Only `vigil
+	// bench --audit=false` sets it, to measure what auditing costs; a
+	// server never runs without its trail.
+	NoAudit bool
 }
 
 // App is a running Vigil: store, services and HTTP server. Tests start one
@@ -132,7 +136,11 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	app.Guarded = records.New(app.Policy.Store(), model, records.WithWriteHook(app.Mon.writeHook(func(msg string, err error) {
 		cfg.Logger.Error("monitoring: "+msg, "err", err)
 	})))
-	h, err := httpapi.New(httpapi.Config{Records: app.Guarded, Auth: app.Auth, Auditor: &trailAuditor{trail: app.Trail}, Audit: app.Trail,
+	var auditor httpapi.Auditor = &trailAuditor{trail: app.Trail}
+	if cfg.NoAudit {
+		auditor = nil
+	}
+	h, err := httpapi.New(httpapi.Config{Records: app.Guarded, Auth: app.Auth, Auditor: auditor, Audit: app.Trail,
 		Monitor: app.Mon.httpConfig(app), Logger: cfg.Logger, MaxBody: cfg.MaxBody, BaseURL: cfg.BaseURL, Version: Version})
 	if err != nil {
 		return fail(err)

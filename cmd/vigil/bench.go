@@ -37,6 +37,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest")
 	token := fs.String("token", "", "bearer token for --target (default: bench makes a service account on the server it starts)")
 	batch := fs.Int("batch", 500, "readings per request in the ingest phase")
+	withAudit := fs.Bool("audit", true, "audit every request (false: measure what the audit trail costs; started server only)")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -67,6 +68,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		cfg.Addr = "127.0.0.1:0"
 		cfg.Logger = quietLogger(env)
+		cfg.NoAudit = !*withAudit
 		app, err := startApp(ctx, cfg)
 		if err != nil {
 			return err
