@@ -57,6 +57,8 @@ const (
 	minLevelMV   = 0.06   // QRS feature floor, as the slope of a QRS of this many mV
 	initSeconds  = 2.0    // learning period before the first detection
 	staleSeconds = 3.0    // thresholds decay after this long without a beat
+	noiseFrom    = 0.35   // the local noise floor is the feature's minimum …
+	noiseTo      = 0.15   // … from noiseFrom to noiseTo before a candidate
 )
 
 // Detector finds QRS complexes in one ECG lead, causally and incrementally:
@@ -85,8 +87,10 @@ const (
 // Two additions: a candidate is held until MaxDelay after its R peak, and
 // a feature peak within 250 ms that is larger or twice as steep replaces it
 // (a tall P wave, record 108, is then not taken for the QRS that follows);
-// and after 3 s without a beat the QRS level halves so that a rhythm of
-// much smaller amplitude is picked up again. The R peak is the largest
+// after 3 s without a beat the QRS level halves so that a rhythm of much
+// smaller amplitude is picked up again; and a candidate must rise at least
+// twice above the feature's minimum 150–350 ms before it (a local
+// signal-to-noise check against muscle noise). The R peak is the largest
 // deviation of the low-passed signal from the baseline at the edges of the
 // feature window. Filter lengths scale with the sampling rate, so any rate
 // from 125 to 1000 Hz runs without resampling; arithmetic is integer.
@@ -100,15 +104,18 @@ type Detector struct {
 
 	// Filter state: two moving averages (lengths l1, l2), a ring of the
 	// low-passed signal (lp), the slope span k, and the integration window w.
-	l1, l2, k, w int
-	r1, r2, rw   []int32 // rings for the moving averages and the integrator
-	i1, i2, iw   int
-	s1, s2       int32
-	sw           int64
-	lp           []int32 // power-of-two ring of the low-passed signal
-	mask         int64
-	last         int16 // last valid input sample, replaces InvalidSample
-	delay        int64 // group delay of the low-pass (samples)
+	l1, l2, k, w   int
+	r1, r2, rw     []int32 // rings for the moving averages and the integrator
+	i1, i2, iw     int
+	s1, s2         int32
+	sw             int64
+	lp             []int32 // power-of-two ring of the low-passed signal
+	fring          []int64 // power-of-two ring of the feature
+	fmask          int64
+	preFrom, preTo int64
+	mask           int64
+	last           int16 // last valid input sample, replaces InvalidSample
+	delay          int64 // group delay of the low-pass (samples)
 
 	n int64 // samples consumed
 
@@ -189,6 +196,13 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	}
 	d.lp = make([]int32, size)
 	d.mask = int64(size - 1)
+	fsize := 1
+	for fsize < int(fs/2) {
+		fsize <<= 1
+	}
+	d.fring = make([]int64, fsize)
+	d.fmask = int64(fsize - 1)
+	d.preFrom, d.preTo = int64(math.Round(noiseFrom*fs)), int64(math.Round(noiseTo*fs))
 	d.delay = int64((d.l1 - 1 + d.l2 - 1) / 2)
 	sec := func(s float64) int64 { return int64(math.Round(s * fs)) }
 	d.refr, d.twin, d.pkHold = sec(refractory), sec(tWaveWindow), sec(peakHold)
@@ -214,8 +228,11 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 	i1, i2, iw := d.i1, d.i2, d.iw
 	s1, s2, sw := d.s1, d.s2, d.sw
 	mask, k := d.mask, int64(d.k)
+	fr, fmask := d.fring, d.fmask
 	n := d.n
 	last := d.last
+	falling, pkMax, pkT, prevF, pkHold := d.falling, d.pkMax, d.pkT, d.prevF, d.pkHold
+	next := d.nextEvent()
 	for _, v := range x {
 		if v == InvalidSample {
 			v = last
@@ -244,33 +261,39 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 			iw = 0
 		}
 		f := sw
+		fr[n&fmask] = f
 		// Peak tracking on the integrated feature.
-		if d.falling {
-			if f > d.prevF {
-				d.falling = false
-				d.pkMax, d.pkT = f, n
+		if falling {
+			if f > prevF {
+				falling = false
+				pkMax, pkT = f, n
 			}
-		} else if f > d.pkMax {
-			d.pkMax, d.pkT = f, n
-		} else if 2*f < d.pkMax || n-d.pkT > d.pkHold {
-			d.i1, d.i2, d.iw = i1, i2, iw
+		} else if f > pkMax {
+			pkMax, pkT = f, n
+		} else if 2*f < pkMax || n-pkT > pkHold {
 			d.n = n
-			dst = d.onPeak(peak{t: d.pkT, v: d.pkMax}, dst)
-			d.falling = true
-			d.pkMax = 0
+			d.falling, d.pkMax, d.pkT = true, 0, pkT
+			dst = d.onPeak(peak{t: pkT, v: pkMax}, dst)
+			falling, pkMax = true, 0
+			next = d.nextEvent()
 		}
-		d.prevF = f
-		if d.hold {
-			if n >= d.due {
-				d.n = n
-				dst = d.expire(dst)
-			}
-		} else if d.haveSB && n-d.lastBeat > d.sbLimit {
+		prevF = f
+		if n >= next {
+			// A held candidate is due, or search-back may be needed.
 			d.n = n
-			dst = d.searchBack(dst)
+			d.falling, d.pkMax, d.pkT = falling, pkMax, pkT
+			if d.hold {
+				if n >= d.due {
+					dst = d.expire(dst)
+				}
+			} else if d.haveSB && n-d.lastBeat > d.sbLimit {
+				dst = d.searchBack(dst)
+			}
+			next = d.nextEvent()
 		}
 		n++
 	}
+	d.falling, d.pkMax, d.pkT, d.prevF = falling, pkMax, pkT, prevF
 	d.i1, d.i2, d.iw = i1, i2, iw
 	d.s1, d.s2, d.sw = s1, s2, sw
 	d.n = n
@@ -300,6 +323,18 @@ func (d *Detector) expire(dst []Beat) []Beat {
 	}
 	d.hold = false
 	return d.accept(d.cand, false, dst)
+}
+
+// nextEvent returns the first sample at which the held candidate is due or
+// a search-back may be needed.
+func (d *Detector) nextEvent() int64 {
+	switch {
+	case d.hold:
+		return d.due
+	case d.haveSB:
+		return d.lastBeat + d.sbLimit + 1
+	}
+	return math.MaxInt64
 }
 
 // Flush returns any beat still held at the end of a recording.
@@ -361,7 +396,7 @@ func (d *Detector) onPeak(p peak, dst []Beat) []Beat {
 		}
 		return dst
 	}
-	if p.v > d.thr && (!d.haveBeat || p.t-d.lastBeat > d.refr) && !d.isTWave(p) && !d.isBaselineShift(p.t) {
+	if p.v > d.thr && (!d.haveBeat || p.t-d.lastBeat > d.refr) && !d.isTWave(p) && !d.isBaselineShift(p.t) && !d.isNoise(p) {
 		if d.hold { // previous candidate is out of the refractory window
 			dst = d.accept(d.cand, false, dst)
 		}
@@ -388,6 +423,21 @@ func (d *Detector) isBaselineShift(t int64) bool {
 		up, down = max(up, s), max(down, -s)
 	}
 	return up < down/8 || down < up/8
+}
+
+// isNoise reports whether a candidate stands less than twice above the
+// quietest level of the feature 150–350 ms before it: a QRS rises out of
+// an isoelectric stretch, while a burst of muscle noise rises out of more
+// noise (a local signal-to-noise check).
+func (d *Detector) isNoise(p peak) bool {
+	m := int64(math.MaxInt64)
+	for i := p.t - d.preFrom; i <= p.t-d.preTo; i++ {
+		if i < 0 || i <= d.n-d.fmask {
+			return false
+		}
+		m = min(m, d.fring[i&d.fmask])
+	}
+	return m*2 > p.v*1
 }
 
 func (d *Detector) isTWave(p peak) bool {

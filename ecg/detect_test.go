@@ -81,6 +81,7 @@ func TestDetectorRobustness(t *testing.T) {
 		{"125 Hz", 125, regular(0.5, dur, 0.8), one(0.08), one(1), flat},
 		{"1000 Hz", 1000, regular(0.5, dur, 0.8), one(0.08), one(1), flat},
 		{"360 Hz tachycardia 180 bpm", 360, regular(0.5, dur, 60.0/180), one(0.06), one(1), flat},
+		{"ventricular tachycardia 200 bpm, wide", 360, regular(0.5, dur, 0.3), one(0.14), one(-1.5), flat},
 		{"bradycardia 35 bpm", 250, regular(0.5, dur, 60.0/35), one(0.08), one(1), flat},
 		{"wide ventricular beats every 3rd", 250, regular(0.5, dur, 0.8), func(k int) float64 {
 			if k%3 == 2 {

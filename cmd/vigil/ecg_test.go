@@ -24,7 +24,7 @@ func TestECGAnnotate(t *testing.T) {
 	if lines[0] != "sample,time,label" {
 		t.Fatalf("header = %q", lines[0])
 	}
-	// Record 101 has 1865 beats in 30 minutes; the first 2 s are learning.
+	// Record 101 has 1865 beats in 30 minutes.
 	if n := len(lines) - 1; n < 1850 || n > 1880 {
 		t.Errorf("%d beats, want about 1865", n)
 	}
