@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,6 +28,15 @@ func (c *countingSink) Ingest(ctx context.Context, source string, items []vigil.
 		out[i] = vigil.ItemResult{Index: i, Status: vigil.ItemStored}
 	}
 	return out, nil
+}
+
+// processCPU is the user and system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func benchPayload(batch int) []byte {
@@ -72,6 +83,7 @@ func BenchmarkThroughput(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
 			b.SetParallelism(32) // 32 × GOMAXPROCS publishing goroutines
+			cpu0 := processCPU()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				i := next.Add(1)
@@ -100,6 +112,9 @@ func BenchmarkThroughput(b *testing.B) {
 				b.Fatalf("ingested %d readings, want %d (published %d messages; subscriber %+v)", got, want, published.Load(), s.Stats())
 			}
 			b.ReportMetric(float64(want)/elapsed.Seconds(), "readings/s")
+			// CPU of this process (publishers, Subscriber, sink) per reading:
+			// a figure that does not depend on what else the machine runs.
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(want), "cpu-µs/reading")
 			if st := s.Stats(); st.Messages < int64(b.N) {
 				b.Errorf("acknowledged %d messages, want %d", st.Messages, b.N)
 			}
@@ -118,6 +133,72 @@ func BenchmarkDecode(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkSubscriberDrain isolates the Subscriber: b.N messages are queued
+// at the broker while Vigil's session is offline, then a Subscriber is
+// started and timed until it has ingested them all (broker delivery,
+// decoding, Ingest, PUBACK). The broker must keep that many queued messages
+// (Mosquitto: max_queued_messages ≥ b.N; the default 1000 drops the rest,
+// and the benchmark then fails saying so).
+func BenchmarkSubscriberDrain(b *testing.B) {
+	broker := testenv.MQTT(b)
+	for _, batch := range []int{1, 50} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			sink := &countingSink{}
+			devices := []string{"d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7"}
+			cfg := Config{Broker: broker, ClientID: randomID("vigil-drain-"), Topics: Topics{Prefix: randomID("vigildrain-") + "/v1"},
+				Ingester: sink, Principal: devicePrincipals(devices...), SessionExpiry: time.Minute}
+			s, err := NewSubscriber(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			// Create the session and its subscription, then go offline.
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- s.Run(ctx) }()
+			<-s.Ready()
+			cancel()
+			<-done
+			pub := dialClient(b, broker, randomID("drainpub-"), "", "")
+			payload := benchPayload(batch)
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, 64)
+			for i := range b.N {
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					pub.publish(b, cfg.Topics.Readings(devices[i%len(devices)]), payload)
+				})
+			}
+			wg.Wait()
+			s, err = NewSubscriber(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(payload)))
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			ctx, cancel = context.WithCancel(context.Background())
+			go func() { done <- s.Run(ctx) }()
+			want := int64(b.N * batch)
+			deadline := time.Now().Add(2 * time.Minute)
+			for sink.n.Load() < want && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			b.StopTimer()
+			elapsed := b.Elapsed()
+			cpu := processCPU() - cpu0
+			cancel()
+			<-done
+			if got := sink.n.Load(); got != want {
+				b.Fatalf("ingested %d of %d queued readings: does the broker drop queued messages (Mosquitto max_queued_messages)?", got, want)
+			}
+			b.ReportMetric(float64(want)/elapsed.Seconds(), "readings/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(want), "cpu-µs/reading")
 		})
 	}
 }

@@ -126,7 +126,7 @@ func dialClient(t testing.TB, broker, clientID, user, pass string) *client {
 	c := &client{msgs: make(chan *paho.Publish, 1024)}
 	c.Client = paho.NewClient(paho.ClientConfig{
 		ClientID: clientID,
-		Conn:     nc,
+		Conn:     BufferedConn(nc),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			select {
 			case c.msgs <- pr.Packet:

@@ -232,7 +232,7 @@ func (s *Subscriber) session(ctx context.Context) (subscribed bool, err error) {
 	c.ctx, c.stop = context.WithCancel(ctx)
 	c.cli = paho.NewClient(paho.ClientConfig{
 		ClientID:                   s.cfg.ClientID,
-		Conn:                       nc,
+		Conn:                       BufferedConn(nc),
 		EnableManualAcknowledgment: true,
 		SendAcksInterval:           time.Millisecond,
 		OnPublishReceived:          []func(paho.PublishReceived) (bool, error){c.received},

@@ -82,7 +82,7 @@ func (s *MQTTSink) connect(ctx context.Context, addr, device, pass string) (*pah
 	results := s.topics.Results(device)
 	c := paho.NewClient(paho.ClientConfig{
 		ClientID: device,
-		Conn:     nc,
+		Conn:     mqtt.BufferedConn(nc),
 		OnPublishReceived: []func(paho.PublishReceived) (bool, error){func(pr paho.PublishReceived) (bool, error) {
 			var res mqtt.Result
 			if pr.Packet.Topic != results || json.Unmarshal(pr.Packet.Payload, &res) != nil {
