@@ -10,6 +10,8 @@ import (
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/audit"
+	"github.com/vigilhealth/vigil/internal/testenv"
+	"github.com/vigilhealth/vigil/postgres"
 	"github.com/vigilhealth/vigil/sqlite"
 )
 
@@ -90,5 +92,41 @@ func TestAuditVerify(t *testing.T) {
 	env, _, _ = testEnv()
 	if err := Run(ctx, env, []string{"audit", "verify", "--db", "postgres://x"}); err == nil || !strings.Contains(err.Error(), "--key") {
 		t.Errorf("verify --db without a key = %v, want an error naming --key", err)
+	}
+}
+
+// TestAuditVerifyPostgres runs "vigil audit verify --db URL --key FILE" on
+// a trail in PostgreSQL whose key and witness live in a directory.
+func TestAuditVerifyPostgres(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.Postgres(t)
+	db, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keyPath := filepath.Join(t.TempDir(), "vigil-audit.key")
+	key, err := audit.LoadOrCreateKey(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := audit.Open(ctx, db, audit.Options{Key: key, WitnessFile: audit.WitnessPath(keyPath)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := tr.Append(ctx, &vigil.AuditRecord{ActorID: "svc", Action: vigil.AuditImport, Outcome: vigil.AuditSuccess}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	env, out, errb := testEnv()
+	if err := Run(ctx, env, []string{"audit", "verify", "--db", url, "--key", keyPath}); err != nil {
+		t.Fatalf("vigil audit verify --db: %v\n%s%s", err, out, errb)
+	}
+	if !strings.Contains(out.String(), "audit trail OK: 5 records, 1 checkpoints") || !strings.Contains(out.String(), "witness: checkpoint at record 5") {
+		t.Errorf("verify output:\n%s", out)
 	}
 }
