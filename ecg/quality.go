@@ -12,23 +12,25 @@ import (
 //     recorder reports it);
 //   - Flat: the peak-to-peak amplitude stays below FlatMV (a disconnected
 //     lead or a dead amplifier reads as a flat line);
-//   - Clipped: at least ClipFraction of the samples sit at the segment's
-//     extreme values in runs, at the ADC limits when they are known
-//     (saturation);
+//   - Clipped: at least ClipFraction of the samples sit at the ADC limits
+//     in runs of three or more (saturation);
 //   - Noisy: the high-frequency noise amplitude (median absolute deviation
 //     of the signal from its 14 ms moving average) exceeds MaxHFRatio of the
-//     segment's peak-to-peak amplitude (after a 25 ms moving average), or
-//     the kurtosis of the signal's first difference falls below
-//     MinKurtosis. A clean ECG is dominated by sharp QRS complexes and has a
-//     strongly peaked distribution (kurtosis well above 5), while muscle and
-//     motion noise are close to Gaussian (kurtosis 3): the kSQI of Li,
-//     Clifford & Tarassenko, "Robust heart rate estimation from multiple
-//     asynchronous noisy sources using signal quality indices and a Kalman
-//     filter", Physiol. Meas. 29:15–32 (2008).
+//     segment's peak-to-peak amplitude after a 25 ms moving average, or of
+//     MinQRSMV when that is larger — so that a segment without QRS
+//     complexes (asystole) is judged on its absolute noise, not called
+//     noisy for lacking a QRS.
 //
-// Index is 0 for a segment with Gap, Flat or Clipped set, and otherwise
-// rises from 0 at kurtosis 3 to 1 at kurtosis 3+2·(MinKurtosis-3). A
-// segment is Usable when no flag is set.
+// Kurtosis is the kSQI of Li, Clifford & Tarassenko, "Robust heart rate
+// estimation from multiple asynchronous noisy sources using signal quality
+// indices and a Kalman filter", Physiol. Meas. 29:15–32 (2008): a clean
+// ECG, dominated by sharp QRS complexes, has a strongly peaked distribution
+// (kurtosis well above 5), Gaussian noise has 3. It sets Index, which is 0
+// for a segment with Gap, Flat or Clipped set and otherwise rises from 0 at
+// kurtosis 3 to 1 at kurtosis 3+2·(MinKurtosis-3). It does not mark a
+// segment Noisy on its own: muscle noise comes in bursts whose kurtosis is
+// high, and a segment without beats has a low one. A segment is Usable when
+// no flag is set.
 
 // QualityConfig configures a QualityMonitor. Zero fields take defaults.
 type QualityConfig struct {
@@ -37,10 +39,13 @@ type QualityConfig struct {
 	Segment      float64 // segment length in seconds; default 2
 	FlatMV       float64 // flat-line amplitude limit, mV; default 0.05
 	ClipFraction float64 // share of samples at the rails that marks clipping; default 0.05
-	MinKurtosis  float64 // kSQI limit; default 5
+	MinKurtosis  float64 // kurtosis giving Index 0.5; default 5
+	MinQRSMV     float64 // amplitude floor for the noise ratio, mV; default 0.5
 	MaxHFRatio   float64 // high-frequency noise / QRS amplitude limit; default 0.015
-	// ADCMin and ADCMax are the converter's limits in ADC units; when both
-	// are zero, clipping is judged on runs at the segment's own extremes.
+	// ADCMin and ADCMax are the converter's limits in ADC units (see
+	// Signal.ADCRange); when both are zero the int16 limits are used.
+	// Clipping is judged against them only: a plateau at a segment's own
+	// extreme is too often a quiet baseline.
 	ADCMin, ADCMax int
 }
 
@@ -94,6 +99,9 @@ func NewQualityMonitor(cfg QualityConfig) (*QualityMonitor, error) {
 	if cfg.MinKurtosis <= 0 {
 		cfg.MinKurtosis = 5
 	}
+	if cfg.MinQRSMV <= 0 {
+		cfg.MinQRSMV = 0.5
+	}
 	if cfg.MaxHFRatio <= 0 {
 		cfg.MaxHFRatio = 0.015
 	}
@@ -143,7 +151,7 @@ func (m *QualityMonitor) assess(x []int16, start int64) Quality {
 	}
 	q.Flat = float64(hi)-float64(lo) < m.flat
 	// Clipping: samples in runs of at least 3 equal values at the rails.
-	railLo, railHi := lo, hi
+	railLo, railHi := int16(math.MinInt16+1), int16(math.MaxInt16)
 	if m.cfg.ADCMin != 0 || m.cfg.ADCMax != 0 {
 		railLo, railHi = int16(max(m.cfg.ADCMin, math.MinInt16+1)), int16(min(m.cfg.ADCMax, math.MaxInt16))
 	}
@@ -193,7 +201,7 @@ func (m *QualityMonitor) assess(x []int16, start int64) Quality {
 		}
 	}
 	q.HFRatio = m.hfRatio(x)
-	q.Noisy = !q.Flat && (!(q.Kurtosis >= m.cfg.MinKurtosis) || q.HFRatio > m.cfg.MaxHFRatio)
+	q.Noisy = !q.Flat && q.HFRatio > m.cfg.MaxHFRatio
 	if !q.Gap && !q.Flat && !q.Clipped && !math.IsNaN(q.Kurtosis) {
 		q.Index = math.Max(0, math.Min(1, (q.Kurtosis-3)/(2*(m.cfg.MinKurtosis-3))))
 	}
@@ -236,9 +244,6 @@ func (m *QualityMonitor) hfRatio(x []int16) float64 {
 		s2 += int64(x[i+h2+1]) - int64(x[i-h2])
 		s1 += int64(x[i+h1+1]) - int64(x[i-h1])
 	}
-	if hi <= lo {
-		return 0
-	}
 	half, c := (n+1)/2, 0
 	med := len(hist) - 1
 	for b, k := range hist {
@@ -248,5 +253,6 @@ func (m *QualityMonitor) hfRatio(x []int16) float64 {
 			break
 		}
 	}
-	return (float64(med) / float64(w1)) / (float64(hi-lo) / float64(w2))
+	pp := math.Max(float64(hi-lo)/float64(w2), m.cfg.MinQRSMV*m.cfg.Gain)
+	return (float64(med) / float64(w1)) / pp
 }

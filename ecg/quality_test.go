@@ -58,7 +58,7 @@ func TestQualityMonitor(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := NewQualityMonitor(QualityConfig{Fs: fs})
+			m, err := NewQualityMonitor(QualityConfig{Fs: fs, ADCMin: -50, ADCMax: 60})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -37,6 +37,10 @@ func (k RhythmKind) String() string {
 type Episode struct {
 	Kind       RhythmKind
 	Start, End float64
+	// Open marks an episode still going on when it was reported (a pause
+	// with no beat yet, reported by the Analyzer); End is then the time of
+	// the report, and the closed episode follows when it ends.
+	Open bool
 }
 
 // RhythmConfig configures a RhythmMonitor. Zero fields take defaults.
@@ -107,6 +111,9 @@ type RhythmMonitor struct {
 	sorted   []float64
 	lastTime float64
 }
+
+// PauseLimit returns the configured pause length in seconds.
+func (m *RhythmMonitor) PauseLimit() float64 { return m.cfg.Pause }
 
 // NewRhythmMonitor returns a RhythmMonitor with cfg's defaults filled in.
 func NewRhythmMonitor(cfg RhythmConfig) *RhythmMonitor {

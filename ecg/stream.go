@@ -68,6 +68,7 @@ type Analyzer struct {
 	gapBuf  []int16
 	warm    []int16 // first samples, held until the detector is primed
 	primed  bool
+	paused  bool // an open pause has been reported since the last beat
 }
 
 // NewAnalyzer returns an Analyzer; it returns an error wrapping
@@ -224,7 +225,7 @@ func (a *Analyzer) release(out *Output, limit int64) {
 				out.RR = append(out.RR, r)
 				out.Episodes = a.rhythm.Add(r, out.Episodes)
 			}
-			a.last, a.lastOK = b.Sample, true
+			a.last, a.lastOK, a.paused = b.Sample, true, false
 		} else {
 			a.lastOK = false
 		}
@@ -246,4 +247,12 @@ func (a *Analyzer) release(out *Output, limit int64) {
 		done++
 	}
 	a.quality = append(a.quality[:0], a.quality[done:]...)
+	// Asystole or a long pause in progress: readable signal and no beat for
+	// longer than the pause limit. Reported once, as an open episode.
+	if a.last >= 0 && a.lastOK && !a.paused && limit != math.MaxInt64 {
+		if float64(limit-a.last)/fs > a.rhythm.PauseLimit() && (len(a.pending) == 0 || float64(a.pending[0].Sample-a.last)/fs > a.rhythm.PauseLimit()) {
+			out.Episodes = append(out.Episodes, Episode{Kind: Pause, Start: float64(a.last) / fs, End: float64(limit) / fs, Open: true})
+			a.paused = true
+		}
+	}
 }

@@ -2,6 +2,7 @@ package ecg
 
 import (
 	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -116,5 +117,43 @@ func TestFuseLeads(t *testing.T) {
 		if b.Sample != want[i] {
 			t.Errorf("beat %d at %d, want %d", i, b.Sample, want[i])
 		}
+	}
+}
+
+func TestAnalyzerOpenPause(t *testing.T) {
+	const fs = 250.0
+	// 20 s of beats, then 6 s of isoelectric line with small noise (no
+	// beats, not a lead-off flat line), then beats again.
+	times := append(regular(0.5, 20, 0.8), regular(26.3, 40, 0.8)...)
+	one := func(v float64) func(int) float64 { return func(int) float64 { return v } }
+	x := synthBeats(fs, 40, times, one(0.08), one(1), func(t float64) float64 { return 0.15 * math.Sin(2*math.Pi*0.5*t) })
+	a, _ := NewAnalyzer(AnalyzerConfig{Fs: fs})
+	var out Output
+	open := -1.0
+	for i := 0; i < len(x); i += 125 {
+		n0 := len(out.Episodes)
+		if err := a.Write(int64(i), x[i:i+125], &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range out.Episodes[n0:] {
+			if e.Kind == Pause && e.Open && open < 0 {
+				open = float64(i+125) / fs
+			}
+		}
+	}
+	a.Flush(&out)
+	var closed []Episode
+	for _, e := range out.Episodes {
+		if e.Kind == Pause && !e.Open {
+			closed = append(closed, e)
+		}
+	}
+	// The pause starts at the beat at 19.7 s; it must be raised while still
+	// going on (before the next beat at 26.3 s) and closed afterwards.
+	if open < 0 || open > 26.3 {
+		t.Errorf("open pause reported at %.1f s, want before 26.3 s", open)
+	}
+	if len(closed) != 1 || closed[0].End-closed[0].Start < 6 {
+		t.Errorf("closed pauses %+v, want one of ≈ 6.6 s", closed)
 	}
 }

@@ -65,6 +65,14 @@ type Signal struct {
 	ADCZero int
 }
 
+// ADCRange returns the smallest and largest values the signal's converter
+// can produce, from its resolution and zero (header(5)), for clipping
+// detection.
+func (s *Signal) ADCRange() (lo, hi int) {
+	half := 1 << max(0, s.ADCResolution-1)
+	return s.ADCZero - half, s.ADCZero + half - 1
+}
+
 // Physical returns sample i of s in physical units, (raw-Baseline)/Gain.
 // It returns NaN for an InvalidSample.
 func (s *Signal) Physical(i int) float64 {
