@@ -53,7 +53,7 @@ type Samples struct {
 // OpenSamples connects to the PostgreSQL database at url, applies pending
 // migrations (all of them: the sample tables live beside the resource
 // store's) and returns the sample store. Of the options WithMaxConns,
-// WithLogger and WithWriters (default GOMAXPROCS, at least 2: the number
+// WithLogger and WithWriters (default 2×GOMAXPROCS, at least 4: the number
 // of group commits in flight) apply. Close it when done.
 func OpenSamples(ctx context.Context, url string, opts ...Option) (*Samples, error) {
 	o := options{}
@@ -86,7 +86,7 @@ func OpenSamples(ctx context.Context, url string, opts ...Option) (*Samples, err
 		return nil, err
 	}
 	if o.writers <= 0 {
-		o.writers = max(2, runtime.GOMAXPROCS(0))
+		o.writers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
 	o.writers = min(o.writers, int(cfg.MaxConns)/2)
 	s := &Samples{pool: pool, log: o.log, jobs: make(chan *sampleJob, 4*o.writers),

@@ -14,10 +14,10 @@ import (
 // Reopen rule gets the same storage back from a second open.
 type sampleSchemas struct {
 	mu   sync.Mutex
-	urls map[testing.TB]string
+	urls map[*testing.T]string
 }
 
-func (d *sampleSchemas) open(t testing.TB) vigil.SampleStore {
+func (d *sampleSchemas) open(t *testing.T) vigil.SampleStore {
 	t.Helper()
 	d.mu.Lock()
 	url, ok := d.urls[t]
@@ -28,6 +28,12 @@ func (d *sampleSchemas) open(t testing.TB) vigil.SampleStore {
 		d.urls[t] = url
 		d.mu.Unlock()
 	}
+	return openSamples(t, url)
+}
+
+// openSamples opens the sample store at url, closed when t ends.
+func openSamples(t testing.TB, url string) vigil.SampleStore {
+	t.Helper()
 	s, err := postgres.OpenSamples(t.Context(), url)
 	if err != nil {
 		t.Fatalf("OpenSamples = %v", err)
@@ -41,12 +47,12 @@ func (d *sampleSchemas) open(t testing.TB) vigil.SampleStore {
 }
 
 func TestSamples(t *testing.T) {
-	d := &sampleSchemas{urls: map[testing.TB]string{}}
-	storetest.TestSamples(t, func(t *testing.T) vigil.SampleStore { return d.open(t) })
+	d := &sampleSchemas{urls: map[*testing.T]string{}}
+	storetest.TestSamples(t, d.open)
 }
 
-// BenchmarkSamples runs the shared sample benchmarks on PostgreSQL.
+// BenchmarkSamples runs the shared sample benchmarks on PostgreSQL, each
+// run in a fresh schema.
 func BenchmarkSamples(b *testing.B) {
-	d := &sampleSchemas{urls: map[testing.TB]string{}}
-	storetest.BenchSamples(b, func(b *testing.B) vigil.SampleStore { return d.open(b) })
+	storetest.BenchSamples(b, func(b *testing.B) vigil.SampleStore { return openSamples(b, testenv.Postgres(b)) })
 }
