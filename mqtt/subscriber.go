@@ -56,6 +56,9 @@ type Config struct {
 	// ReceiveMaximum bounds the unacknowledged messages the broker sends
 	// (MQTT v5 section 3.1.2.11.3; default 512).
 	ReceiveMaximum uint16
+	// IngestTimeout bounds one Ingest call (default 30 s); on shutdown the
+	// calls in progress run to completion within it.
+	IngestTimeout time.Duration
 	// AllResults publishes a Result for every message; by default a
 	// Result is published only when an item or the message was rejected.
 	AllResults bool
@@ -131,6 +134,9 @@ func NewSubscriber(cfg Config) (*Subscriber, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 4
 	}
+	if cfg.IngestTimeout <= 0 {
+		cfg.IngestTimeout = 30 * time.Second
+	}
 	if cfg.ReceiveMaximum == 0 {
 		cfg.ReceiveMaximum = 512
 	}
@@ -165,7 +171,9 @@ func (s *Subscriber) Stats() Stats {
 // Run connects, subscribes and ingests until ctx ends, reconnecting with
 // exponential backoff (and jitter) whenever the connection is lost or a
 // transient failure left a message unacknowledged. It returns nil when ctx
-// ends; messages being ingested then finish first.
+// ends, after the messages being ingested have finished and been
+// acknowledged; messages received but not yet started are delivered again
+// by the broker on the next run.
 func (s *Subscriber) Run(ctx context.Context) error {
 	attempt := 0
 	for {
@@ -209,7 +217,11 @@ type conn struct {
 	fail  chan error // first transient failure
 	wg    sync.WaitGroup
 	pubWG sync.WaitGroup
+	once  sync.Once
 }
+
+// ackInterval is how often paho sends the PUBACKs of acknowledged messages.
+const ackInterval = time.Millisecond
 
 func (c *conn) failed(err error) {
 	select {
@@ -234,7 +246,7 @@ func (s *Subscriber) session(ctx context.Context) (subscribed bool, err error) {
 		ClientID:                   s.cfg.ClientID,
 		Conn:                       BufferedConn(nc),
 		EnableManualAcknowledgment: true,
-		SendAcksInterval:           time.Millisecond,
+		SendAcksInterval:           ackInterval,
 		OnPublishReceived:          []func(paho.PublishReceived) (bool, error){c.received},
 		OnClientError:              func(err error) { c.failed(fmt.Errorf("connection: %w", err)) },
 		OnServerDisconnect: func(d *paho.Disconnect) {
@@ -246,8 +258,7 @@ func (s *Subscriber) session(ctx context.Context) (subscribed bool, err error) {
 		c.wg.Go(func() { c.worker(ctx, c.work[i]) })
 	}
 	defer func() {
-		close(c.done)
-		c.wg.Wait()
+		c.quiesce()
 		c.stop()
 		c.pubWG.Wait()
 		_ = nc.Close()
@@ -297,10 +308,22 @@ func (s *Subscriber) session(ctx context.Context) (subscribed bool, err error) {
 		err = errors.New("connection closed")
 	case err = <-c.fail:
 	}
-	// Stop taking messages; those not yet acknowledged are delivered again
-	// on the next connection.
+	// Let the messages being ingested finish and their PUBACKs go out;
+	// those still queued here are delivered again on the next connection.
+	c.quiesce()
 	_ = c.cli.Disconnect(&paho.Disconnect{ReasonCode: 0})
 	return true, err
+}
+
+// quiesce stops handing messages to the workers and waits for the ones
+// being ingested, then gives paho time to send their PUBACKs (it flushes
+// them every SendAcksInterval).
+func (c *conn) quiesce() {
+	c.once.Do(func() {
+		close(c.done)
+		c.wg.Wait()
+		time.Sleep(5 * ackInterval)
+	})
 }
 
 // received is paho's callback; it hands the message to its device's worker.
@@ -401,7 +424,11 @@ func (s *Subscriber) process(ctx context.Context, dev string, payload []byte) (R
 		}
 		return Result{}, fmt.Errorf("principal of device: %w", err)
 	}
-	got, err := s.cfg.Ingester.Ingest(vigil.WithPrincipal(ctx, p), s.cfg.Source, pl.Readings)
+	// A message being ingested is finished on shutdown rather than cut
+	// short (which would only make the broker send it again).
+	ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.IngestTimeout)
+	defer cancel()
+	got, err := s.cfg.Ingester.Ingest(vigil.WithPrincipal(ictx, p), s.cfg.Source, pl.Readings)
 	if err != nil {
 		if permanent(err) {
 			s.stats.refused.Add(1)

@@ -202,7 +202,26 @@ func (g *Generator) Until(t time.Time) []vigil.Reading {
 		}
 		s.pruneGaps()
 	}
-	slices.SortStableFunc(out, func(a, b vigil.Reading) int { return a.Time.Compare(*b.Time) })
+	return sortByTime(out)
+}
+
+// sortByTime orders readings by time, keeping the order of equal times. It
+// sorts indexes, not the (large) readings.
+func sortByTime(rs []vigil.Reading) []vigil.Reading {
+	idx := make([]int32, len(rs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		if c := rs[a].Time.Compare(*rs[b].Time); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	out := make([]vigil.Reading, len(rs))
+	for i, j := range idx {
+		out[i] = rs[j]
+	}
 	return out
 }
 

@@ -276,3 +276,28 @@ func TestNewRejects(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGenerator measures readings generated per second: 100 patients,
+// one simulated hour per iteration.
+func BenchmarkGenerator(b *testing.B) {
+	ps := make([]Patient, 100)
+	for i := range ps {
+		ps[i] = Patient{ID: fmt.Sprint("p", i), Device: fmt.Sprint("d", i), Scenario: Scenario(1 + i%4)}
+	}
+	g := mustNewB(b, Config{Patients: ps, Seed: 1, Start: t0})
+	tt, n := t0, 0
+	b.ReportAllocs()
+	for b.Loop() {
+		tt = tt.Add(time.Hour)
+		n += len(g.Until(tt))
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "readings/s")
+}
+
+func mustNewB(b *testing.B, cfg Config) *Generator {
+	g, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g
+}
