@@ -44,7 +44,8 @@ type AuditDB struct {
 	read  *sql.DB
 	mu    sync.Mutex // serializes AppendAudit on conn
 
-	insLog, insPatient, insCkp *sql.Stmt
+	insCkp  *sql.Stmt
+	inserts map[string]*sql.Stmt // multi-row INSERTs by table and row count; guarded by mu
 
 	closed sync.Once
 	cerr   error
@@ -87,10 +88,8 @@ func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, erro
 	a.write.SetConnMaxIdleTime(0)
 	a.write.SetConnMaxLifetime(0)
 	fail := func(err error) (*AuditDB, error) {
-		for _, st := range []*sql.Stmt{a.insLog, a.insPatient, a.insCkp} {
-			if st != nil {
-				st.Close()
-			}
+		if a.insCkp != nil {
+			a.insCkp.Close()
 		}
 		if a.conn != nil {
 			a.conn.Close()
@@ -115,8 +114,6 @@ func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, erro
 		st, err = a.conn.PrepareContext(ctx, q)
 		return st
 	}
-	a.insLog = prep("INSERT INTO audit_log (seq, time, agent, action, data, hash, mac) VALUES (?, ?, ?, ?, ?, ?, ?)")
-	a.insPatient = prep("INSERT INTO audit_patient (seq, patient) VALUES (?, ?)")
 	a.insCkp = prep("INSERT INTO audit_checkpoint (seq, time, hash, key_id, sig) VALUES (?, ?, ?, ?, ?)")
 	if err != nil {
 		return fail(fmt.Errorf("sqlite: prepare audit: %w", err))
@@ -155,8 +152,11 @@ func (a *AuditDB) Close() error {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		_, cerr := a.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-		a.cerr = errors.Join(cerr, a.insLog.Close(), a.insPatient.Close(), a.insCkp.Close(),
-			a.conn.Close(), a.write.Close(), a.read.Close())
+		errs := []error{cerr, a.insCkp.Close()}
+		for _, st := range a.inserts {
+			errs = append(errs, st.Close())
+		}
+		a.cerr = errors.Join(append(errs, a.conn.Close(), a.write.Close(), a.read.Close())...)
 		if a.cerr != nil {
 			a.cerr = fmt.Errorf("sqlite: close audit: %w", a.cerr)
 		}
@@ -185,16 +185,8 @@ func (a *AuditDB) AppendAudit(ctx context.Context, fn func(head vigil.AuditHead)
 	if err != nil {
 		return err
 	}
-	for i := range entries {
-		e := &entries[i]
-		if _, err := a.insLog.ExecContext(ctx, e.Seq, e.Time.UnixMicro(), e.Agent, string(e.Action), e.Data, e.Hash, e.MAC); err != nil {
-			return fmt.Errorf("sqlite: insert audit record: %w", err)
-		}
-		for _, p := range e.Patients {
-			if _, err := a.insPatient.ExecContext(ctx, e.Seq, p); err != nil {
-				return fmt.Errorf("sqlite: insert audit patient: %w", err)
-			}
-		}
+	if err := a.insertEntries(ctx, entries); err != nil {
+		return err
 	}
 	for i := range ckps {
 		c := &ckps[i]
@@ -206,6 +198,77 @@ func (a *AuditDB) AppendAudit(ctx context.Context, fn func(head vigil.AuditHead)
 		return fmt.Errorf("sqlite: audit commit: %w", err)
 	}
 	return nil
+}
+
+// insertChunk is how many rows one multi-row INSERT writes at most.
+const insertChunk = 64
+
+// insertEntries writes the entries and their patient rows with multi-row
+// INSERTs of up to insertChunk rows (one statement per chunk instead of
+// one per row).
+func (a *AuditDB) insertEntries(ctx context.Context, entries []vigil.AuditEntry) error {
+	args := make([]any, 0, 7*insertChunk)
+	for lo := 0; lo < len(entries); lo += insertChunk {
+		chunk := entries[lo:min(lo+insertChunk, len(entries))]
+		args = args[:0]
+		for i := range chunk {
+			e := &chunk[i]
+			args = append(args, e.Seq, e.Time.UnixMicro(), e.Agent, string(e.Action), e.Data, e.Hash, e.MAC)
+		}
+		st, err := a.multiInsert(ctx, "audit_log (seq, time, agent, action, data, hash, mac)", 7, len(chunk))
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("sqlite: insert audit records: %w", err)
+		}
+	}
+	args = args[:0]
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		st, err := a.multiInsert(ctx, "audit_patient (seq, patient)", 2, len(args)/2)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("sqlite: insert audit patients: %w", err)
+		}
+		args = args[:0]
+		return nil
+	}
+	for i := range entries {
+		for _, p := range entries[i].Patients {
+			args = append(args, entries[i].Seq, p)
+			if len(args) == 2*insertChunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
+// multiInsert returns the prepared INSERT of rows rows of cols columns
+// into table, preparing it on first use. Callers hold a.mu.
+func (a *AuditDB) multiInsert(ctx context.Context, table string, cols, rows int) (*sql.Stmt, error) {
+	key := fmt.Sprintf("%s/%d", table, rows)
+	if st, ok := a.inserts[key]; ok {
+		return st, nil
+	}
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	q := "INSERT INTO " + table + " VALUES " + row + strings.Repeat(", "+row, rows-1)
+	st, err := a.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare audit insert: %w", err)
+	}
+	if a.inserts == nil {
+		a.inserts = make(map[string]*sql.Stmt)
+	}
+	a.inserts[key] = st
+	return st, nil
 }
 
 // AuditHead implements vigil.AuditStore.
