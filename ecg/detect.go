@@ -37,6 +37,16 @@ const (
 	MaxFs = 1000.0
 )
 
+// Ring sizes (powers of two, fixed so that indexing needs no bounds checks):
+// at 1000 Hz the moving averages span up to 20 samples, the integrator 150,
+// the feature floor 350 ms and search-back up to about 4 s of signal.
+const (
+	smallRing = 32
+	mwiRing   = 256
+	featRing  = 512
+	lpRing    = 4096
+)
+
 // MaxDelay is the longest time, in seconds, from an R peak to the decision
 // on its beat, for beats found in real time (not by search-back).
 const MaxDelay = 0.300
@@ -105,12 +115,13 @@ type Detector struct {
 	// Filter state: two moving averages (lengths l1, l2), a ring of the
 	// low-passed signal (lp), the slope span k, and the integration window w.
 	l1, l2, k, w   int
-	r1, r2, rw     []int32 // rings for the moving averages and the integrator
-	i1, i2, iw     int
+	raw, s1r       [smallRing]int32 // rings of the input and the first moving average
+	rw             [mwiRing]int32   // ring of the rectified slope, for the integrator
 	s1, s2         int32
 	sw             int64
-	lp             []int32 // power-of-two ring of the low-passed signal
-	fring          []int64 // power-of-two ring of the feature
+	lp             []int32         // power-of-two ring of the low-passed signal
+	lpa            [lpRing]int32   // storage of lp
+	fring          [featRing]int64 // ring of the feature
 	fmask          int64
 	preFrom, preTo int64
 	mask           int64
@@ -187,21 +198,10 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	}
 	d.k = max(2, int(math.Round(fs/36)))
 	d.w = max(4, int(math.Round(fs*windowTime)))
-	d.r1 = make([]int32, d.l1)
-	d.r2 = make([]int32, d.l2)
-	d.rw = make([]int32, d.w)
-	size := 1
-	for size < int(4*fs) { // four seconds of low-passed signal, for search-back
-		size <<= 1
-	}
-	d.lp = make([]int32, size)
-	d.mask = int64(size - 1)
-	fsize := 1
-	for fsize < int(fs/2) {
-		fsize <<= 1
-	}
-	d.fring = make([]int64, fsize)
-	d.fmask = int64(fsize - 1)
+
+	d.lp = d.lpa[:]
+	d.mask = lpRing - 1
+	d.fmask = featRing - 1
 	d.preFrom, d.preTo = int64(math.Round(noiseFrom*fs)), int64(math.Round(noiseTo*fs))
 	d.delay = int64((d.l1 - 1 + d.l2 - 1) / 2)
 	sec := func(s float64) int64 { return int64(math.Round(s * fs)) }
@@ -223,12 +223,11 @@ func (d *Detector) Fs() float64 { return d.fs }
 // decided so far to dst. InvalidSample values are replaced by the last
 // valid sample (mark such gaps with the quality assessment).
 func (d *Detector) Process(x []int16, dst []Beat) []Beat {
-	l1, l2, w := d.l1, d.l2, d.w
-	r1, r2, rw, lp := d.r1, d.r2, d.rw, d.lp
-	i1, i2, iw := d.i1, d.i2, d.iw
+	l1, l2, w := int64(d.l1), int64(d.l2), int64(d.w)
+	raw, s1r, rw, lp := &d.raw, &d.s1r, &d.rw, &d.lpa
 	s1, s2, sw := d.s1, d.s2, d.sw
-	mask, k := d.mask, int64(d.k)
-	fr, fmask := d.fring, d.fmask
+	k := int64(d.k)
+	fr := &d.fring
 	n := d.n
 	last := d.last
 	falling, pkMax, pkT, prevF, pkHold := d.falling, d.pkMax, d.pkT, d.prevF, d.pkHold
@@ -239,29 +238,20 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 		}
 		last = v
 		// Moving average 1 (≈ 60 Hz null) and 2 (≈ 50 Hz null), unnormalised.
-		s1 += int32(v) - r1[i1]
-		r1[i1] = int32(v)
-		if i1++; i1 == l1 {
-			i1 = 0
-		}
-		s2 += s1 - r2[i2]
-		r2[i2] = s1
-		if i2++; i2 == l2 {
-			i2 = 0
-		}
-		lp[n&mask] = s2
-		// Slope over k samples, rectified, integrated over w samples.
-		sl := s2 - 2*lp[(n-k)&mask] + lp[(n-2*k)&mask]
+		s1 += int32(v) - raw[(n-l1)&(smallRing-1)]
+		raw[n&(smallRing-1)] = int32(v)
+		s2 += s1 - s1r[(n-l2)&(smallRing-1)]
+		s1r[n&(smallRing-1)] = s1
+		lp[n&(lpRing-1)] = s2
+		// Second difference over k samples, rectified, integrated over w.
+		sl := s2 - 2*lp[(n-k)&(lpRing-1)] + lp[(n-2*k)&(lpRing-1)]
 		if sl < 0 {
 			sl = -sl
 		}
-		sw += int64(sl) - int64(rw[iw])
-		rw[iw] = sl
-		if iw++; iw == w {
-			iw = 0
-		}
+		sw += int64(sl) - int64(rw[(n-w)&(mwiRing-1)])
+		rw[n&(mwiRing-1)] = sl
 		f := sw
-		fr[n&fmask] = f
+		fr[n&(featRing-1)] = f
 		// Peak tracking on the integrated feature.
 		if falling {
 			if f > prevF {
@@ -294,7 +284,6 @@ func (d *Detector) Process(x []int16, dst []Beat) []Beat {
 		n++
 	}
 	d.falling, d.pkMax, d.pkT, d.prevF = falling, pkMax, pkT, prevF
-	d.i1, d.i2, d.iw = i1, i2, iw
 	d.s1, d.s2, d.sw = s1, s2, sw
 	d.n = n
 	d.last = last
