@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -19,7 +20,7 @@ const (
 	DefaultMaxReadings = 50
 	DefaultMaxHistory  = 200
 	// maxAttempts bounds the optimistic-concurrency retries of one change.
-	maxAttempts = 8
+	maxAttempts = 16
 )
 
 // DefaultEscalation is a starting point for Config.Escalation: how long an
@@ -172,7 +173,7 @@ type change func(a *vigil.AlertRecord) (EventKind, bool, error)
 
 // modify applies ch to the stored alert id, retrying on version conflicts.
 func (e *Engine) modify(ctx context.Context, id string, ch change) (*vigil.AlertRecord, error) {
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		a, err := e.store.Alert(ctx, id)
 		if err != nil {
 			return nil, err
@@ -186,6 +187,9 @@ func (e *Engine) modify(ctx context.Context, id string, ch change) (*vigil.Alert
 		}
 		err = e.store.UpdateAlert(ctx, a)
 		if errors.Is(err, vigil.ErrConflict) {
+			if err := pause(ctx, attempt); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {
@@ -195,6 +199,19 @@ func (e *Engine) modify(ctx context.Context, id string, ch change) (*vigil.Alert
 		return a, nil
 	}
 	return nil, vigil.Errorf(vigil.ErrConflict, "alert: too many concurrent changes")
+}
+
+// pause waits a random time of up to attempt+1 milliseconds after a lost
+// race, so that writers racing on one alert (two nodes) spread out.
+func pause(ctx context.Context, attempt int) error {
+	t := time.NewTimer(mathrand.N(time.Duration(attempt+1) * time.Millisecond))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func checkBy(by string) error {

@@ -59,7 +59,7 @@ func openSQLite(t testing.TB) vigil.AlertStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetMaxOpenConns(1)
+	db.SetMaxOpenConns(4)
 	s, err := alertsql.Open(context.Background(), db, alertsql.SQLite)
 	if err != nil {
 		t.Fatalf("alertsql.Open: %v", err)

@@ -147,13 +147,13 @@ func (e *Engine) Raise(ctx context.Context, f Finding) (*vigil.AlertRecord, erro
 	mu := e.lock(f.Patient, f.Rule)
 	mu.Lock()
 	defer mu.Unlock()
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		a, err := e.store.ActiveAlert(ctx, f.Patient, f.Rule)
 		if errors.Is(err, vigil.ErrNotFound) {
 			a = e.newAlert(&f)
 			err = e.store.CreateAlert(ctx, a)
 			if errors.Is(err, vigil.ErrConflict) {
-				continue // another node created it: update that one
+				continue // another node created it: update that one at once
 			}
 			if err != nil {
 				return nil, err
@@ -170,6 +170,9 @@ func (e *Engine) Raise(ctx context.Context, f Finding) (*vigil.AlertRecord, erro
 		}
 		err = e.store.UpdateAlert(ctx, a)
 		if errors.Is(err, vigil.ErrConflict) {
+			if err := pause(ctx, attempt); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {
@@ -250,7 +253,7 @@ func (e *Engine) Clear(ctx context.Context, patient, rule string, t time.Time) (
 	mu := e.lock(patient, rule)
 	mu.Lock()
 	defer mu.Unlock()
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		a, err := e.store.ActiveAlert(ctx, patient, rule)
 		if errors.Is(err, vigil.ErrNotFound) {
 			return nil, nil
@@ -277,6 +280,9 @@ func (e *Engine) Clear(ctx context.Context, patient, rule string, t time.Time) (
 		}
 		err = e.store.UpdateAlert(ctx, a)
 		if errors.Is(err, vigil.ErrConflict) {
+			if err := pause(ctx, attempt); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if err != nil {

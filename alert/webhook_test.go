@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,6 +18,9 @@ import (
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef")
+
+// quiet discards the log of tests that provoke warnings.
+var quiet = slog.New(slog.DiscardHandler)
 
 // receiver is a webhook endpoint that answers the statuses in script (then
 // 200) and verifies every request's signature.
@@ -82,6 +86,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func runHooks(t *testing.T, cfg alert.WebhookConfig) *alert.Webhooks {
 	t.Helper()
+	cfg.Logger = quiet
 	if cfg.BaseDelay == 0 {
 		cfg.BaseDelay, cfg.MaxDelay = 10*time.Millisecond, 50*time.Millisecond
 	}
@@ -203,7 +208,7 @@ func TestWebhookFilterAndQuiet(t *testing.T) {
 
 func TestWebhookQueueBound(t *testing.T) {
 	// Not running: nothing leaves the queue.
-	w, err := alert.NewWebhooks(alert.WebhookConfig{Endpoints: []alert.Endpoint{{URL: "http://127.0.0.1:1/", Secret: secret}}, QueueSize: 2})
+	w, err := alert.NewWebhooks(alert.WebhookConfig{Endpoints: []alert.Endpoint{{URL: "http://127.0.0.1:1/", Secret: secret}}, QueueSize: 2, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,9 +31,11 @@ func OpenAlerts(ctx context.Context, dir string) (*alertsql.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open alerts: %w", err)
 	}
-	// One connection: SQLite has one writer anyway, and a single
-	// connection never sees SQLITE_BUSY from itself.
-	db.SetMaxOpenConns(1)
+	// Readers share the pool (WAL lets them run beside the writer); all
+	// writes go through the store's one writer goroutine, which commits
+	// concurrent writes in one transaction, so SQLITE_BUSY cannot arise
+	// between them.
+	db.SetMaxOpenConns(4)
 	s, err := alertsql.Open(ctx, db, alertsql.SQLite)
 	if err != nil {
 		db.Close()

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -61,10 +62,17 @@ const (
 	MaxLimit     = 1000
 )
 
-// Store is a vigil.AlertStore on a *sql.DB.
+// Store is a vigil.AlertStore on a *sql.DB. Reads use the pool. On SQLite,
+// writes go through one writer goroutine that commits concurrent writes
+// together (see writer), so give the pool at least two connections; on
+// PostgreSQL each write is its own transaction on the pool.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+	writes  chan write
+	quit    chan struct{}
+	stopped chan struct{}
+	close   sync.Once
 }
 
 var _ vigil.AlertStore = (*Store)(nil)
@@ -80,11 +88,24 @@ func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 			return nil, fmt.Errorf("alerts: schema: %w", err)
 		}
 	}
-	return &Store{db: db, dialect: d}, nil
+	s := &Store{db: db, dialect: d, quit: make(chan struct{}), stopped: make(chan struct{})}
+	if d == SQLite {
+		s.writes = make(chan write)
+		go s.writer()
+	} else {
+		close(s.stopped)
+	}
+	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the writer and closes the database. Writes waiting fail.
+func (s *Store) Close() error {
+	s.close.Do(func() {
+		close(s.quit)
+		<-s.stopped
+	})
+	return s.db.Close()
+}
 
 // q rewrites ? placeholders to $n for PostgreSQL.
 func (s *Store) q(query string) string {
@@ -161,23 +182,30 @@ func (s *Store) CreateAlert(ctx context.Context, a *vigil.AlertRecord) error {
 		return err
 	}
 	normalise(a)
-	a.Version = 1
-	body, err := json.Marshal(a)
+	rec := *a
+	rec.Version = 1
+	body, err := json.Marshal(&rec)
 	if err != nil {
 		return fmt.Errorf("alerts: encode: %w", err)
 	}
-	_, err = s.db.ExecContext(ctx, s.q(`INSERT INTO alerts (id, patient, rule, severity, status, created, updated, next_escalation, version, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		a.ID, a.Patient, a.Rule, a.Severity, string(a.Status), ms(a.Created), ms(a.Updated), ms(a.NextEscalation), a.Version, string(body))
+	err = s.submit(ctx, func(ctx context.Context, tx execer) error {
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO alerts (id, patient, rule, severity, status, created, updated, next_escalation, version, body)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			a.ID, a.Patient, a.Rule, a.Severity, string(a.Status), ms(a.Created), ms(a.Updated), ms(a.NextEscalation), rec.Version, string(body))
+		return err
+	})
 	if err != nil {
-		a.Version = 0
 		if isUnique(err) {
 			return vigil.Errorf(vigil.ErrConflict, "an active alert of this patient and rule exists")
 		}
 		return fmt.Errorf("alerts: create: %w", err)
 	}
+	a.Version = rec.Version
 	return nil
 }
+
+// errStale is returned inside the writer when an update matched no row.
+var errStale = errors.New("alerts: no row of that version")
 
 // UpdateAlert implements vigil.AlertStore.
 func (s *Store) UpdateAlert(ctx context.Context, a *vigil.AlertRecord) error {
@@ -185,33 +213,38 @@ func (s *Store) UpdateAlert(ctx context.Context, a *vigil.AlertRecord) error {
 		return err
 	}
 	normalise(a)
-	read := a.Version
-	a.Version++
-	body, err := json.Marshal(a)
+	rec := *a
+	rec.Version++
+	body, err := json.Marshal(&rec)
 	if err != nil {
-		a.Version = read
 		return fmt.Errorf("alerts: encode: %w", err)
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE alerts SET severity = ?, status = ?, updated = ?, next_escalation = ?, version = ?, body = ?
-		WHERE id = ? AND version = ? AND patient = ? AND rule = ? AND created = ?`),
-		a.Severity, string(a.Status), ms(a.Updated), ms(a.NextEscalation), a.Version, string(body),
-		a.ID, read, a.Patient, a.Rule, ms(a.Created))
-	if err != nil {
-		a.Version = read
-		if isUnique(err) {
-			return vigil.Errorf(vigil.ErrConflict, "an active alert of this patient and rule exists")
+	err = s.submit(ctx, func(ctx context.Context, tx execer) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE alerts SET severity = ?, status = ?, updated = ?, next_escalation = ?, version = ?, body = ?
+			WHERE id = ? AND version = ? AND patient = ? AND rule = ? AND created = ?`),
+			a.Severity, string(a.Status), ms(a.Updated), ms(a.NextEscalation), rec.Version, string(body),
+			a.ID, a.Version, a.Patient, a.Rule, ms(a.Created))
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("alerts: update: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		a.Version = read
-		return fmt.Errorf("alerts: update: %w", err)
-	}
-	if n == 1 {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errStale
+		}
 		return nil
+	})
+	switch {
+	case err == nil:
+		a.Version = rec.Version
+		return nil
+	case isUnique(err):
+		return vigil.Errorf(vigil.ErrConflict, "an active alert of this patient and rule exists")
+	case !errors.Is(err, errStale):
+		return fmt.Errorf("alerts: update: %w", err)
 	}
-	a.Version = read
 	cur, err := s.Alert(ctx, a.ID)
 	if err != nil {
 		return err
