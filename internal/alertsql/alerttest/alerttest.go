@@ -195,6 +195,56 @@ func Run(t *testing.T, open Open) {
 
 	t.Run("List", func(t *testing.T) { testList(t, fresh(t)) })
 
+	t.Run("ConcurrentUpdate", func(t *testing.T) {
+		// Twenty alerts, each updated twice at once from the same read
+		// version: exactly one update of each wins, whatever the store
+		// commits together.
+		s := fresh(t)
+		const n = 20
+		read := make([]*vigil.AlertRecord, n)
+		for i := range n {
+			read[i] = rec(fmt.Sprintf("u%02d", i), fmt.Sprintf("p%d", i), "r1", t0)
+			if err := s.CreateAlert(ctx, read[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2*n)
+		for i := range 2 * n {
+			a := *read[i/2]
+			a.Severity = []string{"medium", "critical"}[i%2]
+			wg.Go(func() { errs[i] = s.UpdateAlert(ctx, &a) })
+		}
+		wg.Wait()
+		for i := range n {
+			e0, e1 := errs[2*i], errs[2*i+1]
+			won := 0
+			for _, err := range []error{e0, e1} {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, vigil.ErrConflict):
+					t.Errorf("alert %d: UpdateAlert = %v, want nil or ErrConflict", i, err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("alert %d: %d updates won (%v, %v), want 1", i, won, e0, e1)
+				continue
+			}
+			got, err := s.Alert(ctx, read[i].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "medium"
+			if e0 != nil {
+				want = "critical"
+			}
+			if got.Severity != want || got.Version != 2 {
+				t.Errorf("alert %d: severity %s version %d, want %s 2", i, got.Severity, got.Version, want)
+			}
+		}
+	})
+
 	t.Run("ConcurrentCreate", func(t *testing.T) {
 		s := fresh(t)
 		const n = 16
