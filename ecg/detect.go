@@ -189,8 +189,14 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	if gain == 0 {
 		gain = defaultGain
 	}
-	fs := cfg.Fs
-	d := &Detector{fs: fs, gain: gain}
+	d := &Detector{}
+	d.init(cfg.Fs, gain)
+	return d, nil
+}
+
+// init sets d up for rate fs and gain; d must be zero.
+func (d *Detector) init(fs, gain float64) {
+	d.fs, d.gain = fs, gain
 	d.l1 = max(1, int(math.Round(fs/60)))
 	d.l2 = max(1, int(math.Round(fs/50)))
 	if d.l2 == d.l1 {
@@ -213,7 +219,6 @@ func NewDetector(cfg DetectorConfig) (*Detector, error) {
 	d.learning = true
 	d.rrAvg = sec(0.8)
 	d.sbLimit = int64(searchBackRR * float64(d.rrAvg))
-	return d, nil
 }
 
 // Fs returns the detector's sampling rate.
@@ -553,19 +558,19 @@ func (d *Detector) Prime(x []int16) {
 	if d.n > 0 || !d.learning {
 		return
 	}
-	t, err := NewDetector(DetectorConfig{Fs: d.fs, Gain: d.gain})
-	if err != nil {
-		return
+	d.Process(x[:min(len(x), int(d.initN))], nil)
+	if d.learning {
+		d.startLevels()
 	}
-	t.Process(x, nil)
-	if t.learning {
-		if t.initMax == 0 {
-			return // nothing learnt: keep learning in real time
-		}
-		t.startLevels()
+	qrs, noise, qi, ni, initMax := d.qrs, d.noise, d.qi, d.ni, d.initMax
+	fs, gain := d.fs, d.gain
+	*d = Detector{}
+	d.init(fs, gain)
+	if initMax == 0 {
+		return // nothing learnt: keep learning in real time
 	}
-	d.qrs, d.noise, d.qi, d.ni = t.qrs, t.noise, t.qi, t.ni
-	d.initMax, d.learning = t.initMax, false
+	d.qrs, d.noise, d.qi, d.ni = qrs, noise, qi, ni
+	d.initMax, d.learning = initMax, false
 	d.levels()
 }
 
