@@ -39,6 +39,14 @@ type Config struct {
 	AuditKey string
 	// MLLP, when set, is the HL7 v2 listen address (e.g. 127.0.0.1:2575).
 	MLLP string
+	// MQTT, when set, is the broker to take device readings from
+	// (tcp://host:1883); MQTTListen starts the embedded broker instead.
+	MQTT       string
+	MQTTListen string
+	// MQTTClientID and MQTTPrefix let several Vigil deployments share a
+	// broker (defaults: vigil-ingest, vigil/v1).
+	MQTTClientID string
+	MQTTPrefix   string
 	// Tick is how often time-based monitoring runs (default 10 s).
 	Tick time.Duration
 	// NoAudit turns the audit trail off for HTTP requests. Only `vigil
@@ -217,6 +225,11 @@ func (a *App) Serve(ctx context.Context) error {
 		tick = 10 * time.Second
 	}
 	go a.Mon.run(ctx, tick)
+	if a.cfg.MQTT != "" || a.cfg.MQTTListen != "" {
+		if err := a.Mon.startMQTT(ctx, a, a.cfg.MQTT, a.cfg.MQTTListen); err != nil {
+			return err
+		}
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if a.cfg.TLSCert != "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -16,6 +17,7 @@ import (
 	"github.com/vigilhealth/vigil/ingest"
 	"github.com/vigilhealth/vigil/mllp"
 	"github.com/vigilhealth/vigil/monitor"
+	"github.com/vigilhealth/vigil/mqtt"
 	"github.com/vigilhealth/vigil/postgres"
 	"github.com/vigilhealth/vigil/records"
 	"github.com/vigilhealth/vigil/rules"
@@ -35,6 +37,8 @@ type Monitoring struct {
 
 	mllp   *mllp.Server
 	mllpLn net.Listener
+	broker *mqtt.Broker
+	sub    *mqtt.Subscriber
 }
 
 // Extensions of CarePlan that set a patient's monitoring programme.
@@ -243,6 +247,75 @@ func patientByIdentifier(ctx context.Context, store vigil.ResourceReader, ids []
 	return found, nil
 }
 
+// startMQTT connects the MQTT subscriber to an external broker (url) or
+// starts the embedded broker on listen and subscribes to it.
+func (m *Monitoring) startMQTT(ctx context.Context, app *App, url, listen string) error {
+	devices := &deviceAccounts{accounts: app.Accounts, ttl: 30 * time.Second}
+	topics := mqtt.Topics{Prefix: app.cfg.MQTTPrefix}
+	cfg := mqtt.Config{Broker: url, ClientID: app.cfg.MQTTClientID, Topics: topics, Ingester: m.Ingest, Principal: devices.principal, Logger: app.cfg.Logger}
+	if listen != "" {
+		b, err := mqtt.NewBroker(mqtt.BrokerConfig{Addr: listen, Topics: topics, Logger: app.cfg.Logger,
+			Auth: func(ctx context.Context, user, pass string) (*vigil.Principal, error) {
+				return app.Auth.AuthenticateToken(ctx, pass)
+			}})
+		if err != nil {
+			return fmt.Errorf("mqtt broker: %w", err)
+		}
+		m.broker = b
+		cfg = b.ServiceConfig(cfg)
+	}
+	sub, err := mqtt.NewSubscriber(cfg)
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	m.sub = sub
+	go func() { _ = sub.Run(ctx) }()
+	return nil
+}
+
+// MQTTURL returns the embedded broker's URL, or "".
+func (m *Monitoring) MQTTURL() string {
+	if m.broker == nil {
+		return ""
+	}
+	return m.broker.URL()
+}
+
+// deviceAccounts maps a device id to its device account (cached), so
+// that readings from the broker act as that account: a device without an
+// account, or whose account is disabled, is refused.
+type deviceAccounts struct {
+	accounts vigil.AccountStore
+	ttl      time.Duration
+
+	mu    sync.Mutex
+	until time.Time
+	byDev map[string]*vigil.Principal
+}
+
+func (d *deviceAccounts) principal(ctx context.Context, device string) (*vigil.Principal, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if time.Now().After(d.until) {
+		as, err := d.accounts.ListAccounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d.byDev = make(map[string]*vigil.Principal)
+		for _, a := range as {
+			if a.Role == vigil.RoleDevice && !a.Disabled {
+				d.byDev[a.Device] = &vigil.Principal{AccountID: a.ID, Username: a.Username, Role: a.Role, Device: a.Device, Method: "mqtt"}
+			}
+		}
+		d.until = time.Now().Add(d.ttl)
+	}
+	p, ok := d.byDev[device]
+	if !ok {
+		return nil, vigil.Errorf(vigil.ErrNotFound, "no device account for this device")
+	}
+	return p, nil
+}
+
 // MLLPAddr returns the HL7 listener's address (after Listen), or "".
 func (m *Monitoring) MLLPAddr() string {
 	if m.mllpLn == nil {
@@ -254,12 +327,15 @@ func (m *Monitoring) MLLPAddr() string {
 // Close stops the listener and closes the stores.
 func (m *Monitoring) Close() error {
 	var err error
+	if m.broker != nil {
+		err = m.broker.Close()
+	}
 	if m.mllp != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err = m.mllp.Shutdown(ctx)
+		serr := m.mllp.Shutdown(ctx)
 		cancel()
-		if errors.Is(err, mllp.ErrServerClosed) {
-			err = nil
+		if !errors.Is(serr, mllp.ErrServerClosed) {
+			err = errors.Join(err, serr)
 		}
 	}
 	if m.Alerts != nil {

@@ -20,6 +20,10 @@ func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM)")
 	fs.StringVar(&cfg.MLLP, "mllp", "", "HL7 v2 (MLLP) listen address for ORU^R01, e.g. 127.0.0.1:2575")
+	fs.StringVar(&cfg.MQTT, "mqtt", "", "MQTT broker to take device readings from, e.g. tcp://127.0.0.1:1883")
+	fs.StringVar(&cfg.MQTTListen, "mqtt-listen", "", "run the embedded MQTT broker on this address instead (devices log in with device id and token)")
+	fs.StringVar(&cfg.MQTTClientID, "mqtt-client-id", "", "MQTT client id of this Vigil (default vigil-ingest; keep it stable: the broker queues for it)")
+	fs.StringVar(&cfg.MQTTPrefix, "mqtt-prefix", "", "MQTT topic prefix (default vigil/v1)")
 	return fs
 }
 
