@@ -206,3 +206,21 @@ func ToFHIR(r *vigil.AuditRecord, opt FHIROptions) map[string]any {
 	}
 	return ev
 }
+
+// ActionsFor returns the actions whose AuditEvent carries code, for the
+// FHIR search parameters "action" (C, R, U, D, E) and "subtype" (a
+// restful-interaction or DICOM code such as "read" or "110122"), sorted.
+// An unknown code gives none. Use it to build AuditQuery.Actions.
+func ActionsFor(param, code string) []vigil.AuditAction {
+	var out []vigil.AuditAction
+	for a, et := range eventTypes {
+		switch {
+		case param == "action" && et.action == code,
+			param == "subtype" && et.subtype.code == code,
+			param == "type" && et.typ.code == code:
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

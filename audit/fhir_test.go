@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -100,5 +101,25 @@ func TestToFHIRShape(t *testing.T) {
 		t.Errorf("entity = %+v", got.Entity)
 	case got.Source.Observer.Display != "Vigil test":
 		t.Errorf("observer = %+v", got.Source.Observer)
+	}
+}
+
+func TestActionsFor(t *testing.T) {
+	tests := []struct {
+		param, code string
+		want        []vigil.AuditAction
+	}{
+		{"action", "C", []vigil.AuditAction{vigil.AuditCreate, vigil.AuditImport}},
+		{"action", "D", []vigil.AuditAction{vigil.AuditDelete}},
+		{"subtype", "read", []vigil.AuditAction{vigil.AuditRead}},
+		{"subtype", "110122", []vigil.AuditAction{vigil.AuditLogin, vigil.AuditLoginFailed}},
+		{"type", "110114", []vigil.AuditAction{vigil.AuditLogin, vigil.AuditLoginFailed, vigil.AuditLogout}},
+		{"action", "X", nil},
+		{"outcome", "0", nil},
+	}
+	for _, tc := range tests {
+		if got := audit.ActionsFor(tc.param, tc.code); !slices.Equal(got, tc.want) {
+			t.Errorf("ActionsFor(%q, %q) = %v, want %v", tc.param, tc.code, got, tc.want)
+		}
 	}
 }
