@@ -85,7 +85,17 @@ type Engine struct {
 	maxHistory     int
 	log            *slog.Logger
 	seed           maphash.Seed
-	locks          [256]sync.Mutex
+	stripes        [256]stripe
+}
+
+// stripe serialises the changes of the patients and rules that hash to it
+// in this process, and remembers which of them have an active alert (a
+// hint: when it is absent Raise tries to create the alert straight away,
+// one round trip instead of a read and a write; a wrong hint costs one
+// more round trip, never correctness).
+type stripe struct {
+	mu     sync.Mutex
+	active map[string]bool
 }
 
 // New returns an Engine. It fails with vigil.ErrInvalid when Store is nil,
@@ -105,6 +115,9 @@ func New(cfg Config) (*Engine, error) {
 		maxHistory:     cfg.MaxHistory,
 		log:            cfg.Logger,
 		seed:           maphash.MakeSeed(),
+	}
+	for i := range e.stripes {
+		e.stripes[i].active = make(map[string]bool)
 	}
 	for sev, d := range cfg.Escalation {
 		if Rank(sev) == 0 {
@@ -135,14 +148,19 @@ func New(cfg Config) (*Engine, error) {
 
 func (e *Engine) clock() time.Time { return e.now().UTC().Truncate(time.Millisecond) }
 
-// lock serialises the changes of one patient and rule in this process.
-func (e *Engine) lock(patient, rule string) *sync.Mutex {
-	var h maphash.Hash
-	h.SetSeed(e.seed)
-	h.WriteString(patient)
-	h.WriteByte(0)
-	h.WriteString(rule)
-	return &e.locks[h.Sum64()%uint64(len(e.locks))]
+// stripe returns the stripe of a patient and rule, and their key.
+func (e *Engine) stripe(patient, rule string) (*stripe, string) {
+	key := patient + "\x00" + rule
+	st := &e.stripes[maphash.String(e.seed, key)%uint64(len(e.stripes))]
+	return st, key
+}
+
+// forget drops the hint that a patient and rule have an active alert.
+func (e *Engine) forget(a *vigil.AlertRecord) {
+	st, key := e.stripe(a.Patient, a.Rule)
+	st.mu.Lock()
+	delete(st.active, key)
+	st.mu.Unlock()
 }
 
 func (e *Engine) publish(kind EventKind, a *vigil.AlertRecord, quiet bool) {
@@ -252,13 +270,17 @@ func (e *Engine) Resolve(ctx context.Context, id, by, note string) (*vigil.Alert
 	if err := checkBy(by); err != nil {
 		return nil, err
 	}
-	return e.modify(ctx, id, func(a *vigil.AlertRecord) (EventKind, bool, error) {
+	a, err := e.modify(ctx, id, func(a *vigil.AlertRecord) (EventKind, bool, error) {
 		if a.Status == vigil.AlertResolved {
 			return "", false, vigil.Errorf(vigil.ErrConflict, "the alert is already resolved")
 		}
 		e.resolve(a, by, note)
 		return Resolved, false, nil
 	})
+	if err == nil {
+		e.forget(a)
+	}
+	return a, err
 }
 
 func (e *Engine) resolve(a *vigil.AlertRecord, by, note string) {

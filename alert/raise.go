@@ -144,26 +144,35 @@ func (e *Engine) Raise(ctx context.Context, f Finding) (*vigil.AlertRecord, erro
 	if err := f.validate(); err != nil {
 		return nil, err
 	}
-	mu := e.lock(f.Patient, f.Rule)
-	mu.Lock()
-	defer mu.Unlock()
+	st, key := e.stripe(f.Patient, f.Rule)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	create := !st.active[key]
 	for attempt := range maxAttempts {
-		a, err := e.store.ActiveAlert(ctx, f.Patient, f.Rule)
-		if errors.Is(err, vigil.ErrNotFound) {
-			a = e.newAlert(&f)
-			err = e.store.CreateAlert(ctx, a)
-			if errors.Is(err, vigil.ErrConflict) {
-				continue // another node created it: update that one at once
+		if create {
+			a := e.newAlert(&f)
+			err := e.store.CreateAlert(ctx, a)
+			if err == nil {
+				st.active[key] = true
+				e.publish(Created, a, false)
+				return a, nil
 			}
-			if err != nil {
+			if !errors.Is(err, vigil.ErrConflict) {
 				return nil, err
 			}
-			e.publish(Created, a, false)
-			return a, nil
+			// An active alert exists (another node's, or the hint was
+			// lost): update it.
+		}
+		a, err := e.store.ActiveAlert(ctx, f.Patient, f.Rule)
+		if errors.Is(err, vigil.ErrNotFound) {
+			delete(st.active, key)
+			create = true
+			continue
 		}
 		if err != nil {
 			return nil, err
 		}
+		st.active[key], create = true, false
 		quiet, changed := e.update(a, &f)
 		if !changed {
 			return a, nil
@@ -250,12 +259,13 @@ func (e *Engine) Clear(ctx context.Context, patient, rule string, t time.Time) (
 	if patient == "" || rule == "" {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "alert: clear needs a patient and a rule")
 	}
-	mu := e.lock(patient, rule)
-	mu.Lock()
-	defer mu.Unlock()
+	st, key := e.stripe(patient, rule)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for attempt := range maxAttempts {
 		a, err := e.store.ActiveAlert(ctx, patient, rule)
 		if errors.Is(err, vigil.ErrNotFound) {
+			delete(st.active, key)
 			return nil, nil
 		}
 		if err != nil {
@@ -266,6 +276,7 @@ func (e *Engine) Clear(ctx context.Context, patient, rule string, t time.Time) (
 		if e.autoResolve[rule] {
 			e.resolve(a, "", "condition cleared")
 			kind = Resolved
+			delete(st.active, key)
 		} else {
 			if !a.ClearedAt.IsZero() {
 				return nil, nil
