@@ -151,7 +151,9 @@ func TestSubscriberRedeliversAfterIngestFailure(t *testing.T) {
 			t.Errorf("delivery %d = %+v, want the published reading", i, c.items)
 		}
 	}
-	waitFor(t, 5*time.Second, "acknowledgment", func() bool { return s.Stats().Messages == 1 })
+	// The broker resends right after CONNACK, so the message can be
+	// acknowledged before the third SUBACK is counted.
+	waitFor(t, 5*time.Second, "acknowledgment", func() bool { st := s.Stats(); return st.Messages == 1 && st.Connects >= 3 })
 	st := s.Stats()
 	if st.Failures != 2 || st.Connects < 3 || st.Stored != 1 {
 		t.Errorf("stats = %+v, want 2 failures, ≥ 3 connections, 1 stored", st)
@@ -187,10 +189,128 @@ func TestSubscriberPersistentSession(t *testing.T) {
 			`{"code":"8867-4","time":"2026-11-25T10:00:%02dZ","value":%d,"unit":"/min"}`, i, 60+i))
 	}
 	startSubscriber(t, cfg) // same client id: the session and its queue
-	waitFor(t, 10*time.Second, "queued messages", func() bool { return len(rec.snapshot()) == 20 })
-	for i, c := range rec.snapshot() {
-		if v := *c.items[0].Value; v != float64(60+i) {
-			t.Errorf("message %d has value %v, want %d (in order)", i, v, 60+i)
+	items := func() []vigil.Reading {
+		var all []vigil.Reading
+		for _, c := range rec.snapshot() {
+			all = append(all, c.items...)
 		}
+		return all
+	}
+	waitFor(t, 10*time.Second, "queued messages", func() bool { return len(items()) >= 20 })
+	// Queued messages of one device may be ingested together, in order.
+	got := items()
+	if len(got) != 20 {
+		t.Fatalf("ingested %d readings, want 20", len(got))
+	}
+	for i, r := range got {
+		if *r.Value != float64(60+i) {
+			t.Errorf("reading %d has value %v, want %d (in order)", i, *r.Value, 60+i)
+		}
+	}
+	t.Logf("20 queued messages ingested in %d Ingest calls", len(rec.snapshot()))
+}
+
+// Messages queued for one device are ingested together, and each message
+// still gets its own Result with its own item indexes.
+func TestSubscriberMergedResults(t *testing.T) {
+	rec := newRecorder()
+	cfg := testConfig(t, rec, "dev6")
+	s, err := NewSubscriber(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Ready()
+	cancel()
+	<-done
+
+	dev := dialClient(t, cfg.Broker, randomID("dev6-"), "", "")
+	dev.subscribe(t, cfg.Topics.Results("dev6"))
+	for i := range 10 {
+		payload := fmt.Sprintf(`{"code":"8867-4","time":"2026-11-25T11:00:%02dZ","value":70,"unit":"/min"}`, i)
+		if i == 5 {
+			payload = `[{"code":"8867-4","time":"2026-11-25T11:01:00Z","value":71,"unit":"/min"},{"time":"2026-11-25T11:01:00Z","value":1},{"code":"8867-4","value":"x"}]`
+		}
+		dev.publish(t, cfg.Topics.Readings("dev6"), []byte(payload))
+	}
+	s2 := startSubscriber(t, cfg)
+	var res Result
+	if err := json.Unmarshal(dev.next(t, 10*time.Second).Payload, &res); err != nil {
+		t.Fatal(err)
+	}
+	want := []vigil.ItemStatus{vigil.ItemStored, vigil.ItemRejected, vigil.ItemRejected}
+	if len(res.Items) != 3 {
+		t.Fatalf("result %+v, want 3 items", res)
+	}
+	for i, r := range res.Items {
+		if r.Index != i || r.Status != want[i] {
+			t.Errorf("item %d = %+v, want index %d status %s", i, r, i, want[i])
+		}
+	}
+	waitFor(t, 5*time.Second, "all acknowledged", func() bool { return s2.Stats().Messages == 10 })
+	if st := s2.Stats(); st.Readings != 11 || st.Stored != 10 || st.Rejected != 2 {
+		t.Errorf("stats %+v, want 11 readings ingested, 10 stored, 2 rejected", st)
+	}
+	select {
+	case p := <-dev.msgs:
+		t.Errorf("unexpected second result %s", p.Payload)
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// blockingIngester holds Ingest until released, then records.
+type blockingIngester struct {
+	*recorder
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingIngester) Ingest(ctx context.Context, source string, items []vigil.Reading) ([]vigil.ItemResult, error) {
+	select {
+	case b.started <- struct{}{}:
+	default:
+	}
+	<-b.release
+	return b.recorder.Ingest(ctx, source, items)
+}
+
+// On shutdown, a message being ingested is finished and acknowledged, so
+// it is not delivered again on the next run.
+func TestSubscriberShutdownFinishesInFlight(t *testing.T) {
+	rec := newRecorder()
+	bi := &blockingIngester{recorder: rec, started: make(chan struct{}, 1), release: make(chan struct{})}
+	cfg := testConfig(t, rec, "dev7")
+	cfg.Ingester = bi
+	s, err := NewSubscriber(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Ready()
+	dev := dialClient(t, cfg.Broker, randomID("dev7-"), "", "")
+	dev.publish(t, cfg.Topics.Readings("dev7"), []byte(`{"code":"8867-4","time":"2026-11-25T12:00:00Z","value":70,"unit":"/min"}`))
+	select {
+	case <-bi.started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Ingest not called")
+	}
+	cancel() // shut down while Ingest is running
+	time.Sleep(50 * time.Millisecond)
+	close(bi.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if st := s.Stats(); st.Messages != 1 || st.Failures != 0 {
+		t.Errorf("stats %+v, want the message acknowledged", st)
+	}
+	cfg.Ingester = rec
+	startSubscriber(t, cfg)
+	time.Sleep(300 * time.Millisecond)
+	if n := len(rec.snapshot()); n != 1 {
+		t.Errorf("Ingest called %d times in all, want 1 (no redelivery)", n)
 	}
 }
