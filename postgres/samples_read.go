@@ -70,15 +70,17 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		limit = SampleLimit
 	}
 	// Samples are at whole milliseconds: the one at m is in [From, To)
-	// when ceil(From) <= m < ceil(To). Open ends stay open (NULL).
-	var from, to pgtype.Timestamptz
+	// when ceil(From) <= m < ceil(To). Open ends are ±infinity, so that the
+	// bounds are plain index conditions that also prune partitions.
+	from := pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}
+	to := pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
 	if !q.From.IsZero() {
 		from = pgtype.Timestamptz{Time: ceilMilli(q.From), Valid: true}
 	}
 	if !q.To.IsZero() {
 		to = pgtype.Timestamptz{Time: ceilMilli(q.To), Valid: true}
 	}
-	if from.Valid && to.Valid && !from.Time.Before(to.Time) {
+	if !q.From.IsZero() && !q.To.IsZero() && !from.Time.Before(to.Time) {
 		return []vigil.Sample{}, nil
 	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead})
@@ -98,7 +100,7 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 	rows, err := tx.Query(ctx, `SELECT s.id, x.t, x.value, x.unit, x.received, x.source
 		FROM unnest($1::bigint[]) AS s(id) CROSS JOIN LATERAL (
 			SELECT t, value, unit, received, source FROM sample
-			WHERE series = s.id AND ($2::timestamptz IS NULL OR t >= $2) AND ($3::timestamptz IS NULL OR t < $3)
+			WHERE series = s.id AND t >= $2 AND t < $3
 			ORDER BY t `+order+` LIMIT $4) x`, ids, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query samples: %w", err)
