@@ -74,8 +74,17 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 			return nil, fmt.Errorf("open alerts: %w", err)
 		}
 	}
+	// Missing-data alerts resolve themselves when data arrives again (a
+	// gateway that was offline uploads its backlog); the others wait for a
+	// clinician.
+	autoResolve := map[string]bool{}
+	for _, r := range monitor.DefaultProgramme().Rules {
+		if r.Kind == rules.Missing {
+			autoResolve[r.ID] = true
+		}
+	}
 	if m.Engine, err = alert.New(alert.Config{Store: m.Alerts, Sinks: []alert.Sink{m.Hub}, Escalation: alert.DefaultEscalation(),
-		Logger: cfg.Logger}); err != nil {
+		AutoResolve: autoResolve, Logger: cfg.Logger}); err != nil {
 		m.Close()
 		return nil, err
 	}

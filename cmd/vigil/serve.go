@@ -64,6 +64,14 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
+	// Nothing installed: the demo runs its own MQTT broker and an HL7
+	// listener on free ports.
+	if cfg.MQTT == "" && cfg.MQTTListen == "" {
+		cfg.MQTTListen = "127.0.0.1:0"
+	}
+	if cfg.MLLP == "" {
+		cfg.MLLP = "127.0.0.1:0"
+	}
 	if cfg.DataDir == "" {
 		dir, err := mkTemp("vigil-demo-")
 		if err != nil {
@@ -91,7 +99,22 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if err := demoAccounts(ctx, app, env.Stdout); err != nil {
 		return err
 	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- app.Serve(sctx) }()
+	fmt.Fprintf(env.Stdout, "Streaming %d simulated patients (six hours back-filled, then live)…\n", demoPatients)
+	if err := demoSimulation(sctx, app, cfg.Logger); err != nil {
+		return err
+	}
 	fmt.Fprintf(env.Stdout, "FHIR R4 API: %s/fhir  (try %s/fhir/Patient)\n", app.URL(), app.URL())
+	fmt.Fprintf(env.Stdout, "Live alerts: %s/api/v1/alerts?status=open  worklist: %s/api/v1/worklist  (clinician token)\n", app.URL(), app.URL())
+	if u := app.Mon.MQTTURL(); u != "" {
+		fmt.Fprintf(env.Stdout, "MQTT broker: %s (devices log in with their id and token)\n", u)
+	}
+	if a := app.Mon.MLLPAddr(); a != "" {
+		fmt.Fprintf(env.Stdout, "HL7 v2 (MLLP): %s\n", a)
+	}
 	fmt.Fprintln(env.Stdout, "Press Ctrl-C to stop.")
-	return app.Serve(ctx)
+	return <-errc
 }
