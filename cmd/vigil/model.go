@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +25,8 @@ Subcommands:
   train   train a model: vigil model train --task ecg-beats --data DIR --out FILE [--seed N]
   eval    evaluate a model on annotated records: vigil model eval [--model FILE] --data DIR [--records 100,101]
   cv      leave-patients-out cross-validation: vigil model cv --data DIR [--folds N] [--adapt-minutes 5]
-  info    print a model file's metadata: vigil model info [--model FILE]`
+  info    print a model file's metadata: vigil model info [--model FILE]
+  features  write the beat features as CSV (for external tools): vigil model features --data DIR`
 	if len(args) == 0 {
 		fmt.Fprintln(env.Stderr, usage)
 		return errUsage
@@ -37,6 +40,8 @@ Subcommands:
 		return modelCV(ctx, env, args[1:])
 	case "info":
 		return modelInfo(ctx, env, args[1:])
+	case "features":
+		return modelFeatures(ctx, env, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(env.Stdout, usage)
 		return nil
@@ -308,19 +313,39 @@ func modelInfo(ctx context.Context, env *Env, args []string) error {
 	for k := range c.Info() {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		fmt.Fprintf(env.Stdout, "%s: %s\n", k, c.Info()[k])
 	}
 	return nil
 }
 
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
+func modelFeatures(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "model features", "model features --data DIR [--records LIST]\n\nWrites one CSV line per reference beat: record, sample, AAMI class and the\nbeat features (NaN where undefined), for comparisons with other learners.")
+	data := fs.String("data", "", "directory of WFDB records with .atr reference annotations")
+	records := fs.String("records", "", "comma-separated records (default: all)")
+	if done, err := parseFlags(fs, env, args); done {
+		return err
+	}
+	if *data == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errUsage
+	}
+	recs, err := loadRecordings(ctx, env, *data, *records)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(env.Stdout)
+	fmt.Fprintf(w, "record,sample,class,%s\n", strings.Join(beatclass.FeatureNames(), ","))
+	for _, r := range recs {
+		for i := range r.Features.Len() {
+			fmt.Fprintf(w, "%s,%d,%c", r.Name, r.Features.Beats[i], r.Labels[i])
+			for _, v := range r.Features.Row(i) {
+				w.WriteByte(',')
+				w.WriteString(strconv.FormatFloat(float64(v), 'g', -1, 32))
+			}
+			w.WriteByte('\n')
 		}
 	}
+	return w.Flush()
 }
-
-var _ io.Writer = (*os.File)(nil)

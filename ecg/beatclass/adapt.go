@@ -23,12 +23,24 @@ func AdaptConfig() ml.Config {
 	}
 }
 
+// anchorWeight is the weight of an unlabelled beat (labelled by the global
+// model) relative to a clinician-labelled normal beat; minShown is the
+// number of labelled beats of a class from which the local labels alone
+// speak for it.
+const (
+	anchorWeight = 0.05
+	minShown     = 3
+)
+
 // Adapt returns a classifier adapted to one patient. labels holds the
 // clinician-confirmed classes of the first len(labels) beats of f (for
 // evaluation, the reference labels of the first minutes of the record).
 // The global model is extended with boosting rounds fitted on those beats
 // (de Chazal & Reilly 2006 combine a global and a local classifier; here the
-// local part is boosted on top of the global margins). c is not modified.
+// local part is boosted on top of the global margins), together with the
+// patient's other beats that the global model assigns to a class absent
+// from the labelled window, at a low weight (anchorWeight), so that such
+// classes are not unlearnt. c is not modified.
 func (c *Classifier) Adapt(ctx context.Context, f *Features, labels []byte) (*Classifier, error) {
 	if len(labels) > f.Len() {
 		return nil, fmt.Errorf("%w: %d labels for %d beats", vigil.ErrInvalid, len(labels), f.Len())
@@ -49,8 +61,40 @@ func (c *Classifier) Adapt(ctx context.Context, f *Features, labels []byte) (*Cl
 	if d.Rows == 0 {
 		return c, nil
 	}
+	local := d.Rows
+	// Anchor rows: for each class the clinician has not shown (fewer than
+	// minShown labelled beats), the patient's unlabelled beats that the
+	// global model assigns to it, at a lower weight. Without them a window
+	// holding only normal beats would teach the trees "everything is N" and
+	// suppress the ectopic beats that come later; classes the clinician has
+	// labelled are left to the local evidence.
+	shown := make([]int, len(modelClasses))
+	for _, y := range d.Y {
+		shown[y]++
+	}
+	var mg [len(modelClasses)]float64
+	for i := len(labels); i < f.Len(); i++ {
+		row := f.Row(i)
+		if unclassifiable(row) {
+			continue
+		}
+		c.model.Margins(row, mg[:])
+		if k := ml.Argmax(mg[:]); shown[k] < minShown {
+			d.X = append(d.X, row...)
+			d.Y = append(d.Y, k)
+			d.Rows++
+		}
+	}
+	cw := classWeights(d.Y[:local])
+	d.Weight = make([]float32, d.Rows)
+	for i := range d.Weight {
+		if i < local {
+			d.Weight[i] = float32(cw[d.Y[i]])
+		} else {
+			d.Weight[i] = anchorWeight
+		}
+	}
 	cfg := AdaptConfig()
-	cfg.ClassWeights = classWeights(d.Y)
 	m, _, err := ml.Continue(ctx, c.model, d, cfg)
 	if err != nil {
 		return nil, err

@@ -73,8 +73,8 @@ func TestExtract(t *testing.T) {
 	if f.Len() != len(beats) || len(f.X) != len(beats)*NumFeatures || len(FeatureNames()) != NumFeatures {
 		t.Fatalf("shape: %d beats, %d values, %d names", f.Len(), len(f.X), len(FeatureNames()))
 	}
-	if !math.IsNaN(float64(f.Row(0)[fRRPre])) {
-		t.Errorf("first beat RRpre = %v, want NaN", f.Row(0)[fRRPre])
+	if f.Row(0)[fRRPre] != f.Row(0)[fRRPost] {
+		t.Errorf("first beat RRpre = %v, want RRpost %v", f.Row(0)[fRRPre], f.Row(0)[fRRPost])
 	}
 	tests := []struct {
 		name     string
@@ -158,7 +158,7 @@ func TestDefaultClassifiesSyntheticBeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	labels := c.Label(f)
-	for i := 1; i < f.Len()-1; i++ {
+	for i := 0; i < f.Len()-1; i++ {
 		want := byte('N')
 		if ectopic[i] {
 			want = 'V'

@@ -1,6 +1,8 @@
 package beatclass
 
 import (
+	"context"
+	"os"
 	"syscall"
 	"testing"
 	"time"
@@ -126,4 +128,24 @@ func BenchmarkExtract(b *testing.B) {
 		}
 	}
 	rate(b, b.N*len(beats), cpu0)
+}
+
+// BenchmarkTrainDS1 trains on all DS1 beats with a fixed 40 rounds and no
+// validation split (one pass), the setting of the scikit-learn comparison
+// in testdata/sklearn_compare.py. Run with -benchtime 1x.
+func BenchmarkTrainDS1(b *testing.B) {
+	if _, err := os.Stat(dataDir); err != nil {
+		b.Skipf("MIT-BIH DS1 not found: %v", err)
+	}
+	recs := loadDir(b, dataDir, nil)
+	cfg := ModelConfig(1)
+	cfg.Rounds, cfg.EarlyStop, cfg.ValidFraction, cfg.Refit = 40, 0, -1, false
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, _, err := Train(context.Background(), recs, TrainConfig{Seed: 1, Model: &cfg}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }

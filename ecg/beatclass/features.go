@@ -313,6 +313,12 @@ func (e *extractor) rr(f *Features) {
 		if i+1 < n {
 			post = rr[i+1]
 		}
+		// The first beat of a recording has no preceding interval: take the
+		// following one, so that "unknown" never reads as "premature" (a
+		// missing value goes to the short side of every split).
+		if i == 0 {
+			pre = post
+		}
 		// Local: the 10 intervals before the beat (not including RRpre),
 		// falling back to RRpre itself at the start.
 		local, cnt := 0.0, 0
