@@ -29,7 +29,8 @@ type AlertRecord struct {
 // AlertAction is one entry of an alert's history.
 type AlertAction struct {
 	// Action is "created", "acknowledged", "resolved", "snoozed",
-	// "escalated", "cleared" or "recurred".
+	// "escalated", "severity-raised", "cleared" (the condition stopped
+	// holding) or "recurred" (it holds again).
 	Action string    `json:"action"`
 	By     string    `json:"by,omitempty"` // account or Practitioner reference; "" for the system
 	At     time.Time `json:"at"`
