@@ -24,6 +24,11 @@ func (c *conn) worker(ctx context.Context, in <-chan *paho.Publish) {
 			return
 		default:
 		}
+		if c.bad.Load() {
+			// The connection is going down; what is queued comes again.
+			<-c.done
+			return
+		}
 		select {
 		case <-c.done:
 			return

@@ -214,7 +214,8 @@ type conn struct {
 	done  chan struct{}   // closed when the connection is being torn down
 	ctx   context.Context // ends when the connection is torn down
 	stop  context.CancelFunc
-	fail  chan error // first transient failure
+	fail  chan error  // first transient failure
+	bad   atomic.Bool // a transient failure happened: take no more messages
 	wg    sync.WaitGroup
 	pubWG sync.WaitGroup
 	once  sync.Once
@@ -224,6 +225,7 @@ type conn struct {
 const ackInterval = time.Millisecond
 
 func (c *conn) failed(err error) {
+	c.bad.Store(true)
 	select {
 	case c.fail <- err:
 	default:
@@ -296,6 +298,10 @@ func (s *Subscriber) session(ctx context.Context) (subscribed bool, err error) {
 	if err != nil {
 		_ = c.cli.Disconnect(&paho.Disconnect{ReasonCode: 0})
 		return false, fmt.Errorf("subscribe: %w", err)
+	}
+	if !ca.SessionPresent && s.stats.connects.Load() > 0 {
+		s.cfg.Logger.Warn("mqtt broker had no session for Vigil: messages published while Vigil was disconnected may be lost",
+			"broker", s.addr, "client_id", s.cfg.ClientID)
 	}
 	s.stats.connects.Add(1)
 	s.once.Do(func() { close(s.ready) })
