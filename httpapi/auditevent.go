@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 // AuditReader reads the audit trail (audit.Trail).
 type AuditReader interface {
 	Query(ctx context.Context, q *vigil.AuditQuery) (*vigil.AuditPage, error)
+	Read(ctx context.Context, seq int64) (vigil.AuditRecord, error)
 }
 
 // auditIntercept serves /fhir/AuditEvent… from the audit trail instead of
@@ -82,17 +84,13 @@ func auditQuery(v url.Values) (*vigil.AuditQuery, error) {
 					return nil, err
 				}
 			}
-		case "action":
+		case "action", "subtype", "type":
 			for _, c := range strings.Split(val, ",") {
-				acts, ok := auditActionsOf[c]
-				if !ok {
-					return nil, vigil.Errorf(vigil.ErrInvalid, "action is one of C, R, U, D, E")
+				acts := audit.ActionsFor(k, c)
+				if len(acts) == 0 {
+					return nil, vigil.Errorf(vigil.ErrInvalid, "unknown %s code %q", k, clip(c))
 				}
 				q.Actions = append(q.Actions, acts...)
-			}
-		case "subtype":
-			for _, c := range strings.Split(val, ",") {
-				q.Actions = append(q.Actions, vigil.AuditAction(c))
 			}
 		case "_count":
 			n, err := strconv.Atoi(val)
@@ -108,21 +106,10 @@ func auditQuery(v url.Values) (*vigil.AuditQuery, error) {
 			q.Before = n
 		case "_format", "_sort":
 		default:
-			return nil, vigil.Errorf(vigil.ErrInvalid, "unsupported AuditEvent search parameter %q (patient, agent, date, action, subtype)", k)
+			return nil, vigil.Errorf(vigil.ErrInvalid, "unsupported AuditEvent search parameter %q (patient, agent, date, action, subtype, type)", clip(k))
 		}
 	}
 	return q, nil
-}
-
-// auditActionsOf maps the FHIR audit-event-action codes to Vigil actions.
-var auditActionsOf = map[string][]vigil.AuditAction{
-	"C": {vigil.AuditCreate, vigil.AuditImport},
-	"R": {vigil.AuditRead, vigil.AuditVRead, vigil.AuditHistory, vigil.AuditExport},
-	"U": {vigil.AuditUpdate, vigil.AuditPatch},
-	"D": {vigil.AuditDelete},
-	"E": {vigil.AuditSearch, vigil.AuditEverything, vigil.AuditLogin, vigil.AuditLoginFailed, vigil.AuditLogout,
-		vigil.Audit2FAEnrol, vigil.Audit2FADisable, vigil.AuditTokenIssue, vigil.AuditTokenRevoke, vigil.AuditAccountCreate,
-		vigil.AuditAccountUpdate, vigil.AuditAccountLock, vigil.AuditPermissionDenied, vigil.AuditBreakGlass},
 }
 
 // dateBound narrows q by one date parameter: a prefix (eq, ge, gt, le,
@@ -276,17 +263,25 @@ func (s *Server) auditRead(w http.ResponseWriter, r *http.Request) {
 		s.end(w, r, a, err)
 		return
 	}
-	page, err := s.cfg.Audit.Query(r.Context(), &vigil.AuditQuery{Before: seq + 1, Count: 1, Patient: scope})
-	if err == nil && (len(page.Records) == 0 || page.Records[0].Seq != seq) {
-		err = vigil.Errorf(vigil.ErrNotFound, "AuditEvent not found")
+	rec, err := s.cfg.Audit.Read(r.Context(), seq)
+	if err == nil && scope != "" && !slices.Contains(rec.Patients, scope) {
+		err = &vigil.Error{Kind: vigil.ErrNotFound, Message: "AuditEvent not found", Err: vigil.ErrForbidden}
 	}
 	if !s.end(w, r, a, err) {
 		return
 	}
-	b, err := json.Marshal(audit.ToFHIR(&page.Records[0], audit.FHIROptions{}))
+	b, err := json.Marshal(audit.ToFHIR(&rec, audit.FHIROptions{}))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeFHIR(w, r, http.StatusOK, b)
+}
+
+// clip keeps caller-supplied text short in error messages.
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
 }
