@@ -53,6 +53,21 @@ func seriesIndex(series []seriesRow) (map[int64]int, []int64) {
 	return idx, ids
 }
 
+// querySamplesSQL reads at most $4 samples in [$2, $3) of each series in
+// $1, by a range scan of each series' key; querySamplesDescSQL the newest.
+const (
+	querySamplesSQL = `SELECT s.id, x.t, x.value, x.unit, x.received, x.source
+		FROM unnest($1::bigint[]) AS s(id) CROSS JOIN LATERAL (
+			SELECT t, value, unit, received, source FROM sample
+			WHERE series = s.id AND t >= $2 AND t < $3
+			ORDER BY t LIMIT $4) x`
+	querySamplesDescSQL = `SELECT s.id, x.t, x.value, x.unit, x.received, x.source
+		FROM unnest($1::bigint[]) AS s(id) CROSS JOIN LATERAL (
+			SELECT t, value, unit, received, source FROM sample
+			WHERE series = s.id AND t >= $2 AND t < $3
+			ORDER BY t DESC LIMIT $4) x`
+)
+
 // QuerySamples implements vigil.SampleStore. Samples come in time order,
 // equal times by code and device (all reversed with Desc). The limit is
 // capped at SampleLimit. A query without a patient fails with
@@ -93,15 +108,11 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		return []vigil.Sample{}, err
 	}
 	idx, ids := seriesIndex(series)
-	order := "ASC"
+	query := querySamplesSQL
 	if q.Desc {
-		order = "DESC"
+		query = querySamplesDescSQL
 	}
-	rows, err := tx.Query(ctx, `SELECT s.id, x.t, x.value, x.unit, x.received, x.source
-		FROM unnest($1::bigint[]) AS s(id) CROSS JOIN LATERAL (
-			SELECT t, value, unit, received, source FROM sample
-			WHERE series = s.id AND t >= $2 AND t < $3
-			ORDER BY t `+order+` LIMIT $4) x`, ids, from, to, limit)
+	rows, err := tx.Query(ctx, query, ids, from, to, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: query samples: %w", err)
 	}
