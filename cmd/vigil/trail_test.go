@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +27,9 @@ func TestAuditTrail(t *testing.T) {
 		}
 		if s, _ := f.do("pat", "GET", "/fhir/Observation?_count=50", ""); s != 200 {
 			t.Fatalf("patient search: %d", s)
+		}
+		if s, _ := f.do("reader", "GET", "/fhir/Observation/oB1", ""); s != 200 {
+			t.Fatalf("integration read of pB: %d", s)
 		}
 		page, err := f.app.Trail.Query(ctx, &vigil.AuditQuery{Count: 1000})
 		if err != nil {
@@ -97,6 +101,26 @@ func TestAuditTrail(t *testing.T) {
 		}
 		if s, _ := f.do("admin", "GET", "/fhir/AuditEvent?date=ge2020-01-01&action=R&agent="+f.accountID(t, "clin"), ""); s != 200 {
 			t.Errorf("admin search by date, action and agent: %d", s)
+		}
+		// Read by id: the clinician's read of pA is readable by the patient;
+		// a record of another patient's access is not.
+		var ownSeq, otherSeq int64
+		for _, r := range page.Records {
+			switch {
+			case slices.Contains(r.Patients, "Patient/pA") && ownSeq == 0:
+				ownSeq = r.Seq
+			case len(r.Patients) > 0 && !slices.Contains(r.Patients, "Patient/pA") && otherSeq == 0:
+				otherSeq = r.Seq
+			}
+		}
+		if s, ev := f.do("pat", "GET", fmt.Sprintf("/fhir/AuditEvent/%d", ownSeq), ""); s != 200 || ev["resourceType"] != "AuditEvent" {
+			t.Errorf("patient reading an AuditEvent of their record: %d", s)
+		}
+		if s, _ := f.do("pat", "GET", fmt.Sprintf("/fhir/AuditEvent/%d", otherSeq), ""); otherSeq == 0 || s != 404 {
+			t.Errorf("patient reading AuditEvent %d of another patient: %d, want 404", otherSeq, s)
+		}
+		if s, _ := f.do("admin", "GET", "/fhir/AuditEvent/999999999", ""); s != 404 {
+			t.Errorf("missing AuditEvent: %d", s)
 		}
 	})
 }
