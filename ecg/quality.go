@@ -58,6 +58,7 @@ type Quality struct {
 	Noisy      bool
 	Kurtosis   float64 // of the first difference; NaN when undefined
 	HFRatio    float64 // high-frequency noise amplitude / peak-to-peak amplitude
+	Amplitude  float64 // peak-to-peak amplitude after a 25 ms moving average, mV
 	Index      float64 // 0 (unreadable) … 1 (clean)
 }
 
@@ -200,7 +201,7 @@ func (m *QualityMonitor) assess(x []int16, start int64) Quality {
 			q.Kurtosis = s4 / float64(nd) / (v * v)
 		}
 	}
-	q.HFRatio = m.hfRatio(x)
+	q.HFRatio, q.Amplitude = m.hfRatio(x)
 	q.Noisy = !q.Flat && q.HFRatio > m.cfg.MaxHFRatio
 	if !q.Gap && !q.Flat && !q.Clipped && !math.IsNaN(q.Kurtosis) {
 		q.Index = math.Max(0, math.Min(1, (q.Kurtosis-3)/(2*(m.cfg.MinKurtosis-3))))
@@ -209,14 +210,15 @@ func (m *QualityMonitor) assess(x []int16, start int64) Quality {
 }
 
 // hfRatio returns the median absolute deviation of x from its short moving
-// average over the peak-to-peak amplitude of x smoothed over 25 ms. It runs
+// average over the peak-to-peak amplitude of x smoothed over 25 ms (or the
+// MinQRSMV floor), and that amplitude in mV. It runs
 // in one integer pass; the median comes from a histogram of the deviations
 // in steps of 1/(2·h1+1) ADC unit (deviations beyond the last bin count in
 // it, which only matters when the signal is hopeless anyway).
-func (m *QualityMonitor) hfRatio(x []int16) float64 {
+func (m *QualityMonitor) hfRatio(x []int16) (ratio, amplitude float64) {
 	h1, h2 := m.h1, m.h2
 	if len(x) <= 2*h2+1 || h1 > h2 {
-		return math.NaN()
+		return math.NaN(), math.NaN()
 	}
 	w1, w2 := int64(2*h1+1), int64(2*h2+1)
 	var s1, s2 int64
@@ -253,6 +255,7 @@ func (m *QualityMonitor) hfRatio(x []int16) float64 {
 			break
 		}
 	}
-	pp := math.Max(float64(hi-lo)/float64(w2), m.cfg.MinQRSMV*m.cfg.Gain)
-	return (float64(med) / float64(w1)) / pp
+	amp := float64(hi-lo) / float64(w2)
+	pp := math.Max(amp, m.cfg.MinQRSMV*m.cfg.Gain)
+	return (float64(med) / float64(w1)) / pp, amp / m.cfg.Gain
 }

@@ -96,20 +96,21 @@ func TestAnalyzerBadInput(t *testing.T) {
 }
 
 func TestFuseLeads(t *testing.T) {
-	q := func(start, end int64, usable bool) Quality {
-		return Quality{Start: start, End: end, Noisy: !usable}
+	q := func(start, end int64, amp float64) Quality {
+		return Quality{Start: start, End: end, HFRatio: 0.005, Amplitude: amp}
 	}
 	beats := [2][]Beat{
-		{{Sample: 100}, {Sample: 900}, {Sample: 1500}}, // lead 0: 900 is noise
-		{{Sample: 102}, {Sample: 1100}, {Sample: 1502}, {Sample: 2100}},
+		// Lead 0 misses the beat at 2400, where its amplitude collapses.
+		{{Sample: 0}, {Sample: 800}, {Sample: 1600}, {Sample: 3200}, {Sample: 4000}, {Sample: 4800}},
+		// Lead 1 sees it, and has a false beat at 1200 where lead 0 is fine.
+		{{Sample: 5}, {Sample: 805}, {Sample: 1200}, {Sample: 1605}, {Sample: 2405}, {Sample: 3205}, {Sample: 4005}},
 	}
 	quality := [2][]Quality{
-		{q(0, 1000, true), q(1000, 2000, false)},
-		{q(0, 1000, true), q(1000, 2000, true)},
+		{q(0, 1000, 1), q(1000, 2000, 1), q(2000, 3000, 0.1), q(3000, 4000, 1), q(4000, 5000, 1)},
+		{q(0, 1000, 1), q(1000, 2000, 1), q(2000, 3000, 1), q(3000, 4000, 1), q(4000, 5000, 1)},
 	}
 	got := FuseLeads(beats, quality, 250)
-	// 2100 lies after the last assessed segment, where lead 0 rules.
-	want := []int64{100, 900, 1100, 1502}
+	want := []int64{0, 800, 1600, 2405, 3200, 4000, 4800}
 	if len(got) != len(want) {
 		t.Fatalf("FuseLeads = %v, want samples %v", got, want)
 	}
