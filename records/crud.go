@@ -139,6 +139,9 @@ func (s *Service) Read(ctx context.Context, typ, id string) (*vigil.Resource, er
 	}
 	r, err := s.store.Read(ctx, typ, id)
 	if errors.Is(err, vigil.ErrNotFound) {
+		if r, ok, serr := s.readSample(ctx, typ, id); ok { // device samples (samples.go)
+			return r, serr
+		}
 		return nil, &vigil.Error{Kind: vigil.ErrNotFound, Message: typ + "/" + id + " not found", Err: err}
 	}
 	if errors.Is(err, vigil.ErrGone) {
@@ -157,6 +160,11 @@ func (s *Service) ReadVersion(ctx context.Context, typ, id, version string) (*vi
 		return nil, vigil.Errorf(vigil.ErrNotFound, "version not found")
 	}
 	r, err := s.store.ReadVersion(ctx, typ, id, v)
+	if errors.Is(err, vigil.ErrNotFound) && v == 1 {
+		if r, ok, serr := s.readSample(ctx, typ, id); ok { // device samples (samples.go)
+			return r, serr
+		}
+	}
 	if errors.Is(err, vigil.ErrNotFound) {
 		return nil, &vigil.Error{Kind: vigil.ErrNotFound, Message: fmt.Sprintf("%s/%s version %d not found", typ, id, v), Err: err}
 	}

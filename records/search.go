@@ -86,10 +86,11 @@ func (s *Service) Search(ctx context.Context, req *SearchRequest) (*Page, error)
 			return nil, err
 		}
 	}
-	res, err := s.store.Search(ctx, q)
+	res, sampleIssues, err := s.searchWithSamples(ctx, q, queryHash("search", req.Type, req.Compartment, params)) // + device samples (samples_search.go)
 	if err != nil {
 		return nil, err
 	}
+	warnings = append(warnings, sampleIssues...)
 	self := searchURL(req, params, cursor)
 	next := ""
 	if res.Next != "" {
@@ -374,7 +375,7 @@ func (s *Service) Everything(ctx context.Context, patientID string, query url.Va
 			return nil, err
 		}
 	}
-	res, err := s.store.Search(ctx, q)
+	res, sampleIssues, err := s.searchWithSamples(ctx, q, queryHash("everything", "Patient", patientID, query)) // + device samples (samples_search.go)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +404,7 @@ func (s *Service) Everything(ctx context.Context, patientID string, query url.Va
 	if err != nil {
 		return nil, err
 	}
-	return &Page{Bundle: b, Matches: res.Matches, Included: res.Included}, nil
+	return &Page{Bundle: b, Warnings: sampleIssues, Matches: res.Matches, Included: res.Included}, nil
 }
 
 // referenced reads the resources that matches refer to and that are not

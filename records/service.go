@@ -23,6 +23,10 @@ type Service struct {
 	now   func() time.Time
 	newID func() string
 	hooks []WriteHook
+	// samples and seesPatient show device samples as Observations
+	// (WithSamples, samples*.go); nil without.
+	samples     SampleSource
+	seesPatient func(ctx context.Context, patient string) (bool, error)
 }
 
 // WriteHook is told about every resource version the Service commits, after
