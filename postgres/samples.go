@@ -48,6 +48,10 @@ type Samples struct {
 	smu    sync.Mutex
 	series map[seriesKey]int64 // committed series ids
 	parts  map[int]bool        // months (year*12+month-1) whose partition exists
+
+	// packers keeps waveform packers (each holds a DEFLATE compressor of
+	// about 1 MB) for reuse by AppendWaveform.
+	packers sync.Pool
 }
 
 // OpenSamples connects to the PostgreSQL database at url, applies pending

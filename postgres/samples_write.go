@@ -415,9 +415,15 @@ func (s *Samples) AppendWaveform(ctx context.Context, w *vigil.Waveform) (bool, 
 	if !w.Received.IsZero() {
 		received = pgtype.Timestamptz{Time: w.Received.Truncate(time.Millisecond), Valid: true}
 	}
+	p, _ := s.packers.Get().(*sampleobs.Packer)
+	if p == nil {
+		p = new(sampleobs.Packer)
+	}
+	packed := p.Pack(w.Samples)
+	s.packers.Put(p)
 	tag, err := s.pool.Exec(ctx, `INSERT INTO waveform (series, start, stop, rate, gain, unit, received, source, data)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING`,
-		ids[0], w.Start.Truncate(time.Microsecond), w.End().Truncate(time.Microsecond), w.RateHz, w.Gain, w.Unit, received, w.Source, sampleobs.Pack(w.Samples))
+		ids[0], w.Start.Truncate(time.Microsecond), w.End().Truncate(time.Microsecond), w.RateHz, w.Gain, w.Unit, received, w.Source, packed)
 	if err != nil {
 		return false, fmt.Errorf("postgres: insert waveform: %w", err)
 	}

@@ -102,6 +102,10 @@ type Samples struct {
 	ckpt             *sql.DB
 	ckptStop, ckptOK chan struct{}
 
+	// packers keeps waveform packers (each holds a DEFLATE compressor of
+	// about 1 MB) for reuse by AppendWaveform.
+	packers sync.Pool
+
 	closed sync.Once
 	cerr   error
 }

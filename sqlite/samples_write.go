@@ -27,8 +27,8 @@ type sampleJob struct {
 
 // AppendSamples implements vigil.SampleStore. A batch with an invalid
 // sample (no patient or code; no time, or one outside the years 1900 to
-// 9999; a NaN or infinite value) fails with
-// vigil.ErrInvalid and nothing of it is stored. Times are stored at
+// 9999; a NaN or infinite value) fails with vigil.ErrInvalid and nothing
+// of it is stored. Times are stored at
 // millisecond precision. It returns after the commit (durable as
 // WithSynchronous says); a batch shares its transaction with those of
 // concurrent callers but is rolled back alone if it fails. Canceling ctx
@@ -49,14 +49,19 @@ func (s *Samples) AppendSamples(ctx context.Context, batch []vigil.Sample) ([]bo
 
 // AppendWaveform implements vigil.SampleStore. The chunk's samples are
 // packed (sampleobs.Pack) before it queues for the writer. A chunk with no
-// patient or code, no start (or one outside the years 1900 to 9999), a rate that is not positive, a gain that is
-// not finite or that lasts longer than MaxWaveformDuration fails with
-// vigil.ErrInvalid.
+// patient or code, no start (or one outside the years 1900 to 9999), a
+// rate that is not positive, a gain that is not finite or that lasts longer
+// than MaxWaveformDuration fails with vigil.ErrInvalid.
 func (s *Samples) AppendWaveform(ctx context.Context, w *vigil.Waveform) (bool, error) {
 	if err := checkWaveform(w); err != nil {
 		return false, err
 	}
-	j := &sampleJob{ctx: ctx, wave: w, packed: sampleobs.Pack(w.Samples), stored: make([]bool, 1)}
+	p, _ := s.packers.Get().(*sampleobs.Packer)
+	if p == nil {
+		p = new(sampleobs.Packer)
+	}
+	j := &sampleJob{ctx: ctx, wave: w, packed: p.Pack(w.Samples), stored: make([]bool, 1)}
+	s.packers.Put(p)
 	if err := s.enqueue(j); err != nil {
 		return false, err
 	}

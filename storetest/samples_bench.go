@@ -29,7 +29,42 @@ func BenchSamples(b *testing.B, open func(b *testing.B) vigil.SampleStore) {
 	for _, size := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("Append%d", size), func(b *testing.B) { BenchAppendSamples(b, open(b), size) })
 	}
+	b.Run("AppendWaveform", func(b *testing.B) { BenchAppendWaveform(b, open(b)) })
 	b.Run("Query24h", func(b *testing.B) { BenchQuerySamples(b, open(b), sampleBenchRows(b)) })
+}
+
+// BenchAppendWaveform measures AppendWaveform of 10 s ECG-like chunks
+// (2,500 samples at 250 Hz) from 8 goroutines, each op one chunk of one of
+// 1000 patients; it reports waveform samples/s and CPU per sample.
+func BenchAppendWaveform(b *testing.B, s vigil.SampleStore) {
+	ctx := b.Context()
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.SetBytes(4 * 2500)
+	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
+	start, cpu := time.Now(), processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		samples := make([]int32, 2500)
+		for pb.Next() {
+			n := seq.Add(1)
+			for i := range samples {
+				// A beat every 200 samples on a wandering baseline.
+				v := int32(1000 + (int(n)+i)%97)
+				if i%200 < 8 {
+					v += 600
+				}
+				samples[i] = v
+			}
+			w := &vigil.Waveform{Patient: benchPatient(int(n % 1000)), Device: "ecg", Code: "131329",
+				Start: sampleBase().Add(time.Duration(n/1000) * 10 * time.Second), RateHz: 250, Gain: 0.005, Unit: "mV", Samples: samples}
+			ok, err := s.AppendWaveform(ctx, w)
+			if err != nil || !ok {
+				b.Errorf("AppendWaveform = %v, %v; want true, nil", ok, err)
+				return
+			}
+		}
+	})
+	reportRate(b, int(seq.Load())*2500, start, cpu)
 }
 
 func sampleBenchRows(b *testing.B) int {
