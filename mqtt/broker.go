@@ -148,16 +148,20 @@ type identity struct {
 // aclHook authenticates clients and enforces the topic rules.
 type aclHook struct {
 	mochi.HookBase
-	b       *Broker
-	auth    AuthFunc
-	topics  Topics
-	clients sync.Map // *mochi.Client → identity
+	b      *Broker
+	auth   AuthFunc
+	topics Topics
+	// clients maps a client id to who logged in with it. It outlives the
+	// connection: messages for a disconnected client's session are checked
+	// against it while they are queued. A client id names one identity
+	// only (the login rules tie it to the user name).
+	clients sync.Map // client id → identity
 }
 
 func (h *aclHook) ID() string { return "vigil-acl" }
 
 func (h *aclHook) Provides(b byte) bool {
-	return bytes.Contains([]byte{mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnDisconnect}, []byte{b})
+	return bytes.Contains([]byte{mochi.OnConnectAuthenticate, mochi.OnACLCheck, mochi.OnDisconnect, mochi.OnClientExpired}, []byte{b})
 }
 
 func (h *aclHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
@@ -166,7 +170,7 @@ func (h *aclHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) boo
 		if subtle.ConstantTimeCompare(pass, h.b.svcPass) != 1 || !strings.HasPrefix(cl.ID, "$vigil") {
 			return false
 		}
-		h.clients.Store(cl, identity{service: true})
+		h.clients.Store(cl.ID, identity{service: true})
 		return true
 	}
 	if !ValidDeviceID(user) || (cl.ID != user && !strings.HasPrefix(cl.ID, user+":")) {
@@ -179,12 +183,12 @@ func (h *aclHook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) boo
 		h.Log.Info("mqtt login refused", "client", cl.ID, "error", err)
 		return false
 	}
-	h.clients.Store(cl, identity{device: user})
+	h.clients.Store(cl.ID, identity{device: user})
 	return true
 }
 
 func (h *aclHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
-	v, ok := h.clients.Load(cl)
+	v, ok := h.clients.Load(cl.ID)
 	if !ok {
 		return false
 	}
@@ -204,6 +208,12 @@ func (h *aclHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
 	return topic == h.topics.Results(id.device)
 }
 
+// OnDisconnect forgets a client whose session ends with the connection.
 func (h *aclHook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
-	h.clients.Delete(cl)
+	if expire && !cl.IsTakenOver() {
+		h.clients.Delete(cl.ID)
+	}
 }
+
+// OnClientExpired forgets a client whose session expired.
+func (h *aclHook) OnClientExpired(cl *mochi.Client) { h.clients.Delete(cl.ID) }

@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -135,4 +136,38 @@ func TestBrokerACL(t *testing.T) {
 	if n := len(rec.snapshot()); n != 1 {
 		t.Errorf("Ingest called %d times, want 1", n)
 	}
+}
+
+// The embedded broker keeps Vigil's session: a message whose Ingest failed
+// is delivered again after the reconnect, and messages published while
+// the Subscriber is down are delivered when it is back.
+func TestBrokerRedeliveryAndQueue(t *testing.T) {
+	b := startBroker(t, "dev1")
+	rec := newRecorder()
+	rec.fail = 1
+	cfg := b.ServiceConfig(Config{Ingester: rec, Principal: devicePrincipals("dev1"),
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond})
+	s, err := NewSubscriber(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Ready()
+	dev := dialClient(t, b.URL(), "dev1", "dev1", "token-dev1")
+	dev.publish(t, ReadingsTopic("dev1"), []byte(`{"code":"8867-4","time":"2026-11-25T10:00:00Z","value":72,"unit":"/min"}`))
+	waitFor(t, 10*time.Second, "redelivery", func() bool { return s.Stats().Messages == 1 })
+	if n := len(rec.snapshot()); n != 2 || s.Stats().Failures != 1 {
+		t.Errorf("Ingest called %d times, stats %+v; want 2 calls after 1 failure", n, s.Stats())
+	}
+	cancel()
+	<-done
+
+	for i := range 5 {
+		dev.publish(t, ReadingsTopic("dev1"), fmt.Appendf(nil, `{"code":"8867-4","time":"2026-11-25T10:01:%02dZ","value":%d,"unit":"/min"}`, i, 80+i))
+	}
+	s2 := startSubscriber(t, cfg)
+	// At least once: a message may come twice (a duplicate), none is lost.
+	waitFor(t, 10*time.Second, "queued messages", func() bool { return s2.Stats().Stored == 5 })
 }

@@ -289,13 +289,7 @@ func (s *Subscriber) session(ctx context.Context) (subscribed bool, err error) {
 		}
 		return false, fmt.Errorf("connect: %w", err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	sa, err := c.cli.Subscribe(sctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: s.cfg.Topics.ReadingsFilter(), QoS: 1}}})
-	cancel()
-	if err == nil && (len(sa.Reasons) != 1 || sa.Reasons[0] != 1) {
-		err = fmt.Errorf("subscription not granted with QoS 1 (reason codes %v)", sa.Reasons)
-	}
-	if err != nil {
+	if err := s.subscribe(ctx, c.cli, ca.SessionPresent); err != nil {
 		_ = c.cli.Disconnect(&paho.Disconnect{ReasonCode: 0})
 		return false, fmt.Errorf("subscribe: %w", err)
 	}
@@ -319,6 +313,39 @@ func (s *Subscriber) session(ctx context.Context) (subscribed bool, err error) {
 	c.quiesce()
 	_ = c.cli.Disconnect(&paho.Disconnect{ReasonCode: 0})
 	return true, err
+}
+
+// subscribe subscribes to the readings of every device with QoS 1.
+//
+// A broker that keeps its own and the client's packet identifiers in one
+// table (mochi-mqtt v2.7.9) answers 0x91 "packet identifier in use" when
+// the SUBSCRIBE reuses the id of a QoS 1 message it is resending from the
+// session; paho takes the next id on each attempt. Those messages exist
+// only because the session holds the subscription, so with the session
+// present a lasting 0x91 means the subscription is in place.
+func (s *Subscriber) subscribe(ctx context.Context, cli *paho.Client, sessionPresent bool) error {
+	const idInUse = 0x91
+	var reasons []byte
+	for range 8 {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		sa, err := cli.Subscribe(sctx, &paho.Subscribe{Subscriptions: []paho.SubscribeOptions{{Topic: s.cfg.Topics.ReadingsFilter(), QoS: 1}}})
+		cancel()
+		if sa == nil {
+			return err
+		}
+		reasons = sa.Reasons
+		switch {
+		case len(reasons) == 1 && reasons[0] == 1:
+			return nil
+		case len(reasons) == 1 && reasons[0] == idInUse:
+			continue
+		}
+		break
+	}
+	if sessionPresent && len(reasons) == 1 && reasons[0] == idInUse {
+		return nil
+	}
+	return fmt.Errorf("subscription not granted with QoS 1 (reason codes %v)", reasons)
 }
 
 // quiesce stops handing messages to the workers and waits for the ones
