@@ -127,11 +127,14 @@ type storeStream struct {
 	q      vigil.SearchQuery
 	cursor string // of the page in buf
 	buf    []vigil.Resource
-	keys   []storeKey
 	i      int
-	next   string
-	done   bool // no page after buf
-	loaded bool
+	// headKey is the sort key of buf[keyAt], when keyOK.
+	headKey storeKey
+	keyAt   int
+	keyOK   bool
+	next    string
+	done    bool // no page after buf
+	loaded  bool
 }
 
 // storeKey is a stored resource's date sort key.
@@ -157,7 +160,7 @@ func (st *storeStream) load(ctx context.Context, cursor string, skip int, last s
 			}
 		}
 	}
-	st.keys = nil
+	st.keyOK = false
 	return nil
 }
 
@@ -178,6 +181,18 @@ func (st *storeStream) head(ctx context.Context) (*vigil.Resource, error) {
 // key returns the date sort key of the head, as the store sorts it: the
 // smallest start of its date entries ascending, the largest descending.
 func (st *storeStream) key(desc bool) (storeKey, error) {
+	if st.keyAt == st.i && st.keyOK {
+		return st.headKey, nil
+	}
+	k, err := st.computeKey(desc)
+	if err != nil {
+		return storeKey{}, err
+	}
+	st.headKey, st.keyAt, st.keyOK = k, st.i, true
+	return k, nil
+}
+
+func (st *storeStream) computeKey(desc bool) (storeKey, error) {
 	obj, err := unmarshal(st.buf[st.i].JSON)
 	if err != nil {
 		return storeKey{}, err

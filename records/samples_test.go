@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -14,6 +18,7 @@ import (
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/access"
 	"github.com/vigilhealth/vigil/fhir"
+	"github.com/vigilhealth/vigil/httpapi"
 	"github.com/vigilhealth/vigil/internal/testenv"
 	"github.com/vigilhealth/vigil/postgres"
 	"github.com/vigilhealth/vigil/records"
@@ -370,6 +375,9 @@ func TestSamplePagingWhileArriving(t *testing.T) {
 			got := searchAll(t, ctx, f.svc, "Observation", "", query, func() {
 				// One reading later than all, one earlier, one at a time
 				// already listed (another device).
+				if n >= 12 {
+					return
+				}
 				n++
 				at := t0.Add(time.Duration(n) * time.Second)
 				f.appendSamples(t, []vigil.Sample{
@@ -492,7 +500,7 @@ func TestSampleWaveform(t *testing.T) {
 			{"subject=Patient/ps&" + mdc, 1},
 			{"subject=Patient/ps&code=131329&date=gt2026-01-01T01:00:01Z", 1}, // 01:00:01–01:00:03 ends after
 			{"subject=Patient/ps&code=131329&date=sa2026-01-01T01:00:01Z", 0}, // but does not start after
-			{"subject=Patient/ps&code=131329&date=2026-01-01T01:00:01Z", 0},  // nor fits in that second
+			{"subject=Patient/ps&code=131329&date=2026-01-01T01:00:01Z", 0},   // nor fits in that second
 			{"subject=Patient/ps&code=131329&date=2026-01-01T01:00", 1},
 			{"subject=Patient/ps&code=131329,8867-4&_sort=date&_count=4", 13},
 			{"subject=Patient/ps&code=131329&category=vital-signs", 0},
@@ -647,5 +655,75 @@ func TestSampleAccess(t *testing.T) {
 	}
 	if _, err := f.guarded.Search(ctx, &records.SearchRequest{Type: "Observation", Query: url.Values{"subject": {"Patient/ps"}}}); !errors.Is(err, vigil.ErrForbidden) {
 		t.Errorf("device: Search error %v, want ErrForbidden", err)
+	}
+}
+
+// TestSampleHTTP reads and pages samples through the real HTTP server.
+func TestSampleHTTP(t *testing.T) {
+	f := openSQLiteFixture(t)
+	f.populate(t)
+	h, err := httpapi.New(httpapi.Config{Records: f.svc, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBody: 1 << 20})
+	if err != nil {
+		t.Fatalf("httpapi.New: %v", err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	get := func(u string) (int, http.Header, []byte) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header, b
+	}
+	s := readings("ps")[4]
+	id, err := sampleobs.SampleID(s.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/fhir/Observation/" + id, "/fhir/Observation/" + id + "/_history/1"} {
+		status, hdr, body := get(srv.URL + path)
+		if status != http.StatusOK || hdr.Get("ETag") != `W/"1"` {
+			t.Fatalf("GET %s = %d, ETag %q: %s", path, status, hdr.Get("ETag"), body)
+		}
+		obj := validate(t, f.model, body)
+		if obj["id"] != id {
+			t.Errorf("GET %s: id %v", path, obj["id"])
+		}
+	}
+	if status, _, _ := get(srv.URL + "/fhir/Observation/" + id + "/_history/2"); status != http.StatusNotFound {
+		t.Errorf("vread 2 = %d, want 404", status)
+	}
+	// Page with _count=2 by next links, over both sources, newest first.
+	next := srv.URL + "/fhir/Observation?subject=Patient/pm&code=8867-4,2708-6&date=ge2026-01-01T00:30:00Z&_sort=-date&_count=2&_total=accurate"
+	var times []string
+	for next != "" {
+		status, _, body := get(next)
+		if status != http.StatusOK {
+			t.Fatalf("GET %s = %d: %s", next, status, body)
+		}
+		var b bundle
+		if err := json.Unmarshal(body, &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.Total == nil || *b.Total != 18 {
+			t.Errorf("total = %v, want 18", b.Total)
+		}
+		for _, e := range b.matches(t) {
+			_, at, _ := strings.Cut(e.Sig, "@")
+			times = append(times, at)
+		}
+		next = b.next()
+	}
+	if len(times) != 18 || !slices.IsSortedFunc(times, func(a, b string) int { return strings.Compare(b, a) }) {
+		t.Errorf("paged times = %v, want 18 newest first", times)
+	}
+	if len(slices.Compact(slices.Clone(times))) != 18 {
+		t.Errorf("paged times repeat: %v", times)
 	}
 }
