@@ -363,8 +363,20 @@ func TestClear(t *testing.T) {
 	if got := f.rec.take(); !equalKinds(got, []alert.EventKind{alert.Updated, alert.Resolved}) {
 		t.Errorf("events %v, want [updated resolved]", got)
 	}
+	// A late finding judged before the clearing adds its reading only.
+	late := finding("p1", "spo2", "high", sample("p1", 10, 84))
+	late.Time = t0.Add(10 * time.Minute)
+	a, err = f.eng.Raise(ctx, late)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.ClearedAt.Equal(clearedAt) || len(a.Readings) != 2 {
+		t.Errorf("late finding: cleared %v with %d readings; want still cleared at %v, 2 readings", a.ClearedAt, len(a.Readings), clearedAt)
+	}
 	// The condition comes back: same alert, no longer cleared.
-	a, err = f.eng.Raise(ctx, finding("p1", "spo2", "high", sample("p1", 30, 86)))
+	back := finding("p1", "spo2", "high", sample("p1", 30, 86))
+	back.Time = t0.Add(30 * time.Minute)
+	a, err = f.eng.Raise(ctx, back)
 	if err != nil {
 		t.Fatal(err)
 	}

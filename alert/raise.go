@@ -26,7 +26,9 @@ type Finding struct {
 	Title string
 	// Readings are the samples that made the rule hold.
 	Readings []vigil.Sample
-	// Time is when the rule judged it (rules.Event.Time).
+	// Time is when the rule judged it (rules.Event.Time): a finding judged
+	// before the alert's condition was marked cleared does not undo the
+	// clearing. Zero means now.
 	Time time.Time
 }
 
@@ -216,7 +218,9 @@ func (e *Engine) newAlert(f *Finding) *vigil.AlertRecord {
 func (e *Engine) update(a *vigil.AlertRecord, f *Finding) (quiet, changed bool) {
 	now := e.clock()
 	changed = mergeReadings(a, f.Patient, f.Readings, e.maxReadings)
-	if !a.ClearedAt.IsZero() {
+	// A finding judged before the condition cleared (a late reading
+	// re-evaluated) adds its readings but does not undo the clearing.
+	if !a.ClearedAt.IsZero() && (f.Time.IsZero() || !f.Time.Before(a.ClearedAt)) {
 		a.ClearedAt = time.Time{}
 		e.record(a, vigil.AlertAction{Action: "recurred", At: now})
 		changed = true
