@@ -107,7 +107,7 @@ func (p *Policy) viewOf(ctx context.Context) (*view, error) {
 		if err != nil {
 			return nil, err
 		}
-		v.patients = ps
+		v.patients = slices.Clip(ps) // shared with the cache: never append in place
 	case vigil.RoleDevice, vigil.RoleAdmin:
 	default:
 		return nil, forbidden("unknown role")
@@ -115,8 +115,8 @@ func (p *Policy) viewOf(ctx context.Context) (*view, error) {
 	now := p.now()
 	for _, g := range pr.BreakGlass {
 		if now.Before(g.Expires) && !v.sees(g.Patient) {
-			v.patients = append(v.patients, g.Patient)
-			slices.Sort(v.patients)
+			// A new slice: v.patients may be the cached care-team list.
+			v.patients = slices.Sorted(slices.Values(append(slices.Clone(v.patients), g.Patient)))
 		}
 	}
 	return v, nil

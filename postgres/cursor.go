@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/vigilhealth/vigil"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,9 @@ type sqlBuilder struct {
 	strings.Builder
 	args  []any
 	alias int
+	// restrict is the search's access restriction; chained parameters
+	// apply it to the resources they follow.
+	restrict *vigil.Compartment
 }
 
 // arg adds v as an argument and returns its placeholder ($n).

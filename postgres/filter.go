@@ -235,8 +235,22 @@ func (b *sqlBuilder) chain(a, rt string, p *vigil.SearchParam) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	vis := ""
+	if b.restrict != nil {
+		// A chain must not test the content of a resource the caller may
+		// not see: types that can be in a patient compartment must be in
+		// the restriction's.
+		types := []string{"Patient"}
+		for typ, ps := range b.restrict.Params {
+			if len(ps) > 0 && typ != "Patient" {
+				types = append(types, typ)
+			}
+		}
+		slices.Sort(types)
+		vis = " AND (NOT " + t + ".type = ANY(" + b.arg(types) + ") OR " + b.compartment(t, "", b.restrict) + ")"
+	}
 	return "EXISTS (SELECT 1 FROM idx_ref " + i + " JOIN resources " + t + " ON " + t + ".type = " + i + ".ref_type AND " + t + ".id = " + i + ".ref_id" +
-		" WHERE " + b.entryOf(i, a, rt, b.arg(p.Name)) + " AND " + i + ".ref_type = ANY(" + b.arg(p.TargetTypes) + ") AND NOT " + t + ".deleted AND " + sub + ")", nil
+		" WHERE " + b.entryOf(i, a, rt, b.arg(p.Name)) + " AND " + i + ".ref_type = ANY(" + b.arg(p.TargetTypes) + ") AND NOT " + t + ".deleted AND " + sub + vis + ")", nil
 }
 
 // composite implements a composite parameter: all components of one value

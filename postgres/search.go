@@ -70,7 +70,7 @@ type page struct {
 // compile turns q into SQL: one parameterised statement for the page and
 // one for the total.
 func compile(q *vigil.SearchQuery) (*page, error) {
-	var b sqlBuilder
+	b := sqlBuilder{restrict: q.Restrict}
 	where, err := b.where(q)
 	if err != nil {
 		return nil, err

@@ -134,7 +134,7 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 			return nil, invalid("the paging cursor does not belong to this search")
 		}
 	}
-	var b builder
+	b := builder{restrict: sq.Restrict}
 	conds := []frag{f("r.deleted = 0")}
 	if sq.Type != "" {
 		conds = append(conds, f("r.type = ?", sq.Type))

@@ -58,7 +58,13 @@ const (
 
 // builder builds the WHERE conditions of a search. It hands out unique
 // table aliases for nested subqueries.
-type builder struct{ n int }
+type builder struct {
+	n int
+	// restrict is the search's access restriction; chained parameters
+	// apply it to the resources they follow, so that a chain cannot test
+	// the content of a resource the caller may not see.
+	restrict *vigil.Compartment
+}
 
 func (b *builder) alias(prefix string) string {
 	b.n++
@@ -399,11 +405,36 @@ func (b *builder) chain(a string, p *vigil.SearchParam, m mode) (frag, error) {
 		}
 	}
 	from := fmt.Sprintf("FROM idx_ref %s JOIN resources %s ON %s.type = %s.ref_type AND %s.id = %s.ref_id", i, t, t, i, t, i)
+	if b.restrict != nil {
+		vis, err := b.visible(t)
+		if err != nil {
+			return frag{}, err
+		}
+		where += " AND " + vis.sql
+		args = append(args, vis.args...)
+	}
 	args = append(args, inner.args...)
 	if m == modeIn {
 		return frag{sql: fmt.Sprintf("%s.key IN (SELECT %s.key %s WHERE %s AND %s)", a, i, from, where, inner.sql), args: args}, nil
 	}
 	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 %s WHERE %s.key = %s.key AND %s AND %s)", from, i, a, where, inner.sql), args: args}, nil
+}
+
+// visible is the access restriction on a resource alias t of any type:
+// resources of types that cannot be in a patient compartment stay
+// visible; the others must be in the restriction's compartment.
+func (b *builder) visible(t string) (frag, error) {
+	types := []any{"Patient"}
+	for typ, ps := range b.restrict.Params {
+		if len(ps) > 0 && typ != "Patient" {
+			types = append(types, typ)
+		}
+	}
+	c, err := b.compartment(t, "", b.restrict)
+	if err != nil {
+		return frag{}, err
+	}
+	return frag{sql: fmt.Sprintf("(%s.type NOT IN (%s) OR %s)", t, placeholders(len(types)), c.sql), args: append(types, c.args...)}, nil
 }
 
 // componentTypes guesses which index types a composite component value can

@@ -75,6 +75,13 @@ func testCompartment(t *testing.T, open func(t *testing.T) vigil.ResourceStore) 
 	f.del("Observation", "o6")
 	f.save("Encounter", "e1", ref("subject", "Patient", "p1"))
 	f.save("Device", "d1", ref("patient", "Patient", "p1"))
+	// o7 is p2's but refers to p1 through a parameter outside the
+	// compartment: a chain through it must not test p1 for p2's viewers.
+	f.save("Observation", "o7", ref("subject", "Patient", "p2"), ref("focus", "Patient", "p1"))
+	focusAnn := func() vigil.SearchParam {
+		name := param("name", vigil.ParamString, vText("ann"))
+		return vigil.SearchParam{Name: "focus", Type: vigil.ParamReference, TargetTypes: []string{"Patient"}, Chain: &name}
+	}
 	comp := &vigil.Compartment{Type: "Patient", ID: "p1", Params: map[string][]string{
 		"Observation": {"subject", "performer"},
 		"Encounter":   {"subject"},
@@ -109,12 +116,15 @@ func testCompartment(t *testing.T, open func(t *testing.T) vigil.ResourceStore) 
 		{"type not in compartment", in("Device"), nil},
 		{"all types", in(""), []string{"Observation/o1", "Observation/o2", "Encounter/e1", "Patient/p1", "Patient/p3"}},
 		{"all types by id", in("", vID("o1", "e1", "p2")), []string{"Observation/o1", "Encounter/e1"}},
-		{"other patient", &vigil.SearchQuery{Type: "Observation", Compartment: &vigil.Compartment{Type: "Patient", ID: "p2", Params: comp.Params}}, []string{"o3"}},
-		{"restricted to several", restrict(query("Observation"), "p1", "p2"), []string{"o1", "o2", "o3"}},
-		{"restricted to one", restrict(query("Observation"), "p2"), []string{"o3"}},
+		{"other patient", &vigil.SearchQuery{Type: "Observation", Compartment: &vigil.Compartment{Type: "Patient", ID: "p2", Params: comp.Params}}, []string{"o3", "o7"}},
+		{"restricted to several", restrict(query("Observation"), "p1", "p2"), []string{"o1", "o2", "o3", "o7"}},
+		{"restricted to one", restrict(query("Observation"), "p2"), []string{"o3", "o7"}},
 		{"restricted to none of them", restrict(query("Observation"), "nobody", "p9"), nil},
 		{"restricted patients", restrict(query("Patient"), "p2", "p3"), []string{"p2", "p3"}},
-		{"restricted all types", restrict(query(""), "p2"), []string{"Observation/o3", "Patient/p2"}},
+		{"restricted all types", restrict(query(""), "p2"), []string{"Observation/o3", "Observation/o7", "Patient/p2"}},
+		{"chain through a visible resource", restrict(query("Observation", focusAnn()), "p1", "p2"), []string{"o7"}},
+		{"chain through a hidden resource", restrict(query("Observation", focusAnn()), "p2"), nil},
+		{"chain without restriction", query("Observation", focusAnn()), []string{"o5", "o7"}},
 		{"restricted compartment search", restrict(in("Observation"), "p2"), nil},
 		{"restricted compartment search allowed", restrict(in("Observation", param("code", vigil.ParamToken, vCode("bp"))), "p2", "p1"), []string{"o2"}},
 		{"restricted type not in compartment", restrict(query("Device"), "p1"), nil},
