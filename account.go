@@ -72,6 +72,19 @@ type AccountStore interface {
 	AccountByUsername(ctx context.Context, username string) (*Account, error)
 	// UpdateAccount replaces every field of the stored account a.ID.
 	UpdateAccount(ctx context.Context, a *Account) error
+	// RecordLoginFailure counts one failed check atomically; at threshold
+	// consecutive failures it locks the account until lockUntil and resets
+	// the count. It reports whether this failure locked the account.
+	RecordLoginFailure(ctx context.Context, id string, threshold int, lockUntil time.Time) (locked bool, err error)
+	// ResetLoginFailures sets the failure count to 0.
+	ResetLoginFailures(ctx context.Context, id string) error
+	// UseTOTPStep records step as the last accepted TOTP step if it is
+	// newer than the stored one, atomically; false means the code was
+	// used already (RFC 6238 section 5.2).
+	UseTOTPStep(ctx context.Context, id string, step int64) (bool, error)
+	// UseRecoveryCode removes one recovery code hash atomically; false
+	// means it was not (or no longer) there.
+	UseRecoveryCode(ctx context.Context, id, hash string) (bool, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
 
 	CreateToken(ctx context.Context, t *Token) error

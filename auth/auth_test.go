@@ -3,7 +3,9 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,4 +334,54 @@ func FuzzAuthenticateToken(f *testing.F) {
 			t.Fatalf("AuthenticateSession(%q) = %v, %v", tok, p, err)
 		}
 	})
+}
+
+// TestConcurrentGuesses checks that parallel attempts cannot get around
+// the lockout or reuse a one-time code (the store updates atomically).
+func TestConcurrentGuesses(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	s, _ := newService(t, c)
+	a, err := s.CreateAccount(ctx, AccountSpec{Username: "nurse", Role: vigil.RoleClinician, Password: "correct horse battery", Practitioner: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := s.EnrolTOTP(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConfirmTOTP(ctx, a.ID, c.code(secret), ""); err != nil {
+		t.Fatal(err)
+	}
+	c.add(30 * time.Second)
+	code := c.code(secret)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins := 0
+	for i := range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := s.Login(ctx, "nurse", "correct horse battery", code, fmt.Sprint("10.0.0.", i)); err == nil {
+				mu.Lock()
+				wins++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 {
+		t.Errorf("one TOTP code opened %d sessions in parallel, want 1", wins)
+	}
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, _ = s.Login(ctx, "nurse", "wrong password!!", "", fmt.Sprint("10.1.0.", i))
+		}()
+	}
+	wg.Wait()
+	if _, _, err := s.Login(ctx, "nurse", "correct horse battery", c.codeAt(secret, 30*time.Second), "10.9.9.9"); !errors.Is(err, vigil.ErrTooMany) {
+		t.Errorf("after 12 parallel failures: %v, want the account locked", err)
+	}
 }

@@ -224,14 +224,12 @@ func (s *Service) Login(ctx context.Context, username, password, code, source st
 	}
 	fail := func(detail string) (string, *vigil.Principal, error) {
 		s.sources.fail(source, now)
-		a.FailedLogins++
-		if a.FailedLogins >= s.cfg.LockoutThreshold {
-			a.LockedUntil = now.Add(s.cfg.LockoutDuration).UTC()
-			a.FailedLogins = 0
-			detail += "; account locked"
-		}
-		if err := s.accounts.UpdateAccount(ctx, a); err != nil {
+		locked, err := s.accounts.RecordLoginFailure(ctx, a.ID, s.cfg.LockoutThreshold, now.Add(s.cfg.LockoutDuration).UTC())
+		if err != nil {
 			return "", nil, err
+		}
+		if locked {
+			detail += "; account locked"
 		}
 		s.cfg.Events(ctx, Event{Action: "login-failed", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "failed", Source: source, Detail: detail})
 		return "", nil, errLogin
@@ -241,6 +239,7 @@ func (s *Service) Login(ctx context.Context, username, password, code, source st
 		return fail("account cannot log in")
 	}
 	if now.Before(a.LockedUntil) {
+		VerifyPassword(dummyHash, password) // the same time as any other answer
 		s.sources.fail(source, now)
 		s.cfg.Events(ctx, Event{Action: "login-failed", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "denied", Source: source, Detail: "account locked"})
 		return "", nil, vigil.Errorf(vigil.ErrTooMany, "this account is locked after too many failed attempts; retry later")
@@ -253,14 +252,19 @@ func (s *Service) Login(ctx context.Context, username, password, code, source st
 		if code == "" {
 			return "", nil, ErrCodeRequired
 		}
-		if !s.checkCode(a, code, now) {
+		ok, err := s.checkCode(ctx, a, code, now)
+		if err != nil {
+			return "", nil, err
+		}
+		if !ok {
 			return fail("wrong second-factor code")
 		}
 		method = "password+totp"
 	}
-	a.FailedLogins = 0
-	if err := s.accounts.UpdateAccount(ctx, a); err != nil {
-		return "", nil, err
+	if a.FailedLogins > 0 {
+		if err := s.accounts.ResetLoginFailures(ctx, a.ID); err != nil {
+			return "", nil, err
+		}
 	}
 	cookie, err := newSecret()
 	if err != nil {
@@ -296,20 +300,27 @@ func safeName(u string) string {
 	}, u)
 }
 
-// checkCode accepts a TOTP code (never twice) or an unused recovery code
-// (used up), updating a in memory; the caller stores a.
-func (s *Service) checkCode(a *vigil.Account, code string, now time.Time) bool {
+// checkCode accepts a TOTP code (never twice, even by concurrent
+// requests) or an unused recovery code (used up), atomically in the store;
+// a is updated to match.
+func (s *Service) checkCode(ctx context.Context, a *vigil.Account, code string, now time.Time) (bool, error) {
 	code = strings.ReplaceAll(strings.TrimSpace(code), " ", "")
 	if step := checkTOTP(a.TOTPSecret, code, now, a.TOTPLastStep); step != 0 {
-		a.TOTPLastStep = step
-		return true
+		ok, err := s.accounts.UseTOTPStep(ctx, a.ID, step)
+		if ok {
+			a.TOTPLastStep = step
+		}
+		return ok, err
 	}
 	h := HashSecret(strings.ToLower(strings.ReplaceAll(code, "-", "")))
-	if i := slices.Index(a.RecoveryCodes, h); i >= 0 {
-		a.RecoveryCodes = slices.Delete(a.RecoveryCodes, i, i+1)
-		return true
+	if !slices.Contains(a.RecoveryCodes, h) {
+		return false, nil
 	}
-	return false
+	ok, err := s.accounts.UseRecoveryCode(ctx, a.ID, h)
+	if ok {
+		a.RecoveryCodes = slices.DeleteFunc(a.RecoveryCodes, func(x string) bool { return x == h })
+	}
+	return ok, err
 }
 
 // principal builds the principal of an account, with token scopes (nil:
@@ -536,8 +547,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, accountID, code, source strin
 		return nil, vigil.Errorf(vigil.ErrConflict, "no enrolment is pending")
 	}
 	now := s.now()
+	if blocked, _ := s.sources.blocked(source, now); blocked {
+		return nil, vigil.Errorf(vigil.ErrTooMany, "too many failed attempts from this address; retry later")
+	}
 	step := checkTOTP(a.TOTPSecret, strings.TrimSpace(code), now, a.TOTPLastStep)
 	if step == 0 {
+		s.sources.fail(source, now)
 		s.cfg.Events(ctx, Event{Action: "2fa-enrol", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "failed", Source: source})
 		return nil, vigil.Errorf(vigil.ErrInvalid, "the code does not match; check the authenticator's clock")
 	}
@@ -570,7 +585,15 @@ func (s *Service) DisableTOTP(ctx context.Context, accountID, code, source strin
 	if !a.TOTPEnabled {
 		return vigil.Errorf(vigil.ErrConflict, "no second factor is enrolled")
 	}
-	if !s.checkCode(a, code, s.now()) {
+	if blocked, _ := s.sources.blocked(source, s.now()); blocked {
+		return vigil.Errorf(vigil.ErrTooMany, "too many failed attempts from this address; retry later")
+	}
+	ok, err := s.checkCode(ctx, a, code, s.now())
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.sources.fail(source, s.now())
 		s.cfg.Events(ctx, Event{Action: "2fa-disable", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "failed", Source: source})
 		return errLogin
 	}
@@ -628,7 +651,11 @@ func (s *Service) ChangePassword(ctx context.Context, accountID, current, next, 
 	if err != nil {
 		return err
 	}
+	if blocked, _ := s.sources.blocked(source, s.now()); blocked {
+		return vigil.Errorf(vigil.ErrTooMany, "too many failed attempts from this address; retry later")
+	}
 	if !VerifyPassword(a.PasswordHash, current) {
+		s.sources.fail(source, s.now())
 		s.cfg.Events(ctx, Event{Action: "password-change", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "failed", Source: source})
 		return errLogin
 	}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -241,6 +242,72 @@ func (s *Store) UpdateAccount(ctx context.Context, a *vigil.Account) error {
 		return vigil.Errorf(vigil.ErrNotFound, "no such account")
 	}
 	return nil
+}
+
+// RecordLoginFailure implements vigil.AccountStore with one UPDATE, so
+// that concurrent failures all count.
+func (s *Store) RecordLoginFailure(ctx context.Context, id string, threshold int, lockUntil time.Time) (bool, error) {
+	var locked int64
+	err := s.db.QueryRowContext(ctx, s.q(`UPDATE auth_accounts SET
+		locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
+		failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END
+		WHERE id = ? RETURNING locked_until`), threshold, ms(lockUntil), threshold, id).Scan(&locked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, vigil.Errorf(vigil.ErrNotFound, "no such account")
+	}
+	if err != nil {
+		return false, fmt.Errorf("accounts: record failure: %w", err)
+	}
+	return locked == ms(lockUntil), nil
+}
+
+// ResetLoginFailures implements vigil.AccountStore.
+func (s *Store) ResetLoginFailures(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, s.q("UPDATE auth_accounts SET failed_logins = 0 WHERE id = ? AND failed_logins <> 0"), id); err != nil {
+		return fmt.Errorf("accounts: reset failures: %w", err)
+	}
+	return nil
+}
+
+// UseTOTPStep implements vigil.AccountStore (compare and set).
+func (s *Store) UseTOTPStep(ctx context.Context, id string, step int64) (bool, error) {
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE auth_accounts SET totp_last = ? WHERE id = ? AND totp_last < ?"), step, id, step)
+	if err != nil {
+		return false, fmt.Errorf("accounts: use totp step: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// UseRecoveryCode implements vigil.AccountStore (compare and set on the
+// stored list, retried while others change it).
+func (s *Store) UseRecoveryCode(ctx context.Context, id, hash string) (bool, error) {
+	for range 10 {
+		var codes string
+		if err := s.db.QueryRowContext(ctx, s.q("SELECT recovery_codes FROM auth_accounts WHERE id = ?"), id).Scan(&codes); err != nil {
+			return false, fmt.Errorf("accounts: recovery codes: %w", err)
+		}
+		var list []string
+		if err := json.Unmarshal([]byte(codes), &list); err != nil {
+			return false, fmt.Errorf("accounts: stored recovery codes: %w", err)
+		}
+		i := slices.Index(list, hash)
+		if i < 0 {
+			return false, nil
+		}
+		next, err := json.Marshal(slices.Delete(list, i, i+1))
+		if err != nil {
+			return false, err
+		}
+		res, err := s.db.ExecContext(ctx, s.q("UPDATE auth_accounts SET recovery_codes = ? WHERE id = ? AND recovery_codes = ?"), string(next), id, codes)
+		if err != nil {
+			return false, fmt.Errorf("accounts: use recovery code: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return true, nil
+		}
+	}
+	return false, vigil.Errorf(vigil.ErrConflict, "recovery codes changed concurrently; retry")
 }
 
 // ListAccounts implements vigil.AccountStore.
