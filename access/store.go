@@ -286,11 +286,15 @@ func (t *guardedTx) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.Se
 	if err != nil {
 		return nil, err
 	}
+	for i := range res.Matches {
+		t.p.note(t.v, &res.Matches[i])
+	}
 	inc := res.Included[:0]
 	for i := range res.Included {
 		if ok, err := t.p.canRead(t.v, &res.Included[i]); err != nil {
 			return nil, err
 		} else if ok {
+			t.p.note(t.v, &res.Included[i])
 			inc = append(inc, res.Included[i])
 		}
 	}

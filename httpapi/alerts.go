@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -65,8 +66,26 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 	q.Status = st
 	a := &Access{Action: ActionSearch, Type: "Flag"}
 	out := []vigil.AlertRecord{}
-	if q.Patient == "" || visible(q.Patient) {
-		list, _, err := s.cfg.Monitor.AlertStore.ListAlerts(r.Context(), q)
+	// Query per visible patient (the limit then applies to what the caller
+	// may see, not before filtering); all at once for callers who see all.
+	patients := []string{q.Patient}
+	if q.Patient == "" {
+		all, ids, err := s.cfg.Monitor.Access.Visible(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !all {
+			patients = ids
+		}
+	}
+	for _, p := range patients {
+		if p != "" && !visible(p) {
+			continue
+		}
+		pq := *q
+		pq.Patient = p
+		list, _, err := s.cfg.Monitor.AlertStore.ListAlerts(r.Context(), &pq)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -78,6 +97,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	slices.SortFunc(out, func(x, y vigil.AlertRecord) int { return y.Created.Compare(x.Created) })
 	if err := s.audit(r, a); err != nil {
 		s.fail(w, r, err)
 		return
@@ -169,8 +189,8 @@ func (s *Server) alertAction(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case body.Until != "":
 			until, err = time.Parse(time.RFC3339, body.Until)
-			if err != nil {
-				err = vigil.Errorf(vigil.ErrInvalid, "until must be an RFC 3339 time")
+			if err != nil || until.After(time.Now().Add(24*time.Hour)) {
+				err = vigil.Errorf(vigil.ErrInvalid, "until must be an RFC 3339 time within 24 hours")
 			}
 		case body.Minutes > 0 && body.Minutes <= 24*60:
 			until = time.Now().Add(time.Duration(body.Minutes) * time.Minute)

@@ -218,7 +218,7 @@ func (s *Server) auditSearch(w http.ResponseWriter, r *http.Request) {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		res, err := json.Marshal(audit.ToFHIR(&page.Records[i], audit.FHIROptions{}))
+		res, err := json.Marshal(audit.ToFHIR(redact(&page.Records[i], scope), audit.FHIROptions{}))
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -270,12 +270,26 @@ func (s *Server) auditRead(w http.ResponseWriter, r *http.Request) {
 	if !s.end(w, r, a, err) {
 		return
 	}
-	b, err := json.Marshal(audit.ToFHIR(&rec, audit.FHIROptions{}))
+	b, err := json.Marshal(audit.ToFHIR(redact(&rec, scope), audit.FHIROptions{}))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeFHIR(w, r, http.StatusOK, b)
+}
+
+// redact shows a patient only their part of a record: who accessed their
+// data, when, how and from where — not the other patients or resources
+// the same access touched.
+func redact(r *vigil.AuditRecord, scope string) *vigil.AuditRecord {
+	if scope == "" {
+		return r
+	}
+	c := *r
+	c.Patients = []string{scope}
+	c.Resources = nil
+	c.Detail = ""
+	return &c
 }
 
 // clip keeps caller-supplied text short in error messages.

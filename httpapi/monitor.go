@@ -166,6 +166,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	for p := range patients {
 		a.Touched = append(a.Touched, "Patient/"+p)
+		vigil.PatientLogFrom(r.Context()).Note(p)
 	}
 	if err := s.audit(r, a); err != nil {
 		// The readings are stored; say so, but flag the audit failure.
@@ -212,6 +213,7 @@ func (s *Server) news2(w http.ResponseWriter, r *http.Request) {
 	}
 	res, ok, err := s.cfg.Monitor.Monitor.NEWS2(r.Context(), id)
 	a.Err, a.Touched = err, []string{"Patient/" + id}
+	vigil.PatientLogFrom(r.Context()).Note(id)
 	if aerr := s.audit(r, a); aerr != nil && err == nil {
 		err = aerr
 	}
@@ -268,6 +270,7 @@ func (s *Server) worklist(w http.ResponseWriter, r *http.Request) {
 	for i, e := range entries {
 		rows[i].Entry = e
 		a.Touched = append(a.Touched, "Patient/"+e.Patient)
+		vigil.PatientLogFrom(r.Context()).Note(e.Patient)
 		if s.cfg.Monitor.AlertStore != nil {
 			list, _, err := s.cfg.Monitor.AlertStore.ListAlerts(r.Context(), &vigil.AlertQuery{Patient: e.Patient,
 				Status: []vigil.AlertStatus{vigil.AlertOpen, vigil.AlertAcknowledged}, Limit: 1000})

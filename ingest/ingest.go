@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -32,6 +33,11 @@ type Config struct {
 	MaxFuture time.Duration
 	// MaxItems bounds a batch (default 10,000).
 	MaxItems int
+	// Audit, when set, records each batch that did not come over HTTP (the
+	// HTTP layer audits its own requests): the source and the patients
+	// whose readings were stored or already there. An error fails the
+	// batch (the sender retries; storage is idempotent).
+	Audit func(ctx context.Context, source string, patients []string) error
 }
 
 // Service implements vigil.Ingester.
@@ -50,7 +56,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.MaxFuture <= 0 {
-		cfg.MaxFuture = 5 * time.Minute
+		cfg.MaxFuture = DefaultMaxFuture
 	}
 	if cfg.MaxItems <= 0 {
 		cfg.MaxItems = 10000
@@ -60,6 +66,28 @@ func New(cfg Config) (*Service, error) {
 
 // earliest is the oldest time a reading may carry.
 var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// DefaultMaxFuture is how far ahead of the server clock a reading may be
+// stamped (device clock skew).
+const DefaultMaxFuture = 5 * time.Minute
+
+// timeProblem says what is wrong with a reading's time, or "".
+func timeProblem(t, now time.Time, maxFuture time.Duration) string {
+	switch {
+	case t.After(now.Add(maxFuture)):
+		return "time is in the future"
+	case t.Before(earliest):
+		return "time is before 2000"
+	}
+	return ""
+}
+
+// CheckTimes drops the samples whose time ingestion would reject (in the
+// future beyond DefaultMaxFuture, or before 2000): the FHIR path applies
+// it so that a far-future value cannot mask newer readings.
+func CheckTimes(ss []vigil.Sample, now time.Time) []vigil.Sample {
+	return slices.DeleteFunc(ss, func(s vigil.Sample) bool { return timeProblem(s.Time, now, DefaultMaxFuture) != "" })
+}
 
 // ECG lead codes accepted for waveforms: ISO/IEEE 11073-10101 MDC codes
 // (partition 2) of the standard leads, as FHIR examples use them with
@@ -80,6 +108,11 @@ const (
 	maxWaveSamples = 100000
 	maxRateHz      = 10000
 )
+
+// errNotBound is the one answer to every reading whose device or patient
+// the caller may not submit for, so that nobody learns from it which
+// patient a device belongs to.
+const errNotBound = "the reading's device or patient is not one this account may submit for (Device.patient binding)"
 
 // item is one reading on its way through a batch.
 type item struct {
@@ -167,6 +200,17 @@ func (s *Service) Ingest(ctx context.Context, source string, items []vigil.Readi
 			}
 		}
 	}
+	if s.cfg.Audit != nil && source != "http" {
+		var patients []string
+		for i := range out {
+			if out[i].Patient != "" && !slices.Contains(patients, out[i].Patient) {
+				patients = append(patients, out[i].Patient)
+			}
+		}
+		if err := s.cfg.Audit(ctx, source, patients); err != nil {
+			return nil, fmt.Errorf("ingest: audit: %w", err)
+		}
+	}
 	if s.cfg.Sink != nil && (len(newSamples) > 0 || len(newWaves) > 0) {
 		s.cfg.Sink(ctx, newSamples, newWaves)
 	}
@@ -196,7 +240,7 @@ func (b *batch) patientFor(ctx context.Context, r *vigil.Reading) (device, patie
 			device = p.Device
 		}
 		if device != p.Device {
-			return "", "", "the reading names another device than the authenticated one"
+			return "", "", errNotBound
 		}
 	}
 	if device != "" {
@@ -210,11 +254,8 @@ func (b *batch) patientFor(ctx context.Context, r *vigil.Reading) (device, patie
 			}
 			b.bound[device] = bp
 		}
-		if bp == "" {
-			return "", "", "the device is not bound to a patient (Device.patient)"
-		}
-		if patient != "" && patient != bp {
-			return "", "", "the device is bound to another patient"
+		if bp == "" || (patient != "" && patient != bp) {
+			return "", "", errNotBound
 		}
 		patient = bp
 	}
@@ -228,7 +269,7 @@ func (b *batch) patientFor(ctx context.Context, r *vigil.Reading) (device, patie
 	switch p.Role {
 	case vigil.RolePatient:
 		if patient != p.Patient {
-			return "", "", "a patient may only submit their own readings"
+			return "", "", errNotBound
 		}
 	case vigil.RoleClinician:
 		ok, known := b.seen[patient]
@@ -245,7 +286,7 @@ func (b *batch) patientFor(ctx context.Context, r *vigil.Reading) (device, patie
 			b.seen[patient] = ok
 		}
 		if !ok {
-			return "", "", "the patient is not in your care teams"
+			return "", "", errNotBound
 		}
 	}
 	return device, patient, ""
@@ -268,11 +309,8 @@ func (b *batch) prepare(ctx context.Context, r *vigil.Reading) item {
 		return reject("time is required")
 	}
 	t := r.Time.UTC().Truncate(time.Millisecond)
-	if t.After(b.now.Add(b.s.cfg.MaxFuture)) {
-		return reject("time is in the future")
-	}
-	if t.Before(earliest) {
-		return reject("time is before 2000")
+	if msg := timeProblem(t, b.now, b.s.cfg.MaxFuture); msg != "" {
+		return reject(msg)
 	}
 	add := func(code string, value *float64, unit string) string {
 		if value == nil {
@@ -349,11 +387,8 @@ func (b *batch) prepareWave(r *vigil.Reading, device, patient string) item {
 		return reject("waveform unit must be mV or uV")
 	}
 	start := r.Start.UTC().Truncate(time.Millisecond)
-	if start.After(b.now.Add(b.s.cfg.MaxFuture)) {
-		return reject("start is in the future")
-	}
-	if start.Before(earliest) {
-		return reject("start is before 2000")
+	if msg := timeProblem(start, b.now, b.s.cfg.MaxFuture); msg != "" {
+		return reject(msg)
 	}
 	it.wave = len(b.waves)
 	b.waves = append(b.waves, vigil.Waveform{Patient: patient, Device: device, Code: r.Code, Start: start, RateHz: r.RateHz,

@@ -62,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	pol := access.New(store, model)
 	f := &fixture{samples: samples}
 	f.svc, err = ingest.New(ingest.Config{Samples: samples, DevicePatient: pol.DevicePatient, SeesPatient: pol.SeesPatient,
-		Now: func() time.Time { return now },
+		Now:  func() time.Time { return now },
 		Sink: func(_ context.Context, s []vigil.Sample, _ []vigil.Waveform) { f.sunk = append(f.sunk, s...) }})
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func fp(v float64) *float64 { return &v }
+func fp(v float64) *float64     { return &v }
 func tp(t time.Time) *time.Time { return &t }
 
 var device1 = &vigil.Principal{AccountID: "a1", Username: "dev1", Role: vigil.RoleDevice, Device: "d1"}

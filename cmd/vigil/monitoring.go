@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,8 +38,9 @@ type Monitoring struct {
 
 	mllp   *mllp.Server
 	mllpLn net.Listener
-	broker *mqtt.Broker
-	sub    *mqtt.Subscriber
+	broker  *mqtt.Broker
+	sub     *mqtt.Subscriber
+	subDone chan struct{}
 }
 
 // Extensions of CarePlan that set a patient's monitoring programme.
@@ -96,11 +98,27 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 		return nil, err
 	}
 	if m.Ingest, err = ingest.New(ingest.Config{Samples: m.Samples, DevicePatient: app.Policy.DevicePatient, SeesPatient: app.Policy.SeesPatient,
-		Sink: func(ctx context.Context, s []vigil.Sample, _ []vigil.Waveform) { m.Monitor.Observe(ctx, s) }}); err != nil {
+		Sink:  func(ctx context.Context, s []vigil.Sample, _ []vigil.Waveform) { m.Monitor.Observe(ctx, s) },
+		Audit: ingestAudit(app)}); err != nil {
 		m.Close()
 		return nil, err
 	}
 	return m, nil
+}
+
+// ingestAudit records MQTT and HL7 batches in the audit trail (HTTP
+// requests are audited by the HTTP layer).
+func ingestAudit(app *App) func(ctx context.Context, source string, patients []string) error {
+	return func(ctx context.Context, source string, patients []string) error {
+		rec := vigil.AuditRecord{Action: vigil.AuditCreate, Outcome: vigil.AuditSuccess, Source: source, Detail: "readings via " + source}
+		if p := vigil.PrincipalFrom(ctx); p != nil {
+			rec.ActorID, rec.ActorName, rec.Role = p.AccountID, p.Username, string(p.Role)
+		}
+		for _, id := range patients {
+			rec.Patients = append(rec.Patients, "Patient/"+id)
+		}
+		return app.Trail.Append(ctx, &rec)
+	}
 }
 
 // writeHook feeds vital-sign Observations written through the FHIR API
@@ -113,7 +131,8 @@ func (m *Monitoring) writeHook(log func(msg string, err error)) records.WriteHoo
 			if r.Deleted {
 				return
 			}
-			ss := ingest.FromObservation(r.JSON, time.Now().UTC())
+			now := time.Now().UTC()
+			ss := ingest.CheckTimes(ingest.FromObservation(r.JSON, now), now)
 			if len(ss) == 0 {
 				return
 			}
@@ -160,6 +179,9 @@ func programmeOf(ctx context.Context, store vigil.ResourceReader, patient string
 	var prog monitor.Programme
 	for _, r := range res.Matches {
 		var cp struct {
+			Meta struct {
+				Source string `json:"source"`
+			} `json:"meta"`
 			Extension []struct {
 				URL          string `json:"url"`
 				ValueString  string `json:"valueString"`
@@ -168,6 +190,9 @@ func programmeOf(ctx context.Context, store vigil.ResourceReader, patient string
 		}
 		if err := json.Unmarshal(r.JSON, &cp); err != nil {
 			continue
+		}
+		if strings.HasPrefix(cp.Meta.Source, vigil.AccountSource("")) {
+			continue // submitted by a patient or device: not a clinical programme
 		}
 		for _, e := range cp.Extension {
 			switch e.URL {
@@ -238,8 +263,13 @@ func (m *Monitoring) listenMLLP(app *App, addr string) error {
 func patientByIdentifier(ctx context.Context, store vigil.ResourceReader, ids []hl7.Identifier) (string, error) {
 	found := ""
 	for _, id := range ids {
+		// With an assigning authority OID (CX.4.2), match that system only.
+		v := vigil.SearchValue{Code: id.ID, AnySystem: true}
+		if id.AuthorityUID != "" {
+			v = vigil.SearchValue{System: "urn:oid:" + id.AuthorityUID, Code: id.ID}
+		}
 		res, err := store.Search(ctx, &vigil.SearchQuery{Type: "Patient", Count: 2, Params: []vigil.SearchParam{
-			{Name: "identifier", Type: vigil.ParamToken, Values: []vigil.SearchValue{{Code: id.ID, AnySystem: true}}}}})
+			{Name: "identifier", Type: vigil.ParamToken, Values: []vigil.SearchValue{v}}}})
 		if err != nil {
 			return "", err
 		}
@@ -277,8 +307,11 @@ func (m *Monitoring) startMQTT(ctx context.Context, app *App, url, listen string
 	if err != nil {
 		return fmt.Errorf("mqtt: %w", err)
 	}
-	m.sub = sub
-	go func() { _ = sub.Run(ctx) }()
+	m.sub, m.subDone = sub, make(chan struct{})
+	go func() {
+		defer close(m.subDone)
+		_ = sub.Run(ctx) // returns when ctx ends, after in-flight ingests are acknowledged
+	}()
 	return nil
 }
 
@@ -336,6 +369,12 @@ func (m *Monitoring) MLLPAddr() string {
 // Close stops the listener and closes the stores.
 func (m *Monitoring) Close() error {
 	var err error
+	if m.subDone != nil {
+		select {
+		case <-m.subDone:
+		case <-time.After(35 * time.Second): // the subscriber's IngestTimeout, and a margin
+		}
+	}
 	if m.broker != nil {
 		err = m.broker.Close()
 	}
