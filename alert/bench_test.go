@@ -60,7 +60,7 @@ func BenchmarkRaiseToSubscriber(b *testing.B) {
 // scheduled time, so queueing behind a slow store is included.
 func BenchmarkRaiseToSubscriberRate(b *testing.B) {
 	for _, be := range backends {
-		for _, rate := range []int{100, 500} {
+		for _, rate := range []int{100, 500, 2000} {
 			b.Run(fmt.Sprintf("%s/rate=%d", be.name, rate), func(b *testing.B) {
 				lb := newLatencyBench(b, be.open(b))
 				interval := time.Second / time.Duration(rate)

@@ -90,8 +90,17 @@ func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	}
 	s := &Store{db: db, dialect: d, quit: make(chan struct{}), stopped: make(chan struct{})}
 	if d == SQLite {
+		if db.Stats().MaxOpenConnections == 1 {
+			return nil, fmt.Errorf("alerts: the SQLite pool needs at least two connections (a writer and readers)")
+		}
+		// The writer keeps a connection of its own, so that it never
+		// queues behind readers for one.
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("alerts: writer connection: %w", err)
+		}
 		s.writes = make(chan write)
-		go s.writer()
+		go s.writer(conn)
 	} else {
 		close(s.stopped)
 	}

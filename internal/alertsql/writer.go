@@ -30,8 +30,9 @@ type write struct {
 // one failing statement (a unique violation) leaves the others, and
 // commits once. Under load many writes share one fsync; alone, a write
 // commits at once. It runs until quit is closed.
-func (s *Store) writer() {
+func (s *Store) writer(conn *sql.Conn) {
 	defer close(s.stopped)
+	defer conn.Close()
 	for {
 		var first write
 		select {
@@ -49,11 +50,11 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
-		s.commit(batch)
+		s.commit(conn, batch)
 	}
 }
 
-func (s *Store) commit(batch []write) {
+func (s *Store) commit(conn *sql.Conn, batch []write) {
 	errs := make([]error, len(batch))
 	fail := func(err error) {
 		for _, w := range batch {
@@ -61,7 +62,7 @@ func (s *Store) commit(batch []write) {
 		}
 	}
 	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("alerts: begin: %w", err))
 		return
