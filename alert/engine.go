@@ -167,7 +167,11 @@ func (e *Engine) publish(kind EventKind, a *vigil.AlertRecord, quiet bool) {
 	if len(e.sinks) == 0 {
 		return
 	}
-	ev := Event{ID: rand.Text(), Kind: kind, Time: a.Updated, Alert: a, Quiet: quiet}
+	// Receivers share a copy: the caller keeps a to change as it likes.
+	c := *a
+	c.Readings = slices.Clone(a.Readings)
+	c.History = slices.Clone(a.History)
+	ev := Event{ID: rand.Text(), Kind: kind, Time: a.Updated, Alert: &c, Quiet: quiet}
 	for _, s := range e.sinks {
 		s.Publish(ev)
 	}
