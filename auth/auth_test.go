@@ -118,7 +118,7 @@ func newService(t *testing.T, c *clock) (*Service, *[]Event) {
 	}
 	t.Cleanup(func() { accounts.Close() })
 	var events []Event
-	s, err := New(Config{Accounts: accounts, Now: c.now, Events: func(_ context.Context, e Event) { events = append(events, e) }})
+	s, err := New(Config{Accounts: accounts, Now: c.now, Events: func(_ context.Context, e Event) error { events = append(events, e); return nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

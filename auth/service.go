@@ -32,8 +32,10 @@ type Config struct {
 	Accounts vigil.AccountStore
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// Events receives security events (default: dropped).
-	Events func(ctx context.Context, e Event)
+	// Events receives security events (default: dropped). For emergency
+	// access an error refuses the grant (no unaudited break-the-glass);
+	// for other events, which already happened, it is ignored.
+	Events func(ctx context.Context, e Event) error
 	// IdleTimeout ends a session after this much inactivity (default 15
 	// minutes: HIPAA automatic logoff).
 	IdleTimeout time.Duration
@@ -108,7 +110,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Events == nil {
-		cfg.Events = func(context.Context, Event) {}
+		cfg.Events = func(context.Context, Event) error { return nil }
 	}
 	return &Service{cfg: cfg, accounts: cfg.Accounts, now: cfg.Now, sources: newThrottle(cfg.SourceFailures, cfg.SourceWindow),
 		cache: make(map[string]cached)}, nil
@@ -635,12 +637,15 @@ func (s *Service) BreakGlass(ctx context.Context, p *vigil.Principal, patient, r
 	}
 	now := s.now().UTC()
 	g := &vigil.BreakGlass{ID: id, AccountID: p.AccountID, Patient: patient, Reason: reason, Created: now, Expires: now.Add(d)}
+	// Audit first: a grant that cannot be audited is not given.
+	if err := s.cfg.Events(ctx, Event{Action: "break-glass", AccountID: p.AccountID, Username: p.Username, Role: p.Role, Outcome: "success",
+		Source: source, Patient: patient, Detail: "grant " + id + ": " + reason}); err != nil {
+		return nil, &vigil.Error{Kind: vigil.ErrUnavailable, Message: "emergency access needs the audit trail, which is unavailable", Err: err}
+	}
 	if err := s.accounts.CreateBreakGlass(ctx, g); err != nil {
 		return nil, err
 	}
 	s.forget()
-	s.cfg.Events(ctx, Event{Action: "break-glass", AccountID: p.AccountID, Username: p.Username, Role: p.Role, Outcome: "success",
-		Source: source, Patient: patient, Detail: reason})
 	return g, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -228,8 +229,13 @@ func (s *Server) alertStream(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	events, cancel := s.cfg.Monitor.Hub.Subscribe(func(a *vigil.Alert) bool { return visible(a.Patient) })
+	// The filter is swapped when access is re-checked (every 30 s below).
+	var filter atomic.Pointer[func(string) bool]
+	filter.Store(&visible)
+	events, cancel := s.cfg.Monitor.Hub.Subscribe(func(a *vigil.Alert) bool { return (*filter.Load())(a.Patient) })
 	defer cancel()
+	recheck := time.NewTicker(30 * time.Second)
+	defer recheck.Stop()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -248,6 +254,16 @@ func (s *Server) alertStream(w http.ResponseWriter, r *http.Request) {
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return
 			}
+		case <-recheck.C:
+			// Credentials revoked or expired, grants ended, care teams
+			// changed: the stream follows, or ends.
+			v, ok := s.recheckAccess(r)
+			if !ok {
+				fmt.Fprint(w, "event: end\ndata: access ended\n\n")
+				_ = rc.Flush()
+				return
+			}
+			filter.Store(&v)
 		case ev, ok := <-events:
 			if !ok {
 				return
@@ -270,3 +286,39 @@ func (s *Server) alertStream(w http.ResponseWriter, r *http.Request) {
 }
 
 var _ alert.Sink = (*alert.Hub)(nil)
+
+// recheckAccess authenticates r's credentials again and returns the
+// caller's current patient filter; false when access has ended.
+func (s *Server) recheckAccess(r *http.Request) (func(string) bool, bool) {
+	if s.cfg.Auth == nil {
+		return func(string) bool { return true }, true
+	}
+	var p *vigil.Principal
+	var err error
+	if h := r.Header.Get("Authorization"); h != "" {
+		_, tok, _ := strings.Cut(h, " ")
+		p, err = s.cfg.Auth.AuthenticateToken(r.Context(), strings.TrimSpace(tok))
+	} else if c, cerr := r.Cookie(SessionCookie); cerr == nil {
+		p, err = s.cfg.Auth.AuthenticateSession(r.Context(), c.Value)
+	} else {
+		return nil, false
+	}
+	if err != nil || p == nil || p.NeedsSecondFactor {
+		return nil, false
+	}
+	ctx := vigil.WithPrincipal(r.Context(), p)
+	if s.cfg.Monitor.Access == nil {
+		return func(string) bool { return true }, true
+	}
+	all, ids, err := s.cfg.Monitor.Access.Visible(ctx)
+	if err != nil {
+		return nil, false
+	}
+	return func(id string) bool {
+		if all {
+			return true
+		}
+		_, ok := slices.BinarySearch(ids, id)
+		return ok
+	}, true
+}

@@ -145,13 +145,14 @@ var securityAction = map[string]vigil.AuditAction{
 }
 
 // securityEvents returns the auth.Config.Events hook that writes security
-// events to the trail. A failure is logged: the event already happened.
-func securityEvents(trail *audit.Trail, log *slog.Logger) func(ctx context.Context, e auth.Event) {
-	return func(ctx context.Context, e auth.Event) {
+// events to the trail. A failure is logged and returned (auth refuses an
+// emergency grant it cannot audit).
+func securityEvents(trail *audit.Trail, log *slog.Logger) func(ctx context.Context, e auth.Event) error {
+	return func(ctx context.Context, e auth.Event) error {
 		act, ok := securityAction[e.Action]
 		if !ok {
 			log.ErrorContext(ctx, "unmapped security event", "action", e.Action)
-			return
+			return fmt.Errorf("unmapped security event %q", e.Action)
 		}
 		rec := vigil.AuditRecord{Action: act, Outcome: vigil.AuditOutcome(e.Outcome), ActorID: e.AccountID, ActorName: e.Username,
 			Role: string(e.Role), Source: e.Source, Detail: e.Detail, RequestID: httpapi.RequestID(ctx)}
@@ -160,6 +161,8 @@ func securityEvents(trail *audit.Trail, log *slog.Logger) func(ctx context.Conte
 		}
 		if err := trail.Append(ctx, &rec); err != nil {
 			log.ErrorContext(ctx, "audit trail write failed", "action", e.Action, "err", err)
+			return err
 		}
+		return nil
 	}
 }

@@ -36,8 +36,8 @@ type Monitoring struct {
 	Monitor *monitor.Monitor
 	Ingest  *ingest.Service
 
-	mllp   *mllp.Server
-	mllpLn net.Listener
+	mllp    *mllp.Server
+	mllpLn  net.Listener
 	broker  *mqtt.Broker
 	sub     *mqtt.Subscriber
 	subDone chan struct{}
