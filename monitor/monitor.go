@@ -88,7 +88,8 @@ type patient struct {
 	news   ews.Result
 	band   ews.Band // band of the last raised/cleared NEWS2 state
 	rules  *rules.Patient
-	seen   time.Time // newest reading time
+	seen   time.Time             // newest reading time
+	ecg    map[string]*ecgStream // ECG leads by device and code
 }
 
 // New returns a Monitor.

@@ -98,7 +98,14 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 		return nil, err
 	}
 	if m.Ingest, err = ingest.New(ingest.Config{Samples: m.Samples, DevicePatient: app.Policy.DevicePatient, SeesPatient: app.Policy.SeesPatient,
-		Sink:  func(ctx context.Context, s []vigil.Sample, _ []vigil.Waveform) { m.Monitor.Observe(ctx, s) },
+		Sink: func(ctx context.Context, s []vigil.Sample, w []vigil.Waveform) {
+			if len(s) > 0 {
+				m.Monitor.Observe(ctx, s)
+			}
+			if len(w) > 0 {
+				m.Monitor.ObserveWaveforms(ctx, w)
+			}
+		},
 		Audit: ingestAudit(app)}); err != nil {
 		m.Close()
 		return nil, err
