@@ -47,6 +47,10 @@ type Config struct {
 	// broker (defaults: vigil-ingest, vigil/v1).
 	MQTTClientID string
 	MQTTPrefix   string
+	// Webhook, when set, receives every alert event, signed with
+	// WebhookSecret (from VIGIL_WEBHOOK_SECRET: never a flag, never logged).
+	Webhook       string
+	WebhookSecret string
 	// Tick is how often time-based monitoring runs (default 10 s).
 	Tick time.Duration
 	// NoAudit turns the audit trail off for HTTP requests. Only `vigil

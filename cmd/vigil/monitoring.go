@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,45 @@ type Monitoring struct {
 	broker  *mqtt.Broker
 	sub     *mqtt.Subscriber
 	subDone chan struct{}
+	fhir    *fhirAlerts
+	// Webhooks delivers signed alert events (--webhook), or nil.
+	Webhooks *alert.Webhooks
+}
+
+// fhirAlerts writes every alert, as it changes, to the FHIR store as a
+// DetectedIssue with the alert's id (package alert explains the choice),
+// so that FHIR clients find alerts with the usual search and access rules
+// (DetectedIssue?patient=…). Writes happen on one goroutine, in order; the
+// engine never waits for them.
+type fhirAlerts struct {
+	records *records.Service
+	events  chan alert.Event
+	log     *slog.Logger
+}
+
+// Publish implements alert.Sink; a full queue drops the write (the next
+// change of the alert writes it again) and logs it.
+func (f *fhirAlerts) Publish(ev alert.Event) {
+	select {
+	case f.events <- ev:
+	default:
+		f.log.Warn("monitoring: DetectedIssue queue full; write dropped", "alert", ev.Alert.ID)
+	}
+}
+
+func (f *fhirAlerts) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-f.events:
+			obj := alert.DetectedIssue(ev.Alert, "")
+			obj["id"] = ev.Alert.ID
+			if _, err := f.records.UpdateObject(ctx, "DetectedIssue", ev.Alert.ID, obj, ""); err != nil && ctx.Err() == nil {
+				f.log.Error("monitoring: DetectedIssue write failed", "alert", ev.Alert.ID, "err", err)
+			}
+		}
+	}
 }
 
 // Extensions of CarePlan that set a patient's monitoring programme.
@@ -85,7 +125,18 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 			autoResolve[r.ID] = true
 		}
 	}
-	if m.Engine, err = alert.New(alert.Config{Store: m.Alerts, Sinks: []alert.Sink{m.Hub}, Escalation: alert.DefaultEscalation(),
+	m.fhir = &fhirAlerts{records: app.Records, events: make(chan alert.Event, 4096), log: cfg.Logger}
+	sinks := []alert.Sink{m.Hub, m.fhir}
+	if cfg.Webhook != "" {
+		secret := cfg.WebhookSecret
+		if m.Webhooks, err = alert.NewWebhooks(alert.WebhookConfig{Endpoints: []alert.Endpoint{{URL: cfg.Webhook, Secret: []byte(secret)}},
+			Logger: cfg.Logger}); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("webhook: %w", err)
+		}
+		sinks = append(sinks, m.Webhooks)
+	}
+	if m.Engine, err = alert.New(alert.Config{Store: m.Alerts, Sinks: sinks, Escalation: alert.DefaultEscalation(),
 		AutoResolve: autoResolve, Logger: cfg.Logger}); err != nil {
 		m.Close()
 		return nil, err
@@ -228,6 +279,10 @@ func (m *Monitoring) httpConfig(app *App) httpapi.MonitorConfig {
 // run drives the time-based parts (missing-data rules, NEWS2 staleness,
 // escalation) until ctx ends.
 func (m *Monitoring) run(ctx context.Context, every time.Duration) {
+	go m.fhir.run(ctx)
+	if m.Webhooks != nil {
+		go func() { _ = m.Webhooks.Run(ctx) }()
+	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/alert"
 	"github.com/vigilhealth/vigil/hl7"
 	"github.com/vigilhealth/vigil/mllp"
 )
@@ -20,6 +24,18 @@ import (
 func TestMonitoringEndToEnd(t *testing.T) {
 	eachConfig(t, func(t *testing.T, cfg Config) {
 		cfg.MLLP = "127.0.0.1:0"
+		// A webhook receiver that checks signatures.
+		secret := "a webhook secret of thirty-two bytes or more"
+		hooks := make(chan string, 64)
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			if err := alert.VerifySignature([]byte(secret), r.Header.Get(alert.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+				t.Errorf("webhook signature: %v", err)
+			}
+			hooks <- string(body)
+		}))
+		defer hook.Close()
+		cfg.Webhook, cfg.WebhookSecret = hook.URL, secret
 		f := startFixture(t, cfg)
 		now := time.Now().UTC().Truncate(time.Second)
 
@@ -98,6 +114,29 @@ func TestMonitoringEndToEnd(t *testing.T) {
 			t.Errorf("admin sees %d alerts without break-the-glass", len(got))
 		}
 		id := alerts[0]["id"].(string)
+		select {
+		case body := <-hooks:
+			if !strings.Contains(body, id) {
+				t.Errorf("webhook body %.200s does not name alert %s", body, id)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("no webhook within 10 s")
+		}
+		// The alert is a FHIR DetectedIssue too, under the usual access rules.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, ids, _ := f.ids("clin", "/fhir/DetectedIssue?patient=pA")
+			if slices.Contains(ids, "DetectedIssue/"+id) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("DetectedIssue/%s not found: %v", id, ids)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if _, ids, _ := f.ids("clin", "/fhir/DetectedIssue?patient=pB"); len(ids) != 0 {
+			t.Errorf("clinician sees another patient's DetectedIssue: %v", ids)
+		}
 		if s, _ := f.post("pat", "/api/v1/alerts/"+id+"/ack", "application/json", `{"note":"x"}`); s != 403 {
 			t.Errorf("a patient acknowledging: %d", s)
 		}

@@ -24,6 +24,7 @@ func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.MQTTListen, "mqtt-listen", "", "run the embedded MQTT broker on this address instead (devices log in with device id and token)")
 	fs.StringVar(&cfg.MQTTClientID, "mqtt-client-id", "", "MQTT client id of this Vigil (default vigil-ingest; keep it stable: the broker queues for it)")
 	fs.StringVar(&cfg.MQTTPrefix, "mqtt-prefix", "", "MQTT topic prefix (default vigil/v1)")
+	fs.StringVar(&cfg.Webhook, "webhook", "", "URL that receives alert events (signed with $VIGIL_WEBHOOK_SECRET)")
 	return fs
 }
 
@@ -41,6 +42,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, nil))
+	cfg.WebhookSecret = env.Getenv("VIGIL_WEBHOOK_SECRET")
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together")
 	}
