@@ -113,10 +113,13 @@ func Extract(x []float32, fs float64, beats []int) (*Features, error) {
 			return nil, fmt.Errorf("%w: beat %d at sample %d (signal of %d samples, beats must ascend)", vigil.ErrInvalid, i, b, len(x))
 		}
 	}
-	e := extractor{x: x, fs: fs, beats: beats}
-	e.smooth()
 	n := len(beats)
 	f := &Features{X: make([]float32, n*NumFeatures), Beats: slices.Clone(beats), Fs: fs}
+	if n == 0 {
+		return f, nil
+	}
+	e := extractor{x: x, fs: fs, beats: beats}
+	e.smooth()
 	dense := make([]float32, n*denseN)
 	for i := range beats {
 		e.beat(i, f.Row(i), dense[i*denseN:(i+1)*denseN])
