@@ -526,6 +526,42 @@ func TestSampleWaveform(t *testing.T) {
 	})
 }
 
+// TestSampleLastUpdated checks _lastUpdated (and $everything's _since),
+// which samples answer from the time Vigil received them.
+func TestSampleLastUpdated(t *testing.T) {
+	f := openSQLiteFixture(t)
+	f.populate(t)
+	ctx := context.Background()
+	// ps's readings are received one second after they were taken.
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{
+		{"_lastUpdated=ge2026-01-01T01:00:00Z", 12},
+		{"_lastUpdated=ge2026-01-01T01:00:02Z", 11},
+		{"_lastUpdated=lt2026-01-01T00:05:01Z", 1},
+		{"_lastUpdated=2026-01-01T00:05:01Z&code=2708-6", 1},
+		{"_lastUpdated=ge2026-01-02", 0},
+	} {
+		if got := searchAll(t, ctx, f.svc, "Observation", "", "subject=Patient/ps&_count=5&"+tc.query, nil); len(got) != tc.want {
+			t.Errorf("Search(%q) = %d matches, want %d", tc.query, len(got), tc.want)
+		}
+	}
+	page, err := f.svc.Everything(ctx, "ps", url.Values{"_since": {"2026-01-01T01:00:00Z"}}, "http://x/fhir", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range page.Matches {
+		if r.Type == "Observation" {
+			n++
+		}
+	}
+	if n != 12 {
+		t.Errorf("Everything(_since) = %d observations, want 12", n)
+	}
+}
+
 // TestSampleUnsupportedParams checks that parameters the sample layer
 // cannot evaluate leave the samples out with a warning.
 func TestSampleUnsupportedParams(t *testing.T) {
@@ -647,6 +683,23 @@ func TestSampleAccess(t *testing.T) {
 	}
 	if got := log.Patients(); len(got) != 0 {
 		t.Errorf("audit log = %v, want none", got)
+	}
+	// A clinician in ps's CareTeam sees ps, not pf.
+	team := map[string]any{"resourceType": "CareTeam", "id": "ct1", "status": "active",
+		"subject":     map[string]any{"reference": "Patient/ps"},
+		"participant": []any{map[string]any{"member": map[string]any{"reference": "Practitioner/prac1"}}}}
+	if _, err := f.svc.UpdateObject(context.Background(), "CareTeam", "ct1", team, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, log = as(&vigil.Principal{AccountID: "a4", Role: vigil.RoleClinician, Practitioner: "prac1"})
+	if got := searchAll(t, ctx, f.guarded, "Observation", "Patient/ps", "_count=10&_sort=-date", nil); len(got) != 24 {
+		t.Errorf("clinician, own patient: %d matches, want 24", len(got))
+	}
+	if got := searchAll(t, ctx, f.guarded, "Observation", "", "subject=Patient/pm&_count=10", nil); len(got) != 0 {
+		t.Errorf("clinician, other patient: %d matches, want 0", len(got))
+	}
+	if got := log.Patients(); !slices.Equal(got, []string{"ps"}) {
+		t.Errorf("audit log = %v, want [ps]", got)
 	}
 	// A device: reads nothing.
 	ctx, _ = as(&vigil.Principal{AccountID: "a3", Role: vigil.RoleDevice, Device: "dev1"})
