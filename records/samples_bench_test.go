@@ -7,14 +7,33 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/internal/testenv"
+	"github.com/vigilhealth/vigil/postgres"
 	"github.com/vigilhealth/vigil/records"
 )
 
 // BenchmarkSampleSearchDay searches one patient's last 24 h of heart rate
-// at 1 Hz (86,400 samples in SQLite, a few stored Observations beside
-// them) for one page of 100.
+// at 1 Hz (86,400 samples, a few stored Observations beside them) for one
+// page of 100, on SQLite and PostgreSQL.
 func BenchmarkSampleSearchDay(b *testing.B) {
-	f := openSQLiteFixture(b)
+	b.Run("sqlite", func(b *testing.B) { benchSearchDay(b, openSQLiteFixture(b)) })
+	b.Run("postgres", func(b *testing.B) {
+		ctx := context.Background()
+		u := testenv.Postgres(b)
+		db, err := postgres.Open(ctx, u)
+		if err != nil {
+			b.Fatal(err)
+		}
+		smp, err := postgres.OpenSamples(ctx, u)
+		if err != nil {
+			db.Close()
+			b.Fatal(err)
+		}
+		benchSearchDay(b, newSampleFixture(b, db, smp))
+	})
+}
+
+func benchSearchDay(b *testing.B, f *sampleFixture) {
 	ctx := context.Background()
 	f.putPatient(b, "p1")
 	end := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
