@@ -238,6 +238,7 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 	lr := fs.Float64("learning-rate", 0, "override the learning rate (experiments)")
 	leaves := fs.Int("leaves", 0, "override the leaves per tree (experiments)")
 	minLeaf := fs.Int("min-leaf", 0, "override the minimum beats per leaf (experiments)")
+	logreg := fs.Bool("logreg", false, "evaluate the logistic-regression baseline instead of boosted trees")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -267,7 +268,7 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 		mc.MinLeaf = *minLeaf
 	}
 	res, err := beatclass.CrossValidate(ctx, recs, beatclass.CVConfig{
-		Folds: *folds, Seed: *seed, AdaptMinutes: *adapt, Model: &mc,
+		Folds: *folds, Seed: *seed, AdaptMinutes: *adapt, Model: &mc, LogReg: *logreg,
 		Progress: func(f beatclass.Fold) {
 			c := &f.Confusion
 			fmt.Fprintf(env.Stderr, "fold %v: %d rounds, accuracy %.2f %%, S %d/%d (+%d false), V %d/%d (+%d false) (%s)\n", f.Test, f.Rounds,

@@ -148,7 +148,11 @@ type CVConfig struct {
 	// the beats after the window.
 	AdaptMinutes float64
 	// Model overrides ModelConfig(Seed) when set.
-	Model    *ml.Config
+	Model *ml.Config
+	// LogReg evaluates the baseline instead: a multinomial logistic
+	// regression (L2, standardised features, same class weights) per fold.
+	// AdaptMinutes is ignored.
+	LogReg   bool
 	Progress func(Fold)
 }
 
@@ -180,6 +184,19 @@ func CrossValidate(ctx context.Context, recs []*Recording, cfg CVConfig) ([]Fold
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
+			if cfg.LogReg {
+				fold, err := logRegFold(ctx, train, test)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				folds[f] = fold
+				if err == nil && cfg.Progress != nil {
+					cfg.Progress(fold)
+				}
+				return
+			}
 			c, rep, err := Train(ctx, train, TrainConfig{Seed: cfg.Seed, Model: cfg.Model})
 			fold := Fold{}
 			if err == nil {
@@ -226,4 +243,31 @@ func WindowBeats(f *Features, minutes float64) int {
 		n++
 	}
 	return n
+}
+
+// logRegFold trains the logistic-regression baseline on train and labels
+// test (Q still from signal quality).
+func logRegFold(ctx context.Context, train, test []*Recording) (Fold, error) {
+	d := dataset(train)
+	m, err := ml.TrainLogReg(ctx, d, len(modelClasses), ml.LogRegConfig{ClassWeights: classWeights(d.Y)})
+	if err != nil {
+		return Fold{}, err
+	}
+	fold := Fold{}
+	var p [len(modelClasses)]float64
+	for _, r := range test {
+		fold.Test = append(fold.Test, r.Name)
+		pred := make([]byte, r.Features.Len())
+		for i := range pred {
+			row := r.Features.Row(i)
+			if unclassifiable(row) {
+				pred[i] = 'Q'
+				continue
+			}
+			m.Margins(row, p[:])
+			pred[i] = modelClasses[ml.Argmax(p[:])]
+		}
+		fold.Confusion.AddAll(r.Labels, pred)
+	}
+	return fold, nil
 }
