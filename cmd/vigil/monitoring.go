@@ -43,8 +43,12 @@ type Monitoring struct {
 	sub     *mqtt.Subscriber
 	subDone chan struct{}
 	fhir    *fhirAlerts
+	// fhirSamples queues the samples of FHIR Observations for
+	// storeFHIRSamples.
+	fhirSamples chan []vigil.Sample
 	// Webhooks delivers signed alert events (--webhook), or nil.
 	Webhooks *alert.Webhooks
+	log      *slog.Logger
 }
 
 // fhirAlerts writes every alert, as it changes, to the FHIR store as a
@@ -96,7 +100,7 @@ const (
 // openMonitoring opens the monitoring stores and builds the pipeline.
 func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 	cfg := app.cfg
-	m := &Monitoring{Hub: alert.NewHub(0)}
+	m := &Monitoring{Hub: alert.NewHub(0), fhirSamples: make(chan []vigil.Sample, 4096)}
 	var err error
 	if cfg.DB != "" {
 		if m.Samples, err = postgres.OpenSamples(ctx, cfg.DB); err != nil {
@@ -125,6 +129,7 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 			autoResolve[r.ID] = true
 		}
 	}
+	m.log = cfg.Logger
 	m.fhir = &fhirAlerts{records: app.Records, events: make(chan alert.Event, 4096), log: cfg.Logger}
 	sinks := []alert.Sink{m.Hub, m.fhir}
 	if cfg.Webhook != "" {
@@ -180,8 +185,11 @@ func ingestAudit(app *App) func(ctx context.Context, source string, patients []s
 }
 
 // writeHook feeds vital-sign Observations written through the FHIR API
-// into the same stream (stored as samples, idempotently, then analysed),
-// and rebuilds a patient's analysis when their CarePlan changes.
+// into the same stream, and rebuilds a patient's analysis when their
+// CarePlan changes. The samples are queued and stored (idempotently, then
+// analysed) by fhirSamples on a goroutine of its own, so that a FHIR create
+// does not wait for a second commit: the Observation itself is already
+// durable and is the record of truth; the sample is a derived copy.
 func (m *Monitoring) writeHook(log func(msg string, err error)) records.WriteHook {
 	return func(ctx context.Context, r *vigil.Resource) {
 		switch r.Type {
@@ -191,22 +199,8 @@ func (m *Monitoring) writeHook(log func(msg string, err error)) records.WriteHoo
 			}
 			now := time.Now().UTC()
 			ss := ingest.CheckTimes(ingest.FromObservation(r.JSON, now), now)
-			if len(ss) == 0 {
-				return
-			}
-			stored, err := m.Samples.AppendSamples(ctx, ss)
-			if err != nil {
-				log("fhir observation to samples", err)
-				return
-			}
-			var fresh []vigil.Sample
-			for i, ok := range stored {
-				if ok {
-					fresh = append(fresh, ss[i])
-				}
-			}
-			if len(fresh) > 0 {
-				m.Monitor.Observe(ctx, fresh)
+			if len(ss) > 0 {
+				m.fhirSamples <- ss // bounded: a full queue slows FHIR writers down
 			}
 		case "CarePlan":
 			var cp struct {
@@ -217,6 +211,45 @@ func (m *Monitoring) writeHook(log func(msg string, err error)) records.WriteHoo
 			if json.Unmarshal(r.JSON, &cp) == nil && len(cp.Subject.Reference) > len("Patient/") {
 				m.Monitor.Forget(cp.Subject.Reference[len("Patient/"):])
 			}
+		}
+	}
+}
+
+// storeFHIRSamples stores and analyses the samples of FHIR Observations,
+// many writes per commit, until ctx ends.
+func (m *Monitoring) storeFHIRSamples(ctx context.Context, log *slog.Logger) {
+	for {
+		var batch []vigil.Sample
+		select {
+		case <-ctx.Done():
+			return
+		case ss := <-m.fhirSamples:
+			batch = append(batch, ss...)
+		}
+	more:
+		for len(batch) < 5000 {
+			select {
+			case ss := <-m.fhirSamples:
+				batch = append(batch, ss...)
+			default:
+				break more
+			}
+		}
+		stored, err := m.Samples.AppendSamples(ctx, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error("monitoring: FHIR observations to samples", "err", err)
+			}
+			continue
+		}
+		var fresh []vigil.Sample
+		for i, ok := range stored {
+			if ok {
+				fresh = append(fresh, batch[i])
+			}
+		}
+		if len(fresh) > 0 {
+			m.Monitor.Observe(ctx, fresh)
 		}
 	}
 }
@@ -280,6 +313,7 @@ func (m *Monitoring) httpConfig(app *App) httpapi.MonitorConfig {
 // escalation) until ctx ends.
 func (m *Monitoring) run(ctx context.Context, every time.Duration) {
 	go m.fhir.run(ctx)
+	go m.storeFHIRSamples(ctx, m.log)
 	if m.Webhooks != nil {
 		go func() { _ = m.Webhooks.Run(ctx) }()
 	}

@@ -158,8 +158,16 @@ func TestMonitoringEndToEnd(t *testing.T) {
 		if s, b := f.do("clin", "POST", "/fhir/Observation", obs); s != 201 {
 			t.Fatalf("FHIR observation: %d %v", s, b)
 		}
-		if got := f.list("clin", "/api/v1/alerts?patient=pA&status=open"); len(got) != 1 || got[0]["rule"] != "systolic-above-180" {
-			t.Errorf("after a FHIR SBP of 200: %v", got)
+		// The FHIR path is analysed asynchronously (the Observation is
+		// durable at 201): wait for the alert.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			got := f.list("clin", "/api/v1/alerts?patient=pA&status=open")
+			if len(got) == 1 && got[0]["rule"] == "systolic-above-180" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after a FHIR SBP of 200: %v", got)
+			}
 		}
 
 		// HL7 v2: an ORU^R01 for pB (identified by MRN) is stored after the ACK.
