@@ -30,6 +30,9 @@ type SampleSource interface {
 //
 //   - Read and vread (version 1) of an id made by sampleobs.SampleID or
 //     WaveformID, when no stored resource has that id.
+//   - Samples whose Source is "fhir" are copies of Observations written
+//     through the FHIR API (the stored Observation is shown); they are
+//     not shown a second time.
 //   - Observation searches that name one patient (subject=Patient/X,
 //     patient=X, or the compartment Patient/X/Observation) and
 //     Patient/X/$everything list the patient's samples with the stored
@@ -87,7 +90,7 @@ func (s *Service) readSample(ctx context.Context, typ, id string) (r *vigil.Reso
 			return nil, true, err
 		}
 		for i := range list {
-			if pid.Device(list[i].Device) {
+			if pid.Device(list[i].Device) && list[i].Source != copySource {
 				return s.foundSample(ctx, &sampleItem{s: &list[i]})
 			}
 		}
@@ -97,7 +100,7 @@ func (s *Service) readSample(ctx context.Context, typ, id string) (r *vigil.Reso
 			return nil, true, err
 		}
 		for i := range list {
-			if list[i].Start.Equal(pid.Time) && pid.Device(list[i].Device) {
+			if list[i].Start.Equal(pid.Time) && pid.Device(list[i].Device) && list[i].Source != copySource {
 				return s.foundSample(ctx, &sampleItem{w: &list[i]})
 			}
 		}
@@ -125,6 +128,19 @@ func (it *sampleItem) patient() string {
 		return it.s.Patient
 	}
 	return it.w.Patient
+}
+
+// copySource is the Source of samples derived from Observations written
+// through the FHIR API (ingest.FromObservation): the stored Observation is
+// the record and is shown already, so the copy is not shown again.
+const copySource = "fhir"
+
+// copied reports whether the item is such a copy.
+func (it *sampleItem) copied() bool {
+	if it.s != nil {
+		return it.s.Source == copySource
+	}
+	return it.w.Source == copySource
 }
 
 // key returns the item's position in the order of sample streams: time,

@@ -309,6 +309,9 @@ func matchDate(v vigil.SearchValue, s, e time.Time) bool {
 // matches reports whether an item passes the plan's exact filters (the
 // store already applied patient, code and the coarse window).
 func (p *samplePlan) matches(it *sampleItem) bool {
+	if it.copied() {
+		return false
+	}
 	if len(p.dates) > 0 {
 		s, e := it.effective()
 		if !matchDates(p.dates, s, e) {

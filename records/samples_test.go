@@ -562,6 +562,33 @@ func TestSampleLastUpdated(t *testing.T) {
 	}
 }
 
+// TestSampleFHIRCopies checks that samples derived from Observations
+// written through the FHIR API (Source "fhir") are not shown beside the
+// stored Observation they copy.
+func TestSampleFHIRCopies(t *testing.T) {
+	f := openSQLiteFixture(t)
+	f.putPatient(t, "pc")
+	ctx := context.Background()
+	list := readings("pc")[:4]
+	f.storeAsFHIR(t, list[:2])
+	copies := slices.Clone(list[:2])
+	for i := range copies {
+		copies[i].Source = "fhir"
+	}
+	f.appendSamples(t, append(copies, list[2:]...))
+	got := searchAll(t, ctx, f.svc, "Observation", "", "subject=Patient/pc&_sort=date&_count=3", nil)
+	if len(got) != 4 {
+		t.Errorf("search = %v, want 4 readings once each", got)
+	}
+	if b, _ := search(t, ctx, f.svc, "Observation", "", "subject=Patient/pc&_summary=count"); b.Total == nil || *b.Total != 4 {
+		t.Errorf("count = %v, want 4", b.Total)
+	}
+	id, _ := sampleobs.SampleID(copies[0].Key())
+	if _, err := f.svc.Read(ctx, "Observation", id); !errors.Is(err, vigil.ErrNotFound) {
+		t.Errorf("Read(copy) error = %v, want ErrNotFound", err)
+	}
+}
+
 // TestSampleUnsupportedParams checks that parameters the sample layer
 // cannot evaluate leave the samples out with a warning.
 func TestSampleUnsupportedParams(t *testing.T) {
