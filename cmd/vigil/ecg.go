@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil/ecg"
+	"github.com/vigilhealth/vigil/ecg/beatclass"
 )
 
 // runECG runs the ECG tools (vigil ecg annotate|eval).
@@ -68,11 +69,16 @@ func openRecord(path string) (*ecg.Record, fs.FS, string, error) {
 }
 
 func runECGAnnotate(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "ecg annotate", "ecg annotate RECORD [--channel N]\n\n"+
+	fs := newFlagSet(env, "ecg annotate", "ecg annotate RECORD [--channel N] [--model FILE] [--adapt-minutes M]\n\n"+
 		"Detects heartbeats in channel N of the WFDB record RECORD (path without\n"+
-		"extension) and writes CSV to stdout: sample,time,label (one line per beat;\n"+
-		"sample at the record's rate, time in seconds).")
+		"extension), labels each with its AAMI class (N, S, V, F, Q) by the beat\n"+
+		"classifier, and writes CSV to stdout: sample,time,label (one line per beat;\n"+
+		"sample at the record's rate, time in seconds). With --adapt-minutes, the\n"+
+		"record's reference labels (RECORD.atr) of the first M minutes are the\n"+
+		"clinician's feedback that adapts the classifier to the patient.")
 	channel := fs.Int("channel", 0, "signal number to analyse")
+	modelFile := fs.String("model", "", "beat classifier model file (default: the model built into vigil)")
+	adapt := fs.Float64("adapt-minutes", 0, "adapt to the patient with the reference labels of the first M minutes")
 	pos, done, err := parseInterleaved(fs, env, args)
 	if done {
 		return err
@@ -81,7 +87,7 @@ func runECGAnnotate(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	rec, _, _, err := openRecord(pos[0])
+	rec, fsys, name, err := openRecord(pos[0])
 	if err != nil {
 		return err
 	}
@@ -93,12 +99,86 @@ func runECGAnnotate(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("record %s: %w", pos[0], err)
 	}
+	labels, err := labelBeats(ctx, rec, *channel, beats, *modelFile, *adapt, fsys, name)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", pos[0], err)
+	}
 	w := bufio.NewWriter(env.Stdout)
 	fmt.Fprintln(w, "sample,time,label")
-	for _, b := range beats {
-		fmt.Fprintf(w, "%d,%.3f,N\n", b.Sample, float64(b.Sample)/rec.Fs)
+	for i, b := range beats {
+		fmt.Fprintf(w, "%d,%.3f,%c\n", b.Sample, float64(b.Sample)/rec.Fs, labels[i])
 	}
 	return w.Flush()
+}
+
+// labelBeats classifies detected beats with the model (the built-in one
+// when file is ""), adapted to the patient with the reference labels of
+// the first adaptMinutes when asked.
+func labelBeats(ctx context.Context, rec *ecg.Record, channel int, beats []ecg.Beat, file string, adaptMinutes float64, fsys fs.FS, name string) ([]byte, error) {
+	var c *beatclass.Classifier
+	var err error
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		c, err = beatclass.Load(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %w", file, err)
+		}
+	} else if c, err = beatclass.Default(); err != nil {
+		return nil, err
+	}
+	x, err := beatclass.Signal(rec, channel)
+	if err != nil {
+		return nil, err
+	}
+	pos := make([]int, len(beats))
+	for i, b := range beats {
+		pos[i] = int(b.Sample)
+	}
+	feat, err := beatclass.Extract(x, rec.Fs, pos)
+	if err != nil {
+		return nil, err
+	}
+	if adaptMinutes > 0 {
+		// The clinician's feedback: the reference label of each detected
+		// beat within the window (matched within 150 ms), in order.
+		f, err := fsys.Open(name + ".atr")
+		if err != nil {
+			return nil, fmt.Errorf("--adapt-minutes needs the reference annotations: %w", err)
+		}
+		anns, err := ecg.ReadAnnotations(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		window := int(adaptMinutes * 60 * rec.Fs)
+		tol := int(0.15 * rec.Fs)
+		var labels []byte
+		k := 0
+		for _, p := range pos {
+			if p >= window {
+				break
+			}
+			label := byte('Q')
+			for k < len(anns) && anns[k].Sample < p-tol {
+				k++
+			}
+			for j := k; j < len(anns) && anns[j].Sample <= p+tol; j++ {
+				if cl, ok := ecg.AAMIClass(anns[j].Symbol); ok {
+					label = cl
+					break
+				}
+			}
+			labels = append(labels, label)
+		}
+		if c, err = c.Adapt(ctx, feat, labels); err != nil {
+			return nil, err
+		}
+	}
+	return c.Label(feat), nil
 }
 
 func runECGEval(ctx context.Context, env *Env, args []string) error {
