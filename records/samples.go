@@ -24,6 +24,9 @@ type SampleSource interface {
 	QueryWaveforms(ctx context.Context, patient, code string, from, to time.Time) ([]vigil.Waveform, error)
 }
 
+// Every sample store is a SampleSource.
+var _ SampleSource = vigil.SampleStore(nil)
+
 // WithSamples shows the samples and waveform chunks of src as FHIR
 // Observations (rendered by package sampleobs, version 1, lastUpdated the
 // time Vigil received them):
