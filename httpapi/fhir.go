@@ -532,7 +532,7 @@ func (s *Server) compartment(w http.ResponseWriter, r *http.Request) {
 		if !s.end(w, r, a, err) {
 			return
 		}
-		writeFHIR(w, r, http.StatusOK, page.Bundle)
+		writeFHIR(w, r, http.StatusOK, withWarnings(page))
 		return
 	}
 	if sub == "*" {

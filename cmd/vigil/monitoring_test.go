@@ -211,3 +211,32 @@ func TestMonitoringEndToEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestSamplesAsObservations checks that readings ingested by a device are
+// FHIR Observations for those who may see the patient, and for nobody else.
+func TestSamplesAsObservations(t *testing.T) {
+	f := startFixture(t, Config{Addr: "127.0.0.1:0", DataDir: t.TempDir()})
+	ts := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	if s, b := f.post("dev", "/api/v1/ingest", "application/json", `[{"code":"8867-4","time":"`+ts+`","value":77,"unit":"/min"}]`); s != 200 || b["stored"] != float64(1) {
+		t.Fatalf("ingest: %d %v", s, b)
+	}
+	_, ids, _ := f.ids("clin", "/fhir/Observation?subject=Patient/pA&code=http://loinc.org|8867-4")
+	var sampleID string
+	for _, id := range ids {
+		if id != "Observation/oA1" && id != "Observation/oA2" {
+			sampleID = id
+		}
+	}
+	if sampleID == "" {
+		t.Fatalf("the ingested reading is not an Observation for the clinician: %v", ids)
+	}
+	if s, obs := f.do("pat", "GET", "/fhir/"+sampleID, ""); s != 200 || obs["valueQuantity"].(map[string]any)["value"] != float64(77) {
+		t.Errorf("patient reading the sample Observation: %d %v", s, obs)
+	}
+	if s, _ := f.do("admin", "GET", "/fhir/"+sampleID, ""); s != 404 {
+		t.Errorf("admin reading the sample Observation: %d, want 404", s)
+	}
+	if _, ids, _ := f.ids("clin", "/fhir/Observation?subject=Patient/pB&code=http://loinc.org|8867-4"); slices.Contains(ids, sampleID) {
+		t.Errorf("pA's sample under pB: %v", ids)
+	}
+}
