@@ -156,7 +156,7 @@ func TestMQTTSink(t *testing.T) {
 	if _, err := s.Send(t.Context(), rs); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for rec.count() < len(rs) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -170,7 +170,7 @@ func TestMQTTSink(t *testing.T) {
 	}
 	_, temps := components(rs)
 	rej := 0
-	for deadline := time.Now().Add(5 * time.Second); rej < temps && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(20 * time.Second); rej < temps && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		n, err := s.Send(t.Context(), nil)
 		if err != nil {
 			t.Fatal(err)
