@@ -73,7 +73,7 @@ func TestCrashKeepsAcknowledgedReadings(t *testing.T) {
 		return cmd, url
 	}
 	cmd, url := start()
-	base := time.Now().Add(-time.Hour).Truncate(time.Second)
+	base := time.Now().Add(-7 * 24 * time.Hour).Truncate(time.Second) // far enough back for any number of batches in 1.5 s
 	batchOf := func(dev, n int) []byte {
 		var items []string
 		for k := range 20 {
