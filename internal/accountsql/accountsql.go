@@ -12,20 +12,19 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/internal/sqldb"
 )
 
-// Dialect names the SQL flavour.
-type Dialect int
+// Dialect names the SQL flavour (sqldb.SQLite or sqldb.Postgres).
+type Dialect = sqldb.Dialect
 
 // The dialects.
 const (
-	SQLite Dialect = iota + 1
-	Postgres
+	SQLite   = sqldb.SQLite
+	Postgres = sqldb.Postgres
 )
 
 // schema is applied with CREATE … IF NOT EXISTS on open; later versions
@@ -104,49 +103,13 @@ func Open(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 func (s *Store) Close() error { return s.db.Close() }
 
 // q rewrites ? placeholders to $n for PostgreSQL.
-func (s *Store) q(query string) string {
-	if s.dialect != Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
+func (s *Store) q(query string) string { return sqldb.Rebind(s.dialect, query) }
 
 func b2i(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-// isUnique reports a unique-constraint violation on either database.
-func isUnique(err error) bool {
-	m := err.Error()
-	return strings.Contains(m, "UNIQUE constraint") || strings.Contains(m, "SQLSTATE 23505") || strings.Contains(m, "duplicate key")
 }
 
 const accountCols = "id, username, role, patient, practitioner, device, scopes, password_hash, totp_secret, totp_enabled, totp_last, recovery_codes, failed_logins, locked_until, disabled, created"
@@ -159,9 +122,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *vigil.Account) error {
 	}
 	_, err = s.db.ExecContext(ctx, s.q("INSERT INTO auth_accounts ("+accountCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 		a.ID, a.Username, string(a.Role), a.Patient, a.Practitioner, a.Device, vigil.FormatScopes(a.Scopes), a.PasswordHash,
-		a.TOTPSecret, b2i(a.TOTPEnabled), a.TOTPLastStep, string(codes), a.FailedLogins, ms(a.LockedUntil), b2i(a.Disabled), ms(a.Created))
+		a.TOTPSecret, b2i(a.TOTPEnabled), a.TOTPLastStep, string(codes), a.FailedLogins, sqldb.Millis(a.LockedUntil), b2i(a.Disabled), sqldb.Millis(a.Created))
 	if err != nil {
-		if isUnique(err) {
+		if sqldb.IsUnique(err) {
 			return vigil.Errorf(vigil.ErrConflict, "an account with this username exists")
 		}
 		return fmt.Errorf("accounts: create: %w", err)
@@ -196,7 +159,7 @@ func scanAccount(r scanner) (*vigil.Account, error) {
 		return nil, fmt.Errorf("accounts: stored recovery codes: %w", err)
 	}
 	a.TOTPEnabled, a.Disabled = totp == 1, disabled == 1
-	a.LockedUntil, a.Created = fromMS(locked), fromMS(created)
+	a.LockedUntil, a.Created = sqldb.FromMillis(locked), sqldb.FromMillis(created)
 	return &a, nil
 }
 
@@ -231,9 +194,9 @@ func (s *Store) UpdateAccount(ctx context.Context, a *vigil.Account) error {
 		scopes = ?, password_hash = ?, totp_secret = ?, totp_enabled = ?, totp_last = ?, recovery_codes = ?, failed_logins = ?, locked_until = ?,
 		disabled = ? WHERE id = ?`),
 		a.Username, string(a.Role), a.Patient, a.Practitioner, a.Device, vigil.FormatScopes(a.Scopes), a.PasswordHash,
-		a.TOTPSecret, b2i(a.TOTPEnabled), a.TOTPLastStep, string(codes), a.FailedLogins, ms(a.LockedUntil), b2i(a.Disabled), a.ID)
+		a.TOTPSecret, b2i(a.TOTPEnabled), a.TOTPLastStep, string(codes), a.FailedLogins, sqldb.Millis(a.LockedUntil), b2i(a.Disabled), a.ID)
 	if err != nil {
-		if isUnique(err) {
+		if sqldb.IsUnique(err) {
 			return vigil.Errorf(vigil.ErrConflict, "an account with this username exists")
 		}
 		return fmt.Errorf("accounts: update: %w", err)
@@ -251,14 +214,14 @@ func (s *Store) RecordLoginFailure(ctx context.Context, id string, threshold int
 	err := s.db.QueryRowContext(ctx, s.q(`UPDATE auth_accounts SET
 		locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
 		failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END
-		WHERE id = ? RETURNING locked_until`), threshold, ms(lockUntil), threshold, id).Scan(&locked)
+		WHERE id = ? RETURNING locked_until`), threshold, sqldb.Millis(lockUntil), threshold, id).Scan(&locked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, vigil.Errorf(vigil.ErrNotFound, "no such account")
 	}
 	if err != nil {
 		return false, fmt.Errorf("accounts: record failure: %w", err)
 	}
-	return locked == ms(lockUntil), nil
+	return locked == sqldb.Millis(lockUntil), nil
 }
 
 // ResetLoginFailures implements vigil.AccountStore.
@@ -331,7 +294,7 @@ func (s *Store) ListAccounts(ctx context.Context) ([]vigil.Account, error) {
 // CreateToken implements vigil.AccountStore.
 func (s *Store) CreateToken(ctx context.Context, t *vigil.Token) error {
 	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO auth_tokens (id, hash, account_id, scopes, has_scopes, created, expires, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
-		t.ID, t.Hash, t.AccountID, vigil.FormatScopes(t.Scopes), b2i(t.Scopes != nil), ms(t.Created), ms(t.Expires), b2i(t.Revoked))
+		t.ID, t.Hash, t.AccountID, vigil.FormatScopes(t.Scopes), b2i(t.Scopes != nil), sqldb.Millis(t.Created), sqldb.Millis(t.Expires), b2i(t.Revoked))
 	if err != nil {
 		return fmt.Errorf("accounts: create token: %w", err)
 	}
@@ -355,7 +318,7 @@ func scanToken(r scanner) (*vigil.Token, error) {
 		}
 		t.Scopes = append([]vigil.Scope{}, sc...)
 	}
-	t.Created, t.Expires, t.Revoked = fromMS(created), fromMS(expires), revoked == 1
+	t.Created, t.Expires, t.Revoked = sqldb.FromMillis(created), sqldb.FromMillis(expires), revoked == 1
 	return &t, nil
 }
 
@@ -404,7 +367,7 @@ func (s *Store) ListTokens(ctx context.Context, accountID string) ([]vigil.Token
 // CreateSession implements vigil.AccountStore.
 func (s *Store) CreateSession(ctx context.Context, se *vigil.Session) error {
 	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO auth_sessions (hash, account_id, method, created, last_seen, expires) VALUES (?, ?, ?, ?, ?, ?)"),
-		se.Hash, se.AccountID, se.Method, ms(se.Created), ms(se.LastSeen), ms(se.Expires))
+		se.Hash, se.AccountID, se.Method, sqldb.Millis(se.Created), sqldb.Millis(se.LastSeen), sqldb.Millis(se.Expires))
 	if err != nil {
 		return fmt.Errorf("accounts: create session: %w", err)
 	}
@@ -423,13 +386,13 @@ func (s *Store) SessionByHash(ctx context.Context, hash string) (*vigil.Session,
 	if err != nil {
 		return nil, fmt.Errorf("accounts: read session: %w", err)
 	}
-	se.Created, se.LastSeen, se.Expires = fromMS(created), fromMS(seen), fromMS(expires)
+	se.Created, se.LastSeen, se.Expires = sqldb.FromMillis(created), sqldb.FromMillis(seen), sqldb.FromMillis(expires)
 	return &se, nil
 }
 
 // TouchSession implements vigil.AccountStore.
 func (s *Store) TouchSession(ctx context.Context, hash string, t time.Time) error {
-	if _, err := s.db.ExecContext(ctx, s.q("UPDATE auth_sessions SET last_seen = ? WHERE hash = ?"), ms(t), hash); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.q("UPDATE auth_sessions SET last_seen = ? WHERE hash = ?"), sqldb.Millis(t), hash); err != nil {
 		return fmt.Errorf("accounts: touch session: %w", err)
 	}
 	return nil
@@ -454,7 +417,7 @@ func (s *Store) DeleteSessions(ctx context.Context, accountID string) error {
 // CreateBreakGlass implements vigil.AccountStore.
 func (s *Store) CreateBreakGlass(ctx context.Context, g *vigil.BreakGlass) error {
 	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO auth_break_glass (id, account_id, patient, reason, created, expires) VALUES (?, ?, ?, ?, ?, ?)"),
-		g.ID, g.AccountID, g.Patient, g.Reason, ms(g.Created), ms(g.Expires))
+		g.ID, g.AccountID, g.Patient, g.Reason, sqldb.Millis(g.Created), sqldb.Millis(g.Expires))
 	if err != nil {
 		return fmt.Errorf("accounts: create break-glass grant: %w", err)
 	}
@@ -474,7 +437,7 @@ func (s *Store) grants(ctx context.Context, query string, args ...any) ([]vigil.
 		if err := rows.Scan(&g.ID, &g.AccountID, &g.Patient, &g.Reason, &created, &expires); err != nil {
 			return nil, fmt.Errorf("accounts: break-glass grants: %w", err)
 		}
-		g.Created, g.Expires = fromMS(created), fromMS(expires)
+		g.Created, g.Expires = sqldb.FromMillis(created), sqldb.FromMillis(expires)
 		out = append(out, g)
 	}
 	return out, rows.Err()
@@ -482,10 +445,10 @@ func (s *Store) grants(ctx context.Context, query string, args ...any) ([]vigil.
 
 // ActiveBreakGlass implements vigil.AccountStore.
 func (s *Store) ActiveBreakGlass(ctx context.Context, accountID string, now time.Time) ([]vigil.BreakGlass, error) {
-	return s.grants(ctx, "account_id = ? AND expires > ? ORDER BY created", accountID, ms(now))
+	return s.grants(ctx, "account_id = ? AND expires > ? ORDER BY created", accountID, sqldb.Millis(now))
 }
 
 // ListBreakGlass implements vigil.AccountStore.
 func (s *Store) ListBreakGlass(ctx context.Context, since time.Time) ([]vigil.BreakGlass, error) {
-	return s.grants(ctx, "created >= ? ORDER BY created DESC", ms(since))
+	return s.grants(ctx, "created >= ? ORDER BY created DESC", sqldb.Millis(since))
 }

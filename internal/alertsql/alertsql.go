@@ -24,15 +24,16 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/internal/sqldb"
 )
 
-// Dialect names the SQL flavour.
-type Dialect int
+// Dialect names the SQL flavour (sqldb.SQLite or sqldb.Postgres).
+type Dialect = sqldb.Dialect
 
 // The dialects.
 const (
-	SQLite Dialect = iota + 1
-	Postgres
+	SQLite   = sqldb.SQLite
+	Postgres = sqldb.Postgres
 )
 
 // schema is applied with CREATE … IF NOT EXISTS on open; later versions
@@ -117,36 +118,7 @@ func (s *Store) Close() error {
 }
 
 // q rewrites ? placeholders to $n for PostgreSQL.
-func (s *Store) q(query string) string {
-	if s.dialect != Postgres {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// isUnique reports a unique-constraint violation on either database.
-func isUnique(err error) bool {
-	m := err.Error()
-	return strings.Contains(m, "UNIQUE constraint") || strings.Contains(m, "SQLSTATE 23505") || strings.Contains(m, "duplicate key")
-}
+func (s *Store) q(query string) string { return sqldb.Rebind(s.dialect, query) }
 
 // normalise rounds the record's times to milliseconds in UTC, as stored, so
 // that the caller's copy equals what a later read returns.
@@ -200,11 +172,11 @@ func (s *Store) CreateAlert(ctx context.Context, a *vigil.AlertRecord) error {
 	err = s.submit(ctx, func(ctx context.Context, tx execer) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO alerts (id, patient, rule, severity, status, created, updated, next_escalation, version, body)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			a.ID, a.Patient, a.Rule, a.Severity, string(a.Status), ms(a.Created), ms(a.Updated), ms(a.NextEscalation), rec.Version, string(body))
+			a.ID, a.Patient, a.Rule, a.Severity, string(a.Status), sqldb.Millis(a.Created), sqldb.Millis(a.Updated), sqldb.Millis(a.NextEscalation), rec.Version, string(body))
 		return err
 	})
 	if err != nil {
-		if isUnique(err) {
+		if sqldb.IsUnique(err) {
 			return vigil.Errorf(vigil.ErrConflict, "an active alert of this patient and rule exists")
 		}
 		return fmt.Errorf("alerts: create: %w", err)
@@ -231,8 +203,8 @@ func (s *Store) UpdateAlert(ctx context.Context, a *vigil.AlertRecord) error {
 	err = s.submit(ctx, func(ctx context.Context, tx execer) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE alerts SET severity = ?, status = ?, updated = ?, next_escalation = ?, version = ?, body = ?
 			WHERE id = ? AND version = ? AND patient = ? AND rule = ? AND created = ?`),
-			a.Severity, string(a.Status), ms(a.Updated), ms(a.NextEscalation), rec.Version, string(body),
-			a.ID, a.Version, a.Patient, a.Rule, ms(a.Created))
+			a.Severity, string(a.Status), sqldb.Millis(a.Updated), sqldb.Millis(a.NextEscalation), rec.Version, string(body),
+			a.ID, a.Version, a.Patient, a.Rule, sqldb.Millis(a.Created))
 		if err != nil {
 			return err
 		}
@@ -249,7 +221,7 @@ func (s *Store) UpdateAlert(ctx context.Context, a *vigil.AlertRecord) error {
 	case err == nil:
 		a.Version = rec.Version
 		return nil
-	case isUnique(err):
+	case sqldb.IsUnique(err):
 		return vigil.Errorf(vigil.ErrConflict, "an active alert of this patient and rule exists")
 	case !errors.Is(err, errStale):
 		return fmt.Errorf("alerts: update: %w", err)
@@ -354,10 +326,10 @@ func (s *Store) ListAlerts(ctx context.Context, q *vigil.AlertQuery) ([]vigil.Al
 		where = append(where, "status IN ("+strings.Join(ph, ", ")+")")
 	}
 	if !q.Since.IsZero() {
-		add("created >= ?", ms(q.Since))
+		add("created >= ?", sqldb.Millis(q.Since))
 	}
 	if !q.DueBefore.IsZero() {
-		add("next_escalation > 0 AND next_escalation <= ?", ms(q.DueBefore))
+		add("next_escalation > 0 AND next_escalation <= ?", sqldb.Millis(q.DueBefore))
 	}
 	if q.Cursor != "" {
 		c, err := decodeCursor(q.Cursor)
@@ -398,7 +370,7 @@ func (s *Store) ListAlerts(ctx context.Context, q *vigil.AlertQuery) ([]vigil.Al
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = cursor{ms(last.Created), last.ID}.encode()
+		next = cursor{sqldb.Millis(last.Created), last.ID}.encode()
 	}
 	return out, next, nil
 }
