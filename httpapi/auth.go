@@ -107,6 +107,28 @@ func (s *Server) principalOrFail(w http.ResponseWriter, r *http.Request) *vigil.
 	return p
 }
 
+// caller returns the authentication service and the authenticated caller,
+// or answers (404 without authentication configured, 401 without a
+// caller) and returns false.
+func (s *Server) caller(w http.ResponseWriter, r *http.Request) (*auth.Service, *vigil.Principal, bool) {
+	a := s.authService(w, r)
+	if a == nil {
+		return nil, nil, false
+	}
+	p := s.principalOrFail(w, r)
+	return a, p, p != nil
+}
+
+// decodeJSON reads a small JSON body into v, or answers 400/415 and
+// returns false.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := readJSON(r, v); err != nil {
+		s.bodyError(w, r, err)
+		return false
+	}
+	return true
+}
+
 func (s *Server) authService(w http.ResponseWriter, r *http.Request) *auth.Service {
 	if s.cfg.Auth == nil {
 		s.fail(w, r, vigil.Errorf(vigil.ErrNotFound, "authentication is not configured"))
@@ -124,8 +146,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 		Code     string `json:"code"`
 	}
-	if err := readJSON(r, &body); err != nil {
-		s.bodyError(w, r, err)
+	if !s.decodeJSON(w, r, &body) {
 		return
 	}
 	cookie, p, err := a.Login(r.Context(), body.Username, body.Password, body.Code, clientIP(r))
@@ -177,9 +198,8 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) totpEnrol(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	secret, u, err := a.EnrolTOTP(r.Context(), p.AccountID)
@@ -195,14 +215,12 @@ type codeBody struct {
 }
 
 func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	var body codeBody
-	if err := readJSON(r, &body); err != nil {
-		s.bodyError(w, r, err)
+	if !s.decodeJSON(w, r, &body) {
 		return
 	}
 	codes, err := a.ConfirmTOTP(r.Context(), p.AccountID, body.Code, clientIP(r))
@@ -214,14 +232,12 @@ func (s *Server) totpConfirm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	var body codeBody
-	if err := readJSON(r, &body); err != nil {
-		s.bodyError(w, r, err)
+	if !s.decodeJSON(w, r, &body) {
 		return
 	}
 	if err := a.DisableTOTP(r.Context(), p.AccountID, body.Code, clientIP(r)); err != nil {
@@ -232,17 +248,15 @@ func (s *Server) totpDisable(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	var body struct {
 		Current string `json:"current"`
 		New     string `json:"new"`
 	}
-	if err := readJSON(r, &body); err != nil {
-		s.bodyError(w, r, err)
+	if !s.decodeJSON(w, r, &body) {
 		return
 	}
 	if err := a.ChangePassword(r.Context(), p.AccountID, body.Current, body.New, clientIP(r)); err != nil {
@@ -254,9 +268,8 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	if p.NeedsSecondFactor {
@@ -267,8 +280,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 		Expires string `json:"expires"` // Go duration, e.g. "24h"
 		Scope   string `json:"scope"`
 	}
-	if err := readJSON(r, &body); err != nil {
-		s.bodyError(w, r, err)
+	if !s.decodeJSON(w, r, &body) {
 		return
 	}
 	ttl := 24 * time.Hour
@@ -300,9 +312,8 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	if err := a.RevokeToken(r.Context(), p, r.PathValue("id")); err != nil {
@@ -313,9 +324,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -323,8 +333,7 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 		Reason  string `json:"reason"`
 		Minutes int    `json:"minutes"`
 	}
-	if err := readJSON(r, &body); err != nil {
-		s.bodyError(w, r, err)
+	if !s.decodeJSON(w, r, &body) {
 		return
 	}
 	g, err := a.BreakGlass(r.Context(), p, body.Patient, body.Reason, time.Duration(body.Minutes)*time.Minute, clientIP(r))
@@ -342,9 +351,8 @@ func (s *Server) breakGlass(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listBreakGlass(w http.ResponseWriter, r *http.Request) {
-	a := s.authService(w, r)
-	p := s.principalOrFail(w, r)
-	if a == nil || p == nil {
+	a, p, ok := s.caller(w, r)
+	if !ok {
 		return
 	}
 	if p.Role != vigil.RoleAdmin || p.NeedsSecondFactor {
