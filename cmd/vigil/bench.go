@@ -34,9 +34,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
 	preload := fs.Int("preload", 0, "Observations to import before the search phase (e.g. 1000000)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
-	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest")
+	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest, alerts")
 	token := fs.String("token", "", "bearer token for --target (default: bench makes a service account on the server it starts)")
 	batch := fs.Int("batch", 500, "readings per request in the ingest phase")
+	redRate := fs.Int("red", 5, "alerts phase: patients whose SpO2 falls each second")
 	withAudit := fs.Bool("audit", true, "audit every request (false: measure what the audit trail costs; started server only)")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
@@ -83,7 +84,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		*token = tok
-		if want["ingest"] {
+		if want["ingest"] || want["alerts"] {
 			if err := benchDevices(ctx, app, *patients); err != nil {
 				return err
 			}
@@ -99,6 +100,14 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	fhirBase := base + "/fhir"
 	client := &http.Client{Transport: bearer{token: *token, next: &http.Transport{MaxIdleConnsPerHost: *clients * 2, MaxConnsPerHost: *clients * 2}}}
+	if want["alerts"] {
+		if err := benchAlerts(ctx, env, client, base, *patients, *dur, *redRate); err != nil {
+			return err
+		}
+		if !want["create"] && !want["read"] && !want["search"] && !want["ingest"] {
+			return nil
+		}
+	}
 	if want["ingest"] {
 		var clock atomic.Int64
 		start := time.Now().Add(-24 * time.Hour).UnixMilli()
