@@ -260,6 +260,24 @@ func (s *Server) worklist(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	// A clinician's worklist lists every patient of their care teams, also
+	// those with no reading since the server started: their state is built
+	// from the store on first sight.
+	if s.cfg.Monitor.Access != nil {
+		all, ids, err := s.cfg.Monitor.Access.Visible(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !all {
+			for _, id := range ids {
+				if _, _, err := s.cfg.Monitor.Monitor.NEWS2(r.Context(), id); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
+		}
+	}
 	entries := s.cfg.Monitor.Monitor.Worklist(visible)
 	a := &Access{Action: ActionSearch, Type: "Patient", RequestID: RequestID(r.Context()), Source: r.RemoteAddr}
 	type row struct {
