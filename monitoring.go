@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"math"
 	"time"
 )
 
@@ -124,4 +125,51 @@ type Alert struct {
 	// Escalations counts how many times it was escalated for want of an
 	// acknowledgement.
 	Escalations int `json:"escalations"`
+}
+
+// MaxWaveformDuration is the longest waveform chunk a SampleStore accepts,
+// so that one key range finds every chunk overlapping a time window.
+const MaxWaveformDuration = time.Hour
+
+// ValidateSamples checks what every SampleStore requires of a batch: a
+// patient, a code, a time in the years 1900 to 9999 (PostgreSQL names its
+// partitions by four-digit year) and a finite value. Errors wrap
+// ErrInvalid and name the sample's index.
+func ValidateSamples(batch []Sample) error {
+	for i := range batch {
+		s := &batch[i]
+		switch {
+		case s.Patient == "" || s.Code == "":
+			return Errorf(ErrInvalid, "sample %d: patient and code are required", i)
+		case !storableTime(s.Time):
+			return Errorf(ErrInvalid, "sample %d: time is missing or outside the years 1900 to 9999", i)
+		case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
+			return Errorf(ErrInvalid, "sample %d: value is not a finite number", i)
+		}
+	}
+	return nil
+}
+
+// Validate checks what every SampleStore requires of a waveform chunk.
+// Errors wrap ErrInvalid.
+func (w *Waveform) Validate() error {
+	switch {
+	case w.Patient == "" || w.Code == "":
+		return Errorf(ErrInvalid, "waveform: patient and code are required")
+	case !storableTime(w.Start):
+		return Errorf(ErrInvalid, "waveform: start is missing or outside the years 1900 to 9999")
+	case !(w.RateHz > 0) || math.IsInf(w.RateHz, 0):
+		return Errorf(ErrInvalid, "waveform: rate must be a positive number")
+	case math.IsNaN(w.Gain) || math.IsInf(w.Gain, 0):
+		return Errorf(ErrInvalid, "waveform: gain is not a finite number")
+	case float64(len(w.Samples))/w.RateHz > MaxWaveformDuration.Seconds():
+		return Errorf(ErrInvalid, "waveform: chunk longer than %v", MaxWaveformDuration)
+	}
+	return nil
+}
+
+// storableTime reports whether t is in the years 1900 to 9999.
+func storableTime(t time.Time) bool {
+	y := t.UTC().Year()
+	return 1900 <= y && y <= 9999
 }

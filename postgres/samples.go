@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/vigilhealth/vigil"
@@ -21,9 +19,7 @@ var _ vigil.SampleStore = (*Samples)(nil)
 const SampleLimit = 100_000
 
 // MaxWaveformDuration is the longest waveform chunk AppendWaveform accepts.
-// The bound lets QueryWaveforms find the chunks overlapping a window with
-// one index range on the start time.
-const MaxWaveformDuration = time.Hour
+const MaxWaveformDuration = vigil.MaxWaveformDuration
 
 // Samples is a vigil.SampleStore on PostgreSQL (tables sample_series,
 // sample and waveform of migration 0003). It is safe for concurrent use.
@@ -116,45 +112,4 @@ func (s *Samples) Close() error {
 	s.writers.Wait()
 	s.pool.Close()
 	return nil
-}
-
-// checkSamples validates a batch: every sample needs a patient, a code, a
-// time in the years 1900 to 9999 and a finite value.
-func checkSamples(batch []vigil.Sample) error {
-	for i := range batch {
-		s := &batch[i]
-		switch {
-		case s.Patient == "" || s.Code == "":
-			return vigil.Errorf(vigil.ErrInvalid, "sample %d: patient and code are required", i)
-		case !plausibleTime(s.Time):
-			return vigil.Errorf(vigil.ErrInvalid, "sample %d: time is missing or outside the years 1900 to 9999", i)
-		case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
-			return vigil.Errorf(vigil.ErrInvalid, "sample %d: value is not a finite number", i)
-		}
-	}
-	return nil
-}
-
-// checkWaveform validates a chunk.
-func checkWaveform(w *vigil.Waveform) error {
-	switch {
-	case w.Patient == "" || w.Code == "":
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: patient and code are required")
-	case !plausibleTime(w.Start):
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: start is missing or outside the years 1900 to 9999")
-	case !(w.RateHz > 0) || math.IsInf(w.RateHz, 0):
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: rate must be a positive number")
-	case math.IsNaN(w.Gain) || math.IsInf(w.Gain, 0):
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: gain is not a finite number")
-	case float64(len(w.Samples))/w.RateHz > MaxWaveformDuration.Seconds():
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: chunk longer than %v", MaxWaveformDuration)
-	}
-	return nil
-}
-
-// plausibleTime reports whether t is in the years 1900 to 9999 (partitions
-// are named by four-digit year; both stores accept the same range).
-func plausibleTime(t time.Time) bool {
-	y := t.UTC().Year()
-	return 1900 <= y && y <= 9999
 }

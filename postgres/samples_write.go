@@ -46,7 +46,7 @@ const maxSampleRetries = 5
 // batch is queued, canceling ctx makes it fail only if no writer took it
 // yet.
 func (s *Samples) AppendSamples(ctx context.Context, batch []vigil.Sample) ([]bool, error) {
-	if err := checkSamples(batch); err != nil {
+	if err := vigil.ValidateSamples(batch); err != nil {
 		return nil, err
 	}
 	if len(batch) == 0 {
@@ -398,7 +398,7 @@ func (s *Samples) ensurePartitions(ctx context.Context, times []time.Time) error
 // 9999), a rate that is not positive, a gain that is not finite or that
 // lasts longer than MaxWaveformDuration fails with vigil.ErrInvalid.
 func (s *Samples) AppendWaveform(ctx context.Context, w *vigil.Waveform) (bool, error) {
-	if err := checkWaveform(w); err != nil {
+	if err := w.Validate(); err != nil {
 		return false, err
 	}
 	s.mu.RLock()

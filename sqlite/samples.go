@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -27,9 +26,7 @@ const SamplesFileName = "samples.db"
 const SampleLimit = 100_000
 
 // MaxWaveformDuration is the longest waveform chunk AppendWaveform accepts.
-// The bound lets QueryWaveforms find the chunks overlapping a window with
-// one index range on the start time.
-const MaxWaveformDuration = time.Hour
+const MaxWaveformDuration = vigil.MaxWaveformDuration
 
 // samplesSchema is the layout of samples.db (see SAMPLES.md).
 //
@@ -250,48 +247,6 @@ func (s *Samples) Close() error {
 		}
 	})
 	return s.cerr
-}
-
-// checkSamples validates a batch: every sample needs a patient, a code, a
-// time in the years 1900 to 9999 and a finite value.
-func checkSamples(batch []vigil.Sample) error {
-	for i := range batch {
-		s := &batch[i]
-		switch {
-		case s.Patient == "" || s.Code == "":
-			return vigil.Errorf(vigil.ErrInvalid, "sample %d: patient and code are required", i)
-		case !plausibleTime(s.Time):
-			return vigil.Errorf(vigil.ErrInvalid, "sample %d: time is missing or outside the years 1900 to 9999", i)
-		case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
-			return vigil.Errorf(vigil.ErrInvalid, "sample %d: value is not a finite number", i)
-		}
-	}
-	return nil
-}
-
-// checkWaveform validates a chunk.
-func checkWaveform(w *vigil.Waveform) error {
-	switch {
-	case w.Patient == "" || w.Code == "":
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: patient and code are required")
-	case !plausibleTime(w.Start):
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: start is missing or outside the years 1900 to 9999")
-	case !(w.RateHz > 0) || math.IsInf(w.RateHz, 0):
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: rate must be a positive number")
-	case math.IsNaN(w.Gain) || math.IsInf(w.Gain, 0):
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: gain is not a finite number")
-	case float64(len(w.Samples))/w.RateHz > MaxWaveformDuration.Seconds():
-		return vigil.Errorf(vigil.ErrInvalid, "waveform: chunk longer than %v", MaxWaveformDuration)
-	}
-	return nil
-}
-
-// plausibleTime reports whether t is in the years 1900 to 9999, the range
-// both sample stores accept (PostgreSQL names its monthly partitions by
-// four-digit year).
-func plausibleTime(t time.Time) bool {
-	y := t.UTC().Year()
-	return 1900 <= y && y <= 9999
 }
 
 // millis maps a time to Unix milliseconds, the zero time to 0.

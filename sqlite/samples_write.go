@@ -34,7 +34,7 @@ type sampleJob struct {
 // concurrent callers but is rolled back alone if it fails. Canceling ctx
 // while the batch waits in the queue abandons it.
 func (s *Samples) AppendSamples(ctx context.Context, batch []vigil.Sample) ([]bool, error) {
-	if err := checkSamples(batch); err != nil {
+	if err := vigil.ValidateSamples(batch); err != nil {
 		return nil, err
 	}
 	if len(batch) == 0 {
@@ -53,7 +53,7 @@ func (s *Samples) AppendSamples(ctx context.Context, batch []vigil.Sample) ([]bo
 // rate that is not positive, a gain that is not finite or that lasts longer
 // than MaxWaveformDuration fails with vigil.ErrInvalid.
 func (s *Samples) AppendWaveform(ctx context.Context, w *vigil.Waveform) (bool, error) {
-	if err := checkWaveform(w); err != nil {
+	if err := w.Validate(); err != nil {
 		return false, err
 	}
 	p, _ := s.packers.Get().(*sampleobs.Packer)
