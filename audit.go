@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -175,3 +176,54 @@ type AuditStore interface {
 	// record against q: the index columns are not authoritative.
 	QueryAudit(ctx context.Context, q *AuditQuery) ([]AuditEntry, error)
 }
+
+// AuditChain builds the entries that append records to the audit trail,
+// for a store that writes them inside its own transaction (see
+// CommitAudit). It is implemented by audit.Trail.
+type AuditChain interface {
+	// ChainAudit returns the entries, and a checkpoint when one is due,
+	// that append recs after head. head is the stored head as the store's
+	// transaction sees it. Nothing is durable until the store commits and
+	// calls AuditCommitted; a store that rolls back simply drops them.
+	ChainAudit(head AuditHead, recs []AuditRecord) ([]AuditEntry, []AuditCheckpoint, error)
+	// AuditCommitted reports that the trail up to head is durable, with
+	// the checkpoints committed since the last call.
+	AuditCommitted(head AuditHead, ckps []AuditCheckpoint)
+}
+
+// CommitAudit asks a resource store to append the audit record of a Write
+// in the same transaction as the Write itself, so that the change and its
+// record are committed (and made durable) together: one commit instead of
+// two, and no change without its record. Stores that cannot (PostgreSQL
+// today) ignore it, and the caller appends the record afterwards; Appended
+// tells the caller which happened.
+type CommitAudit struct {
+	// Chain builds the entries (the audit trail).
+	Chain AuditChain
+	// Record returns the record of a Write whose fn succeeded; written
+	// lists the resources it stored, as "Type/id", in order. It is called
+	// on the store's writer, while the Write's caller waits.
+	Record func(written []string) AuditRecord
+
+	appended atomic.Bool
+}
+
+type commitAuditKey struct{}
+
+// WithCommitAudit returns a context under which Writes append c's record
+// in their own transaction (stores that support it).
+func WithCommitAudit(ctx context.Context, c *CommitAudit) context.Context {
+	return context.WithValue(ctx, commitAuditKey{}, c)
+}
+
+// CommitAuditFrom returns the CommitAudit of ctx, or nil.
+func CommitAuditFrom(ctx context.Context) *CommitAudit {
+	c, _ := ctx.Value(commitAuditKey{}).(*CommitAudit)
+	return c
+}
+
+// MarkAppended is called by a store after it committed c's record.
+func (c *CommitAudit) MarkAppended() { c.appended.Store(true) }
+
+// Appended reports whether a store committed c's record with a Write.
+func (c *CommitAudit) Appended() bool { return c != nil && c.appended.Load() }

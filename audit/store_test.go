@@ -67,7 +67,7 @@ func openSQLite(t testing.TB) *fixture {
 	}
 	open()
 	t.Cleanup(func() { db.Close() })
-	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.AuditFileName)+"?_pragma=busy_timeout(10000)")
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName)+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}

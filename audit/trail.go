@@ -64,6 +64,10 @@ type Trail struct {
 	mu      sync.Mutex
 	head    vigil.AuditHead // the chain head as this trail last saw it
 	lastCkp time.Time       // time of the last checkpoint
+	// pending maps the Seq of heads built but not yet known to be
+	// committed to their hash: a store that writes several appends in one
+	// transaction shows the later ones the uncommitted earlier ones.
+	pending map[int64][]byte
 
 	closeOnce sync.Once
 	closeErr  error
@@ -103,7 +107,8 @@ func Open(ctx context.Context, store vigil.AuditStore, opt Options) (*Trail, err
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
 	t := &Trail{store: store, keys: newKeys(opt.Key), opt: opt,
-		reqs: make(chan *appendReq), stop: make(chan struct{}), done: make(chan struct{})}
+		reqs: make(chan *appendReq), stop: make(chan struct{}), done: make(chan struct{}),
+		pending: make(map[int64][]byte)}
 	if err := t.load(ctx); err != nil {
 		return nil, err
 	}
@@ -238,14 +243,8 @@ func (t *Trail) PublicKey() ed25519.PublicKey { return t.keys.pub }
 // (the caller should stop serving health data), ErrClosed after Close.
 // Once queued, the record is written even if ctx ends.
 func (t *Trail) Append(ctx context.Context, rec *vigil.AuditRecord) error {
-	r := *rec
-	if r.Time.IsZero() {
-		r.Time = t.opt.Now()
-	}
-	r.Time = r.Time.UTC().Truncate(time.Microsecond)
-	r.Resources = slices.Clone(r.Resources)
-	r.Patients = slices.Compact(slices.Sorted(slices.Values(r.Patients)))
-	if err := validate(&r); err != nil {
+	r, err := t.normalise(rec)
+	if err != nil {
 		return err
 	}
 	req := &appendReq{rec: r, done: make(chan struct{})}
@@ -262,6 +261,23 @@ func (t *Trail) Append(ctx context.Context, rec *vigil.AuditRecord) error {
 	}
 	rec.Seq, rec.Time = req.seq, r.Time
 	return nil
+}
+
+// normalise returns a copy of rec with its time set (Now when zero) and
+// truncated to UTC microseconds, and its patients sorted without
+// duplicates, after checking it against the rules of Encode.
+func (t *Trail) normalise(rec *vigil.AuditRecord) (vigil.AuditRecord, error) {
+	r := *rec
+	if r.Time.IsZero() {
+		r.Time = t.opt.Now()
+	}
+	r.Time = r.Time.UTC().Truncate(time.Microsecond)
+	r.Resources = slices.Clone(r.Resources)
+	r.Patients = slices.Compact(slices.Sorted(slices.Values(r.Patients)))
+	if err := validate(&r); err != nil {
+		return r, err
+	}
+	return r, nil
 }
 
 // run is the writer goroutine.
@@ -305,32 +321,18 @@ var errBehind = errors.New("audit: stored head ahead of memory")
 func (t *Trail) commit(batch []*appendReq) {
 	var newHead vigil.AuditHead
 	var ckp *vigil.AuditCheckpoint
+	recs := make([]vigil.AuditRecord, len(batch))
+	for i, r := range batch {
+		recs[i] = r.rec
+	}
 	err := t.write(func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error) {
-		entries := make([]vigil.AuditEntry, len(batch))
-		prev := head.Hash
-		if head.Seq == 0 {
-			prev = genesis[:]
+		entries, h, c, err := t.build(head, recs)
+		if err != nil {
+			return nil, nil, err
 		}
-		seq := head.Seq
-		for i, r := range batch {
-			seq++
-			rec := r.rec
-			rec.Seq = seq
-			data, err := Encode(&rec)
-			if err != nil {
-				return nil, nil, err
-			}
-			h := chainHash(prev, data)
-			entries[i] = vigil.AuditEntry{Seq: seq, Data: data, Hash: h[:], MAC: t.keys.recordMAC(data),
-				Time: rec.Time, Agent: rec.ActorID, Action: rec.Action, Patients: rec.Patients}
-			prev = h[:]
-		}
-		newHead = vigil.AuditHead{Seq: seq, Hash: prev, CheckpointSeq: head.CheckpointSeq}
-		ckp = nil
-		if now := t.opt.Now(); seq-head.CheckpointSeq >= int64(t.opt.CheckpointEvery) || now.Sub(t.lastCkp) >= t.opt.CheckpointInterval {
-			ckp = t.checkpoint(seq, prev, now)
-			newHead.CheckpointSeq = seq
-			return entries, []vigil.AuditCheckpoint{*ckp}, nil
+		newHead, ckp = h, c
+		if c != nil {
+			return entries, []vigil.AuditCheckpoint{*c}, nil
 		}
 		return entries, nil, nil
 	})
@@ -344,6 +346,89 @@ func (t *Trail) commit(batch []*appendReq) {
 		r.err = err
 		close(r.done)
 	}
+}
+
+// build returns the entries that append recs (normalised and validated)
+// after head, the new head, and a checkpoint at it when one is due. It
+// remembers the new head as pending (see sameHead) until it is committed.
+func (t *Trail) build(head vigil.AuditHead, recs []vigil.AuditRecord) ([]vigil.AuditEntry, vigil.AuditHead, *vigil.AuditCheckpoint, error) {
+	entries := make([]vigil.AuditEntry, len(recs))
+	prev := head.Hash
+	if head.Seq == 0 {
+		prev = genesis[:]
+	}
+	seq := head.Seq
+	for i := range recs {
+		seq++
+		rec := recs[i]
+		rec.Seq = seq
+		data, err := Encode(&rec)
+		if err != nil {
+			return nil, head, nil, err
+		}
+		h := chainHash(prev, data)
+		entries[i] = vigil.AuditEntry{Seq: seq, Data: data, Hash: h[:], MAC: t.keys.recordMAC(data),
+			Time: rec.Time, Agent: rec.ActorID, Action: rec.Action, Patients: rec.Patients}
+		prev = h[:]
+	}
+	newHead := vigil.AuditHead{Seq: seq, Hash: prev, CheckpointSeq: head.CheckpointSeq}
+	var ckp *vigil.AuditCheckpoint
+	t.mu.Lock()
+	last := t.lastCkp
+	t.pending[seq] = prev
+	t.mu.Unlock()
+	if now := t.opt.Now(); seq-head.CheckpointSeq >= int64(t.opt.CheckpointEvery) || now.Sub(last) >= t.opt.CheckpointInterval {
+		ckp = t.checkpoint(seq, prev, now)
+		newHead.CheckpointSeq = seq
+	}
+	return entries, newHead, ckp, nil
+}
+
+// ChainAudit implements vigil.AuditChain: it checks head as a write of
+// the trail's own would (see sameHead) and builds the entries of recs,
+// normalised as Append does.
+func (t *Trail) ChainAudit(head vigil.AuditHead, recs []vigil.AuditRecord) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error) {
+	select {
+	case <-t.stop:
+		return nil, nil, ErrClosed
+	default:
+	}
+	norm := make([]vigil.AuditRecord, len(recs))
+	for i := range recs {
+		r, err := t.normalise(&recs[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		norm[i] = r
+	}
+	if err := t.sameHead(head); err != nil {
+		if errors.Is(err, errBehind) {
+			// Another process appended: the trail's own next write checks
+			// those records; this one is refused rather than built on
+			// records not yet checked.
+			return nil, nil, fmt.Errorf("audit: the trail moved under this writer; retry: %w", vigil.ErrUnavailable)
+		}
+		return nil, nil, err
+	}
+	entries, _, ckp, err := t.build(head, norm)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ckp != nil {
+		return entries, []vigil.AuditCheckpoint{*ckp}, nil
+	}
+	return entries, nil, nil
+}
+
+// AuditCommitted implements vigil.AuditChain.
+func (t *Trail) AuditCommitted(head vigil.AuditHead, ckps []vigil.AuditCheckpoint) {
+	var last *vigil.AuditCheckpoint
+	for i := range ckps {
+		if last == nil || ckps[i].Seq > last.Seq {
+			last = &ckps[i]
+		}
+	}
+	t.advance(head, last)
 }
 
 // maxCatchUps bounds how often one write lets other writers go first.
@@ -410,7 +495,13 @@ func (t *Trail) checkpoint(seq int64, hash []byte, now time.Time) *vigil.AuditCh
 func (t *Trail) sameHead(head vigil.AuditHead) error {
 	t.mu.Lock()
 	mem := t.head
+	pend, isPending := t.pending[head.Seq]
 	t.mu.Unlock()
+	if head.Seq > mem.Seq && isPending && bytes.Equal(head.Hash, pend) {
+		// Built by this trail in the store's open transaction (ChainAudit
+		// or a write of its own in the same batch), not yet committed.
+		return nil
+	}
 	switch {
 	case head.Seq < mem.Seq:
 		return fmt.Errorf("%w: the trail ends at record %d but %d were written (truncated)", ErrTampered, head.Seq, mem.Seq)
@@ -466,9 +557,16 @@ func (t *Trail) catchUp(ctx context.Context) error {
 // durable already, and the next checkpoint tries again.
 func (t *Trail) advance(h vigil.AuditHead, ckp *vigil.AuditCheckpoint) {
 	t.mu.Lock()
-	t.head = h
-	if ckp != nil {
+	if h.Seq >= t.head.Seq {
+		t.head = h
+	}
+	if ckp != nil && ckp.Time.After(t.lastCkp) {
 		t.lastCkp = ckp.Time
+	}
+	for seq := range t.pending {
+		if seq <= t.head.Seq {
+			delete(t.pending, seq)
+		}
 	}
 	t.mu.Unlock()
 	if ckp != nil && t.opt.WitnessFile != "" {

@@ -43,6 +43,10 @@ type Access struct {
 	// RequestID and Source (remote address) identify the request.
 	RequestID string
 	Source    string
+
+	// appended reports whether the store committed the record with the
+	// write (CommitAuditor); nil when not asked.
+	appended func() bool
 }
 
 // Policy decides whether an interaction is allowed, in one place for every
@@ -60,6 +64,18 @@ type Policy interface {
 // health data).
 type Auditor interface {
 	Record(ctx context.Context, a *Access) error
+}
+
+// CommitAuditor is an Auditor that can have the store write the record of
+// a create, update, patch or delete in the same transaction as the change
+// (vigil.CommitAudit): one commit instead of two, and no change without
+// its record. InCommit returns the context for the write and a function
+// that reports, after it, whether the store did so; when it did not (a
+// failed write, a write that stored nothing, a store without the feature),
+// Record is called as usual.
+type CommitAuditor interface {
+	Auditor
+	InCommit(ctx context.Context, a *Access) (context.Context, func() bool)
 }
 
 type allowAll struct{}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -185,8 +186,25 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, a *Access) bool {
 	return true
 }
 
-// audit records a; a failure is logged and returned as ErrUnavailable.
+// inCommit returns the context for the Write of a: when the Auditor is a
+// CommitAuditor, one under which the store commits a's record together
+// with the change.
+func (s *Server) inCommit(r *http.Request, a *Access) context.Context {
+	ca, ok := s.cfg.Auditor.(CommitAuditor)
+	if !ok {
+		return r.Context()
+	}
+	ctx, appended := ca.InCommit(r.Context(), a)
+	a.appended = appended
+	return ctx
+}
+
+// audit records a (unless the store already committed its record with the
+// change); a failure is logged and returned as ErrUnavailable.
 func (s *Server) audit(r *http.Request, a *Access) error {
+	if a.Err == nil && a.appended != nil && a.appended() {
+		return nil
+	}
 	if a.RequestID == "" {
 		a.RequestID, a.Source = RequestID(r.Context()), r.RemoteAddr
 	}
@@ -288,15 +306,15 @@ func (s *Server) vread(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	a := &Access{Action: ActionCreate, Type: r.PathValue("type")}
-	s.write(w, r, a, func(obj map[string]any) (*records.Result, error) {
-		return s.cfg.Records.CreateObject(r.Context(), a.Type, obj, r.Header.Get("If-None-Exist"))
+	s.write(w, r, a, func(ctx context.Context, obj map[string]any) (*records.Result, error) {
+		return s.cfg.Records.CreateObject(ctx, a.Type, obj, r.Header.Get("If-None-Exist"))
 	})
 }
 
 func (s *Server) update(w http.ResponseWriter, r *http.Request) {
 	a := &Access{Action: ActionUpdate, Type: r.PathValue("type"), ID: r.PathValue("id")}
-	s.write(w, r, a, func(obj map[string]any) (*records.Result, error) {
-		return s.cfg.Records.UpdateObject(r.Context(), a.Type, a.ID, obj, r.Header.Get("If-Match"))
+	s.write(w, r, a, func(ctx context.Context, obj map[string]any) (*records.Result, error) {
+		return s.cfg.Records.UpdateObject(ctx, a.Type, a.ID, obj, r.Header.Get("If-Match"))
 	})
 }
 
@@ -306,15 +324,15 @@ func (s *Server) conditionalUpdate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, vigil.Errorf(vigil.ErrInvalid, "a type-level PUT needs search criteria (conditional update)"))
 		return
 	}
-	s.write(w, r, a, func(obj map[string]any) (*records.Result, error) {
-		return s.cfg.Records.ConditionalUpdateObject(r.Context(), a.Type, r.URL.RawQuery, obj, r.Header.Get("If-Match"))
+	s.write(w, r, a, func(ctx context.Context, obj map[string]any) (*records.Result, error) {
+		return s.cfg.Records.ConditionalUpdateObject(ctx, a.Type, r.URL.RawQuery, obj, r.Header.Get("If-Match"))
 	})
 }
 
 // write runs a create or update: it reads and validates the body,
 // authorizes, runs the interaction, audits it and answers with the version
 // written (201 when a resource came into existence, 200 otherwise).
-func (s *Server) write(w http.ResponseWriter, r *http.Request, a *Access, run func(obj map[string]any) (*records.Result, error)) {
+func (s *Server) write(w http.ResponseWriter, r *http.Request, a *Access, run func(ctx context.Context, obj map[string]any) (*records.Result, error)) {
 	body, err := readBody(r, fhirJSON, "application/json")
 	if err != nil {
 		s.bodyError(w, r, err)
@@ -330,7 +348,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, a *Access, run fu
 	if !s.begin(w, r, a) {
 		return
 	}
-	res, err := run(obj)
+	res, err := run(s.inCommit(r, a), obj)
 	if err == nil {
 		a.Touched = []string{res.Resource.Ref()}
 	}
@@ -370,7 +388,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request) {
 	if !s.begin(w, r, a) {
 		return
 	}
-	res, err := s.cfg.Records.Patch(r.Context(), a.Type, a.ID, body, r.Header.Get("If-Match"))
+	res, err := s.cfg.Records.Patch(s.inCommit(r, a), a.Type, a.ID, body, r.Header.Get("If-Match"))
 	if err == nil {
 		a.Touched = []string{res.Resource.Ref()}
 	}
@@ -385,7 +403,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) {
 	if !s.begin(w, r, a) {
 		return
 	}
-	res, err := s.cfg.Records.Delete(r.Context(), a.Type, a.ID)
+	res, err := s.cfg.Records.Delete(s.inCommit(r, a), a.Type, a.ID)
 	if err == nil && res.Resource != nil {
 		a.Touched = []string{res.Resource.Ref()}
 		w.Header().Set("ETag", `W/"`+strconv.FormatInt(res.Resource.Version, 10)+`"`)

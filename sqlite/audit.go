@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	_ "embed"
 	"errors"
 	"fmt"
 	"net/url"
@@ -19,42 +18,49 @@ import (
 
 var _ vigil.AuditStore = (*AuditDB)(nil)
 
-// AuditFileName is the name of the audit trail's database file in the data
-// directory.
-const AuditFileName = "audit.db"
+// legacyAuditFile is where the audit trail lived before schema version 2
+// (its own file beside vigil.db); Open moves it into vigil.db.
+const legacyAuditFile = "audit.db"
 
-//go:embed audit.sql
-var auditSchema string
-
-// auditSchemaVersion is the PRAGMA user_version of an audit.db with the
-// current schema.
-const auditSchemaVersion = 1
-
-// AuditDB is a vigil.AuditStore in its own SQLite file (dir/audit.db),
-// apart from the resource store's vigil.db: SQLite allows one writer per
-// database file, so a separate file lets audit appends commit beside
-// resource writes instead of queueing behind the resource store's writer
-// (and the other way round). It is safe for concurrent use; appends are
-// serialized on one connection, and other processes appending to the same
-// file wait for the write lock (BEGIN IMMEDIATE with a busy timeout).
+// AuditDB is a vigil.AuditStore whose tables live in the resource store's
+// vigil.db, so that the writer can commit a change and its audit record in
+// one transaction (vigil.CommitAudit). It comes in two forms: DB.Audit,
+// for the server, appends through the resource store's writer goroutine,
+// in the same group commits as resource writes; OpenAudit, for tools such
+// as vigil audit verify, has a write connection of its own. Both are safe
+// for concurrent use; other processes appending to the same file wait for
+// the write lock (BEGIN IMMEDIATE with a busy timeout). Commits are
+// durable (synchronous=FULL): the trail writes its witness file after a
+// commit, and a commit lost to a power cut after that would look like
+// truncation.
 type AuditDB struct {
-	path  string
+	db   *DB     // DB.Audit: appends are writer jobs of db
+	read *sql.DB // db.read, or a pool of its own
+
+	// OpenAudit only:
 	write *sql.DB
 	conn  *sql.Conn
-	read  *sql.DB
 	mu    sync.Mutex // serializes AppendAudit on conn
-
-	insCkp  *sql.Stmt
-	inserts map[string]*sql.Stmt // multi-row INSERTs by table and row count; guarded by mu
+	ins   *auditIns  // guarded by mu
 
 	closed sync.Once
 	cerr   error
 }
 
-// OpenAudit opens (creating if needed) the audit trail store dir/audit.db.
-// Of the options only WithReaders applies. Commits are always durable
-// (synchronous=FULL): the trail writes its witness file after a commit,
-// and a commit lost to a power cut after that would look like truncation.
+// Audit returns the audit trail store of db, in the same file: appends run
+// on db's writer goroutine, grouped with resource writes. Closing it does
+// nothing; Close db instead. db must use SyncFull.
+func (db *DB) Audit() (*AuditDB, error) {
+	if db.sync != SyncFull {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "the audit trail needs synchronous=FULL")
+	}
+	return &AuditDB{db: db, read: db.read}, nil
+}
+
+// OpenAudit opens (creating if needed) the audit trail store in
+// dir/vigil.db with a write connection of its own, for tools that work on
+// the trail without a running server. Of the options only WithReaders
+// applies.
 func OpenAudit(ctx context.Context, dir string, opts ...Option) (*AuditDB, error) {
 	cfg := config{sync: SyncFull, readers: max(2, runtime.GOMAXPROCS(0)), busy: 10000}
 	for _, o := range opts {
@@ -66,11 +72,7 @@ func OpenAudit(ctx context.Context, dir string, opts ...Option) (*AuditDB, error
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: create directory: %w", err)
 	}
-	return openAuditFile(ctx, filepath.Join(dir, AuditFileName), cfg)
-}
-
-// openAuditFile opens the audit store in the database file path.
-func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, error) {
+	path := filepath.Join(dir, FileName)
 	dsn := func(extra ...string) string {
 		q := url.Values{}
 		for _, p := range append([]string{fmt.Sprintf("busy_timeout(%d)", cfg.busy), "journal_mode(WAL)",
@@ -79,7 +81,7 @@ func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, erro
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	a := &AuditDB{path: path}
+	a := &AuditDB{}
 	var err error
 	if a.write, err = sql.Open("sqlite", dsn()); err != nil {
 		return nil, fmt.Errorf("sqlite: open audit: %w", err)
@@ -88,9 +90,6 @@ func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, erro
 	a.write.SetConnMaxIdleTime(0)
 	a.write.SetConnMaxLifetime(0)
 	fail := func(err error) (*AuditDB, error) {
-		if a.insCkp != nil {
-			a.insCkp.Close()
-		}
 		if a.conn != nil {
 			a.conn.Close()
 		}
@@ -103,21 +102,13 @@ func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, erro
 	if a.conn, err = a.write.Conn(ctx); err != nil {
 		return fail(fmt.Errorf("sqlite: connect audit: %w", err))
 	}
-	if err := migrateAudit(ctx, a.conn); err != nil {
+	if err := migrate(ctx, a.conn); err != nil {
 		return fail(err)
 	}
-	prep := func(q string) *sql.Stmt {
-		if err != nil {
-			return nil
-		}
-		var st *sql.Stmt
-		st, err = a.conn.PrepareContext(ctx, q)
-		return st
+	if err := moveLegacyAudit(ctx, a.conn, dir); err != nil {
+		return fail(err)
 	}
-	a.insCkp = prep("INSERT INTO audit_checkpoint (seq, time, hash, key_id, sig) VALUES (?, ?, ?, ?, ?)")
-	if err != nil {
-		return fail(fmt.Errorf("sqlite: prepare audit: %w", err))
-	}
+	a.ins = &auditIns{conn: a.conn}
 	if a.read, err = sql.Open("sqlite", dsn("query_only(1)", "mmap_size(268435456)")); err != nil {
 		return fail(fmt.Errorf("sqlite: open audit readers: %w", err))
 	}
@@ -126,37 +117,61 @@ func openAuditFile(ctx context.Context, path string, cfg config) (*AuditDB, erro
 	return a, nil
 }
 
-// migrateAudit creates the schema in a new audit.db and refuses one with
-// a newer schema than this binary knows.
-func migrateAudit(ctx context.Context, conn *sql.Conn) error {
-	var v int
-	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("sqlite: read audit schema version: %w", err)
-	}
-	switch {
-	case v == auditSchemaVersion:
+// moveLegacyAudit moves the trail of a data directory written before
+// schema version 2 (dir/audit.db) into vigil.db, rows unchanged (so the
+// chain, MACs and checkpoints still verify), and renames the old file to
+// audit.db.moved. It refuses when both files hold records.
+func moveLegacyAudit(ctx context.Context, conn *sql.Conn, dir string) (err error) {
+	old := filepath.Join(dir, legacyAuditFile)
+	if _, err := os.Stat(old); errors.Is(err, os.ErrNotExist) {
 		return nil
-	case v > auditSchemaVersion:
-		return fmt.Errorf("sqlite: audit.db has schema version %d, newer than this binary's %d", v, auditSchemaVersion)
 	}
-	if err := apply(ctx, conn, auditSchema, auditSchemaVersion); err != nil {
-		return fmt.Errorf("sqlite: create audit schema: %w", err)
+	var n int64
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM audit_log").Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: move audit.db: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("sqlite: both %s and %s hold an audit trail; move one away", FileName, legacyAuditFile)
+	}
+	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS legacy", "file:"+old); err != nil {
+		return fmt.Errorf("sqlite: move audit.db: %w", err)
+	}
+	defer func() {
+		if _, derr := conn.ExecContext(context.WithoutCancel(ctx), "DETACH DATABASE legacy"); derr != nil && err == nil {
+			err = fmt.Errorf("sqlite: move audit.db: %w", derr)
+		}
+		if err == nil {
+			err = os.Rename(old, old+".moved")
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: move audit.db: %w", err)
+	}
+	for _, q := range []string{
+		"INSERT INTO main.audit_log SELECT seq, time, agent, action, data, hash, mac FROM legacy.audit_log ORDER BY seq",
+		"INSERT INTO main.audit_patient SELECT seq, patient FROM legacy.audit_patient",
+		"INSERT INTO main.audit_checkpoint SELECT seq, time, hash, key_id, sig FROM legacy.audit_checkpoint ORDER BY seq",
+		"COMMIT",
+	} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+			return fmt.Errorf("sqlite: move audit.db: %w", err)
+		}
 	}
 	return nil
 }
 
-// Close closes the database. Calling it more than once returns the first
-// result.
+// Close closes a store from OpenAudit; for one from DB.Audit it does
+// nothing. Calling it more than once returns the first result.
 func (a *AuditDB) Close() error {
+	if a.db != nil {
+		return nil
+	}
 	a.closed.Do(func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		_, cerr := a.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-		errs := []error{cerr, a.insCkp.Close()}
-		for _, st := range a.inserts {
-			errs = append(errs, st.Close())
-		}
-		a.cerr = errors.Join(append(errs, a.conn.Close(), a.write.Close(), a.read.Close())...)
+		a.cerr = errors.Join(cerr, a.ins.close(), a.conn.Close(), a.write.Close(), a.read.Close())
 		if a.cerr != nil {
 			a.cerr = fmt.Errorf("sqlite: close audit: %w", a.cerr)
 		}
@@ -165,8 +180,12 @@ func (a *AuditDB) Close() error {
 }
 
 // AppendAudit implements vigil.AuditStore. The write lock of BEGIN
-// IMMEDIATE keeps other processes out while fn builds on the head.
+// IMMEDIATE keeps other processes out while fn builds on the head; from
+// DB.Audit, fn runs on the resource writer inside its group commit.
 func (a *AuditDB) AppendAudit(ctx context.Context, fn func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error)) (err error) {
+	if a.db != nil {
+		return a.db.submit(ctx, &job{ctx: ctx, audit: fn, done: make(chan struct{})})
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, err := a.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -177,7 +196,27 @@ func (a *AuditDB) AppendAudit(ctx context.Context, fn func(head vigil.AuditHead)
 			a.conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		}
 	}()
-	head, err := auditHead(ctx, a.conn)
+	if err := a.ins.append(ctx, fn); err != nil {
+		return err
+	}
+	if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("sqlite: audit commit: %w", err)
+	}
+	return nil
+}
+
+// auditIns writes audit entries and checkpoints on one write connection,
+// inside a transaction its owner opened. It is not safe for concurrent use.
+type auditIns struct {
+	conn    *sql.Conn
+	insCkp  *sql.Stmt
+	inserts map[string]*sql.Stmt // multi-row INSERTs by table and row count
+}
+
+// append reads the head, calls fn with it and inserts what fn returns; it
+// returns the new head.
+func (w *auditIns) append(ctx context.Context, fn func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error)) error {
+	head, err := auditHead(ctx, w.conn)
 	if err != nil {
 		return err
 	}
@@ -185,19 +224,39 @@ func (a *AuditDB) AppendAudit(ctx context.Context, fn func(head vigil.AuditHead)
 	if err != nil {
 		return err
 	}
-	if err := a.insertEntries(ctx, entries); err != nil {
+	return w.insert(ctx, entries, ckps)
+}
+
+// insert writes entries and checkpoints.
+func (w *auditIns) insert(ctx context.Context, entries []vigil.AuditEntry, ckps []vigil.AuditCheckpoint) error {
+	if err := w.insertEntries(ctx, entries); err != nil {
 		return err
 	}
 	for i := range ckps {
+		if w.insCkp == nil {
+			st, err := w.conn.PrepareContext(ctx, "INSERT INTO audit_checkpoint (seq, time, hash, key_id, sig) VALUES (?, ?, ?, ?, ?)")
+			if err != nil {
+				return fmt.Errorf("sqlite: prepare audit checkpoint insert: %w", err)
+			}
+			w.insCkp = st
+		}
 		c := &ckps[i]
-		if _, err := a.insCkp.ExecContext(ctx, c.Seq, c.Time.UnixMicro(), c.Hash, c.KeyID, c.Signature); err != nil {
+		if _, err := w.insCkp.ExecContext(ctx, c.Seq, c.Time.UnixMicro(), c.Hash, c.KeyID, c.Signature); err != nil {
 			return fmt.Errorf("sqlite: insert audit checkpoint: %w", err)
 		}
 	}
-	if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("sqlite: audit commit: %w", err)
-	}
 	return nil
+}
+
+func (w *auditIns) close() error {
+	var errs []error
+	if w.insCkp != nil {
+		errs = append(errs, w.insCkp.Close())
+	}
+	for _, st := range w.inserts {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // insertChunk is how many rows one multi-row INSERT writes at most.
@@ -206,8 +265,8 @@ const insertChunk = 64
 // insertEntries writes the entries and their patient rows with multi-row
 // INSERTs of up to insertChunk rows (one statement per chunk instead of
 // one per row).
-func (a *AuditDB) insertEntries(ctx context.Context, entries []vigil.AuditEntry) error {
-	args := make([]any, 0, 7*insertChunk)
+func (w *auditIns) insertEntries(ctx context.Context, entries []vigil.AuditEntry) error {
+	args := make([]any, 0, 7*min(insertChunk, len(entries)))
 	for lo := 0; lo < len(entries); lo += insertChunk {
 		chunk := entries[lo:min(lo+insertChunk, len(entries))]
 		args = args[:0]
@@ -215,7 +274,7 @@ func (a *AuditDB) insertEntries(ctx context.Context, entries []vigil.AuditEntry)
 			e := &chunk[i]
 			args = append(args, e.Seq, e.Time.UnixMicro(), e.Agent, string(e.Action), e.Data, e.Hash, e.MAC)
 		}
-		st, err := a.multiInsert(ctx, "audit_log (seq, time, agent, action, data, hash, mac)", 7, len(chunk))
+		st, err := w.multiInsert(ctx, "audit_log (seq, time, agent, action, data, hash, mac)", 7, len(chunk))
 		if err != nil {
 			return err
 		}
@@ -228,7 +287,7 @@ func (a *AuditDB) insertEntries(ctx context.Context, entries []vigil.AuditEntry)
 		if len(args) == 0 {
 			return nil
 		}
-		st, err := a.multiInsert(ctx, "audit_patient (seq, patient)", 2, len(args)/2)
+		st, err := w.multiInsert(ctx, "audit_patient (seq, patient)", 2, len(args)/2)
 		if err != nil {
 			return err
 		}
@@ -252,22 +311,22 @@ func (a *AuditDB) insertEntries(ctx context.Context, entries []vigil.AuditEntry)
 }
 
 // multiInsert returns the prepared INSERT of rows rows of cols columns
-// into table, preparing it on first use. Callers hold a.mu.
-func (a *AuditDB) multiInsert(ctx context.Context, table string, cols, rows int) (*sql.Stmt, error) {
+// into table, preparing it on first use.
+func (w *auditIns) multiInsert(ctx context.Context, table string, cols, rows int) (*sql.Stmt, error) {
 	key := fmt.Sprintf("%s/%d", table, rows)
-	if st, ok := a.inserts[key]; ok {
+	if st, ok := w.inserts[key]; ok {
 		return st, nil
 	}
 	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
 	q := "INSERT INTO " + table + " VALUES " + row + strings.Repeat(", "+row, rows-1)
-	st, err := a.conn.PrepareContext(ctx, q)
+	st, err := w.conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: prepare audit insert: %w", err)
 	}
-	if a.inserts == nil {
-		a.inserts = make(map[string]*sql.Stmt)
+	if w.inserts == nil {
+		w.inserts = make(map[string]*sql.Stmt)
 	}
-	a.inserts[key] = st
+	w.inserts[key] = st
 	return st, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -17,20 +18,38 @@ import (
 	"github.com/vigilhealth/vigil/storetest"
 )
 
-// audited is a resource store that appends an audit record after every
-// successful Write, as the HTTP layer does after a create.
+// benchRecord is the audit record of one benchmark create.
+func benchRecord(written []string) vigil.AuditRecord {
+	return vigil.AuditRecord{ActorID: "acct-1", ActorName: "device-1", Role: "device",
+		Action: vigil.AuditCreate, Outcome: vigil.AuditSuccess, Resources: written,
+		Patients: []string{"Patient/p1"}, Source: "192.0.2.1:1234", RequestID: "req"}
+}
+
+// audited is a resource store that audits every successful Write: after
+// it (two commits, as the HTTP layer does on PostgreSQL), or inside its
+// transaction (vigil.CommitAudit, as on SQLite).
 type audited struct {
 	vigil.ResourceStore
-	trail *audit.Trail
+	trail    *audit.Trail
+	inCommit bool
 }
 
 func (a audited) Write(ctx context.Context, fn func(ctx context.Context, tx vigil.ResourceTx) error) error {
+	if a.inCommit {
+		ca := &vigil.CommitAudit{Chain: a.trail, Record: benchRecord}
+		if err := a.ResourceStore.Write(vigil.WithCommitAudit(ctx, ca), fn); err != nil {
+			return err
+		}
+		if !ca.Appended() {
+			return errors.New("the store did not append the record")
+		}
+		return nil
+	}
 	if err := a.ResourceStore.Write(ctx, fn); err != nil {
 		return err
 	}
-	return a.trail.Append(ctx, &vigil.AuditRecord{ActorID: "acct-1", ActorName: "device-1", Role: "device",
-		Action: vigil.AuditCreate, Outcome: vigil.AuditSuccess, Resources: []string{"Observation/x"},
-		Patients: []string{"Patient/p1"}, Source: "192.0.2.1:1234", RequestID: "req"})
+	rec := benchRecord([]string{"Observation/x"})
+	return a.trail.Append(ctx, &rec)
 }
 
 func openTrail(tb testing.TB, store vigil.AuditStore) *audit.Trail {
@@ -52,31 +71,19 @@ func openTrail(tb testing.TB, store vigil.AuditStore) *audit.Trail {
 }
 
 // BenchmarkCreateAudited measures resource creates from parallel clients
-// (storetest.BenchCreate) without audit, with an audit record per create
-// in audit.db (the layout OpenAudit uses), and with the audit tables in
-// vigil.db itself, where both writers take turns at one file's write lock.
+// (storetest.BenchCreate) without audit, with an audit record appended
+// after each create (a second group commit), and with the record written
+// in the create's own transaction (vigil.CommitAudit).
 func BenchmarkCreateAudited(b *testing.B) {
 	b.Run("none", func(b *testing.B) { storetest.BenchCreate(b, open(b)) })
-	for _, layout := range []string{"separate-file", "same-file"} {
-		b.Run(layout, func(b *testing.B) {
-			dir := b.TempDir()
-			db, err := sqlite.Open(b.Context(), dir)
+	for _, mode := range []string{"after", "in-commit"} {
+		b.Run(mode, func(b *testing.B) {
+			db := open(b)
+			a, err := db.Audit()
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.Cleanup(func() { db.Close() })
-			var a *sqlite.AuditDB
-			switch layout {
-			case "same-file":
-				a, err = sqlite.OpenAuditInResourceFile(b.Context(), dir)
-			default:
-				a, err = sqlite.OpenAudit(b.Context(), dir)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { a.Close() })
-			storetest.BenchCreate(b, audited{db, openTrail(b, a)})
+			storetest.BenchCreate(b, audited{db, openTrail(b, a), mode == "in-commit"})
 		})
 	}
 }
@@ -122,29 +129,22 @@ func openTrailKey(t *testing.T, a *sqlite.AuditDB, dir string) *audit.Trail {
 	return tr
 }
 
-// BenchmarkCreateAuditedClients is BenchmarkCreateAudited's separate-file
-// layout against no audit, with more concurrent clients (8, 32 and 128):
-// the audit commit adds latency to each create, which costs throughput
-// only while the clients are too few to keep both writers' batches full.
+// BenchmarkCreateAuditedClients is BenchmarkCreateAudited with 8, 32
+// and 128 concurrent clients: a record appended after the create adds a
+// commit's latency to each, which costs throughput while the clients are
+// too few to keep the writer's batches full.
 func BenchmarkCreateAuditedClients(b *testing.B) {
 	for _, clients := range []int{8, 32, 128} {
-		for _, withAudit := range []bool{false, true} {
-			name := fmt.Sprintf("clients=%d/audit=%v", clients, withAudit)
-			b.Run(name, func(b *testing.B) {
-				dir := b.TempDir()
-				db, err := sqlite.Open(b.Context(), dir)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { db.Close() })
+		for _, mode := range []string{"none", "after", "in-commit"} {
+			b.Run(fmt.Sprintf("clients=%d/audit=%s", clients, mode), func(b *testing.B) {
+				db := open(b)
 				var s vigil.ResourceStore = db
-				if withAudit {
-					a, err := sqlite.OpenAudit(b.Context(), dir)
+				if mode != "none" {
+					a, err := db.Audit()
 					if err != nil {
 						b.Fatal(err)
 					}
-					b.Cleanup(func() { a.Close() })
-					s = audited{db, openTrail(b, a)}
+					s = audited{db, openTrail(b, a), mode == "in-commit"}
 				}
 				benchCreate(b, s, clients)
 			})

@@ -86,6 +86,9 @@ type DB struct {
 	ckpt     *sql.DB
 	ckptStop chan struct{}
 	ckptDone chan struct{}
+
+	sync     Synchronous
+	auditIns *auditIns // audit inserts on conn; owned by the writer goroutine
 }
 
 // writerCheckpointPages bounds the WAL: when a commit leaves more pages
@@ -156,7 +159,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	db := &DB{path: path, batch: cfg.batch, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
+	db := &DB{path: path, batch: cfg.batch, sync: cfg.sync, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
 	var err error
 	if db.write, err = sql.Open("sqlite", dsn(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -183,6 +186,9 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	if err := migrate(ctx, db.conn); err != nil {
+		return fail(err)
+	}
+	if err := moveLegacyAudit(ctx, db.conn, dir); err != nil {
 		return fail(err)
 	}
 	if db.stmts, err = prepare(ctx, db.conn); err != nil {
@@ -220,10 +226,14 @@ func (db *DB) Close() error {
 		// (https://www.sqlite.org/lang_analyze.html#periodically_run_pragma_optimize_).
 		_, oerr := db.conn.ExecContext(context.Background(), "PRAGMA optimize")
 		db.stmts.close()
+		var aerr error
+		if db.auditIns != nil {
+			aerr = db.auditIns.close()
+		}
 		db.rcache.close()
 		db.wcache.close()
 		_, cerr := db.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-		db.cerr = errors.Join(oerr, cerr, db.ckpt.Close(), db.conn.Close(), db.write.Close(), db.read.Close())
+		db.cerr = errors.Join(oerr, aerr, cerr, db.ckpt.Close(), db.conn.Close(), db.write.Close(), db.read.Close())
 		if db.cerr != nil {
 			db.cerr = fmt.Errorf("sqlite: close: %w", db.cerr)
 		}

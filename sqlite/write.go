@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,10 +58,12 @@ func (s *stmts) close() {
 	}
 }
 
-// job is one Write call waiting for the writer.
+// job is one Write call, or one audit append (DB.Audit), waiting for the
+// writer.
 type job struct {
 	ctx   context.Context
 	fn    func(ctx context.Context, tx vigil.ResourceTx) error
+	audit func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error)
 	err   error
 	panic any
 	done  chan struct{}
@@ -74,11 +77,20 @@ var errClosed = errors.New("sqlite: store closed")
 // concurrent callers, but inside its own savepoint: its writes are rolled
 // back alone when it fails. Write returns after the commit (durable as
 // configured by WithSynchronous). A panic in fn is re-raised in the caller.
+//
+// When ctx carries a vigil.CommitAudit and fn stored at least one
+// resource, the audit record is appended to the trail (DB.Audit) inside
+// the same savepoint: the change and its record commit together or not
+// at all.
 func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx vigil.ResourceTx) error) error {
+	return db.submit(ctx, &job{ctx: ctx, fn: fn, done: make(chan struct{})})
+}
+
+// submit queues j for the writer and waits for its outcome.
+func (db *DB) submit(ctx context.Context, j *job) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	j := &job{ctx: ctx, fn: fn, done: make(chan struct{})}
 	select {
 	case db.jobs <- j:
 	case <-db.stop:
@@ -122,6 +134,13 @@ func (db *DB) writer() {
 	}
 }
 
+// inlineAudit is the audit record of a Write (vigil.CommitAudit), appended
+// at the end of its batch's transaction.
+type inlineAudit struct {
+	ca      *vigil.CommitAudit
+	written []string
+}
+
 // commit runs batch in one transaction. Each job's err is set.
 func (db *DB) commit(batch []*job) {
 	ctx := context.Background()
@@ -129,86 +148,174 @@ func (db *DB) commit(batch []*job) {
 		_, err := db.conn.ExecContext(ctx, q)
 		return err
 	}
+	fail := func(err error) {
+		exec("ROLLBACK")
+		for _, j := range batch {
+			if j.err == nil && j.panic == nil {
+				j.err = err
+			}
+		}
+	}
 	if err := exec("BEGIN IMMEDIATE"); err != nil {
 		for _, j := range batch {
 			j.err = fmt.Errorf("sqlite: begin: %w", err)
 		}
 		return
 	}
+	var audits []inlineAudit
 	if len(batch) == 1 {
 		// Alone in the transaction: no savepoint needed, a failure rolls
 		// the whole transaction back.
 		j := batch[0]
+		var ia *inlineAudit
 		if j.err = j.ctx.Err(); j.err == nil {
-			j.err, j.panic = db.run(j)
+			ia, j.err, j.panic = db.run(j)
 		}
 		if j.err != nil || j.panic != nil {
 			exec("ROLLBACK")
 			return
 		}
-		if err := exec("COMMIT"); err != nil {
-			exec("ROLLBACK")
-			j.err = fmt.Errorf("sqlite: commit: %w", err)
+		if ia != nil {
+			audits = append(audits, *ia)
 		}
-		return
-	}
-	ok := 0
-	for _, j := range batch {
-		if err := j.ctx.Err(); err != nil {
-			j.err = err
-			continue
-		}
-		if err := exec("SAVEPOINT w"); err != nil {
-			j.err = fmt.Errorf("sqlite: savepoint: %w", err)
-			continue
-		}
-		j.err, j.panic = db.run(j)
-		if j.err == nil && j.panic == nil {
-			if err := exec("RELEASE w"); err != nil {
-				j.err = fmt.Errorf("sqlite: release savepoint: %w", err)
-			} else {
-				ok++
+	} else {
+		ok := 0
+		for _, j := range batch {
+			if err := j.ctx.Err(); err != nil {
+				j.err = err
 				continue
 			}
-		}
-		if err := errors.Join(exec("ROLLBACK TO w"), exec("RELEASE w")); err != nil {
-			// The transaction is unusable: abort the whole batch.
-			exec("ROLLBACK")
-			for _, k := range batch {
-				if k.err == nil && k.panic == nil {
-					k.err = fmt.Errorf("sqlite: batch aborted: %w", err)
+			if err := exec("SAVEPOINT w"); err != nil {
+				j.err = fmt.Errorf("sqlite: savepoint: %w", err)
+				continue
+			}
+			var ia *inlineAudit
+			ia, j.err, j.panic = db.run(j)
+			if j.err == nil && j.panic == nil {
+				if err := exec("RELEASE w"); err != nil {
+					j.err = fmt.Errorf("sqlite: release savepoint: %w", err)
+				} else {
+					ok++
+					if ia != nil {
+						audits = append(audits, *ia)
+					}
+					continue
 				}
 			}
+			if err := errors.Join(exec("ROLLBACK TO w"), exec("RELEASE w")); err != nil {
+				// The transaction is unusable: abort the whole batch.
+				fail(fmt.Errorf("sqlite: batch aborted: %w", err))
+				return
+			}
+		}
+		if ok == 0 {
+			exec("ROLLBACK")
 			return
 		}
 	}
-	if ok == 0 {
-		exec("ROLLBACK")
-		return
+	// The records of the batch's audited Writes, chained and inserted
+	// together: if that fails, no Write of the batch commits (no change
+	// without its record).
+	var chains []chainAppend
+	if len(audits) > 0 {
+		var err error
+		if chains, err = db.appendInline(ctx, audits); err != nil {
+			fail(err)
+			return
+		}
 	}
 	if err := exec("COMMIT"); err != nil {
-		exec("ROLLBACK")
-		for _, j := range batch {
-			if j.err == nil && j.panic == nil {
-				j.err = fmt.Errorf("sqlite: commit: %w", err)
-			}
-		}
+		fail(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	for _, a := range audits {
+		a.ca.MarkAppended()
+	}
+	for _, c := range chains {
+		c.chain.AuditCommitted(c.head, c.ckps)
 	}
 }
 
-// run calls j.fn, turning a panic into a value to re-raise in the caller.
-func (db *DB) run(j *job) (err error, p any) {
-	t := &tx{db: db}
+// chainAppend is what appendInline added to one chain.
+type chainAppend struct {
+	chain vigil.AuditChain
+	head  vigil.AuditHead
+	ckps  []vigil.AuditCheckpoint
+}
+
+// run calls j.fn (then flushes its index rows), or appends j.audit's
+// entries, turning a panic into a value to re-raise in the caller. For a
+// Write with a vigil.CommitAudit that stored something it returns the
+// record to append.
+func (db *DB) run(j *job) (ia *inlineAudit, err error, p any) {
 	defer func() {
-		t.done = true
 		if r := recover(); r != nil {
 			p = r
 		}
 	}()
-	if err := j.fn(j.ctx, t); err != nil {
-		return err, nil
+	if j.audit != nil {
+		return nil, db.auditWriter().append(j.ctx, j.audit), nil
 	}
-	return t.flush(j.ctx), nil
+	ca := vigil.CommitAuditFrom(j.ctx)
+	t := &tx{db: db, track: ca != nil}
+	defer func() { t.done = true }()
+	if err := j.fn(j.ctx, t); err != nil {
+		return nil, err, nil
+	}
+	if err := t.flush(j.ctx); err != nil {
+		return nil, err, nil
+	}
+	if ca == nil || len(t.written) == 0 {
+		return nil, nil, nil
+	}
+	return &inlineAudit{ca: ca, written: t.written}, nil, nil
+}
+
+// appendInline appends the records of audits, grouped by chain (in
+// practice there is one: the trail), in the writer's open transaction.
+func (db *DB) appendInline(ctx context.Context, audits []inlineAudit) ([]chainAppend, error) {
+	var out []chainAppend
+	var recs [][]vigil.AuditRecord
+	for _, a := range audits {
+		i := slices.IndexFunc(out, func(c chainAppend) bool { return c.chain == a.ca.Chain })
+		if i < 0 {
+			i = len(out)
+			out, recs = append(out, chainAppend{chain: a.ca.Chain}), append(recs, nil)
+		}
+		recs[i] = append(recs[i], a.ca.Record(a.written))
+	}
+	for i := range out {
+		c := &out[i]
+		head, err := auditHead(ctx, db.w())
+		if err != nil {
+			return nil, err
+		}
+		entries, ckps, err := c.chain.ChainAudit(head, recs[i])
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: audit records: %w", err)
+		}
+		if err := db.auditWriter().insert(ctx, entries, ckps); err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 {
+			last := entries[len(entries)-1]
+			head.Seq, head.Hash = last.Seq, last.Hash
+		}
+		for _, k := range ckps {
+			head.CheckpointSeq = max(head.CheckpointSeq, k.Seq)
+		}
+		c.head, c.ckps = head, ckps
+	}
+	return out, nil
+}
+
+// auditWriter returns the writer connection's audit inserter. Only the
+// writer goroutine calls it.
+func (db *DB) auditWriter() *auditIns {
+	if db.auditIns == nil {
+		db.auditIns = &auditIns{conn: db.conn}
+	}
+	return db.auditIns
 }
 
 // tx is the vigil.ResourceTx given to a Write's fn. It reads through the
@@ -216,6 +323,10 @@ func (db *DB) run(j *job) (err error, p any) {
 type tx struct {
 	db   *DB
 	done bool
+	// track makes put note what it stored in written ("Type/id"), for
+	// the Write's inline audit record.
+	track   bool
+	written []string
 	// pending holds index rows not yet inserted, per table: Put queues
 	// them so that a Write of many resources inserts them with a few large
 	// multi-row INSERTs. flush writes them before anything reads the index
@@ -292,7 +403,13 @@ func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 	if err := t.check(); err != nil {
 		return err
 	}
-	return t.put(ctx, r, index)
+	if err := t.put(ctx, r, index); err != nil {
+		return err
+	}
+	if t.track {
+		t.written = append(t.written, r.Type+"/"+r.ID)
+	}
+	return nil
 }
 
 func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {

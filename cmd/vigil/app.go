@@ -77,7 +77,6 @@ type App struct {
 	Mon      *Monitoring
 	HTTP     *httpapi.Server
 
-	closeAudit func() error
 
 	ln  net.Listener
 	srv *http.Server
@@ -127,11 +126,10 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		app.Close()
 		return nil, err
 	}
-	auditStore, closeAudit, err := openAuditStore(ctx, cfg, store)
+	auditStore, err := openAuditStore(store)
 	if err != nil {
 		return fail(err)
 	}
-	app.closeAudit = closeAudit
 	if app.Trail, err = openTrail(ctx, cfg, auditStore); err != nil {
 		return fail(err)
 	}
@@ -266,9 +264,6 @@ func (a *App) Close() error {
 	}
 	if a.Trail != nil {
 		err = errors.Join(err, a.Trail.Close())
-	}
-	if a.closeAudit != nil {
-		err = errors.Join(err, a.closeAudit())
 	}
 	if a.Accounts != nil {
 		err = errors.Join(err, a.Accounts.Close())

@@ -152,7 +152,7 @@ func openAuditForVerify(ctx context.Context, f auditFlags) (vigil.AuditStore, fu
 		}
 		return db, func() { db.Close() }, nil
 	}
-	if _, err := os.Stat(filepath.Join(f.data, sqlite.AuditFileName)); err != nil {
+	if _, err := os.Stat(filepath.Join(f.data, sqlite.FileName)); err != nil {
 		return nil, nil, fmt.Errorf("no audit trail in %s: %w", f.data, err)
 	}
 	db, err := sqlite.OpenAudit(ctx, f.data)

@@ -66,7 +66,7 @@ func TestAuditVerify(t *testing.T) {
 		t.Errorf("verify with the public key: %v\n%s", err, out)
 	}
 
-	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.AuditFileName))
+	raw, err := sql.Open("sqlite", "file:"+filepath.Join(dir, sqlite.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}

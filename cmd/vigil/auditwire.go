@@ -28,21 +28,18 @@ func auditKeyPath(cfg Config) (string, error) {
 	return filepath.Join(filepath.Clean(cfg.DataDir), audit.KeyFileName), nil
 }
 
-// openAuditStore opens the audit store beside the resource store: its own
-// file in the SQLite data directory, or the PostgreSQL database itself.
-func openAuditStore(ctx context.Context, cfg Config, store vigil.ResourceStore) (vigil.AuditStore, func() error, error) {
-	if cfg.DB != "" {
-		as, ok := store.(vigil.AuditStore)
-		if !ok {
-			return nil, nil, errors.New("the PostgreSQL store keeps no audit trail")
-		}
-		return as, func() error { return nil }, nil
+// openAuditStore returns the audit store of the resource store: the
+// audit tables of the SQLite vigil.db (appends share the resource writer's
+// commits, and creates, updates and deletes commit their record with the
+// change), or of the PostgreSQL database.
+func openAuditStore(store vigil.ResourceStore) (vigil.AuditStore, error) {
+	switch s := store.(type) {
+	case *sqlite.DB:
+		return s.Audit()
+	case vigil.AuditStore:
+		return s, nil
 	}
-	db, err := sqlite.OpenAudit(ctx, filepath.Clean(cfg.DataDir))
-	if err != nil {
-		return nil, nil, fmt.Errorf("open audit store: %w", err)
-	}
-	return db, db.Close, nil
+	return nil, errors.New("the store keeps no audit trail")
 }
 
 // openTrail opens the audit trail with its key and witness file.
@@ -90,9 +87,35 @@ func outcomeOf(err error) vigil.AuditOutcome {
 
 // Record implements httpapi.Auditor.
 func (t *trailAuditor) Record(ctx context.Context, a *httpapi.Access) error {
-	act, ok := actionOf[a.Action]
+	rec, ok := t.record(ctx, a)
 	if !ok {
 		return nil // capabilities: no health data
+	}
+	return t.trail.Append(ctx, &rec)
+}
+
+// InCommit implements httpapi.CommitAuditor: the record of a successful
+// write, listing what it stored, is built on the store's writer and
+// committed with the change.
+func (t *trailAuditor) InCommit(ctx context.Context, a *httpapi.Access) (context.Context, func() bool) {
+	if _, ok := actionOf[a.Action]; !ok {
+		return ctx, func() bool { return false }
+	}
+	ca := &vigil.CommitAudit{Chain: t.trail, Record: func(written []string) vigil.AuditRecord {
+		done := *a
+		done.Err, done.Touched = nil, written
+		rec, _ := t.record(ctx, &done)
+		return rec
+	}}
+	return vigil.WithCommitAudit(ctx, ca), ca.Appended
+}
+
+// record builds the audit record of a; false for interactions that touch
+// no health data.
+func (t *trailAuditor) record(ctx context.Context, a *httpapi.Access) (vigil.AuditRecord, bool) {
+	act, ok := actionOf[a.Action]
+	if !ok {
+		return vigil.AuditRecord{}, false
 	}
 	rec := vigil.AuditRecord{Action: act, Outcome: outcomeOf(a.Err), Source: a.Source, RequestID: a.RequestID}
 	p := vigil.PrincipalFrom(ctx)
@@ -124,7 +147,7 @@ func (t *trailAuditor) Record(ctx context.Context, a *httpapi.Access) error {
 			}
 		}
 	}
-	return t.trail.Append(ctx, &rec)
+	return rec, true
 }
 
 func containsStr(ss []string, s string) bool {

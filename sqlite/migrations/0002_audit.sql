@@ -1,8 +1,9 @@
--- The audit trail (package audit), in its own file audit.db beside
--- vigil.db. Rows are only ever inserted: the triggers refuse UPDATE and
--- DELETE from any code path (someone with write access to the file can
--- drop them, which is what the hash chain, MACs and signed checkpoints
--- are for).
+-- The audit trail (package audit), in vigil.db since schema 2 (before, in
+-- its own audit.db, which Open moves in): in the same file as the
+-- resources, so that a change and its audit record commit together.
+-- Rows are only ever inserted: the triggers refuse UPDATE and DELETE from
+-- any code path (someone with write access to the file can drop them,
+-- which is what the hash chain, MACs and signed checkpoints are for).
 
 -- One row per record. data is the canonical encoding (authoritative);
 -- time (Unix microseconds), agent and action are copies for queries.
