@@ -77,7 +77,6 @@ type App struct {
 	Mon      *Monitoring
 	HTTP     *httpapi.Server
 
-
 	ln  net.Listener
 	srv *http.Server
 }
