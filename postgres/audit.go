@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,30 +34,91 @@ func (db *DB) AppendAudit(ctx context.Context, fn func(head vigil.AuditHead) ([]
 		if err != nil {
 			return err
 		}
-		if len(entries) > 0 {
-			_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_log"},
-				[]string{"seq", "time", "agent", "action", "patients", "data", "hash", "mac"},
-				pgx.CopyFromSlice(len(entries), func(i int) ([]any, error) {
-					e := &entries[i]
-					p := e.Patients
-					if p == nil {
-						p = []string{}
-					}
-					return []any{e.Seq, e.Time, e.Agent, string(e.Action), p, e.Data, e.Hash, e.MAC}, nil
-				}))
-			if err != nil {
-				return fmt.Errorf("postgres: insert audit records: %w", err)
-			}
-		}
-		for i := range ckps {
-			c := &ckps[i]
-			if _, err := tx.Exec(ctx, "INSERT INTO audit_checkpoint (seq, time, hash, key_id, sig) VALUES ($1, $2, $3, $4, $5)",
-				c.Seq, c.Time, c.Hash, c.KeyID, c.Signature); err != nil {
-				return fmt.Errorf("postgres: insert audit checkpoint: %w", err)
-			}
-		}
-		return nil
+		return insertAudit(ctx, tx.Conn(), entries, ckps)
 	})
+}
+
+// insertAudit writes audit entries and checkpoints in conn's open
+// transaction.
+func insertAudit(ctx context.Context, conn *pgx.Conn, entries []vigil.AuditEntry, ckps []vigil.AuditCheckpoint) error {
+	if len(entries) > 0 {
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{"audit_log"},
+			[]string{"seq", "time", "agent", "action", "patients", "data", "hash", "mac"},
+			pgx.CopyFromSlice(len(entries), func(i int) ([]any, error) {
+				e := &entries[i]
+				p := e.Patients
+				if p == nil {
+					p = []string{}
+				}
+				return []any{e.Seq, e.Time, e.Agent, string(e.Action), p, e.Data, e.Hash, e.MAC}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("postgres: insert audit records: %w", err)
+		}
+	}
+	for i := range ckps {
+		c := &ckps[i]
+		if _, err := conn.Exec(ctx, "INSERT INTO audit_checkpoint (seq, time, hash, key_id, sig) VALUES ($1, $2, $3, $4, $5)",
+			c.Seq, c.Time, c.Hash, c.KeyID, c.Signature); err != nil {
+			return fmt.Errorf("postgres: insert audit checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// chainAppend is what appendInline added to one chain.
+type chainAppend struct {
+	chain vigil.AuditChain
+	head  vigil.AuditHead
+	ckps  []vigil.AuditCheckpoint
+}
+
+// appendInline appends the audit records of the writes in ok that carry a
+// vigil.CommitAudit and stored something, in the group's open transaction
+// on p, under the trail's advisory lock (held until the commit).
+func (db *DB) appendInline(ctx context.Context, p *pipe, ok []*writeReq) ([]chainAppend, error) {
+	var out []chainAppend
+	var recs [][]vigil.AuditRecord
+	for _, r := range ok {
+		if r.audit == nil || len(r.written) == 0 {
+			continue
+		}
+		i := slices.IndexFunc(out, func(c chainAppend) bool { return c.chain == r.audit.Chain })
+		if i < 0 {
+			i = len(out)
+			out, recs = append(out, chainAppend{chain: r.audit.Chain}), append(recs, nil)
+		}
+		recs[i] = append(recs[i], r.audit.Record(r.written))
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if _, err := p.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", int32(auditLockClass)); err != nil {
+		return nil, fmt.Errorf("postgres: lock audit trail: %w", err)
+	}
+	for i := range out {
+		c := &out[i]
+		head, err := auditHead(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		entries, ckps, err := c.chain.ChainAudit(head, recs[i])
+		if err != nil {
+			return nil, fmt.Errorf("postgres: audit records: %w", err)
+		}
+		if err := insertAudit(ctx, p.conn, entries, ckps); err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 {
+			last := entries[len(entries)-1]
+			head.Seq, head.Hash = last.Seq, last.Hash
+		}
+		for _, k := range ckps {
+			head.CheckpointSeq = max(head.CheckpointSeq, k.Seq)
+		}
+		c.head, c.ckps = head, ckps
+	}
+	return out, nil
 }
 
 // AuditHead implements vigil.AuditStore.

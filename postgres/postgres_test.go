@@ -83,3 +83,8 @@ func TestConformance(t *testing.T) {
 		return openTest(t, postgres.WithMaxConns(4))
 	})
 }
+
+func TestCommitAudit(t *testing.T) {
+	db := openTest(t)
+	storetest.CommitAudit(t, db, db, t.TempDir())
+}

@@ -34,6 +34,10 @@ type writeReq struct {
 	state    atomic.Int32 // reqQueued, reqRunning or reqAbandoned
 	attempts int          // retries after serialization failures and deadlocks
 	busy     bool         // rolled back because a grouped fn met a locked row
+	// audit is the record to commit with the write (vigil.CommitAudit),
+	// and written what the fn's last run stored.
+	audit   *vigil.CommitAudit
+	written []string
 }
 
 // The states of a writeReq: a queued request is claimed either by a writer
@@ -71,7 +75,7 @@ func (db *DB) Write(ctx context.Context, fn func(ctx context.Context, tx vigil.R
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1), audit: vigil.CommitAuditFrom(ctx)}
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
@@ -171,9 +175,10 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 			p.hold("SAVEPOINT w")
 		}
 		p.sent = false
-		t := &tx{p: p, ctx: r.ctx, nowait: savepoints}
+		t := &tx{p: p, ctx: r.ctx, nowait: savepoints, track: r.audit != nil}
 		fnErr := call(r, t)
 		t.done = true
+		r.written = t.written
 		wrote := p.sent
 		p.sent = began || wrote
 		if t.failed == nil && fnErr == nil {
@@ -214,7 +219,21 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 			r.done <- fmt.Errorf("postgres: write: %w", t.failed)
 		}
 	}
+	// The audit records of the group's audited writes, appended in the
+	// same transaction: if that fails, no write of the group commits.
+	var chains []chainAppend
 	if p.sent {
+		var err error
+		if chains, err = db.appendInline(ctx, p, ok); err != nil {
+			p.drop()
+			if _, rerr := p.conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+				pc.Conn().PgConn().Close(ctx)
+			}
+			for _, r := range ok {
+				r.done <- err
+			}
+			return retry
+		}
 		p.drop()
 		if _, err := p.conn.Exec(ctx, "COMMIT"); err != nil {
 			err = fmt.Errorf("postgres: commit: %w", err)
@@ -223,6 +242,14 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 			}
 			return retry
 		}
+	}
+	for _, r := range ok {
+		if r.audit != nil && len(r.written) > 0 {
+			r.audit.MarkAppended()
+		}
+	}
+	for _, c := range chains {
+		c.chain.AuditCommitted(c.head, c.ckps)
 	}
 	for _, r := range ok {
 		r.done <- nil
@@ -282,6 +309,10 @@ type tx struct {
 	failed error // first database error: the fn's work is then aborted
 	nowait bool  // fail with errLockBusy rather than wait for a row lock
 	puts   int   // versions written
+	// track makes Put note what it stored in written ("Type/id"), for
+	// the Write's inline audit record (vigil.CommitAudit).
+	track   bool
+	written []string
 }
 
 var _ vigil.ResourceTx = (*tx)(nil)
@@ -395,5 +426,8 @@ func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 		return err
 	}
 	t.puts++
+	if t.track {
+		t.written = append(t.written, r.Type+"/"+r.ID)
+	}
 	return nil
 }
