@@ -31,9 +31,51 @@ func TestAuditTrail(t *testing.T) {
 		if s, _ := f.do("reader", "GET", "/fhir/Observation/oB1", ""); s != 200 {
 			t.Fatalf("integration read of pB: %d", s)
 		}
+		// Writes: the store commits their record with the change
+		// (vigil.CommitAudit); exactly one record each, none twice.
+		obs := `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pA"},"valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
+		s, created := f.do("clin", "POST", "/fhir/Observation", obs)
+		if s != 201 {
+			t.Fatalf("clinician create: %d %v", s, created)
+		}
+		newID, _ := created["id"].(string)
+		if s, _ := f.do("clin", "PUT", "/fhir/Observation/"+newID, strings.Replace(obs, `{"resourceType":"Observation",`, `{"resourceType":"Observation","id":"`+newID+`",`, 1)); s != 200 {
+			t.Fatalf("clinician update: %d", s)
+		}
+		if s, _ := f.do("clin", "DELETE", "/fhir/Observation/"+newID, ""); s != 204 {
+			t.Fatalf("clinician delete: %d", s)
+		}
+		// A write the policy refuses (another team's patient): recorded as
+		// denied, with no change.
+		if s, _ := f.do("clin", "POST", "/fhir/Observation", strings.Replace(obs, "Patient/pA", "Patient/pB", 1)); s < 400 {
+			t.Fatalf("create for another team's patient: %d", s)
+		}
 		page, err := f.app.Trail.Query(ctx, &vigil.AuditQuery{Count: 1000})
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, act := range []vigil.AuditAction{vigil.AuditCreate, vigil.AuditUpdate, vigil.AuditDelete} {
+			n := 0
+			for _, r := range page.Records {
+				if r.Action == act && r.ActorName == "clin" && slices.Contains(r.Resources, "Observation/"+newID) {
+					n++
+					if r.Outcome != vigil.AuditSuccess || !slices.Equal(r.Patients, []string{"Patient/pA"}) || r.RequestID == "" || r.Source == "" {
+						t.Errorf("%s record %+v", act, r)
+					}
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d %s records of Observation/%s, want 1", n, act, newID)
+			}
+		}
+		denied := 0
+		for _, r := range page.Records {
+			if r.Action == vigil.AuditCreate && r.ActorName == "clin" && r.Outcome == vigil.AuditDenied {
+				denied++
+			}
+		}
+		if denied != 1 {
+			t.Errorf("%d denied-create records, want 1", denied)
 		}
 		find := func(actor string, act vigil.AuditAction, outcome vigil.AuditOutcome) *vigil.AuditRecord {
 			for i := range page.Records {
