@@ -148,8 +148,11 @@ type Result struct {
 }
 
 // Classify classifies beat i of f and explains the decision with TreeSHAP.
-func (c *Classifier) Classify(f *Features, i int) Result {
-	row := f.Row(i)
+func (c *Classifier) Classify(f *Features, i int) Result { return c.ClassifyRow(f.Row(i)) }
+
+// ClassifyRow is Classify for one beat's feature row (NumFeatures values,
+// as Features.Row returns and Stream keeps for its recent beats).
+func (c *Classifier) ClassifyRow(row []float32) Result {
 	var res Result
 	if unclassifiable(row) {
 		res.Class = 'Q'
