@@ -70,3 +70,31 @@ type ItemResult struct {
 type Ingester interface {
 	Ingest(ctx context.Context, source string, items []Reading) ([]ItemResult, error)
 }
+
+// DeviceBinding is a period during which a device was bound to (used by)
+// a patient: readings from the device timed within it are the patient's.
+// A zero Start or End leaves that side open; End is exclusive.
+type DeviceBinding struct {
+	Patient    string
+	Start, End time.Time
+}
+
+// DeviceBindings is a device's binding history, in any order.
+type DeviceBindings []DeviceBinding
+
+// At returns the patient the device was bound to at t: "" when no period
+// covers t, or when periods of different patients do (a conflicting
+// history is never guessed at).
+func (b DeviceBindings) At(t time.Time) string {
+	patient := ""
+	for _, p := range b {
+		if (!p.Start.IsZero() && t.Before(p.Start)) || (!p.End.IsZero() && !t.Before(p.End)) {
+			continue
+		}
+		if patient != "" && p.Patient != patient {
+			return ""
+		}
+		patient = p.Patient
+	}
+	return patient
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -24,7 +25,7 @@ type Policy struct {
 
 	mu      sync.Mutex
 	teams   map[string]teamEntry   // practitioner id → patients
-	devices map[string]deviceEntry // device id → bound patient
+	devices map[string]deviceEntry // device id → binding history
 }
 
 type teamEntry struct {
@@ -33,8 +34,8 @@ type teamEntry struct {
 }
 
 type deviceEntry struct {
-	patient string
-	until   time.Time
+	bindings vigil.DeviceBindings
+	until    time.Time
 }
 
 // Option configures a Policy.
@@ -180,21 +181,44 @@ func patientRef(ref string) (string, bool) {
 	return string(id), true
 }
 
-// boundPatient returns the patient a device is bound to (Device.patient).
-func (p *Policy) boundPatient(ctx context.Context, device string) (string, error) {
+// DeviceBindings returns the binding history of a device: the periods
+// of its DeviceUseStatements (status active, completed or stopped; their
+// timingPeriod; entered-in-error, intended and on-hold statements do not
+// bind), or, for a device without any, its Device.patient for all time.
+// A device that does not exist, or has neither, is bound to nobody.
+//
+// DeviceUseStatement is how FHIR R4 records that a patient used a device
+// over a period: when a device moves from one patient to another, the
+// readings it took before (even those that arrive late) stay the first
+// patient's.
+func (p *Policy) DeviceBindings(ctx context.Context, device string) (vigil.DeviceBindings, error) {
 	now := p.now()
 	p.mu.Lock()
 	e, ok := p.devices[device]
 	p.mu.Unlock()
 	if ok && now.Before(e.until) {
-		return e.patient, nil
+		return e.bindings, nil
 	}
+	b, err := p.loadBindings(ctx, device)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.devices[device] = deviceEntry{bindings: b, until: now.Add(p.ttl)}
+	p.mu.Unlock()
+	return b, nil
+}
+
+// maxDeviceUses bounds the DeviceUseStatements read for one device.
+const maxDeviceUses = 1000
+
+func (p *Policy) loadBindings(ctx context.Context, device string) (vigil.DeviceBindings, error) {
 	r, err := p.inner.Read(ctx, "Device", device)
 	if err != nil {
 		if errors.Is(err, vigil.ErrNotFound) || errors.Is(err, vigil.ErrGone) {
-			return "", nil
+			return nil, nil
 		}
-		return "", err
+		return nil, err
 	}
 	var d struct {
 		Patient struct {
@@ -202,13 +226,90 @@ func (p *Policy) boundPatient(ctx context.Context, device string) (string, error
 		} `json:"patient"`
 	}
 	if err := json.Unmarshal(r.JSON, &d); err != nil {
-		return "", err
+		return nil, err
 	}
-	id, _ := patientRef(d.Patient.Reference)
-	p.mu.Lock()
-	p.devices[device] = deviceEntry{patient: id, until: now.Add(p.ttl)}
-	p.mu.Unlock()
-	return id, nil
+	q := &vigil.SearchQuery{Type: "DeviceUseStatement", Count: maxDeviceUses, Params: []vigil.SearchParam{
+		{Name: "device", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Device", RefID: device}}},
+	}}
+	res, err := p.inner.Search(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("access: device uses: %w", err)
+	}
+	var out vigil.DeviceBindings
+	uses := 0
+	for i := range res.Matches {
+		var u struct {
+			Status  string `json:"status"`
+			Subject struct {
+				Reference string `json:"reference"`
+			} `json:"subject"`
+			Device struct {
+				Reference string `json:"reference"`
+			} `json:"device"`
+			TimingPeriod *struct {
+				Start string `json:"start"`
+				End   string `json:"end"`
+			} `json:"timingPeriod"`
+		}
+		if err := json.Unmarshal(res.Matches[i].JSON, &u); err != nil {
+			continue
+		}
+		uses++
+		switch u.Status {
+		case "active", "completed", "stopped":
+		default:
+			continue
+		}
+		patient, ok := patientRef(u.Subject.Reference)
+		if !ok || u.TimingPeriod == nil {
+			continue
+		}
+		b := vigil.DeviceBinding{Patient: patient}
+		// A bound given only to the day or month covers it whole: start at
+		// its beginning, end at its end. An end with a time is taken as the
+		// instant of a hand-over: exclusive, so that a period ending when
+		// the next starts does not overlap it (FHIR reads a Period's end
+		// as inclusive at its precision, which for seconds would make both
+		// patients' periods cover the second of the hand-over).
+		if u.TimingPeriod.Start != "" {
+			if b.Start, _, ok = fhirTimeRange(u.TimingPeriod.Start); !ok {
+				continue
+			}
+		}
+		if u.TimingPeriod.End != "" {
+			if _, b.End, ok = fhirTimeRange(u.TimingPeriod.End); !ok {
+				continue
+			}
+		}
+		out = append(out, b)
+	}
+	if uses > 0 || res.Next != "" {
+		return out, nil
+	}
+	if id, ok := patientRef(d.Patient.Reference); ok {
+		return vigil.DeviceBindings{{Patient: id}}, nil
+	}
+	return nil, nil
+}
+
+// fhirTimeRange returns the span a FHIR date or dateTime denotes: a date
+// (year, month, day) from its start to the start of the next one; a
+// dateTime with a time is an instant (start == end).
+func fhirTimeRange(v string) (start, end time.Time, ok bool) {
+	for _, f := range []struct {
+		layout string
+		step   func(time.Time) time.Time
+	}{
+		{time.RFC3339Nano, func(t time.Time) time.Time { return t }},
+		{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
+		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
+		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
+	} {
+		if t, err := time.Parse(f.layout, v); err == nil {
+			return t, f.step(t), true
+		}
+	}
+	return time.Time{}, time.Time{}, false
 }
 
 // forget drops cached memberships and bindings after a CareTeam or Device
@@ -219,7 +320,7 @@ func (p *Policy) forget(typ string) {
 	switch typ {
 	case "CareTeam":
 		clear(p.teams)
-	case "Device":
+	case "Device", "DeviceUseStatement":
 		clear(p.devices)
 	}
 }
@@ -314,6 +415,26 @@ func source(data []byte) string {
 	return m.Meta.Source
 }
 
+// effectiveTime returns when an Observation was taken (effectiveDateTime,
+// effectiveInstant or the start of effectivePeriod), or now when it names
+// none: the device binding is checked at that time.
+func effectiveTime(data []byte, now time.Time) time.Time {
+	var o struct {
+		DateTime string `json:"effectiveDateTime"`
+		Instant  string `json:"effectiveInstant"`
+		Period   struct {
+			Start string `json:"start"`
+		} `json:"effectivePeriod"`
+	}
+	_ = json.Unmarshal(data, &o)
+	for _, v := range []string{o.DateTime, o.Instant, o.Period.Start} {
+		if t, _, ok := fhirTimeRange(v); ok && v != "" {
+			return t
+		}
+	}
+	return now
+}
+
 // canWrite decides whether v may write version r (with its index) over
 // old (nil for a create).
 func (p *Policy) canWrite(ctx context.Context, v *view, r *vigil.Resource, index []vigil.IndexEntry, old *vigil.Resource) error {
@@ -332,10 +453,11 @@ func (p *Policy) canWrite(ctx context.Context, v *view, r *vigil.Resource, index
 		if r.Type != "Observation" || old != nil || r.Deleted || r.Method != "POST" {
 			return deny("a device may only create Observations")
 		}
-		bound, err := p.boundPatient(ctx, pr.Device)
+		bindings, err := p.DeviceBindings(ctx, pr.Device)
 		if err != nil {
 			return err
 		}
+		bound := bindings.At(effectiveTime(r.JSON, p.now()))
 		if bound == "" || len(newPatients) != 1 || newPatients[0] != bound {
 			return deny("a device may only submit data for the patient it is bound to")
 		}
@@ -427,12 +549,6 @@ func typOrAll(t string) string {
 		return "*"
 	}
 	return t
-}
-
-// DevicePatient returns the patient a device is bound to (its
-// Device.patient), or "" when it is bound to none or does not exist.
-func (p *Policy) DevicePatient(ctx context.Context, device string) (string, error) {
-	return p.boundPatient(ctx, device)
 }
 
 // Visible reports what the principal of ctx may see of patients' data: all

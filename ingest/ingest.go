@@ -16,9 +16,10 @@ import (
 type Config struct {
 	// Samples stores what is accepted. Required.
 	Samples vigil.SampleStore
-	// DevicePatient returns the patient a device is bound to, "" for none.
-	// Required.
-	DevicePatient func(ctx context.Context, device string) (string, error)
+	// DeviceBindings returns a device's binding history (which patient
+	// it was bound to when): a reading is the patient's bound at the time
+	// it was taken. Required.
+	DeviceBindings func(ctx context.Context, device string) (vigil.DeviceBindings, error)
 	// SeesPatient reports whether the principal of ctx may see (and so
 	// record readings for) a patient; used for clinicians. Nil: clinicians
 	// may not submit.
@@ -49,8 +50,8 @@ var _ vigil.Ingester = (*Service)(nil)
 
 // New returns a Service.
 func New(cfg Config) (*Service, error) {
-	if cfg.Samples == nil || cfg.DevicePatient == nil {
-		return nil, errors.New("ingest: Config.Samples and DevicePatient are required")
+	if cfg.Samples == nil || cfg.DeviceBindings == nil {
+		return nil, errors.New("ingest: Config.Samples and DeviceBindings are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -112,7 +113,7 @@ const (
 // errNotBound is the one answer to every reading whose device or patient
 // the caller may not submit for, so that nobody learns from it which
 // patient a device belongs to.
-const errNotBound = "the reading's device or patient is not one this account may submit for (Device.patient binding)"
+const errNotBound = "the reading's device or patient is not one this account may submit for (device bound to no patient at the reading's time, or to another)"
 
 // item is one reading on its way through a batch.
 type item struct {
@@ -146,7 +147,7 @@ func (s *Service) Ingest(ctx context.Context, source string, items []vigil.Readi
 		return nil, vigil.Errorf(vigil.ErrTooLarge, "a batch holds at most %d readings", s.cfg.MaxItems)
 	}
 	now := s.cfg.Now().UTC()
-	b := &batch{s: s, p: p, now: now, source: source, bound: map[string]string{}, seen: map[string]bool{}}
+	b := &batch{s: s, p: p, now: now, source: source, bound: map[string]vigil.DeviceBindings{}, seen: map[string]bool{}}
 	st := make([]item, len(items))
 	for i := range items {
 		st[i] = b.prepare(ctx, &items[i])
@@ -223,7 +224,7 @@ type batch struct {
 	p       *vigil.Principal
 	now     time.Time
 	source  string
-	bound   map[string]string // device → patient, per batch
+	bound   map[string]vigil.DeviceBindings // device → binding history, per batch
 	seen    map[string]bool   // patients a clinician may see
 	samples []vigil.Sample
 	waves   []vigil.Waveform
@@ -244,15 +245,32 @@ func (b *batch) patientFor(ctx context.Context, r *vigil.Reading) (device, patie
 		}
 	}
 	if device != "" {
-		bp, ok := b.bound[device]
+		bs, ok := b.bound[device]
 		if !ok {
 			var err error
-			bp, err = b.s.cfg.DevicePatient(ctx, device)
+			bs, err = b.s.cfg.DeviceBindings(ctx, device)
 			if err != nil {
 				b.fatal = fmt.Errorf("ingest: device binding: %w", err)
 				return "", "", ""
 			}
-			b.bound[device] = bp
+			b.bound[device] = bs
+		}
+		// The patient bound when the reading was taken: for a waveform
+		// chunk at its start and at its last sample (a chunk across a
+		// change of patient is refused).
+		var bp string
+		switch {
+		case r.Start != nil && r.RateHz > 0 && len(r.Samples) > 0:
+			last := r.Start.Add(time.Duration(float64(len(r.Samples)-1) / r.RateHz * float64(time.Second)))
+			if bp = bs.At(*r.Start); bs.At(last) != bp {
+				bp = ""
+			}
+		case r.Start != nil:
+			bp = bs.At(*r.Start)
+		case r.Time != nil:
+			bp = bs.At(*r.Time)
+		default:
+			bp = bs.At(b.now)
 		}
 		if bp == "" || (patient != "" && patient != bp) {
 			return "", "", errNotBound

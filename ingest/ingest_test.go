@@ -50,6 +50,13 @@ func newFixture(t *testing.T) *fixture {
 		`{"resourceType":"Device","id":"d1","patient":{"reference":"Patient/p1"}}`,
 		`{"resourceType":"Device","id":"d2","patient":{"reference":"Patient/p2"}}`,
 		`{"resourceType":"Device","id":"loose"}`,
+		// "moved" was p1's until an hour ago and is p2's since; a statement
+		// entered in error does not bind, and Device.patient (p1) is not
+		// used once a device has DeviceUseStatements.
+		`{"resourceType":"Device","id":"moved","patient":{"reference":"Patient/p1"}}`,
+		`{"resourceType":"DeviceUseStatement","id":"u1","status":"completed","subject":{"reference":"Patient/p1"},"device":{"reference":"Device/moved"},"timingPeriod":{"start":"` + now.Add(-48*time.Hour).Format(time.RFC3339) + `","end":"` + now.Add(-time.Hour).Format(time.RFC3339) + `"}}`,
+		`{"resourceType":"DeviceUseStatement","id":"u2","status":"active","subject":{"reference":"Patient/p2"},"device":{"reference":"Device/moved"},"timingPeriod":{"start":"` + now.Add(-time.Hour).Format(time.RFC3339) + `"}}`,
+		`{"resourceType":"DeviceUseStatement","id":"u3","status":"entered-in-error","subject":{"reference":"Patient/p2"},"device":{"reference":"Device/moved"},"timingPeriod":{"start":"` + now.Add(-96*time.Hour).Format(time.RFC3339) + `","end":"` + now.Add(-48*time.Hour).Format(time.RFC3339) + `"}}`,
 	} {
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(r), &obj); err != nil {
@@ -61,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	pol := access.New(store, model)
 	f := &fixture{samples: samples}
-	f.svc, err = ingest.New(ingest.Config{Samples: samples, DevicePatient: pol.DevicePatient, SeesPatient: pol.SeesPatient,
+	f.svc, err = ingest.New(ingest.Config{Samples: samples, DeviceBindings: pol.DeviceBindings, SeesPatient: pol.SeesPatient,
 		Now:  func() time.Time { return now },
 		Sink: func(_ context.Context, s []vigil.Sample, _ []vigil.Waveform) { f.sunk = append(f.sunk, s...) }})
 	if err != nil {
@@ -74,6 +81,49 @@ func fp(v float64) *float64     { return &v }
 func tp(t time.Time) *time.Time { return &t }
 
 var device1 = &vigil.Principal{AccountID: "a1", Username: "dev1", Role: vigil.RoleDevice, Device: "d1"}
+
+// TestIngestBindingPeriods checks that a reading goes to the patient the
+// device was bound to when it was taken (DeviceUseStatement periods), also
+// when it arrives after the device moved to another patient.
+func TestIngestBindingPeriods(t *testing.T) {
+	f := newFixture(t)
+	moved := &vigil.Principal{AccountID: "a9", Username: "dev-moved", Role: vigil.RoleDevice, Device: "moved"}
+	service := &vigil.Principal{AccountID: "a8", Username: "gateway", Role: vigil.RoleService,
+		Scopes: []vigil.Scope{{Type: "Observation", Read: false, Write: true}}}
+	ecg := func(start time.Time, n int) vigil.Reading {
+		return vigil.Reading{Device: "moved", Code: "131330", Start: tp(start), RateHz: 250, Gain: 0.005, Unit: "mV", Samples: make([]int32, n)}
+	}
+	cases := []struct {
+		name        string
+		who         *vigil.Principal
+		in          vigil.Reading
+		wantPatient string // "" = rejected
+	}{
+		{"during the first period, arriving late", moved, vigil.Reading{Code: "8867-4", Time: tp(now.Add(-2 * time.Hour)), Value: fp(70), Unit: "/min"}, "p1"},
+		{"during the second period", moved, vigil.Reading{Code: "8867-4", Time: tp(now.Add(-30 * time.Minute)), Value: fp(71), Unit: "/min"}, "p2"},
+		{"at the change (end is exclusive)", moved, vigil.Reading{Code: "8867-4", Time: tp(now.Add(-time.Hour)), Value: fp(72), Unit: "/min"}, "p2"},
+		{"before any period (the entered-in-error one does not bind)", moved, vigil.Reading{Code: "8867-4", Time: tp(now.Add(-60 * time.Hour)), Value: fp(73), Unit: "/min"}, ""},
+		{"a gateway naming the device, first period", service, vigil.Reading{Device: "moved", Code: "8867-4", Time: tp(now.Add(-3 * time.Hour)), Value: fp(74), Unit: "/min"}, "p1"},
+		{"a gateway naming the wrong patient for that time", service, vigil.Reading{Device: "moved", Patient: "p2", Code: "8867-4", Time: tp(now.Add(-3 * time.Hour)), Value: fp(75), Unit: "/min"}, ""},
+		{"ECG chunk inside the first period", moved, ecg(now.Add(-90*time.Minute), 2500), "p1"},
+		{"ECG chunk across the change of patient", moved, ecg(now.Add(-time.Hour-5*time.Second), 2500), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res, err := f.svc.Ingest(vigil.WithPrincipal(context.Background(), c.who), "http", []vigil.Reading{c.in})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := res[0]
+			switch {
+			case c.wantPatient == "" && r.Status != vigil.ItemRejected:
+				t.Errorf("status %s (patient %q), want rejected", r.Status, r.Patient)
+			case c.wantPatient != "" && (r.Status != vigil.ItemStored || r.Patient != c.wantPatient):
+				t.Errorf("status %s patient %q (%s), want stored for %s", r.Status, r.Patient, r.Error, c.wantPatient)
+			}
+		})
+	}
+}
 
 func TestIngestItems(t *testing.T) {
 	f := newFixture(t)
@@ -237,7 +287,7 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	defer samples.Close()
 	svc, err := ingest.New(ingest.Config{Samples: samples,
-		DevicePatient: func(context.Context, string) (string, error) { return "p1", nil }})
+		DeviceBindings: func(context.Context, string) (vigil.DeviceBindings, error) { return vigil.DeviceBindings{{Patient: "p1"}}, nil }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 		m.Close()
 		return nil, err
 	}
-	if m.Ingest, err = ingest.New(ingest.Config{Samples: m.Samples, DevicePatient: app.Policy.DevicePatient, SeesPatient: app.Policy.SeesPatient,
+	if m.Ingest, err = ingest.New(ingest.Config{Samples: m.Samples, DeviceBindings: app.Policy.DeviceBindings, SeesPatient: app.Policy.SeesPatient,
 		Sink: func(ctx context.Context, s []vigil.Sample, w []vigil.Waveform) {
 			if len(s) > 0 {
 				m.Monitor.Observe(ctx, s)
