@@ -225,7 +225,7 @@ type batch struct {
 	now     time.Time
 	source  string
 	bound   map[string]vigil.DeviceBindings // device → binding history, per batch
-	seen    map[string]bool   // patients a clinician may see
+	seen    map[string]bool                 // patients a clinician may see
 	samples []vigil.Sample
 	waves   []vigil.Waveform
 	fatal   error

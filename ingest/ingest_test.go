@@ -287,7 +287,9 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	defer samples.Close()
 	svc, err := ingest.New(ingest.Config{Samples: samples,
-		DeviceBindings: func(context.Context, string) (vigil.DeviceBindings, error) { return vigil.DeviceBindings{{Patient: "p1"}}, nil }})
+		DeviceBindings: func(context.Context, string) (vigil.DeviceBindings, error) {
+			return vigil.DeviceBindings{{Patient: "p1"}}, nil
+		}})
 	if err != nil {
 		b.Fatal(err)
 	}
