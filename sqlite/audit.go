@@ -213,18 +213,27 @@ type auditIns struct {
 	inserts map[string]*sql.Stmt // multi-row INSERTs by table and row count
 }
 
-// append reads the head, calls fn with it and inserts what fn returns; it
-// returns the new head.
+// append reads the head, calls fn with it and inserts what fn returns.
 func (w *auditIns) append(ctx context.Context, fn func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error)) error {
+	_, err := w.appendOnce(ctx, fn)
+	return err
+}
+
+// appendOnce is append that also reports whether it wrote anything before
+// an error (a failed insert), which only rolling back can undo.
+func (w *auditIns) appendOnce(ctx context.Context, fn func(head vigil.AuditHead) ([]vigil.AuditEntry, []vigil.AuditCheckpoint, error)) (wrote bool, err error) {
 	head, err := auditHead(ctx, w.conn)
 	if err != nil {
-		return err
+		return false, err
 	}
 	entries, ckps, err := fn(head)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return w.insert(ctx, entries, ckps)
+	if len(entries) == 0 && len(ckps) == 0 {
+		return false, nil
+	}
+	return true, w.insert(ctx, entries, ckps)
 }
 
 // insert writes entries and checkpoints.
