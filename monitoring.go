@@ -77,7 +77,10 @@ type SampleStore interface {
 	// AppendSamples stores samples durably (it returns after commit). The
 	// result says, per sample, whether it was stored (true) or was a
 	// duplicate of a stored one (false: same SampleKey), which is not an
-	// error. Either all of the batch is committed or none.
+	// error. Either all of the batch is committed or none. A duplicate
+	// whose Source is "fhir" (the copy of an Observation stored through the
+	// FHIR API) makes the stored sample's Source "fhir" too: the reading is
+	// then shown through that Observation only, not a second time.
 	AppendSamples(ctx context.Context, s []Sample) ([]bool, error)
 	// AppendWaveform stores one chunk durably; false when a chunk with the
 	// same patient, device, code and start is already stored.

@@ -158,6 +158,10 @@ const (
 	insertSQL = `INSERT INTO sample (series, t, value, unit, received, source)
 SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::float8[], $4::text[], $5::timestamptz[], $6::text[])`
 	insertIgnoreSQL = insertSQL + ` ON CONFLICT DO NOTHING RETURNING series, t`
+	// claimSQL marks stored samples as copies of FHIR Observations
+	// (vigil.SampleStore.AppendSamples).
+	claimSQL = `UPDATE sample SET source = 'fhir' FROM unnest($1::bigint[], $2::timestamptz[]) AS k(series, t)
+WHERE sample.series = k.series AND sample.t = k.t AND sample.source <> 'fhir'`
 )
 
 // insert writes the samples of group in one statement (one transaction)
@@ -259,6 +263,19 @@ func (s *Samples) insert(ctx context.Context, group []*sampleJob) error {
 	}
 	if k != len(inserted) {
 		return fmt.Errorf("postgres: insert samples: %d inserted rows not matched to the batch", len(inserted)-k)
+	}
+	// Duplicates copied from FHIR Observations claim the stored rows.
+	var cs []int64
+	var ct []time.Time
+	for _, r := range rows {
+		if x := &group[r.j].samples[r.i]; !group[r.j].stored[r.i] && x.Source == "fhir" {
+			cs, ct = append(cs, r.series), append(ct, time.UnixMicro(r.t))
+		}
+	}
+	if len(cs) > 0 {
+		if _, err := s.pool.Exec(ctx, claimSQL, cs, ct); err != nil {
+			return fmt.Errorf("postgres: mark samples as FHIR copies: %w", err)
+		}
 	}
 	return nil
 }

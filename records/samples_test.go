@@ -587,6 +587,16 @@ func TestSampleFHIRCopies(t *testing.T) {
 	if _, err := f.svc.Read(ctx, "Observation", id); !errors.Is(err, vigil.ErrNotFound) {
 		t.Errorf("Read(copy) error = %v, want ErrNotFound", err)
 	}
+	// A reading a device sent first and a gateway posts again as a FHIR
+	// Observation later: still shown once (the Observation).
+	f.storeAsFHIR(t, list[2:3])
+	late := list[2]
+	late.Source = "fhir"
+	f.appendSamples(t, []vigil.Sample{late})
+	got = searchAll(t, ctx, f.svc, "Observation", "", "subject=Patient/pc&_sort=date&_count=3", nil)
+	if len(got) != 4 {
+		t.Errorf("search after the late FHIR copy = %v, want 4 readings once each", got)
+	}
 }
 
 // TestSampleUnsupportedParams checks that parameters the sample layer

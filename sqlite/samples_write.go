@@ -12,7 +12,7 @@ import (
 )
 
 // sampleJob is one AppendSamples or AppendWaveform call waiting for the
-// writer. Exactly one of samples and wave is set.
+// writer. Exactly one of samples, wave and exec is set.
 type sampleJob struct {
 	ctx     context.Context
 	samples []vigil.Sample
@@ -23,6 +23,10 @@ type sampleJob struct {
 	attrs   []int64 // the attr of each sample
 	err     error
 	done    chan struct{}
+
+	// exec writes other tables of samples.db (beats.go) in the job's
+	// savepoint, on the writer's connection.
+	exec func(ctx context.Context, conn *sql.Conn) error
 }
 
 // AppendSamples implements vigil.SampleStore. A batch with an invalid
@@ -139,9 +143,9 @@ type sampleWriter struct {
 	created      []seriesKey
 	createdAttrs []attrKey
 
-	findSeries, newSeries, findAttr, newAttr, insertOne, insertWave *sql.Stmt
-	inserts                                                         map[int]*sql.Stmt // multi-row INSERTs by row count
-	args                                                            []any
+	findSeries, newSeries, findAttr, newAttr, insertOne, insertWave, claim *sql.Stmt
+	inserts                                                                map[int]*sql.Stmt // multi-row INSERTs by row count
+	args                                                                   []any
 }
 
 func (w *sampleWriter) prepare(ctx context.Context) error {
@@ -159,6 +163,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
 	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
 	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
+	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
 	w.insertWave = p("INSERT OR IGNORE INTO waveform (series, start, end, rate, gain, unit, received, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		w.close()
@@ -168,7 +173,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 }
 
 func (w *sampleWriter) close() {
-	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertOne, w.insertWave} {
+	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertOne, w.insertWave, w.claim} {
 		if st != nil {
 			st.Close()
 		}
@@ -278,6 +283,9 @@ func (w *sampleWriter) rollback() {
 // resolve sets j.ids.
 func (w *sampleWriter) resolve(j *sampleJob) error {
 	ctx := context.Background()
+	if j.exec != nil {
+		return nil
+	}
 	if j.wave != nil {
 		id, err := w.seriesID(ctx, j.wave.Patient, j.wave.Code, j.wave.Device)
 		j.ids = []int64{id}
@@ -303,6 +311,9 @@ func (w *sampleWriter) resolve(j *sampleJob) error {
 // run writes one job inside its savepoint.
 func (w *sampleWriter) run(j *sampleJob) error {
 	ctx := context.Background() // a statement is never canceled midway
+	if j.exec != nil {
+		return j.exec(ctx, w.conn)
+	}
 	if j.wave != nil {
 		return w.runWave(ctx, j)
 	}
@@ -358,9 +369,20 @@ func (w *sampleWriter) run(j *sampleJob) error {
 			return fmt.Errorf("sqlite: insert sample: %w", err)
 		}
 		j.stored[i] = got == 1
+		if got == 0 && s.Source == fhirSource {
+			// An Observation stored through FHIR carries a reading that
+			// came by another path first: it is now that Observation's.
+			if _, err := w.claim.ExecContext(ctx, j.attrs[i], j.ids[i], t, j.attrs[i]); err != nil {
+				return fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
+			}
+		}
 	}
 	return nil
 }
+
+// fhirSource is the Source of samples copied from Observations stored
+// through the FHIR API (see vigil.SampleStore.AppendSamples).
+const fhirSource = "fhir"
 
 // runWave writes a waveform chunk.
 func (w *sampleWriter) runWave(ctx context.Context, j *sampleJob) error {

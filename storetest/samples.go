@@ -43,6 +43,7 @@ func TestSamples(t *testing.T, open func(t *testing.T) vigil.SampleStore) {
 	}{
 		{"RoundTrip", testSampleRoundTrip},
 		{"Idempotent", testSampleIdempotent},
+		{"FHIRCopyClaims", testSampleFHIRCopy},
 		{"OutOfOrder", testSampleOutOfOrder},
 		{"Query", testSampleQuery},
 		{"Latest", testSampleLatest},
@@ -197,6 +198,28 @@ func testSampleIdempotent(t *testing.T, open func(t *testing.T) vigil.SampleStor
 
 	want := []vigil.Sample{batch[0], batch[1], batch[2], batch[3], sample("p1", "8867-4", "d1", 2, 72), sample("p1", "8867-4", "d1", 3, 73)}
 	checkSamples(t, "QuerySamples(p1)", querySamples(t, st, vigil.SampleQuery{Patient: "p1"}), want)
+}
+
+// testSampleFHIRCopy checks that a FHIR copy (Source "fhir") of a
+// reading stored earlier by a device is a duplicate that marks the stored
+// sample as the copy's (Source "fhir", value unchanged), and that a device
+// reading arriving after the FHIR copy leaves it a copy.
+func testSampleFHIRCopy(t *testing.T, open func(t *testing.T) vigil.SampleStore) {
+	st := open(t)
+	dev := sample("p1", "8867-4", "d1", 0, 70)
+	other := sample("p1", "8867-4", "d1", 1, 71)
+	appendOK(t, st, []vigil.Sample{dev, other}, nil)
+	cp := dev
+	cp.Source, cp.Value, cp.Received = "fhir", 70, dev.Received.Add(time.Minute)
+	later := sample("p1", "8867-4", "d1", 2, 72)
+	later.Source = "fhir"
+	appendOK(t, st, []vigil.Sample{cp, later}, []bool{false, true})
+	again := later
+	again.Source = "mqtt"
+	appendOK(t, st, []vigil.Sample{again, cp}, []bool{false, false})
+	wantDev := dev
+	wantDev.Source = "fhir"
+	checkSamples(t, "QuerySamples(p1)", querySamples(t, st, vigil.SampleQuery{Patient: "p1"}), []vigil.Sample{wantDev, other, later})
 }
 
 func testSampleOutOfOrder(t *testing.T, open func(t *testing.T) vigil.SampleStore) {
