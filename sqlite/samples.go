@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -77,7 +78,20 @@ CREATE TABLE waveform (
 
 // samplesSchemaVersion is the PRAGMA user_version of a samples.db with the
 // current schema.
-const samplesSchemaVersion = 1
+const samplesSchemaVersion = 2
+
+// samplesStep returns the schema change that takes samples.db from PRAGMA
+// user_version v to v+1. Add a step for a change; never edit one that has
+// shipped.
+func samplesStep(v int) string {
+	switch v {
+	case 0:
+		return samplesSchema
+	case 1:
+		return beatsSchema // beats.go
+	}
+	panic("sqlite: no samples schema step from version " + strconv.Itoa(v))
+}
 
 // Samples is a vigil.SampleStore in its own SQLite file (dir/samples.db),
 // apart from the resource store's vigil.db: SQLite allows one writer per
@@ -195,21 +209,21 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 	return s, nil
 }
 
-// migrateSamples creates the schema of a new samples.db, and refuses one
-// written by a newer Vigil.
+// migrateSamples brings samples.db to the current schema, one step of
+// samplesSchemas at a time (each in its own transaction with its version
+// bump), and refuses a file written by a newer Vigil.
 func migrateSamples(ctx context.Context, conn *sql.Conn) error {
 	var v int
 	if err := conn.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("sqlite: read samples schema version: %w", err)
 	}
-	switch {
-	case v == samplesSchemaVersion:
-		return nil
-	case v > samplesSchemaVersion:
+	if v > samplesSchemaVersion {
 		return fmt.Errorf("sqlite: samples.db has schema version %d, newer than this program's %d", v, samplesSchemaVersion)
 	}
-	if err := apply(ctx, conn, samplesSchema, samplesSchemaVersion); err != nil {
-		return fmt.Errorf("sqlite: create samples schema: %w", err)
+	for ; v < samplesSchemaVersion; v++ {
+		if err := apply(ctx, conn, samplesStep(v), v+1); err != nil {
+			return fmt.Errorf("sqlite: samples schema version %d: %w", v+1, err)
+		}
 	}
 	return nil
 }
