@@ -80,51 +80,6 @@ const (
 // findingLimit caps ECGFindings.
 const findingLimit = 1000
 
-// beatGroup is the beats of one lead and model of a batch.
-type beatGroup struct {
-	patient, code, device, model string
-	items                        []beatpack.Item
-}
-
-// groupBeats splits a validated batch by lead and model, sorted by time,
-// equal times kept once, and packs the rows.
-func groupBeats(beats []vigil.Beat) []beatGroup {
-	type key struct{ patient, code, device, model string }
-	idx := map[key]int{}
-	var gs []beatGroup
-	for i := range beats {
-		b := &beats[i]
-		k := key{b.Patient, b.Code, b.Device, b.Model}
-		j, ok := idx[k]
-		if !ok {
-			j = len(gs)
-			idx[k] = j
-			gs = append(gs, beatGroup{patient: b.Patient, code: b.Code, device: b.Device, model: b.Model})
-		}
-		gs[j].items = append(gs[j].items, beatpack.Item{T: b.Time.UnixMilli(), Class: b.Class[0], RR: b.RR.Milliseconds()})
-	}
-	for i := range gs {
-		slices.SortStableFunc(gs[i].items, func(a, b beatpack.Item) int { return cmp.Compare(a.T, b.T) })
-		gs[i].items = slices.CompactFunc(gs[i].items, func(a, b beatpack.Item) bool { return a.T == b.T })
-	}
-	return gs
-}
-
-// beatRows splits the sorted items of a group into rows.
-func beatRows(items []beatpack.Item) [][]beatpack.Item {
-	var rows [][]beatpack.Item
-	span := maxBeatRowSpan.Milliseconds()
-	for len(items) > 0 {
-		n := 1
-		for n < len(items) && n < maxBeatRow && items[n].T-items[0].T < span {
-			n++
-		}
-		rows = append(rows, items[:n])
-		items = items[n:]
-	}
-	return rows
-}
-
 // AppendBeats implements vigil.BeatStore. Beats are stored at millisecond
 // precision; a batch goes through the sample writer (one transaction with
 // the samples and waveforms waiting then). A row whose lead and first beat
@@ -137,16 +92,16 @@ func (s *Samples) AppendBeats(ctx context.Context, beats []vigil.Beat) error {
 	if len(beats) == 0 {
 		return nil
 	}
-	groups := groupBeats(beats)
+	groups := beatpack.GroupBeats(beats)
 	type row struct {
-		g           *beatGroup
+		g           *beatpack.Group
 		start, stop int64
 		data        []byte
 	}
 	var rows []row
 	for i := range groups {
 		g := &groups[i]
-		for _, r := range beatRows(g.items) {
+		for _, r := range beatpack.Rows(g.Items, maxBeatRow, maxBeatRowSpan.Milliseconds()) {
 			data, err := beatpack.Append(nil, r[0].T, r)
 			if err != nil {
 				return err
@@ -156,11 +111,11 @@ func (s *Samples) AppendBeats(ctx context.Context, beats []vigil.Beat) error {
 	}
 	j := &sampleJob{ctx: ctx, stored: make([]bool, 1), exec: func(ctx context.Context, conn *sql.Conn) error {
 		for _, r := range rows {
-			series, err := internBeatSeries(ctx, conn, r.g.patient, r.g.code, r.g.device)
+			series, err := internBeatSeries(ctx, conn, r.g.Patient, r.g.Code, r.g.Device)
 			if err != nil {
 				return err
 			}
-			model, err := internBeatModel(ctx, conn, r.g.model)
+			model, err := internBeatModel(ctx, conn, r.g.Model)
 			if err != nil {
 				return err
 			}

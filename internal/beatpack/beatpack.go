@@ -10,7 +10,9 @@
 package beatpack
 
 import (
+	"cmp"
 	"encoding/binary"
+	"slices"
 	"strings"
 
 	"github.com/vigilhealth/vigil"
@@ -75,4 +77,51 @@ func Decode(data []byte, start int64, out []Item) ([]Item, error) {
 		out = append(out, Item{T: t, Class: vigil.BeatClasses[v&7], RR: int64(v >> 3)})
 	}
 	return out, nil
+}
+
+// Group is the beats of one lead and model of a batch, in time order, one
+// per time.
+type Group struct {
+	Patient, Code, Device, Model string
+	Items                        []Item
+}
+
+// GroupBeats splits a batch (validated by vigil.ValidateBeats) by lead
+// and model, in the order they first appear; each group's beats are sorted
+// by time, and a beat at the time of an earlier one is dropped.
+func GroupBeats(beats []vigil.Beat) []Group {
+	type key struct{ patient, code, device, model string }
+	idx := map[key]int{}
+	var gs []Group
+	for i := range beats {
+		b := &beats[i]
+		k := key{b.Patient, b.Code, b.Device, b.Model}
+		j, ok := idx[k]
+		if !ok {
+			j = len(gs)
+			idx[k] = j
+			gs = append(gs, Group{Patient: b.Patient, Code: b.Code, Device: b.Device, Model: b.Model})
+		}
+		gs[j].Items = append(gs[j].Items, Item{T: b.Time.UnixMilli(), Class: b.Class[0], RR: b.RR.Milliseconds()})
+	}
+	for i := range gs {
+		slices.SortStableFunc(gs[i].Items, func(a, b Item) int { return cmp.Compare(a.T, b.T) })
+		gs[i].Items = slices.CompactFunc(gs[i].Items, func(a, b Item) bool { return a.T == b.T })
+	}
+	return gs
+}
+
+// Rows splits time-ordered items into rows of at most maxBeats beats
+// spanning less than maxSpan milliseconds each.
+func Rows(items []Item, maxBeats int, maxSpan int64) [][]Item {
+	var rows [][]Item
+	for len(items) > 0 {
+		n := 1
+		for n < len(items) && n < maxBeats && items[n].T-items[0].T < maxSpan {
+			n++
+		}
+		rows = append(rows, items[:n])
+		items = items[n:]
+	}
+	return rows
 }
