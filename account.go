@@ -86,18 +86,29 @@ type AccountStore interface {
 	// means it was not (or no longer) there.
 	UseRecoveryCode(ctx context.Context, id, hash string) (bool, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
+	// SetAccountDisabled locks (true) or unlocks (false) an account in one
+	// statement; unlocking also clears the failure count and any lockout
+	// after failed logins.
+	SetAccountDisabled(ctx context.Context, id string, disabled bool) error
+	// ResetSecondFactor removes an account's TOTP secret and recovery codes
+	// in one statement: its next login must enrol again where the role
+	// requires a second factor.
+	ResetSecondFactor(ctx context.Context, id string) error
 
 	CreateToken(ctx context.Context, t *Token) error
 	TokenByHash(ctx context.Context, hash string) (*Token, error)
 	RevokeToken(ctx context.Context, id string) error
 	ListTokens(ctx context.Context, accountID string) ([]Token, error)
+	// RevokeTokens revokes every token of an account not revoked yet and
+	// returns how many it revoked (password change, admin revocation).
+	RevokeTokens(ctx context.Context, accountID string) (int, error)
 
 	CreateSession(ctx context.Context, s *Session) error
 	SessionByHash(ctx context.Context, hash string) (*Session, error)
 	TouchSession(ctx context.Context, hash string, t time.Time) error
 	DeleteSession(ctx context.Context, hash string) error
 	// DeleteSessions ends every session of an account (password change,
-	// lockout, disable).
+	// lock, second-factor reset, admin revocation).
 	DeleteSessions(ctx context.Context, accountID string) error
 
 	CreateBreakGlass(ctx context.Context, g *BreakGlass) error

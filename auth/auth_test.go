@@ -118,7 +118,13 @@ func newService(t *testing.T, c *clock) (*Service, *[]Event) {
 	}
 	t.Cleanup(func() { accounts.Close() })
 	var events []Event
-	s, err := New(Config{Accounts: accounts, Now: c.now, Events: func(_ context.Context, e Event) error { events = append(events, e); return nil }})
+	var mu sync.Mutex // logins run in parallel in TestConcurrentGuesses
+	s, err := New(Config{Accounts: accounts, Now: c.now, Events: func(_ context.Context, e Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		events = append(events, e)
+		return nil
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

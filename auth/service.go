@@ -14,9 +14,17 @@ import (
 
 // Event is a security event for the audit trail: a login, a failed login,
 // a second-factor change, a token issued or revoked, a break-the-glass
-// grant. It never carries a password, code, token or cookie.
+// grant, an admin's change to an account, a refusal of an admin-only
+// request. It never carries a password, code, token or cookie.
+//
+// The actor is AccountID, Username and Role; when an admin acts on
+// another account, Detail names that account ("account ID (username)").
 type Event struct {
-	Action    string // login, login-failed, logout, 2fa-enrol, 2fa-disable, token-issue, token-revoke, break-glass, account-create, password-change
+	// Action is one of login, login-failed, logout, 2fa-enrol,
+	// 2fa-disable, token-issue, token-revoke, break-glass, account-create,
+	// account-update, account-lock, password-change, permission-denied,
+	// account-list, security-events.
+	Action    string
 	AccountID string
 	Username  string
 	Role      vigil.Role
@@ -61,6 +69,14 @@ type Config struct {
 	CacheTTL time.Duration
 	// BreakGlassMax bounds an emergency grant (default 4 hours).
 	BreakGlassMax time.Duration
+	// Notify receives every security alert (an emergency-access grant)
+	// besides the Service's own live feed (SubscribeAlerts), e.g. a
+	// Webhook. Each Notify must return at once.
+	Notify []Notifier
+	// Links, when set, checks that the FHIR resources a new account links
+	// to exist (Patient, Practitioner, Device with its patient);
+	// CreateAccount refuses the account when it fails.
+	Links func(ctx context.Context, role vigil.Role, patient, practitioner, device string) error
 }
 
 // Service authenticates callers. It is safe for concurrent use.
@@ -69,6 +85,7 @@ type Service struct {
 	accounts vigil.AccountStore
 	now      func() time.Time
 	sources  *throttle
+	feed     *feed // live security alerts
 
 	mu    sync.Mutex
 	cache map[string]cached // token hash → principal
@@ -113,7 +130,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Events = func(context.Context, Event) error { return nil }
 	}
 	return &Service{cfg: cfg, accounts: cfg.Accounts, now: cfg.Now, sources: newThrottle(cfg.SourceFailures, cfg.SourceWindow),
-		cache: make(map[string]cached)}, nil
+		feed: newFeed(0), cache: make(map[string]cached)}, nil
 }
 
 // Accounts returns the account store.
@@ -130,9 +147,21 @@ type AccountSpec struct {
 	Scopes       []vigil.Scope
 }
 
-// CreateAccount checks spec and stores a new account. Linked FHIR
-// resources are checked by the caller (it knows the store).
+// CreateAccount checks spec and stores a new account: the operator's
+// path (vigil user add), audited with the new account as the actor. Linked
+// FHIR resources are checked with Config.Links when set. Bad input
+// (including a linked resource that does not exist) is vigil.ErrInvalid;
+// a duplicate username vigil.ErrConflict.
 func (s *Service) CreateAccount(ctx context.Context, spec AccountSpec) (*vigil.Account, error) {
+	a, err := s.createAccount(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	s.cfg.Events(ctx, Event{Action: "account-create", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "success"})
+	return a, nil
+}
+
+func (s *Service) createAccount(ctx context.Context, spec AccountSpec) (*vigil.Account, error) {
 	if !validUsername(spec.Username) {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "a username has 3 to 64 characters: letters, digits, '.', '_', '-', '@'")
 	}
@@ -162,6 +191,15 @@ func (s *Service) CreateAccount(ctx context.Context, spec AccountSpec) (*vigil.A
 	if spec.Role != vigil.RoleService && len(spec.Scopes) > 0 {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "only service accounts carry scopes on the account (tokens may narrow any account)")
 	}
+	if spec.Patient != "" && spec.Role != vigil.RolePatient || spec.Practitioner != "" && spec.Role != vigil.RoleClinician ||
+		spec.Device != "" && spec.Role != vigil.RoleDevice {
+		return nil, vigil.Errorf(vigil.ErrInvalid, "--patient goes with patient, --practitioner with clinician, --device with device accounts")
+	}
+	if s.cfg.Links != nil {
+		if err := s.cfg.Links(ctx, spec.Role, spec.Patient, spec.Practitioner, spec.Device); err != nil {
+			return nil, linkError(spec, err)
+		}
+	}
 	if spec.Password != "" || spec.Role == vigil.RoleAdmin || spec.Role == vigil.RoleClinician || spec.Role == vigil.RolePatient {
 		if err := CheckPasswordPolicy(spec.Password); err != nil {
 			return nil, err
@@ -180,8 +218,24 @@ func (s *Service) CreateAccount(ctx context.Context, spec AccountSpec) (*vigil.A
 	if err := s.accounts.CreateAccount(ctx, a); err != nil {
 		return nil, err
 	}
-	s.cfg.Events(ctx, Event{Action: "account-create", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "success"})
 	return a, nil
+}
+
+// linkError turns a missing linked resource into bad input (the account
+// is what is wrong, not the URL asked for); other errors pass.
+func linkError(spec AccountSpec, err error) error {
+	if !errors.Is(err, vigil.ErrNotFound) {
+		return err
+	}
+	switch {
+	case spec.Patient != "":
+		return vigil.Errorf(vigil.ErrInvalid, "the linked Patient/%s does not exist", spec.Patient)
+	case spec.Practitioner != "":
+		return vigil.Errorf(vigil.ErrInvalid, "the linked Practitioner/%s does not exist", spec.Practitioner)
+	case spec.Device != "":
+		return vigil.Errorf(vigil.ErrInvalid, "the linked Device/%s does not exist", spec.Device)
+	}
+	return vigil.Errorf(vigil.ErrInvalid, "a linked resource does not exist")
 }
 
 func validUsername(u string) bool {
@@ -609,8 +663,10 @@ func (s *Service) DisableTOTP(ctx context.Context, accountID, code, source strin
 }
 
 // BreakGlass grants p emergency access to one patient's record for d (at
-// most BreakGlassMax), with a reason; the event goes to the audit trail
-// and the caller alerts admins. Only clinicians and admins may ask.
+// most BreakGlassMax), with a reason. The event goes to the audit trail
+// first (no grant without its record), then, once the grant is stored, an
+// Alert goes to the admins' live feed (SubscribeAlerts) and to every
+// Config.Notify. Only clinicians and admins may ask.
 func (s *Service) BreakGlass(ctx context.Context, p *vigil.Principal, patient, reason string, d time.Duration, source string) (*vigil.BreakGlass, error) {
 	if p == nil {
 		return nil, vigil.ErrUnauthorized
@@ -646,36 +702,76 @@ func (s *Service) BreakGlass(ctx context.Context, p *vigil.Principal, patient, r
 		return nil, err
 	}
 	s.forget()
+	s.alert(breakGlassAlert(g, p.Username, p.Role, source))
 	return g, nil
 }
 
-// ChangePassword sets a new password after checking the current one, and
-// ends the account's other sessions.
-func (s *Service) ChangePassword(ctx context.Context, accountID, current, next, source string) error {
+// ChangePassword sets a new password after checking the current one.
+// The old password may be known to someone else (NIST SP 800-63B 5.1.1.2
+// and 6.1.2), so the change then ends every session of the account and
+// revokes every bearer token it holds (tokens minted with the old password
+// go with it). When cookie is the caller's own session of this account, a
+// new session replaces it — same method, same absolute end — and its
+// cookie value is returned, so the caller stays logged in under a fresh
+// identifier; otherwise the result is "".
+func (s *Service) ChangePassword(ctx context.Context, accountID, cookie, current, next, source string) (string, error) {
 	a, err := s.accounts.Account(ctx, accountID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if blocked, _ := s.sources.blocked(source, s.now()); blocked {
-		return vigil.Errorf(vigil.ErrTooMany, "too many failed attempts from this address; retry later")
+		return "", vigil.Errorf(vigil.ErrTooMany, "too many failed attempts from this address; retry later")
 	}
 	if !VerifyPassword(a.PasswordHash, current) {
 		s.sources.fail(source, s.now())
 		s.cfg.Events(ctx, Event{Action: "password-change", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "failed", Source: source})
-		return errLogin
+		return "", errLogin
 	}
 	if err := CheckPasswordPolicy(next); err != nil {
-		return err
+		return "", err
 	}
 	if a.PasswordHash, err = HashPassword(next); err != nil {
-		return err
+		return "", err
 	}
 	if err := s.accounts.UpdateAccount(ctx, a); err != nil {
-		return err
+		return "", err
 	}
-	if err := s.accounts.DeleteSessions(ctx, a.ID); err != nil {
-		return fmt.Errorf("auth: end sessions: %w", err)
+	var own *vigil.Session
+	if wellFormedSession(cookie) {
+		if se, err := s.accounts.SessionByHash(ctx, HashSecret(cookie)); err == nil && se.AccountID == a.ID {
+			own = se
+		}
 	}
-	s.cfg.Events(ctx, Event{Action: "password-change", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "success", Source: source})
-	return nil
+	n, err := s.endAccess(ctx, a.ID)
+	if err != nil {
+		return "", err
+	}
+	fresh := ""
+	if own != nil && s.now().Before(own.Expires) {
+		if fresh, err = newSecret(); err != nil {
+			return "", err
+		}
+		now := s.now().UTC()
+		se := &vigil.Session{Hash: HashSecret(fresh), AccountID: a.ID, Method: own.Method, Created: own.Created, LastSeen: now, Expires: own.Expires}
+		if err := s.accounts.CreateSession(ctx, se); err != nil {
+			return "", err
+		}
+	}
+	s.cfg.Events(ctx, Event{Action: "password-change", AccountID: a.ID, Username: a.Username, Role: a.Role, Outcome: "success", Source: source,
+		Detail: fmt.Sprintf("all sessions ended, %d tokens revoked", n)})
+	return fresh, nil
+}
+
+// endAccess ends every session and revokes every token of an account, and
+// drops cached principals; it returns the number of tokens revoked.
+func (s *Service) endAccess(ctx context.Context, accountID string) (int, error) {
+	if err := s.accounts.DeleteSessions(ctx, accountID); err != nil {
+		return 0, fmt.Errorf("auth: end sessions: %w", err)
+	}
+	n, err := s.accounts.RevokeTokens(ctx, accountID)
+	s.forget()
+	if err != nil {
+		return 0, fmt.Errorf("auth: revoke tokens: %w", err)
+	}
+	return n, nil
 }

@@ -79,6 +79,8 @@ type App struct {
 
 	ln  net.Listener
 	srv *http.Server
+	// securityHook sends security alerts (break-the-glass) to --webhook.
+	securityHook *auth.Webhook
 }
 
 // openStore opens the store named by the config: PostgreSQL when DB is a
@@ -135,7 +137,17 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if app.Accounts, err = openAccounts(ctx, cfg); err != nil {
 		return fail(err)
 	}
-	if app.Auth, err = auth.New(auth.Config{Accounts: app.Accounts, Events: securityEvents(app.Trail, cfg.Logger)}); err != nil {
+	var notify []auth.Notifier
+	if cfg.Webhook != "" {
+		if app.securityHook, err = auth.NewWebhook(auth.WebhookConfig{URL: cfg.Webhook, Secret: []byte(cfg.WebhookSecret), Logger: cfg.Logger}); err != nil {
+			return fail(err)
+		}
+		notify = append(notify, app.securityHook)
+	}
+	if app.Auth, err = auth.New(auth.Config{Accounts: app.Accounts, Events: securityEvents(app.Trail, cfg.Logger), Notify: notify,
+		Links: func(ctx context.Context, r vigil.Role, patient, practitioner, device string) error {
+			return checkLinks(ctx, app, r, patient, practitioner, device)
+		}}); err != nil {
 		return fail(err)
 	}
 	app.Policy = access.New(store, model)
@@ -226,6 +238,9 @@ func (a *App) Serve(ctx context.Context) error {
 		tick = 10 * time.Second
 	}
 	go a.Mon.run(ctx, tick)
+	if a.securityHook != nil {
+		go func() { _ = a.securityHook.Run(ctx) }()
+	}
 	if a.cfg.MQTT != "" || a.cfg.MQTTListen != "" {
 		if err := a.Mon.startMQTT(ctx, a, a.cfg.MQTT, a.cfg.MQTTListen); err != nil {
 			return err

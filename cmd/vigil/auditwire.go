@@ -164,7 +164,10 @@ var securityAction = map[string]vigil.AuditAction{
 	"login": vigil.AuditLogin, "login-failed": vigil.AuditLoginFailed, "logout": vigil.AuditLogout,
 	"2fa-enrol": vigil.Audit2FAEnrol, "2fa-disable": vigil.Audit2FADisable, "token-issue": vigil.AuditTokenIssue,
 	"token-revoke": vigil.AuditTokenRevoke, "break-glass": vigil.AuditBreakGlass, "account-create": vigil.AuditAccountCreate,
-	"password-change": vigil.AuditAccountUpdate,
+	"password-change": vigil.AuditAccountUpdate, "account-update": vigil.AuditAccountUpdate, "account-lock": vigil.AuditAccountLock,
+	"permission-denied": vigil.AuditPermissionDenied,
+	// An admin reading the account list or the security alerts.
+	"account-list": vigil.AuditSearch, "security-events": vigil.AuditSearch,
 }
 
 // securityEvents returns the auth.Config.Events hook that writes security

@@ -291,6 +291,38 @@ func (s *Store) ListAccounts(ctx context.Context) ([]vigil.Account, error) {
 	return out, rows.Err()
 }
 
+// SetAccountDisabled implements vigil.AccountStore.
+func (s *Store) SetAccountDisabled(ctx context.Context, id string, disabled bool) error {
+	query := "UPDATE auth_accounts SET disabled = 1 WHERE id = ?"
+	if !disabled {
+		query = "UPDATE auth_accounts SET disabled = 0, failed_logins = 0, locked_until = 0 WHERE id = ?"
+	}
+	return s.updateOne(ctx, "set disabled", query, id)
+}
+
+// ResetSecondFactor implements vigil.AccountStore. The last accepted TOTP
+// step is kept: it only ever grows.
+func (s *Store) ResetSecondFactor(ctx context.Context, id string) error {
+	return s.updateOne(ctx, "reset second factor",
+		"UPDATE auth_accounts SET totp_enabled = 0, totp_secret = '', recovery_codes = '[]' WHERE id = ?", id)
+}
+
+// updateOne runs an UPDATE of one account, ErrNotFound when there is none.
+func (s *Store) updateOne(ctx context.Context, what, query, id string) error {
+	res, err := s.db.ExecContext(ctx, s.q(query), id)
+	if err != nil {
+		return fmt.Errorf("accounts: %s: %w", what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("accounts: %s: %w", what, err)
+	}
+	if n == 0 {
+		return vigil.Errorf(vigil.ErrNotFound, "no such account")
+	}
+	return nil
+}
+
 // CreateToken implements vigil.AccountStore.
 func (s *Store) CreateToken(ctx context.Context, t *vigil.Token) error {
 	_, err := s.db.ExecContext(ctx, s.q("INSERT INTO auth_tokens (id, hash, account_id, scopes, has_scopes, created, expires, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
@@ -344,6 +376,19 @@ func (s *Store) RevokeToken(ctx context.Context, id string) error {
 		return vigil.Errorf(vigil.ErrNotFound, "no such token")
 	}
 	return nil
+}
+
+// RevokeTokens implements vigil.AccountStore.
+func (s *Store) RevokeTokens(ctx context.Context, accountID string) (int, error) {
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE auth_tokens SET revoked = 1 WHERE account_id = ? AND revoked = 0"), accountID)
+	if err != nil {
+		return 0, fmt.Errorf("accounts: revoke tokens: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("accounts: revoke tokens: %w", err)
+	}
+	return int(n), nil
 }
 
 // ListTokens implements vigil.AccountStore.
