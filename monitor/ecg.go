@@ -9,17 +9,43 @@ import (
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/alert"
 	"github.com/vigilhealth/vigil/ecg"
+	"github.com/vigilhealth/vigil/ecg/beatclass"
 	"github.com/vigilhealth/vigil/vitals"
 )
 
 // ecgStream is one patient's ECG lead from one device, analysed
-// incrementally (package ecg): beats, signal quality, rhythm episodes.
+// incrementally (package ecg): beats, signal quality, rhythm episodes;
+// and, unless ECGConfig.Off, the beats' classes (package beatclass) and
+// the findings they add up to.
 type ecgStream struct {
 	an     *ecg.Analyzer
 	origin time.Time // time of sample 0
 	fs     float64
+	gain   float64 // ADC units per mV
 	out    ecg.Output
 	lastHR float64
+
+	device, code string
+	cls          *beatclass.Stream // nil when classification is off
+	classified   []beatclass.Classified
+	// usable holds the detected beats handed to cls and not yet
+	// classified, with the quality of their segment.
+	usable []usableBeat
+	mV     []float32
+	ect    ectopy
+}
+
+type usableBeat struct {
+	sample int64
+	ok     bool
+}
+
+// ecgWork is what analysing chunks produced that is written after the
+// shard lock is released: beats and findings to store, alerts to raise.
+type ecgWork struct {
+	beats    []vigil.Beat
+	findings []vigil.ECGFinding
+	acts     []action
 }
 
 // ecgRules are the alert rules of ECG rhythm findings and their
@@ -36,24 +62,50 @@ var ecgRules = map[ecg.RhythmKind]struct{ rule, severity string }{
 // patient's lead are analysed in order without re-reading history; a
 // chunk that overlaps what was analysed (a late duplicate) is skipped, a
 // rate change restarts the lead's analysis.
+//
+// With beat classification on (ECGConfig), each beat is classified once
+// the beat after it is known; the classified beats and the findings are
+// stored (ECGConfig.Beats) before their alerts are raised, after the
+// patient's lock is released.
 func (m *Monitor) ObserveWaveforms(ctx context.Context, waves []vigil.Waveform) {
 	for i := range waves {
 		w := &waves[i]
 		sh := m.shardOf(w.Patient)
+		var work ecgWork
 		sh.mu.Lock()
-		acts, err := m.observeWave(ctx, sh, w)
+		err := m.observeWave(ctx, sh, w, &work)
 		sh.mu.Unlock()
 		if err != nil {
 			m.cfg.Logger.WarnContext(ctx, "monitor: ECG chunk not analysed", "patient", w.Patient, "err", err)
 		}
-		m.apply(ctx, w.Patient, acts)
+		m.storeECG(ctx, w.Patient, &work)
+		m.apply(ctx, w.Patient, work.acts)
 	}
 }
 
-func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform) ([]action, error) {
+// storeECG writes the beats and findings of work; a failure is logged and
+// the alerts are raised all the same.
+func (m *Monitor) storeECG(ctx context.Context, patient string, work *ecgWork) {
+	bs := m.cfg.ECG.Beats
+	if bs == nil {
+		return
+	}
+	if len(work.beats) > 0 {
+		if err := bs.AppendBeats(ctx, work.beats); err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "monitor: ECG beats not stored", "patient", patient, "err", err)
+		}
+	}
+	if len(work.findings) > 0 {
+		if err := bs.AddECGFindings(ctx, work.findings); err != nil {
+			m.cfg.Logger.ErrorContext(ctx, "monitor: ECG findings not stored", "patient", patient, "err", err)
+		}
+	}
+}
+
+func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform, work *ecgWork) error {
 	p, err := m.state(ctx, sh, w.Patient, w.Start)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if p.ecg == nil {
 		p.ecg = make(map[string]*ecgStream)
@@ -70,14 +122,20 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform)
 		}
 		an, err := ecg.NewAnalyzer(ecg.AnalyzerConfig{Fs: w.RateHz, Gain: gain})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		st = &ecgStream{an: an, origin: w.Start, fs: w.RateHz}
+		st = &ecgStream{an: an, origin: w.Start, fs: w.RateHz, gain: gain, device: w.Device, code: w.Code}
+		if !m.cfg.ECG.Off {
+			c := m.patientClassifier(ctx, w.Patient)
+			if st.cls, err = c.NewStream(w.RateHz); err != nil {
+				return err
+			}
+		}
 		p.ecg[key] = st
 	}
 	start := int64(math.Round(w.Start.Sub(st.origin).Seconds() * st.fs))
 	if start < 0 {
-		return nil, vigil.Errorf(vigil.ErrConflict, "ECG chunk before the start of the analysed stream")
+		return vigil.Errorf(vigil.ErrConflict, "ECG chunk before the start of the analysed stream")
 	}
 	x := make([]int16, len(w.Samples))
 	for i, v := range w.Samples {
@@ -86,16 +144,20 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform)
 	st.out.Reset()
 	if err := st.an.Write(start, x, &st.out); err != nil {
 		if errors.Is(err, vigil.ErrConflict) {
-			return nil, nil // a duplicate or late chunk: analysed already
+			return nil // a duplicate or late chunk: analysed already
 		}
-		return nil, err
+		return err
 	}
 	for _, b := range st.out.Beats {
 		if b.Usable && b.HR > 0 {
 			st.lastHR = b.HR
 		}
 	}
-	var acts []action
+	if st.cls != nil {
+		if err := m.classify(w.Patient, st, start, x, work); err != nil {
+			return err
+		}
+	}
 	for _, ep := range st.out.Episodes {
 		r, ok := ecgRules[ep.Kind]
 		if !ok {
@@ -109,7 +171,88 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform)
 				f.Readings = []vigil.Sample{{Patient: w.Patient, Device: w.Device, Code: hr.Code, Time: at, Value: hr.Value, Unit: hr.Unit, Source: "ecg"}}
 			}
 		}
-		acts = append(acts, action{raise: f})
+		work.acts = append(work.acts, action{raise: f})
+		if ep.Kind == ecg.AtrialFibrillation && !ep.Open && st.cls != nil {
+			work.findings = append(work.findings, st.afFinding(w.Patient, ep, r.severity))
+		}
 	}
-	return acts, nil
+	return nil
+}
+
+// classify hands the chunk x (from sample start) and the beats the
+// analyser released to the lead's classifier, and turns the classified
+// beats into stored beats and findings.
+func (m *Monitor) classify(patient string, st *ecgStream, start int64, x []int16, work *ecgWork) error {
+	st.mV = st.mV[:0]
+	for _, v := range x {
+		st.mV = append(st.mV, float32(float64(v)/st.gain))
+	}
+	var pos []int64
+	for _, b := range st.out.Beats {
+		pos = append(pos, b.Sample)
+		st.usable = append(st.usable, usableBeat{b.Sample, b.Usable})
+	}
+	var err error
+	if st.classified, err = st.cls.Write(start, st.mV, pos, st.classified[:0]); err != nil {
+		return err
+	}
+	model := st.cls.Model()
+	var evs []ecgEvent
+	for _, c := range st.classified {
+		ok := false
+		for len(st.usable) > 0 && st.usable[0].sample <= c.Sample {
+			if st.usable[0].sample == c.Sample {
+				ok = st.usable[0].ok
+			}
+			st.usable = st.usable[1:]
+		}
+		class := c.Class
+		if !ok {
+			class = 'Q' // an unreadable segment: marked, not guessed
+		}
+		t := st.at(c.Sample)
+		b := vigil.Beat{Patient: patient, Device: st.device, Code: st.code, Time: t, Class: string(class), Model: model}
+		if !math.IsNaN(c.RR) {
+			b.RR = time.Duration(c.RR * float64(time.Second)).Round(time.Millisecond)
+		}
+		work.beats = append(work.beats, b)
+		evs = st.beat(&m.cfg.ECG, patient, c.Sample, t, class, ok, evs)
+	}
+	if len(st.usable) == 0 {
+		st.usable = nil // let the backing array go
+	}
+	for _, ev := range evs {
+		work.findings = append(work.findings, *ev.finding)
+		switch {
+		case ev.clear != "":
+			work.acts = append(work.acts, action{clear: ev.clear, t: ev.at})
+		case !ev.quiet:
+			f := &alert.Finding{Patient: patient, Rule: ev.finding.Rule, Severity: ev.finding.Severity, Time: ev.at, Title: ev.finding.Title}
+			rate := ev.finding.RateBPM
+			if rate == 0 {
+				rate = st.lastHR
+			}
+			if rate > 0 {
+				if hr, err := vitals.Normalize(vitals.CodeHeartRate, math.Round(rate), "/min"); err == nil {
+					f.Readings = []vigil.Sample{{Patient: patient, Device: st.device, Code: hr.Code, Time: ev.at, Value: hr.Value, Unit: hr.Unit, Source: "ecg"}}
+				}
+			}
+			work.acts = append(work.acts, action{raise: f})
+		}
+	}
+	return nil
+}
+
+// afFinding is the finding of an atrial-fibrillation episode of the
+// rhythm analysis (RR irregularity, package ecg), stored beside the
+// findings of the classified beats.
+func (st *ecgStream) afFinding(patient string, ep ecg.Episode, severity string) vigil.ECGFinding {
+	start := st.origin.Add(time.Duration(ep.Start * float64(time.Second))).UTC().Truncate(time.Millisecond)
+	end := st.origin.Add(time.Duration(ep.End * float64(time.Second))).UTC().Truncate(time.Millisecond)
+	dur := end.Sub(start).Round(time.Second)
+	return vigil.ECGFinding{ID: findingID(patient, st.device, st.code, KindAF, start), Patient: patient, Device: st.device, Code: st.code,
+		Kind: KindAF, Rule: ecgRules[ecg.AtrialFibrillation].rule, Severity: severity, Start: start, End: end,
+		Title: "ECG: atrial fibrillation for " + dur.String(),
+		Explanation: "RR intervals irregular in rate, order and spread for " + dur.String() +
+			" after ectopic beats are set aside (RR-irregularity test, Dash et al. 2009); not from the beat classifier"}
 }

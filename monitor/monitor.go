@@ -55,6 +55,9 @@ type Config struct {
 	// (default 4 days: the longest default trend window plus a margin).
 	History time.Duration
 	Logger  *slog.Logger
+	// ECG configures the classification of ECG beats and its findings
+	// (ecgconfig.go).
+	ECG ECGConfig
 }
 
 // DefaultProgramme is the monitoring of a virtual-ward patient without a
@@ -105,6 +108,9 @@ func New(cfg Config) (*Monitor, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if err := cfg.ECG.setDefaults(); err != nil {
+		return nil, err
 	}
 	m := &Monitor{cfg: cfg, seed: maphash.MakeSeed()}
 	for i := range m.shards {
