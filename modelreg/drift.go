@@ -3,6 +3,8 @@ package modelreg
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -27,6 +29,10 @@ type DriftConfig struct {
 	// its training summary (Version.Summary).
 	Classifier *beatclass.Classifier
 	Summary    *beatclass.Summary
+	// Beats, when set, is the store of the beats the server classified:
+	// the class mix it served in the window (with the classifier's model
+	// version) is reported beside the re-labelled one.
+	Beats vigil.BeatStore
 	// MaxBeats stops reading once this many beats are counted (0: no limit).
 	MaxBeats int
 	// Log, if set, receives progress messages.
@@ -42,6 +48,14 @@ type DriftResult struct {
 	Hours  float64
 	// Truncated is true when MaxBeats stopped the reading.
 	Truncated bool
+	// Served counts, by class (Classes order), the stored beats the server
+	// labelled with the classifier's model version in the window;
+	// ServedOther those labelled by other versions. ServedPSI compares the
+	// served class mix with the training one (NaN without served beats).
+	Served      [len(beatclass.Classes)]int
+	ServedOther int
+	ServedPSI   float64
+	ServedLevel string
 }
 
 // driftWindow is the span of signal read at a time; driftContext the
@@ -142,5 +156,43 @@ func DriftReport(ctx context.Context, cfg DriftConfig) (*DriftResult, error) {
 		}
 	}
 	res.DriftReport = d.Report()
+	res.ServedPSI = math.NaN()
+	if cfg.Beats != nil {
+		if err := served(ctx, &cfg, res); err != nil {
+			return nil, err
+		}
+		res.ServedPSI, _ = beatclass.ClassMixPSI(cfg.Summary.Predicted, res.Served)
+	}
+	res.ServedLevel = beatclass.DriftLevel(res.ServedPSI)
 	return res, nil
+}
+
+// served counts the stored beats of the patients in the window by class,
+// page by page.
+func served(ctx context.Context, cfg *DriftConfig, res *DriftResult) error {
+	model := cfg.Classifier.Version()
+	for _, p := range cfg.Patients {
+		from := cfg.From
+		for {
+			bs, err := cfg.Beats.QueryBeats(ctx, &vigil.BeatQuery{Patient: p, From: from, To: cfg.To, Limit: vigil.BeatLimit})
+			if err != nil {
+				return err
+			}
+			for _, b := range bs {
+				k := strings.Index(beatclass.Classes, b.Class)
+				switch {
+				case b.Model != model:
+					res.ServedOther++
+				case k >= 0:
+					res.Served[k]++
+				}
+			}
+			if len(bs) < vigil.BeatLimit {
+				break
+			}
+			// Stores keep milliseconds: the next page starts after the last beat.
+			from = bs[len(bs)-1].Time.Truncate(time.Millisecond).Add(time.Millisecond)
+		}
+	}
+	return nil
 }

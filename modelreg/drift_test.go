@@ -106,6 +106,30 @@ func TestDriftReport(t *testing.T) {
 			t.Logf("%s: %d beats, class PSI %.3f, top feature %s PSI %.3f", tc.patient, r.Beats, r.ClassPSI, r.Features[0].Name, r.Features[0].PSI)
 		})
 	}
+	// The beats the server stored: 120 by this model (30 V), 7 by another.
+	var beats []vigil.Beat
+	for i := range 127 {
+		b := vigil.Beat{Patient: "same", Device: "holter", Code: "131330", Time: start.Add(time.Duration(i) * 800 * time.Millisecond),
+			Class: "N", RR: 800 * time.Millisecond, Model: c.Version()}
+		if i%4 == 0 {
+			b.Class = "V"
+		}
+		if i >= 120 {
+			b.Model = "beatclass-0123456789ab"
+		}
+		beats = append(beats, b)
+	}
+	if err := store.AppendBeats(ctx, beats); err != nil {
+		t.Fatal(err)
+	}
+	r, err := DriftReport(ctx, DriftConfig{Samples: store, Beats: store, Patients: []string{"same"}, Leads: []string{"131330"},
+		From: start, To: start.Add(time.Hour), Classifier: c, Summary: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Served != [5]int{90, 0, 30, 0, 0} || r.ServedOther != 7 || r.ServedLevel == "" {
+		t.Errorf("served %v, other %d, PSI %v (%s)", r.Served, r.ServedOther, r.ServedPSI, r.ServedLevel)
+	}
 	if _, err := DriftReport(ctx, DriftConfig{Samples: store, Classifier: c, Summary: sum, From: start, To: start}); !errors.Is(err, vigil.ErrInvalid) {
 		t.Errorf("DriftReport with an empty window = %v, want ErrInvalid", err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/vigilhealth/vigil/ml"
 )
 
-// runModel runs the model tools (vigil model train|eval|cv|info).
+// runModel runs the model tools (vigil model train|eval|cv|info|features|retrain|registry|drift).
 func runModel(ctx context.Context, env *Env, args []string) error {
 	const usage = `Usage: vigil model SUBCOMMAND [flags]
 
@@ -26,7 +26,10 @@ Subcommands:
   eval    evaluate a model on annotated records: vigil model eval [--model FILE] --data DIR [--records 100,101]
   cv      leave-patients-out cross-validation: vigil model cv --data DIR [--folds N] [--adapt-minutes 5]
   info    print a model file's metadata: vigil model info [--model FILE]
-  features  write the beat features as CSV (for external tools): vigil model features --data DIR`
+  features  write the beat features as CSV (for external tools): vigil model features --data DIR
+  retrain   champion/challenger retraining from clinicians' labels: vigil model retrain --data DIR [--ds1 PATH] [--by NAME]
+  registry  model versions: vigil model registry list|show VERSION|promote VERSION|rollback [--to VERSION]|log --data DIR
+  drift     recent beats against the active model's training data: vigil model drift --data DIR [--since 7d]`
 	if len(args) == 0 {
 		fmt.Fprintln(env.Stderr, usage)
 		return errUsage
@@ -42,6 +45,12 @@ Subcommands:
 		return modelInfo(ctx, env, args[1:])
 	case "features":
 		return modelFeatures(ctx, env, args[1:])
+	case "retrain":
+		return modelRetrain(ctx, env, args[1:])
+	case "registry":
+		return runModelRegistry(ctx, env, args[1:])
+	case "drift":
+		return modelDrift(ctx, env, args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprintln(env.Stdout, usage)
 		return nil

@@ -167,26 +167,7 @@ func (d *Drift) Report() DriftReport {
 	for _, n := range d.pred {
 		r.Beats += n
 	}
-	// Class mix: the model's labels of the training beats (Q is never
-	// predicted there) against its labels of the recent beats, smoothed by
-	// half a beat per class as ml.PSI smooths its bins.
-	trainTot, recentTot := 0.0, float64(r.Beats)
-	for _, n := range d.ref.Predicted {
-		trainTot += float64(n)
-	}
-	r.ClassPSI = math.NaN()
-	if trainTot > 0 && recentTot > 0 {
-		r.ClassPSI = 0
-		const k = float64(len(Classes))
-		for i := range Classes {
-			p := (float64(d.ref.Predicted[i]) + 0.5) / (trainTot + 0.5*k)
-			q := (float64(d.pred[i]) + 0.5) / (recentTot + 0.5*k)
-			term := (q - p) * math.Log(q/p)
-			r.ClassPSI += term
-			r.Classes = append(r.Classes, ClassShare{Class: Classes[i], Train: float64(d.ref.Predicted[i]) / trainTot,
-				Recent: float64(d.pred[i]) / recentTot, PSI: term})
-		}
-	}
+	r.ClassPSI, r.Classes = ClassMixPSI(d.ref.Predicted, d.pred)
 	r.ClassLevel = DriftLevel(r.ClassPSI)
 	for i := range d.cur {
 		ref, cur := &d.ref.Features[i], &d.cur[i]
@@ -203,6 +184,33 @@ func (d *Drift) Report() DriftReport {
 	}
 	slices.SortStableFunc(r.Features, func(a, b FeatureDrift) int { return cmpDesc(nanLow(a.PSI), nanLow(b.PSI)) })
 	return r
+}
+
+// ClassMixPSI compares two class mixes (beat counts in Classes order) —
+// the model's labels of its training beats and of recent beats — by the
+// population stability index over the five classes, each count smoothed
+// by half a beat as ml.PSI smooths its bins. It returns NaN and no shares
+// when either mix is empty.
+func ClassMixPSI(train, recent [len(Classes)]int) (float64, []ClassShare) {
+	trainTot, recentTot := 0.0, 0.0
+	for i := range Classes {
+		trainTot += float64(train[i])
+		recentTot += float64(recent[i])
+	}
+	if trainTot == 0 || recentTot == 0 {
+		return math.NaN(), nil
+	}
+	const k = float64(len(Classes))
+	psi := 0.0
+	shares := make([]ClassShare, len(Classes))
+	for i := range Classes {
+		p := (float64(train[i]) + 0.5) / (trainTot + 0.5*k)
+		q := (float64(recent[i]) + 0.5) / (recentTot + 0.5*k)
+		term := (q - p) * math.Log(q/p)
+		psi += term
+		shares[i] = ClassShare{Class: Classes[i], Train: float64(train[i]) / trainTot, Recent: float64(recent[i]) / recentTot, PSI: term}
+	}
+	return psi, shares
 }
 
 // nanLow maps NaN below every number, for sorting.
