@@ -33,6 +33,10 @@ type ecgStream struct {
 	usable []usableBeat
 	mV     []float32
 	ect    ectopy
+	// base is the active model cls derives from (adapted to the patient's
+	// labels or not); relabel asks for a new adaptation (LabelsChanged).
+	base    *beatclass.Classifier
+	relabel bool
 }
 
 type usableBeat struct {
@@ -113,21 +117,14 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform,
 	key := w.Device + "|" + w.Code
 	st := p.ecg[key]
 	if st == nil || st.fs != w.RateHz {
-		gain := 200.0 // ADC units per mV
-		if w.Gain > 0 {
-			gain = 1 / w.Gain
-			if w.Unit == "uV" {
-				gain = 1000 / w.Gain
-			}
-		}
+		gain := gainOf(w)
 		an, err := ecg.NewAnalyzer(ecg.AnalyzerConfig{Fs: w.RateHz, Gain: gain})
 		if err != nil {
 			return err
 		}
 		st = &ecgStream{an: an, origin: w.Start, fs: w.RateHz, gain: gain, device: w.Device, code: w.Code}
 		if !m.cfg.ECG.Off {
-			c := m.patientClassifier(ctx, w.Patient)
-			if st.cls, err = c.NewStream(w.RateHz); err != nil {
+			if st.cls, err = m.cfg.ECG.active.Load().NewStream(w.RateHz); err != nil {
 				return err
 			}
 		}
@@ -154,6 +151,7 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform,
 		}
 	}
 	if st.cls != nil {
+		m.useModel(ctx, w.Patient, st)
 		if err := m.classify(w.Patient, st, start, x, work); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package monitor_test
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -48,9 +49,10 @@ func newECGRig(t testing.TB, now time.Time, cfg monitor.ECGConfig) *ecgRig {
 		t.Fatal(err)
 	}
 	if !cfg.Off && cfg.Beats == nil {
-		cfg.Beats = r.samples
+		cfg.Beats, cfg.Labels = r.samples, r.samples
 	}
-	if r.mon, err = monitor.New(monitor.Config{Samples: r.samples, Alerts: eng, Now: func() time.Time { return now }, ECG: cfg}); err != nil {
+	if r.mon, err = monitor.New(monitor.Config{Samples: r.samples, Alerts: eng, Now: func() time.Time { return now }, ECG: cfg,
+		Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -83,7 +85,7 @@ func record(t testing.TB, name string, t0 time.Time, sec float64) (*ecg.Record, 
 		for k, v := range sig.Samples[i:end] {
 			x[k] = int32(v) - int32(sig.Baseline)
 		}
-		ws = append(ws, vigil.Waveform{Patient: "p223", Device: "patch", Code: "131330",
+		ws = append(ws, vigil.Waveform{Patient: "p" + name, Device: "patch", Code: "131330",
 			Start: t0.Add(time.Duration(float64(i) / rec.Fs * float64(time.Second))), RateHz: rec.Fs, Gain: 1 / sig.Gain, Unit: "mV", Samples: x})
 	}
 	return rec, ws, anns
@@ -199,6 +201,108 @@ func TestECGClassification(t *testing.T) {
 	}
 	if _, err := r.alerts.ActiveAlert(ctx, "p223", monitor.RulePVCBurden); err != nil {
 		t.Errorf("no PVC burden alert: %v", err)
+	}
+}
+
+// TestECGAdaptation streams MIT-BIH record 119 (ventricular bigeminy and
+// trigeminy) with its waveforms stored, as ingestion does. After 6
+// minutes a clinician labels the beats of the first 5: every beat as the
+// reference says, except that the ventricular beats are called normal (a
+// clinician who judges them aberrant conduction, say). The patient's
+// stream then adapts: the beats that follow are classified by a model of
+// another version, which calls far fewer of the reference V beats V than
+// the same stream without labels does.
+func TestECGAdaptation(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	c, err := beatclass.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(label bool) (vRate float64, models map[string]int) {
+		r := newECGRig(t, t0.Add(31*time.Minute), monitor.ECGConfig{})
+		rec, ws, anns := record(t, "119", t0, 2)
+		ref := map[int]byte{}
+		var refPos []int
+		for _, a := range anns {
+			if cl, ok := ecg.AAMIClass(a.Symbol); ok {
+				ref[a.Sample] = cl
+				refPos = append(refPos, a.Sample)
+			}
+		}
+		refOf := func(tm time.Time) byte {
+			s := int(math.Round(tm.Sub(t0).Seconds() * rec.Fs))
+			j, _ := slices.BinarySearch(refPos, s)
+			for _, k := range []int{j - 1, j} {
+				if k >= 0 && k < len(refPos) && math.Abs(float64(refPos[k]-s)) <= 0.15*rec.Fs {
+					return ref[refPos[k]]
+				}
+			}
+			return 0
+		}
+		split := 6 * 60 / 2 // chunks in 6 minutes
+		for i, w := range ws {
+			if _, err := r.samples.AppendWaveform(ctx, &w); err != nil {
+				t.Fatal(err)
+			}
+			r.mon.ObserveWaveforms(ctx, ws[i:i+1])
+			if i != split || !label {
+				continue
+			}
+			first, err := r.samples.QueryBeats(ctx, &vigil.BeatQuery{Patient: "p119", To: t0.Add(5 * time.Minute)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ls []vigil.BeatLabel
+			for _, b := range first {
+				want := refOf(b.Time)
+				if want == 0 || want == 'Q' {
+					continue
+				}
+				if want == 'V' {
+					want = 'N'
+				}
+				l := vigil.BeatLabel{Patient: "p119", Code: b.Code, Time: b.Time, Suggested: b.Class, Label: string(want), Action: vigil.LabelRelabel,
+					Model: b.Model, By: "acc-clin", At: t0.Add(6 * time.Minute)}
+				if l.Label == l.Suggested {
+					l.Action = vigil.LabelConfirm
+				}
+				ls = append(ls, l)
+			}
+			if err := r.samples.AddBeatLabels(ctx, ls); err != nil {
+				t.Fatal(err)
+			}
+			r.mon.LabelsChanged("p119")
+		}
+		after, err := r.samples.QueryBeats(ctx, &vigil.BeatQuery{Patient: "p119", From: t0.Add(7 * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = map[string]int{}
+		refV, calledV := 0, 0
+		for _, b := range after {
+			models[b.Model]++
+			if refOf(b.Time) == 'V' {
+				refV++
+				if b.Class == "V" {
+					calledV++
+				}
+			}
+		}
+		return float64(calledV) / float64(max(refV, 1)), models
+	}
+	plain, plainModels := run(false)
+	adapted, adaptedModels := run(true)
+	t.Logf("reference V beats called V after minute 7: %.1f %% without labels (models %v), %.1f %% adapted (models %v)",
+		100*plain, plainModels, 100*adapted, adaptedModels)
+	if len(plainModels) != 1 || plainModels[c.Version()] == 0 {
+		t.Errorf("without labels the beats are classified by %v, want %s only", plainModels, c.Version())
+	}
+	if len(adaptedModels) != 1 || adaptedModels[c.Version()] != 0 {
+		t.Errorf("after the labels the beats are classified by %v, want one adapted model", adaptedModels)
+	}
+	if plain < 0.9 || adapted > plain/2 {
+		t.Errorf("V beats called V: %.2f without labels, %.2f after labels calling them N; want ≥ 0.9 and under half of it", plain, adapted)
 	}
 }
 

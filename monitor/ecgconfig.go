@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -45,6 +46,10 @@ type ECGConfig struct {
 	// Sustained is the length from which a run of ventricular beats above
 	// 100/min is sustained ventricular tachycardia (default 30 s).
 	Sustained time.Duration
+
+	// active is the model in use (Classifier, then SetECGClassifier's),
+	// shared by the copies of the config.
+	active *atomic.Pointer[beatclass.Classifier]
 }
 
 func (c *ECGConfig) setDefaults() error {
@@ -58,6 +63,8 @@ func (c *ECGConfig) setDefaults() error {
 		}
 		c.Classifier = d
 	}
+	c.active = new(atomic.Pointer[beatclass.Classifier])
+	c.active.Store(c.Classifier)
 	if c.BurdenWindow <= 0 {
 		c.BurdenWindow = time.Hour
 	}
@@ -77,4 +84,24 @@ func (c *ECGConfig) setDefaults() error {
 		return vigil.Errorf(vigil.ErrInvalid, "monitor: ECG burden window longer than %d minutes", maxBurdenMinutes)
 	}
 	return nil
+}
+
+// SetECGClassifier makes c the active beat model (a promotion or a
+// rollback in the model registry): each lead's stream switches to it with
+// its next chunk (a patient-adapted model is rebuilt on c). It does
+// nothing when classification is off. Safe for concurrent use.
+func (m *Monitor) SetECGClassifier(c *beatclass.Classifier) {
+	if m.cfg.ECG.Off || c == nil {
+		return
+	}
+	m.cfg.ECG.active.Store(c)
+}
+
+// ECGModel returns the version of the active beat model ("" when
+// classification is off).
+func (m *Monitor) ECGModel() string {
+	if m.cfg.ECG.Off {
+		return ""
+	}
+	return m.cfg.ECG.active.Load().Version()
 }
