@@ -31,6 +31,10 @@ type MonitorConfig struct {
 	Alerts     *alert.Engine
 	AlertStore vigil.AlertStore
 	Hub        *alert.Hub
+	// Beats and BeatLabels serve the ECG viewer's beats, the ECG findings
+	// and the clinicians' labels (ecg.go).
+	Beats      vigil.BeatStore
+	BeatLabels vigil.BeatLabelStore
 }
 
 func (s *Server) monitorRoutes(mux *http.ServeMux) {
@@ -38,6 +42,7 @@ func (s *Server) monitorRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/v1/patients/{id}/news2", s.news2)
 	mux.HandleFunc("GET /api/v1/worklist", s.worklist)
 	s.alertRoutes(mux)
+	s.ecgRoutes(mux)
 }
 
 // maxIngestItems bounds one HTTP batch (the body limit bounds it too).

@@ -14,10 +14,12 @@ import (
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/alert"
+	"github.com/vigilhealth/vigil/ecg/beatclass"
 	"github.com/vigilhealth/vigil/hl7"
 	"github.com/vigilhealth/vigil/httpapi"
 	"github.com/vigilhealth/vigil/ingest"
 	"github.com/vigilhealth/vigil/mllp"
+	"github.com/vigilhealth/vigil/modelreg"
 	"github.com/vigilhealth/vigil/monitor"
 	"github.com/vigilhealth/vigil/mqtt"
 	"github.com/vigilhealth/vigil/postgres"
@@ -49,6 +51,11 @@ type Monitoring struct {
 	// Webhooks delivers signed alert events (--webhook), or nil.
 	Webhooks *alert.Webhooks
 	log      *slog.Logger
+	// registry is the model registry's directory ("" without one), and
+	// activeModel the id of its version the monitor serves ("" for the
+	// built-in model).
+	registry    string
+	activeModel string
 }
 
 // fhirAlerts writes every alert, as it changes, to the FHIR store as a
@@ -146,7 +153,12 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 		m.Close()
 		return nil, err
 	}
-	if m.Monitor, err = monitor.New(monitor.Config{Samples: m.Samples, Alerts: m.Engine, Logger: cfg.Logger,
+	ecgCfg, err := m.ecgConfig(ctx, cfg)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	if m.Monitor, err = monitor.New(monitor.Config{Samples: m.Samples, Alerts: m.Engine, Logger: cfg.Logger, ECG: ecgCfg,
 		ProgrammeFor: func(ctx context.Context, patient string) (monitor.Programme, error) {
 			return programmeOf(ctx, app.Store, patient)
 		}}); err != nil {
@@ -304,9 +316,67 @@ func programmeOf(ctx context.Context, store vigil.ResourceReader, patient string
 	return prog, nil
 }
 
+// ecgConfig wires the streaming beat classification: beats, findings and
+// labels in the sample store (both stores implement vigil.BeatStore and
+// vigil.BeatLabelStore), and the active model of the model registry
+// (DATA/models, package modelreg), else the model built into the binary.
+// A registry that cannot be read is logged and the built-in model served:
+// every stored beat and finding names the model that gave it.
+func (m *Monitoring) ecgConfig(ctx context.Context, cfg Config) (monitor.ECGConfig, error) {
+	var ec monitor.ECGConfig
+	ec.Beats, _ = m.Samples.(vigil.BeatStore)
+	ec.Labels, _ = m.Samples.(vigil.BeatLabelStore)
+	if cfg.DataDir != "" {
+		m.registry = modelreg.DefaultDir(filepath.Clean(cfg.DataDir))
+		c, e, err := modelreg.LoadActive(ctx, m.registry)
+		switch {
+		case err != nil:
+			cfg.Logger.ErrorContext(ctx, "monitoring: model registry unreadable; serving the built-in beat model", "err", err)
+		case e != nil:
+			ec.Classifier, m.activeModel = c, e.ID
+		}
+	}
+	if ec.Classifier == nil {
+		c, err := beatclass.Default()
+		if err != nil {
+			return ec, fmt.Errorf("beat model: %w", err)
+		}
+		ec.Classifier = c
+	}
+	return ec, nil
+}
+
+// followRegistry swaps the monitor's beat model when the registry's
+// active version changed (a promotion or a rollback); a registry that
+// cannot be read keeps the model in use.
+func (m *Monitoring) followRegistry(ctx context.Context) {
+	if m.registry == "" {
+		return
+	}
+	r, err := modelreg.Open(m.registry)
+	if err != nil {
+		return
+	}
+	e, err := r.Active(ctx)
+	if err != nil || e.ID == m.activeModel {
+		return
+	}
+	c, err := r.Classifier(ctx, e.Version)
+	if err != nil {
+		m.log.ErrorContext(ctx, "monitoring: active beat model not loaded; keeping the one in use", "err", err)
+		return
+	}
+	m.Monitor.SetECGClassifier(c)
+	m.activeModel = e.ID
+	m.log.InfoContext(ctx, "monitoring: beat model changed", "model", c.Version())
+}
+
 // httpConfig is what the HTTP API needs of monitoring.
 func (m *Monitoring) httpConfig(app *App) httpapi.MonitorConfig {
-	return httpapi.MonitorConfig{Ingest: m.Ingest, Monitor: m.Monitor, Access: app.Policy, Alerts: m.Engine, AlertStore: m.Alerts, Hub: m.Hub}
+	mc := httpapi.MonitorConfig{Ingest: m.Ingest, Monitor: m.Monitor, Access: app.Policy, Alerts: m.Engine, AlertStore: m.Alerts, Hub: m.Hub}
+	mc.Beats, _ = m.Samples.(vigil.BeatStore)
+	mc.BeatLabels, _ = m.Samples.(vigil.BeatLabelStore)
+	return mc
 }
 
 // run drives the time-based parts (missing-data rules, NEWS2 staleness,
@@ -319,6 +389,7 @@ func (m *Monitoring) run(ctx context.Context, every time.Duration) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var checked time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -326,6 +397,10 @@ func (m *Monitoring) run(ctx context.Context, every time.Duration) {
 		case now := <-t.C:
 			m.Monitor.Tick(ctx)
 			_, _ = m.Engine.Tick(ctx, now)
+			if now.Sub(checked) >= time.Minute {
+				m.followRegistry(ctx)
+				checked = now
+			}
 		}
 	}
 }
