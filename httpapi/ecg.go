@@ -115,7 +115,7 @@ func (s *Server) ecgBeats(w http.ResponseWriter, r *http.Request) {
 		limit, err = limitParam(r, defaultBeatLimit, vigil.BeatLimit)
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.finishRead(w, r, a, err, nil)
 		return
 	}
 	if to.IsZero() {
@@ -125,7 +125,7 @@ func (s *Server) ecgBeats(w http.ResponseWriter, r *http.Request) {
 		from = to.Add(-defaultBeatWindow)
 	}
 	if !from.Before(to) {
-		s.fail(w, r, vigil.Errorf(vigil.ErrInvalid, "from must be before to"))
+		s.finishRead(w, r, a, vigil.Errorf(vigil.ErrInvalid, "from must be before to"), nil)
 		return
 	}
 	q := &vigil.BeatQuery{Patient: r.PathValue("id"), Code: r.URL.Query().Get("code"), From: from, To: to, Limit: limit + 1}
@@ -162,7 +162,7 @@ func (s *Server) ecgFindings(w http.ResponseWriter, r *http.Request) {
 		limit, err = limitParam(r, 100, 1000)
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.finishRead(w, r, a, err, nil)
 		return
 	}
 	fs, err := s.cfg.Monitor.Beats.ECGFindings(r.Context(), &vigil.ECGFindingQuery{Patient: r.PathValue("id"), From: from, To: to,
@@ -187,7 +187,7 @@ func (s *Server) ecgLabels(w http.ResponseWriter, r *http.Request) {
 		limit, err = limitParam(r, 1000, 10000)
 	}
 	if err != nil {
-		s.fail(w, r, err)
+		s.finishRead(w, r, a, err, nil)
 		return
 	}
 	ls, err := s.cfg.Monitor.BeatLabels.BeatLabels(r.Context(), vigil.BeatLabelQuery{Patient: r.PathValue("id"), Since: since, Until: until, Limit: limit})
@@ -222,22 +222,31 @@ func (s *Server) postECGLabels(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// Refused bodies are audited as failed writes, like the rest.
+	refuse := func(err error) {
+		a.Err, a.Touched = err, []string{"Patient/" + id}
+		vigil.PatientLogFrom(r.Context()).Note(id)
+		if aerr := s.audit(r, a); aerr != nil {
+			err = aerr
+		}
+		s.bodyError(w, r, err)
+	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		s.bodyError(w, r, errUnsupportedMedia)
+		refuse(errUnsupportedMedia)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxLabelBody+1))
 	if err != nil {
-		s.fail(w, r, err)
+		refuse(err)
 		return
 	}
 	if len(body) > maxLabelBody {
-		s.fail(w, r, vigil.Errorf(vigil.ErrInvalid, "the labels body exceeds %d bytes; send at most %d labels per request", maxLabelBody, maxLabelItems))
+		refuse(vigil.Errorf(vigil.ErrInvalid, "the labels body exceeds %d bytes; send at most %d labels per request", maxLabelBody, maxLabelItems))
 		return
 	}
 	items, err := parseLabels(body)
 	if err != nil {
-		s.fail(w, r, err)
+		refuse(err)
 		return
 	}
 	by := "anonymous"

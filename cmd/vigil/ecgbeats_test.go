@@ -268,14 +268,18 @@ func TestECGBeatsEndToEnd(t *testing.T) {
 		}
 		byActor := map[string]int{}
 		for _, r := range page.Records {
-			if r.Outcome == vigil.AuditDenied {
+			switch {
+			case r.Outcome == vigil.AuditDenied:
 				byActor[r.ActorName+" denied"]++
-			} else if r.Action == vigil.AuditCreate && r.ActorName == "clin" {
-				byActor["clin create"]++
+			case r.Action == vigil.AuditCreate && r.ActorName == "clin":
+				byActor["clin create "+string(r.Outcome)]++
+			case r.Action == vigil.AuditSearch && r.ActorName == "clin":
+				byActor["clin search"]++
 			}
 		}
-		if byActor["clin create"] < 1 || byActor["pat denied"] < 1 {
-			t.Errorf("audit trail of pA by actor: %v; want the labels written and the patient's refused attempt", byActor)
+		if byActor["clin create "+string(vigil.AuditSuccess)] != 1 || byActor["clin create "+string(vigil.AuditFailed)] != 7 ||
+			byActor["pat denied"] != 1 || byActor["clin search"] < 5 {
+			t.Errorf("audit trail of pA by actor: %v; want 1 label write, 7 refused (15 and 400), 1 denied to the patient, 5 or more reads", byActor)
 		}
 		all, err := f.app.Trail.Query(ctx, &vigil.AuditQuery{Agent: f.accountID(t, "clin2"), Count: 1000})
 		if err != nil {
