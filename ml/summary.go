@@ -74,6 +74,15 @@ func (h *Histogram) bin(x float32) int {
 	return i
 }
 
+// Index returns the bin of x: an index of Counts, or len(Counts) for a
+// missing value (NaN).
+func (h *Histogram) Index(x float32) int {
+	if x != x {
+		return len(h.Counts)
+	}
+	return h.bin(x)
+}
+
 // Add counts one value (NaN as missing). h must have been made by
 // NewHistogram or Empty (or decoded with Check passing).
 func (h *Histogram) Add(x float32) {

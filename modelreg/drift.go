@@ -155,7 +155,7 @@ func DriftReport(ctx context.Context, cfg DriftConfig) (*DriftResult, error) {
 			break
 		}
 	}
-	res.DriftReport = d.Report()
+	res.DriftReport = d.Report(res.Series)
 	res.ServedPSI = math.NaN()
 	if cfg.Beats != nil {
 		if err := served(ctx, &cfg, res); err != nil {

@@ -452,7 +452,7 @@ func (r *Registry) register(ctx context.Context, model []byte, v *Version, by st
 	}
 	v.ID, v.Model, v.SHA256, v.Task = id, c.Version(), hexSum, "ecg-beats"
 	v.Registered, v.RegisteredBy = r.now().UTC(), strings.TrimSpace(by)
-	meta, err := json.MarshalIndent(v, "", "  ")
+	meta, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode model version: %w", err)
 	}

@@ -165,7 +165,7 @@ func (r *Registry) Retrain(ctx context.Context, cfg RetrainConfig) (*RetrainResu
 	if errors.Is(err, vigil.ErrNotFound) {
 		logf("no active model version: training the base model on %d DS1 records (held out: %s)", len(train), strings.Join(heldNames, ","))
 		c, rep, err := beatclass.Train(ctx, train, beatclass.TrainConfig{Seed: cfg.Seed, Model: &mc, Progress: cfg.Round,
-			Info: map[string]string{"records": strings.Join(recNames, ","), "held_out": strings.Join(heldNames, ",")}})
+			Info: trainInfo(recNames, heldNames, nil)})
 		if err != nil {
 			return nil, fmt.Errorf("train base model: %w", err)
 		}
@@ -250,8 +250,7 @@ func (r *Registry) Retrain(ctx context.Context, cfg RetrainConfig) (*RetrainResu
 	trainSet := append(slices.Clone(train), trainRecs...)
 	logf("training the candidate on %d DS1 records and %d labelled beats of %d patients", len(train), data.Labels, len(trainRecs))
 	cand, rep, err := beatclass.Train(ctx, trainSet, beatclass.TrainConfig{Seed: cfg.Seed, Model: &mc, Progress: cfg.Round,
-		Info: map[string]string{"records": strings.Join(recNames, ","), "held_out": strings.Join(heldNames, ","),
-			"labels": strconv.Itoa(data.Labels), "labels_until": data.LabelsUntil.Format(time.RFC3339)}})
+		Info: trainInfo(recNames, heldNames, trainUsed)})
 	if err != nil {
 		return nil, fmt.Errorf("train candidate: %w", err)
 	}
@@ -318,6 +317,22 @@ func (r *Registry) registerAndDecide(ctx context.Context, c *beatclass.Classifie
 		return nil, "", err
 	}
 	return &got, "", nil
+}
+
+// trainInfo is the metadata written into a model file: what it was
+// trained on, and nothing else (no time, no person), so that the same data
+// gives the same bytes — a candidate without new labels is then recognised
+// as the version already registered.
+func trainInfo(records, held []string, labels []Label) map[string]string {
+	info := map[string]string{"records": strings.Join(records, ","), "held_out": strings.Join(held, ","), "labels": strconv.Itoa(len(labels))}
+	if len(labels) > 0 {
+		until := labels[0].At
+		for _, l := range labels {
+			until = maxTime(until, l.At)
+		}
+		info["labels_until"] = until.Format(time.RFC3339Nano)
+	}
+	return info
 }
 
 // labelRecordings turns labelled beats with features into one training

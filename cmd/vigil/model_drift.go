@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -72,8 +73,11 @@ Compares the beats of the ECG waveforms stored in the window with the
 training beats of the active registry version: the class mix the active
 model gives them (and, when the server stored its beats, the class mix it
 served) and each feature's distribution, by the population stability index
-(PSI) against the training deciles. A PSI of 0.1 or more is flagged
-"moderate", 0.25 or more "major".`)
+(PSI) against the training deciles. A PSI of 0.1 or more is "moderate",
+0.25 or more "major"; it is flagged only when it also exceeds what as many
+training recordings as there are patient leads reach against the rest of
+the training data (95th percentile of 200 random draws): patients differ,
+and a few of them always stray from any population.`)
 	var rf registryFlags
 	rf.add(fs)
 	db := fs.String("db", "", "PostgreSQL URL (postgres://…) of the deployment's stores; needs --registry")
@@ -154,7 +158,8 @@ func printDrift(w io.Writer, r *modelreg.DriftResult, s *beatclass.Summary, all 
 		fmt.Fprintln(w, "no stored ECG in the window: nothing to compare")
 		return
 	}
-	fmt.Fprintf(w, "\nclass mix (active model's labels)  PSI %.3f  %s\n", r.ClassPSI, levelMark(r.ClassLevel))
+	fmt.Fprintf(w, "\nclass mix (active model's labels)  PSI %.3f, patient-variation baseline %s for %d patient leads: %s\n",
+		r.ClassPSI, num3(r.ClassBaseline), r.Groups, levelMark(r.ClassFlag))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "class\ttraining %\trecent %\tPSI term\t")
 	for _, c := range r.Classes {
@@ -175,25 +180,39 @@ func printDrift(w io.Writer, r *modelreg.DriftResult, s *beatclass.Summary, all 
 	} else if r.ServedOther > 0 {
 		fmt.Fprintf(w, "served beats in the window: %d, all by other model versions\n", r.ServedOther)
 	}
-	flagged := 0
+	flagged, byPSI := 0, 0
 	for _, f := range r.Features {
-		if f.Level != "stable" && f.Level != "" {
+		if f.Flag != "stable" && f.Flag != "" {
 			flagged++
 		}
+		if f.Level != "stable" && f.Level != "" {
+			byPSI++
+		}
 	}
-	fmt.Fprintf(w, "\nfeatures: %d of %d flagged (PSI ≥ %.2f moderate, ≥ %.2f major)\n", flagged, len(r.Features), beatclass.PSIModerate, beatclass.PSIMajor)
+	fmt.Fprintf(w, "\nfeatures: %d of %d flagged: PSI ≥ %.2f (moderate) or ≥ %.2f (major) and above the patient-variation baseline\n",
+		flagged, len(r.Features), beatclass.PSIModerate, beatclass.PSIMajor)
+	fmt.Fprintf(w, "(%d reach the PSI thresholds; the baseline is the 95th percentile of the PSI of %d training recordings drawn at random against the others)\n",
+		byPSI, r.Groups)
 	if flagged == 0 && !all {
 		return
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "feature\tPSI\tKS\tmissing train %\tmissing recent %\t\t")
+	fmt.Fprintln(tw, "feature\tPSI\tbaseline\tKS\tmissing train %\tmissing recent %\t\t")
 	for _, f := range r.Features {
-		if !all && (f.Level == "stable" || f.Level == "") {
+		if !all && (f.Flag == "stable" || f.Flag == "") {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%s\t%s\t%s\t\n", f.Name, f.PSI, f.KS, pctNaN(f.MissingTrain), pctNaN(f.MissingRecent), levelMark(f.Level))
+		fmt.Fprintf(tw, "%s\t%.3f\t%s\t%.3f\t%s\t%s\t%s\t\n", f.Name, f.PSI, num3(f.Baseline), f.KS, pctNaN(f.MissingTrain), pctNaN(f.MissingRecent), levelMark(f.Flag))
 	}
 	tw.Flush()
+}
+
+// num3 formats a PSI, "-" for NaN.
+func num3(v float64) string {
+	if math.IsNaN(v) {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", v)
 }
 
 // levelMark marks a drift level for the eye.

@@ -173,7 +173,13 @@ func printVersion(w io.Writer, e *modelreg.Entry, evs []modelreg.Event) {
 	fmt.Fprintf(w, "\n\ntraining data\n  DS1 records (%d beats): %s\n  held out for evaluation: %s\n", d.RecordBeats, strings.Join(d.Records, ","), strings.Join(d.HeldOut, ","))
 	fmt.Fprintf(w, "  clinician labels: %d beats of %d patients", d.Labels, d.LabelPatients)
 	if d.Labels > 0 {
-		fmt.Fprintf(w, ", answered %s … %s, by class %v", d.LabelsFrom.Format(time.RFC3339), d.LabelsUntil.Format(time.RFC3339), d.LabelClasses)
+		var by []string
+		for _, k := range []string{"N", "S", "V", "F"} {
+			if n := d.LabelClasses[k]; n > 0 {
+				by = append(by, fmt.Sprintf("%s %d", k, n))
+			}
+		}
+		fmt.Fprintf(w, " (%s), answered %s … %s", strings.Join(by, ", "), d.LabelsFrom.Format(time.RFC3339), d.LabelsUntil.Format(time.RFC3339))
 	}
 	fmt.Fprintf(w, "\n  recent labels kept for evaluation: %d", d.RecentLabels)
 	if d.RecentLabels > 0 {

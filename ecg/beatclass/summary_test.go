@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
+	"slices"
 	"testing"
 
 	"github.com/vigilhealth/vigil"
@@ -86,7 +88,7 @@ func TestDrift(t *testing.T) {
 
 	same := s.NewDrift()
 	same.Add(rec.Features, c.Label(rec.Features))
-	r := same.Report()
+	r := same.Report(1)
 	if r.Beats != rec.Features.Len() || r.ClassPSI > 1e-9 || r.ClassLevel != "stable" {
 		t.Errorf("same data: %d beats, class PSI %v (%s)", r.Beats, r.ClassPSI, r.ClassLevel)
 	}
@@ -108,7 +110,7 @@ func TestDrift(t *testing.T) {
 	more := rec.Features.Subset(rows)
 	d := s.NewDrift()
 	d.Add(more, c.Label(more))
-	r = d.Report()
+	r = d.Report(1)
 	if r.ClassLevel != "major" {
 		t.Errorf("more V beats: class PSI %.3f (%s), want major; %+v", r.ClassPSI, r.ClassLevel, r.Classes)
 	}
@@ -137,4 +139,76 @@ func TestDriftLevel(t *testing.T) {
 			t.Errorf("DriftLevel(%v) = %q, want %q", tc.psi, got, tc.want)
 		}
 	}
+}
+
+// TestDriftBaseline: three DS1 patients against a summary of twelve others
+// stray far by the PSI thresholds alone (patients differ), but within what
+// three of the twelve stray from the other nine. The same three recorded
+// through noisier electrodes (signal-quality features × 4) are flagged on
+// those features. (Their heart rate raised by 40 % would not be: DS1
+// patients' rates differ more than that, so absolute RR features have wide
+// baselines.)
+func TestDriftBaseline(t *testing.T) {
+	dir := needData(t)
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"101", "106", "108", "109", "112", "114", "115", "116", "122", "205", "215", "230", "119", "201", "223"}
+	var recs []*Recording
+	for _, n := range names {
+		r, err := LoadRecording(os.DirFS(dir), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	s := Summarize(recs[:12], c)
+	if len(s.Groups) != 12 {
+		t.Fatalf("%d groups, want 12", len(s.Groups))
+	}
+	d := s.NewDrift()
+	fast := s.NewDrift()
+	for _, r := range recs[12:] {
+		d.Add(r.Features, c.Label(r.Features))
+		f := r.Features.Subset(seqN(r.Features.Len()))
+		for i := range f.Len() {
+			for _, j := range []int{fNoise, fWander} {
+				f.Row(i)[j] *= 4
+			}
+		}
+		fast.Add(f, c.Label(f))
+	}
+	r := d.Report(3)
+	major, flagged := 0, 0
+	for _, f := range r.Features {
+		if f.Level == "major" {
+			major++
+		}
+		if f.Flag != "stable" {
+			flagged++
+		}
+		if math.IsNaN(f.Baseline) {
+			t.Fatalf("%s has no baseline", f.Name)
+		}
+	}
+	t.Logf("3 other patients: %d features major by PSI, %d beyond the baseline; class PSI %.3f baseline %.3f", major, flagged, r.ClassPSI, r.ClassBaseline)
+	if major < 10 || flagged > major/3 {
+		t.Errorf("%d major, %d flagged beyond the baseline: want many major, few flagged", major, flagged)
+	}
+	r = fast.Report(3)
+	for _, name := range []string{"noise", "wander"} {
+		i := slices.IndexFunc(r.Features, func(f FeatureDrift) bool { return f.Name == name })
+		if f := r.Features[i]; f.Flag != "major" {
+			t.Errorf("noisier: %s PSI %.3f baseline %.3f flag %q, want major", name, f.PSI, f.Baseline, f.Flag)
+		}
+	}
+}
+
+func seqN(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
