@@ -152,7 +152,7 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform,
 	}
 	if st.cls != nil {
 		m.useModel(ctx, w.Patient, st)
-		if err := m.classify(w.Patient, st, start, x, work); err != nil {
+		if err := m.classify(w.Patient, st, start, w.Samples, work); err != nil {
 			return err
 		}
 	}
@@ -177,10 +177,11 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform,
 	return nil
 }
 
-// classify hands the chunk x (from sample start) and the beats the
-// analyser released to the lead's classifier, and turns the classified
-// beats into stored beats and findings.
-func (m *Monitor) classify(patient string, st *ecgStream, start int64, x []int16, work *ecgWork) error {
+// classify hands the chunk x (raw ADC values from sample start; not
+// clipped to the detector's 16 bits) and the beats the analyser released
+// to the lead's classifier, and turns the classified beats into stored
+// beats and findings.
+func (m *Monitor) classify(patient string, st *ecgStream, start int64, x []int32, work *ecgWork) error {
 	st.mV = st.mV[:0]
 	for _, v := range x {
 		st.mV = append(st.mV, float32(float64(v)/st.gain))
