@@ -69,6 +69,14 @@ func decodeReadings(ct string, body []byte) ([]vigil.Reading, []string, error) {
 		}
 	case "application/json":
 		trimmed := bytes.TrimSpace(body)
+		if len(trimmed) > 0 && trimmed[0] == '[' {
+			// Fast path, one pass: an array of well-formed readings (the
+			// usual case). Anything wrong in it, and the items are decoded
+			// one by one below, to answer each.
+			if items, ok := decodeArray(trimmed); ok {
+				return items, make([]string, len(items)), nil
+			}
+		}
 		if len(trimmed) > 0 && trimmed[0] == '{' {
 			raws = []json.RawMessage{trimmed}
 		} else if err := json.Unmarshal(trimmed, &raws); err != nil {
@@ -83,18 +91,40 @@ func decodeReadings(ct string, body []byte) ([]vigil.Reading, []string, error) {
 	items := make([]vigil.Reading, len(raws))
 	bad := make([]string, len(raws))
 	for i, raw := range raws {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&items[i]); err != nil {
-			bad[i] = "malformed reading: " + jsonProblem(err)
-			items[i] = vigil.Reading{}
-			continue
-		}
-		if dec.More() {
-			bad[i] = "malformed reading: trailing data"
-		}
+		items[i], bad[i] = decodeItem(raw)
 	}
 	return items, bad, nil
+}
+
+// decodeItem decodes one reading strictly; the string says what is wrong
+// with it ("" when nothing).
+func decodeItem(raw []byte) (vigil.Reading, string) {
+	var r vigil.Reading
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return vigil.Reading{}, "malformed reading: " + jsonProblem(err)
+	}
+	if dec.More() {
+		return r, "malformed reading: trailing data"
+	}
+	return r, ""
+}
+
+// decodeArray decodes a JSON array of readings strictly (no unknown
+// fields, nothing after it) in one pass; false when anything in it is
+// wrong or it holds more than maxIngestItems readings.
+func decodeArray(body []byte) ([]vigil.Reading, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var items []vigil.Reading
+	if err := dec.Decode(&items); err != nil || dec.More() || len(items) > maxIngestItems {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	return items, true
 }
 
 // jsonProblem describes a decoding error without echoing values.

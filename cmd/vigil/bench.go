@@ -34,11 +34,14 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
 	preload := fs.Int("preload", 0, "Observations to import before the search phase (e.g. 1000000)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
-	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest, alerts")
+	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest, alerts, mqtt")
 	token := fs.String("token", "", "bearer token for --target (default: bench makes a service account on the server it starts)")
 	batch := fs.Int("batch", 500, "readings per request in the ingest phase")
+	batchDevices := fs.Int("batch-devices", 0, "ingest phase: devices per request, each with a run of consecutive readings (a gateway's upload); 0: every reading from a random device")
 	redRate := fs.Int("red", 5, "alerts phase: patients whose SpO2 falls each second")
 	withAudit := fs.Bool("audit", true, "audit every request (false: measure what the audit trail costs; started server only)")
+	mqttBroker := fs.String("mqtt", "", "mqtt phase: external broker (tcp://127.0.0.1:1883); default: the embedded broker")
+	mqttDevices := fs.Int("mqtt-devices", 16, "mqtt phase: publishing devices, one connection each")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -70,6 +73,13 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		cfg.Addr = "127.0.0.1:0"
 		cfg.Logger = quietLogger(env)
 		cfg.NoAudit = !*withAudit
+		if want["mqtt"] {
+			// Own topics and client id: other Vigils may share the broker.
+			cfg.MQTT, cfg.MQTTPrefix, cfg.MQTTClientID = *mqttBroker, "vigilbench-"+randomHex(4)+"/v1", "vigil-bench-"+randomHex(4)
+			if cfg.MQTT == "" {
+				cfg.MQTTListen = "127.0.0.1:0"
+			}
+		}
 		app, err := startApp(ctx, cfg)
 		if err != nil {
 			return err
@@ -84,9 +94,17 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		*token = tok
-		if want["ingest"] || want["alerts"] {
-			if err := benchDevices(ctx, app, *patients); err != nil {
+		if want["ingest"] || want["alerts"] || want["mqtt"] {
+			if err := benchDevices(ctx, app, max(*patients, *mqttDevices)); err != nil {
 				return err
+			}
+		}
+		if want["mqtt"] {
+			if err := benchMQTT(ctx, env, app, *mqttDevices, *batch, *dur); err != nil {
+				return err
+			}
+			if !want["create"] && !want["read"] && !want["search"] && !want["ingest"] && !want["alerts"] {
+				return nil
 			}
 		}
 		if *preload > 0 {
@@ -112,7 +130,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		var clock atomic.Int64
 		start := time.Now().Add(-24 * time.Hour).UnixMilli()
 		ingestOp := func(r *rand.Rand) (bool, error) {
-			body := ingestBatch(r, *batch, *patients, start, &clock)
+			body := ingestBatch(r, *batch, *patients, *batchDevices, start, &clock)
 			resp, err := client.Post(base+"/api/v1/ingest", "application/json", bytes.NewReader(body))
 			if err != nil {
 				return false, err
@@ -244,13 +262,19 @@ func benchDevices(ctx context.Context, app *App, n int) error {
 	return err
 }
 
-// ingestBatch builds n readings of random devices with distinct times.
-func ingestBatch(r *rand.Rand, n, patients int, start int64, clock *atomic.Int64) []byte {
+// ingestBatch builds n readings with distinct times: of random devices,
+// or, with devices > 0, of that many random devices, each with a run of
+// n/devices consecutive readings.
+func ingestBatch(r *rand.Rand, n, patients, devices int, start int64, clock *atomic.Int64) []byte {
 	var b bytes.Buffer
 	b.WriteByte('[')
+	dev := 0
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
+		}
+		if devices <= 0 || i%max(1, n/devices) == 0 {
+			dev = r.IntN(patients)
 		}
 		code := benchCodes[r.IntN(4)] // not weight: one reading per device and time
 		u := benchUnits[code]
@@ -262,7 +286,7 @@ func ingestBatch(r *rand.Rand, n, patients int, start int64, clock *atomic.Int64
 			v = min(v, 100)
 		}
 		fmt.Fprintf(&b, `{"device":"bench-d-%d","code":"%s","time":"%s","value":%.1f,"unit":"%s"}`,
-			r.IntN(patients), code, t, v, u[1])
+			dev, code, t, v, u[1])
 	}
 	b.WriteByte(']')
 	return b.Bytes()

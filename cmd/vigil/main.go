@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"syscall"
 )
@@ -54,7 +55,18 @@ func commands() map[string]command {
 	}
 }
 
+// defaultGCPercent is the garbage collector's target when GOGC is not set:
+// ingestion allocates a short-lived value per reading, and at the default
+// of 100 the collector took 13 % of the CPU of a 190,000 readings/s run;
+// at 400 that run reaches 238,000/s for about 50 % more peak memory
+// (260 → 390 MB resident in the ingest benchmark). GOGC and GOMEMLIMIT
+// set by the operator win.
+const defaultGCPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
 	err := Run(ctx, env, os.Args[1:])

@@ -472,7 +472,12 @@ func (m *Monitoring) startMQTT(ctx context.Context, app *App, url, listen string
 			return fmt.Errorf("mqtt broker: %w", err)
 		}
 		m.broker = b
-		cfg = b.ServiceConfig(cfg)
+		// The embedded broker hands readings over inside the device's
+		// PUBLISH (acknowledged once durable); no subscriber connection.
+		if m.sub, err = b.IngestDirect(cfg); err != nil {
+			return fmt.Errorf("mqtt: %w", err)
+		}
+		return nil
 	}
 	sub, err := mqtt.NewSubscriber(cfg)
 	if err != nil {
