@@ -45,9 +45,6 @@ type Config struct {
 	// Audit, when set, serves the audit trail as read-only FHIR AuditEvent
 	// resources.
 	Audit AuditReader
-	// OnBreakGlass, when set, is told of every emergency-access grant (to
-	// alert admins).
-	OnBreakGlass func(ctx context.Context, g *vigil.BreakGlass)
 }
 
 // Server is Vigil's HTTP front end. Create it with New; it is an

@@ -47,6 +47,10 @@ type Config struct {
 	// broker (defaults: vigil-ingest, vigil/v1).
 	MQTTClientID string
 	MQTTPrefix   string
+	// ModelRegistry is the beat-model registry directory (package
+	// modelreg); default DATA/models. With --db it must be given to serve a
+	// registered model (several nodes share one directory).
+	ModelRegistry string
 	// Webhook, when set, receives every alert event, signed with
 	// WebhookSecret (from VIGIL_WEBHOOK_SECRET: never a flag, never logged).
 	Webhook       string

@@ -326,8 +326,13 @@ func (m *Monitoring) ecgConfig(ctx context.Context, cfg Config) (monitor.ECGConf
 	var ec monitor.ECGConfig
 	ec.Beats, _ = m.Samples.(vigil.BeatStore)
 	ec.Labels, _ = m.Samples.(vigil.BeatLabelStore)
-	if cfg.DataDir != "" {
+	switch {
+	case cfg.ModelRegistry != "":
+		m.registry = filepath.Clean(cfg.ModelRegistry)
+	case cfg.DataDir != "":
 		m.registry = modelreg.DefaultDir(filepath.Clean(cfg.DataDir))
+	}
+	if m.registry != "" {
 		c, e, err := modelreg.LoadActive(ctx, m.registry)
 		switch {
 		case err != nil:

@@ -25,6 +25,7 @@ func serveFlags(env *Env, name, synopsis string, cfg *Config) *flag.FlagSet {
 	fs.StringVar(&cfg.MQTTClientID, "mqtt-client-id", "", "MQTT client id of this Vigil (default vigil-ingest; keep it stable: the broker queues for it)")
 	fs.StringVar(&cfg.MQTTPrefix, "mqtt-prefix", "", "MQTT topic prefix (default vigil/v1)")
 	fs.StringVar(&cfg.Webhook, "webhook", "", "URL that receives alert events (signed with $VIGIL_WEBHOOK_SECRET)")
+	fs.StringVar(&cfg.ModelRegistry, "model-registry", "", "beat-model registry directory (default: models in --data; give it with --db)")
 	return fs
 }
 
