@@ -170,7 +170,9 @@ func (a *AuditDB) Close() error {
 	a.closed.Do(func() {
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		_, cerr := a.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
+		// PASSIVE: a running server may share the file; a TRUNCATE
+		// checkpoint would hold up its writer.
+		_, cerr := a.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
 		a.cerr = errors.Join(cerr, a.ins.close(), a.conn.Close(), a.write.Close(), a.read.Close())
 		if a.cerr != nil {
 			a.cerr = fmt.Errorf("sqlite: close audit: %w", a.cerr)
