@@ -19,7 +19,8 @@ type Sample struct {
 	Unit    string    `json:"unit"` // canonical UCUM unit
 	// Received is when Vigil accepted it (UTC).
 	Received time.Time `json:"received"`
-	// Source is the ingestion path: "http", "mqtt", "hl7", "fhir", "sim".
+	// Source is the ingestion path: "http", "mqtt", "hl7", "fhir", "sim";
+	// "ecg" for heart rates Vigil derived from an ECG stream.
 	Source string `json:"source,omitempty"`
 }
 

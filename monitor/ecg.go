@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -26,7 +27,11 @@ type ecgStream struct {
 	lastHR float64
 
 	device, code string
-	cls          *beatclass.Stream // nil when classification is off
+	// hrWin is the start (stream sample) of the heart-rate window being
+	// gathered in hrs, the instantaneous rates of its usable beats.
+	hrWin int64
+	hrs   []float64
+	cls   *beatclass.Stream // nil when classification is off
 	classified   []beatclass.Classified
 	// usable holds the detected beats handed to cls and not yet
 	// classified, with the quality of their segment.
@@ -50,7 +55,16 @@ type ecgWork struct {
 	beats    []vigil.Beat
 	findings []vigil.ECGFinding
 	acts     []action
+	hr       []vigil.Sample // ECG-derived heart rate, one per window
 }
+
+// hrWindow is the span of each ECG-derived heart-rate sample, and
+// minHRBeats the usable beats a window needs for one: a window mostly
+// unreadable gives no rate rather than a guess.
+const (
+	hrWindow   = 30 * time.Second
+	minHRBeats = 10
+)
 
 // ecgRules are the alert rules of ECG rhythm findings and their
 // severities: a pause (possible asystole or high-grade block) is urgent,
@@ -84,6 +98,30 @@ func (m *Monitor) ObserveWaveforms(ctx context.Context, waves []vigil.Waveform) 
 		}
 		m.storeECG(ctx, w.Patient, &work)
 		m.apply(ctx, w.Patient, work.acts)
+		m.storeHR(ctx, w.Patient, work.hr)
+	}
+}
+
+// storeHR stores ECG-derived heart-rate samples and analyses them like
+// any reading (NEWS2, the patient's rules), so that a patient wearing only
+// an ECG patch has a pulse.
+func (m *Monitor) storeHR(ctx context.Context, patient string, hr []vigil.Sample) {
+	if len(hr) == 0 || m.cfg.Samples == nil {
+		return
+	}
+	stored, err := m.cfg.Samples.AppendSamples(ctx, hr)
+	if err != nil {
+		m.cfg.Logger.ErrorContext(ctx, "monitor: ECG heart rate not stored", "patient", patient, "err", err)
+		return
+	}
+	fresh := hr[:0]
+	for i, ok := range stored {
+		if ok {
+			fresh = append(fresh, hr[i])
+		}
+	}
+	if len(fresh) > 0 {
+		m.Observe(ctx, fresh)
 	}
 }
 
@@ -145,9 +183,14 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform,
 		}
 		return err
 	}
+	win := int64(hrWindow.Seconds() * st.fs)
 	for _, b := range st.out.Beats {
+		for b.Sample >= st.hrWin+win {
+			st.emitHR(w, win, work)
+		}
 		if b.Usable && b.HR > 0 {
 			st.lastHR = b.HR
+			st.hrs = append(st.hrs, b.HR)
 		}
 	}
 	if st.cls != nil {
@@ -175,6 +218,24 @@ func (m *Monitor) observeWave(ctx context.Context, sh *shard, w *vigil.Waveform,
 		}
 	}
 	return nil
+}
+
+// emitHR closes the current heart-rate window: the median rate of its
+// usable beats becomes a heart-rate sample (LOINC 8867-4, Source "ecg",
+// timed at the window's end) when it has enough of them.
+func (st *ecgStream) emitHR(w *vigil.Waveform, win int64, work *ecgWork) {
+	end := st.hrWin + win
+	if len(st.hrs) >= minHRBeats {
+		slices.Sort(st.hrs)
+		med := st.hrs[len(st.hrs)/2]
+		if rd, err := vitals.Normalize(vitals.CodeHeartRate, math.Round(med), "/min"); err == nil {
+			at := st.origin.Add(time.Duration(float64(end) / st.fs * float64(time.Second))).UTC().Truncate(time.Millisecond)
+			work.hr = append(work.hr, vigil.Sample{Patient: w.Patient, Device: w.Device, Code: rd.Code, Time: at,
+				Value: rd.Value, Unit: rd.Unit, Received: w.Received, Source: "ecg"})
+		}
+	}
+	st.hrs = st.hrs[:0]
+	st.hrWin = end
 }
 
 // classify hands the chunk x (raw ADC values from sample start; not
