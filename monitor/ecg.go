@@ -29,10 +29,10 @@ type ecgStream struct {
 	device, code string
 	// hrWin is the start (stream sample) of the heart-rate window being
 	// gathered in hrs, the instantaneous rates of its usable beats.
-	hrWin int64
-	hrs   []float64
-	cls   *beatclass.Stream // nil when classification is off
-	classified   []beatclass.Classified
+	hrWin      int64
+	hrs        []float64
+	cls        *beatclass.Stream // nil when classification is off
+	classified []beatclass.Classified
 	// usable holds the detected beats handed to cls and not yet
 	// classified, with the quality of their segment.
 	usable []usableBeat
