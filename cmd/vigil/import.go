@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/vigilhealth/vigil"
 	"log/slog"
 	"os"
 	"time"
@@ -30,11 +31,25 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer app.Close()
+	// The import runs through the access policy as the operator (a
+	// service principal with every scope), so that the patients of what it
+	// writes are noted, and each file is recorded in the audit trail.
+	user := env.Getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	op := &vigil.Principal{AccountID: "cli:" + user, Username: user, Role: vigil.RoleService, Method: "cli",
+		Scopes: []vigil.Scope{{Type: "*", Read: true, Write: true}}}
+	guarded := records.New(app.Policy.Store(), app.Model)
 	start := time.Now()
 	total := 0
 	for _, name := range fs.Args() {
-		n, err := importFile(ctx, env, app.Records, name, *quiet)
+		fctx, log := vigil.WithPatientLog(vigil.WithPrincipal(ctx, op))
+		n, err := importFile(fctx, env, guarded, name, *quiet)
 		total += n
+		if aerr := auditImport(ctx, app, op, n, log, err); aerr != nil {
+			return fmt.Errorf("%s: %d resources imported but not audited: %w", name, n, aerr)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -77,4 +92,20 @@ func importFile(ctx context.Context, env *Env, rec *records.Service, name string
 		_ = bar.Finish()
 	}
 	return res.Resources, err
+}
+
+// auditImport records one imported file: who ran the import, how many
+// resources it wrote and the patients they belong to. An import that
+// failed part-way is recorded as failed with what it wrote before.
+func auditImport(ctx context.Context, app *App, op *vigil.Principal, n int, log *vigil.PatientLog, err error) error {
+	rec := vigil.AuditRecord{ActorID: op.AccountID, ActorName: op.Username, Role: string(op.Role),
+		Action: vigil.AuditImport, Outcome: vigil.AuditSuccess, Source: "cli",
+		Detail: fmt.Sprintf("vigil import: %d resources written from one file", n)}
+	if err != nil {
+		rec.Outcome = vigil.AuditFailed
+	}
+	for _, id := range log.Patients() {
+		rec.Patients = append(rec.Patients, "Patient/"+id)
+	}
+	return app.Trail.Append(ctx, &rec)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/vigilhealth/vigil"
 	"io"
 	"net/http"
 	"os"
@@ -122,5 +123,26 @@ func TestImportThenServe(t *testing.T) {
 	}
 	if m := get("/fhir/Observation/nd-b"); m["id"] != "nd-b" {
 		t.Errorf("NDJSON resource nd-b not found: %v", m)
+	}
+	// The import is in the audit trail: one record per file, with the
+	// patients of what it wrote (each Synthea bundle is one patient).
+	page, err := app.Trail.Query(ctx, &vigil.AuditQuery{Actions: []vigil.AuditAction{vigil.AuditImport}, Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != len(files)+1 {
+		t.Fatalf("%d import records, want one per file (%d)", len(page.Records), len(files)+1)
+	}
+	withPatients := 0
+	for _, r := range page.Records {
+		if r.Outcome != vigil.AuditSuccess || r.Source != "cli" || !strings.HasPrefix(r.ActorID, "cli:") {
+			t.Errorf("import record %+v", r)
+		}
+		if len(r.Patients) == 1 {
+			withPatients++
+		}
+	}
+	if withPatients != len(files) {
+		t.Errorf("%d import records name one patient, want %d (one per Synthea bundle)", withPatients, len(files))
 	}
 }
