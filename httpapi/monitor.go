@@ -199,8 +199,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 			patients[out[i].Patient] = true
 		}
 	}
+	// The record names the patients (as MQTT and HL7 batches do); readings
+	// are not FHIR resources of their own to list.
 	for p := range patients {
-		a.Touched = append(a.Touched, "Patient/"+p)
 		vigil.PatientLogFrom(r.Context()).Note(p)
 	}
 	if err := s.audit(r, a); err != nil {
