@@ -35,7 +35,9 @@ const DefaultRecentFraction = 0.2
 // RetrainConfig is the input of Retrain.
 type RetrainConfig struct {
 	// Base holds the DS1 recordings (all of them; those named in HeldOut
-	// are kept for evaluation, the rest train).
+	// are kept for evaluation, the rest train), at reference or detector
+	// positions (`vigil model retrain` loads them at
+	// beatclass.DefaultPositions, the detector's).
 	Base []*beatclass.Recording
 	// HeldOut names the held-out records (nil: HeldOutRecords). Every one
 	// must be in Base.
@@ -47,7 +49,8 @@ type RetrainConfig struct {
 	// DS1, when set, holds the WFDB files of Base: the training summary
 	// (for drift reports) is then computed at the beats Vigil's detector
 	// finds in them, as the server sees beats, rather than at the
-	// reference annotations (see detectedRecording).
+	// reference annotations (see detectedRecording). Base recordings
+	// already at detector positions are summarised as they are.
 	DS1 fs.FS
 	// Seed and Model set the training (nil Model: beatclass.ModelConfig(Seed)).
 	Seed  uint64
@@ -365,7 +368,8 @@ func labelRecordings(labels []Label, rows [][]float32, train bool) ([]*beatclass
 func countTrainable(labels []byte) int {
 	n := 0
 	for _, l := range labels {
-		if l != 'Q' {
+		switch l {
+		case 'N', 'S', 'V', 'F':
 			n++
 		}
 	}
@@ -403,10 +407,14 @@ type summarizer struct {
 }
 
 // of summarises the training beats of a model: the DS1 records (at the
-// detector's beats when their files are at hand) and the labelled beats
+// detector's beats when they were loaded there or their files are at
+// hand) and the labelled beats
 // (at their labels' positions, which in service are the detector's). It
 // returns where the DS1 beats were taken: "detected" or "reference".
 func (s *summarizer) of(records, labelled []*beatclass.Recording, c *beatclass.Classifier) (*beatclass.Summary, string, error) {
+	if len(records) > 0 && records[0].Positions == beatclass.PositionsDetector {
+		return beatclass.Summarize(append(slices.Clone(records), labelled...), c), "detected", nil
+	}
 	if s.fsys == nil {
 		return beatclass.Summarize(append(slices.Clone(records), labelled...), c), "reference", nil
 	}

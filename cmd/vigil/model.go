@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,9 +24,9 @@ func runModel(ctx context.Context, env *Env, args []string) error {
 	const usage = `Usage: vigil model SUBCOMMAND [flags]
 
 Subcommands:
-  train   train a model: vigil model train --task ecg-beats --data DIR --out FILE [--seed N]
-  eval    evaluate a model on annotated records: vigil model eval [--model FILE] --data DIR [--records 100,101]
-  cv      leave-patients-out cross-validation: vigil model cv --data DIR [--folds N] [--adapt-minutes 5]
+  train   train a model: vigil model train --task ecg-beats --data DIR --out FILE [--seed N] [--positions detector|reference]
+  eval    evaluate a model on annotated records: vigil model eval [--model FILE] --data DIR [--records 100,101] [--positions reference|detector]
+  cv      leave-patients-out cross-validation: vigil model cv --data DIR [--folds N] [--adapt-minutes 5] [--positions reference|detector] [--train-positions …]
   info    print a model file's metadata: vigil model info [--model FILE]
   features  write the beat features as CSV (for external tools): vigil model features --data DIR
   retrain   champion/challenger retraining from clinicians' labels: vigil model retrain --data DIR [--ds1 PATH] [--by NAME]
@@ -60,8 +62,15 @@ Subcommands:
 }
 
 // loadRecordings reads and featurises the records of dir (all annotated
-// records, or the comma-separated list), two at a time.
+// records, or the comma-separated list) at their reference beats.
 func loadRecordings(ctx context.Context, env *Env, dir, list string) ([]*beatclass.Recording, error) {
+	return loadRecordingsAt(ctx, env, dir, list, beatclass.PositionsReference)
+}
+
+// loadRecordingsAt reads and featurises the records of dir (all annotated
+// records, or the comma-separated list) at beat positions pos, as many at
+// a time as GOMAXPROCS.
+func loadRecordingsAt(ctx context.Context, env *Env, dir, list string, pos beatclass.Positions) ([]*beatclass.Recording, error) {
 	fsys := os.DirFS(dir)
 	var names []string
 	if list != "" {
@@ -87,7 +96,7 @@ func loadRecordings(ctx context.Context, env *Env, dir, list string) ([]*beatcla
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			recs[i], errs[i] = beatclass.LoadRecording(fsys, n)
+			recs[i], errs[i] = beatclass.LoadRecordingAt(fsys, n, pos)
 		})
 	}
 	wg.Wait()
@@ -96,24 +105,44 @@ func loadRecordings(ctx context.Context, env *Env, dir, list string) ([]*beatcla
 			return nil, fmt.Errorf("record %s: %w", names[i], err)
 		}
 	}
-	beats := 0
+	beats, noRef, flutter, missed := 0, 0, 0, 0
 	for _, r := range recs {
 		beats += r.Features.Len()
+		noRef += bytes.Count(r.Labels, []byte{beatclass.NoReference})
+		flutter += bytes.Count(r.Labels, []byte{beatclass.InFlutter})
+		for _, n := range r.Missed {
+			missed += n
+		}
 	}
-	fmt.Fprintf(env.Stderr, "loaded %d records, %d beats\n", len(recs), beats)
+	if pos == beatclass.PositionsDetector {
+		fmt.Fprintf(env.Stderr, "loaded %d records at the detector's beats: %d beats (%d without reference, %d inside ventricular flutter, not counted), %d reference beats missed\n",
+			len(recs), beats, noRef, flutter, missed)
+	} else {
+		fmt.Fprintf(env.Stderr, "loaded %d records, %d beats\n", len(recs), beats)
+	}
 	return recs, nil
 }
 
+// positionsFlag registers --NAME (reference|detector) on fs.
+func positionsFlag(fs *flag.FlagSet, name string, def beatclass.Positions, usage string) *string {
+	return fs.String(name, string(def), usage+" (reference: the .atr annotations; detector: the beats vigil's QRS detector finds in channel 0, as vigil ecg annotate sees them)")
+}
+
 func modelTrain(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "model train", "model train --task ecg-beats --data DIR --out FILE [--seed N] [--records LIST]\n\nTrains the AAMI beat classifier on the reference beats of the annotated\nWFDB records in DIR. The output depends only on the data and the seed.")
+	fs := newFlagSet(env, "model train", "model train --task ecg-beats --data DIR --out FILE [--seed N] [--records LIST] [--positions detector|reference]\n\nTrains the AAMI beat classifier on the annotated WFDB records in DIR, by\ndefault at the beats vigil's QRS detector finds (labelled with the\nannotated beat within 150 ms; detections without one are skipped).\nThe output depends only on the data, the positions and the seed.")
 	task := fs.String("task", "ecg-beats", "what to learn (only ecg-beats)")
 	data := fs.String("data", "", "directory of WFDB records with .atr reference annotations")
 	out := fs.String("out", "", "model file to write")
 	seed := fs.Uint64("seed", beatclass.DefaultSeed, "seed (selects the early-stopping records)")
 	records := fs.String("records", "", "comma-separated records to use (default: all)")
 	quiet := fs.Bool("quiet", false, "no per-round progress")
+	positions := positionsFlag(fs, "positions", beatclass.DefaultPositions, "training beats")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
+	}
+	pos, err := beatclass.ParsePositions(*positions)
+	if err != nil {
+		return fmt.Errorf("model train: --positions: %w", err)
 	}
 	if *task != "ecg-beats" {
 		return fmt.Errorf("model train: unknown task %q (known: ecg-beats)", *task)
@@ -123,7 +152,7 @@ func modelTrain(ctx context.Context, env *Env, args []string) error {
 		return errUsage
 	}
 	start := time.Now()
-	recs, err := loadRecordings(ctx, env, *data, *records)
+	recs, err := loadRecordingsAt(ctx, env, *data, *records, pos)
 	if err != nil {
 		return err
 	}
@@ -157,8 +186,8 @@ func modelTrain(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	cal := rep.Calibration
-	fmt.Fprintf(env.Stdout, "wrote %s (%s): %d rounds, %d training beats, rounds chosen and calibration fitted on records held out by seed %d (%d beats), then refitted on all\n",
-		*out, c.Version(), rep.Rounds, rep.TrainRows, *seed, rep.ValidRows)
+	fmt.Fprintf(env.Stdout, "wrote %s (%s): %d rounds, %d training beats at %s positions, rounds chosen and calibration fitted on records held out by seed %d (%d beats), then refitted on all\n",
+		*out, c.Version(), rep.Rounds, rep.TrainRows, pos, *seed, rep.ValidRows)
 	fmt.Fprintf(env.Stdout, "calibration: temperature %.3f, log-loss %.4f → %.4f, ECE %.4f → %.4f\n",
 		cal.Temperature, cal.LogLossBefore, cal.LogLossAfter, cal.ECEBefore, cal.ECEAfter)
 	fmt.Fprintf(env.Stdout, "total time %s\n", time.Since(start).Round(time.Millisecond))
@@ -182,12 +211,13 @@ func loadClassifier(path string) (*beatclass.Classifier, error) {
 }
 
 func modelEval(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "model eval", "model eval [--model FILE] --data DIR [--records LIST] [--adapt-minutes M]\n\nLabels the reference beats of each record and prints the AAMI confusion\nmatrix with per-class sensitivity (Se) and positive predictivity (+P).")
+	fs := newFlagSet(env, "model eval", "model eval [--model FILE] --data DIR [--records LIST] [--adapt-minutes M] [--positions reference|detector]\n\nLabels the beats of each record and prints the AAMI confusion matrix with\nper-class sensitivity (Se) and positive predictivity (+P). At detector\npositions, annotated beats no detection matched (within 150 ms) count\nagainst Se and detections without an annotated beat against +P.")
 	model := fs.String("model", "", "model file (default: the embedded default model)")
 	data := fs.String("data", "", "directory of WFDB records with .atr reference annotations")
 	records := fs.String("records", "", "comma-separated records (default: all annotated records in DIR)")
 	adapt := fs.Float64("adapt-minutes", 0, "patient-adaptive: use the first M minutes' reference labels as feedback; score only the rest")
 	perRecord := fs.Bool("per-record", false, "also print each record's matrix")
+	positions := positionsFlag(fs, "positions", beatclass.PositionsReference, "beats to label")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -195,11 +225,15 @@ func modelEval(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	pos, err := beatclass.ParsePositions(*positions)
+	if err != nil {
+		return fmt.Errorf("model eval: --positions: %w", err)
+	}
 	c, err := loadClassifier(*model)
 	if err != nil {
 		return err
 	}
-	recs, err := loadRecordings(ctx, env, *data, *records)
+	recs, err := loadRecordingsAt(ctx, env, *data, *records, pos)
 	if err != nil {
 		return err
 	}
@@ -211,21 +245,23 @@ func modelEval(ctx context.Context, env *Env, args []string) error {
 		n := 0
 		if *adapt > 0 {
 			n = beatclass.WindowBeats(r.Features, *adapt)
-			a, err := c.Adapt(ctx, r.Features, r.Labels[:n])
+			a, err := c.Adapt(ctx, r.Features, beatclass.Feedback(r.Labels[:n]))
 			if err != nil {
 				return fmt.Errorf("record %s: %w", r.Name, err)
 			}
 			base.AddAll(r.Labels[n:], pred[n:])
 			pred = a.Label(r.Features)
+			rc.AddAll(r.Labels[n:], pred[n:])
+		} else {
+			rc.AddRecording(r, pred)
 		}
-		rc.AddAll(r.Labels[n:], pred[n:])
 		total.Merge(rc)
 		if *perRecord {
 			fmt.Fprintf(env.Stdout, "record %s\n", r.Name)
 			rc.Print(env.Stdout)
 		}
 	}
-	fmt.Fprintf(env.Stdout, "model %s on %d records (%s)\n", c.Version(), len(recs), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(env.Stdout, "model %s on %d records at %s positions (%s)\n", c.Version(), len(recs), pos, time.Since(start).Round(time.Millisecond))
 	if *adapt > 0 {
 		fmt.Fprintf(env.Stdout, "global model, beats after the first %g minutes:\n", *adapt)
 		base.Print(env.Stdout)
@@ -236,7 +272,7 @@ func modelEval(ctx context.Context, env *Env, args []string) error {
 }
 
 func modelCV(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "model cv", "model cv --data DIR [--folds N] [--seed N] [--adapt-minutes M]\n\nLeave-patients-out cross-validation: each record is labelled by a model\ntrained (with early stopping and calibration) on the other folds' records.")
+	fs := newFlagSet(env, "model cv", "model cv --data DIR [--folds N] [--seed N] [--adapt-minutes M] [--positions reference|detector] [--train-positions reference|detector]\n\nLeave-patients-out cross-validation: each record is labelled by a model\ntrained (with early stopping and calibration) on the other folds' records.\n--positions sets the beats scored (and, unless --train-positions says\notherwise, the training beats).")
 	data := fs.String("data", "", "directory of WFDB records with .atr reference annotations")
 	records := fs.String("records", "", "comma-separated records (default: all)")
 	folds := fs.Int("folds", 0, "folds by record (default: leave one record out)")
@@ -248,6 +284,8 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 	leaves := fs.Int("leaves", 0, "override the leaves per tree (experiments)")
 	minLeaf := fs.Int("min-leaf", 0, "override the minimum beats per leaf (experiments)")
 	logreg := fs.Bool("logreg", false, "evaluate the logistic-regression baseline instead of boosted trees")
+	positions := positionsFlag(fs, "positions", beatclass.PositionsReference, "beats scored")
+	trainPositions := positionsFlag(fs, "train-positions", "", "training beats (default: as --positions)")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -255,10 +293,26 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	pos, err := beatclass.ParsePositions(*positions)
+	if err != nil {
+		return fmt.Errorf("model cv: --positions: %w", err)
+	}
+	trainPos := pos
+	if *trainPositions != "" {
+		if trainPos, err = beatclass.ParsePositions(*trainPositions); err != nil {
+			return fmt.Errorf("model cv: --train-positions: %w", err)
+		}
+	}
 	start := time.Now()
-	recs, err := loadRecordings(ctx, env, *data, *records)
+	recs, err := loadRecordingsAt(ctx, env, *data, *records, trainPos)
 	if err != nil {
 		return err
+	}
+	var test []*beatclass.Recording
+	if trainPos != pos {
+		if test, err = loadRecordingsAt(ctx, env, *data, *records, pos); err != nil {
+			return err
+		}
 	}
 	mc := beatclass.ModelConfig(*seed)
 	if *rounds > 0 {
@@ -277,7 +331,7 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 		mc.MinLeaf = *minLeaf
 	}
 	res, err := beatclass.CrossValidate(ctx, recs, beatclass.CVConfig{
-		Folds: *folds, Seed: *seed, AdaptMinutes: *adapt, Model: &mc, LogReg: *logreg,
+		Folds: *folds, Seed: *seed, AdaptMinutes: *adapt, Model: &mc, LogReg: *logreg, Test: test,
 		Progress: func(f beatclass.Fold) {
 			c := &f.Confusion
 			fmt.Fprintf(env.Stderr, "fold %v: %d rounds, accuracy %.2f %%, S %d/%d (+%d false), V %d/%d (+%d false) (%s)\n", f.Test, f.Rounds,
@@ -293,7 +347,8 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 		total.Merge(f.Confusion)
 		adapted.Merge(f.Adapted)
 	}
-	fmt.Fprintf(env.Stdout, "%d-fold leave-patients-out cross-validation on %d records (%s)\n", len(res), len(recs), time.Since(start).Round(time.Second))
+	fmt.Fprintf(env.Stdout, "%d-fold leave-patients-out cross-validation on %d records, trained at %s positions, scored at %s positions (%s)\n",
+		len(res), len(recs), trainPos, pos, time.Since(start).Round(time.Second))
 	if *adapt > 0 {
 		fmt.Fprintf(env.Stdout, "global models, beats after the first %g minutes:\n", *adapt)
 	}
@@ -331,9 +386,10 @@ func modelInfo(ctx context.Context, env *Env, args []string) error {
 }
 
 func modelFeatures(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "model features", "model features --data DIR [--records LIST]\n\nWrites one CSV line per reference beat: record, sample, AAMI class and the\nbeat features (NaN where undefined), for comparisons with other learners.")
+	fs := newFlagSet(env, "model features", "model features --data DIR [--records LIST] [--positions reference|detector]\n\nWrites one CSV line per beat: record, sample, AAMI class (- for a detected\nbeat without reference, ! inside ventricular flutter) and the beat features (NaN where undefined), for\ncomparisons with other learners.")
 	data := fs.String("data", "", "directory of WFDB records with .atr reference annotations")
 	records := fs.String("records", "", "comma-separated records (default: all)")
+	positions := positionsFlag(fs, "positions", beatclass.PositionsReference, "beats")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -341,7 +397,11 @@ func modelFeatures(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	recs, err := loadRecordings(ctx, env, *data, *records)
+	pos, err := beatclass.ParsePositions(*positions)
+	if err != nil {
+		return fmt.Errorf("model features: --positions: %w", err)
+	}
+	recs, err := loadRecordingsAt(ctx, env, *data, *records, pos)
 	if err != nil {
 		return err
 	}

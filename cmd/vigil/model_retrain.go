@@ -64,7 +64,9 @@ active model on the held-out records and on those recent labels, registered,
 and promoted only when it is not worse: accuracy not lower by more than 0.5
 points, V and S sensitivity and positive predictivity not lower by more than
 2 points each. When no version is active yet, a base model trained on DS1
-without the held-out records is registered and activated first.`)
+without the held-out records is registered and activated first. The DS1
+records are taken at the beats vigil's QRS detector finds, as the default
+model is trained and as the server classifies.`)
 	var rf registryFlags
 	rf.add(fs)
 	db := fs.String("db", "", "PostgreSQL URL (postgres://…) of the deployment's stores; needs --registry")
@@ -101,7 +103,10 @@ without the held-out records is registered and activated first.`)
 	if !dirExists(*ds1) {
 		return fmt.Errorf("MIT-BIH DS1 not found at %s: pass --ds1 PATH", *ds1)
 	}
-	base, err := loadRecordings(ctx, env, *ds1, *records)
+	// The DS1 records at the beats the default model is trained on (the
+	// detector's), so that base models and candidates are trained and
+	// scored on held-out records as the shipped model is.
+	base, err := loadRecordingsAt(ctx, env, *ds1, *records, beatclass.DefaultPositions)
 	if err != nil {
 		return err
 	}

@@ -50,13 +50,25 @@ func TestModelTrainEvalCV(t *testing.T) {
 			t.Errorf("eval output lacks %q:\n%s", want, out)
 		}
 	}
+	out = run("model", "eval", "--model", model, "--data", ds1, "--records", "208,223", "--positions", "detector")
+	for _, want := range []string{"at detector positions", "missed", "no ref", "matched beats"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval --positions detector output lacks %q:\n%s", want, out)
+		}
+	}
 	out = run("model", "info", "--model", model)
-	if !strings.Contains(out, "records: 106,118,119,220") {
-		t.Errorf("info output: %q", out)
+	for _, want := range []string{"records: 106,118,119,220", "positions: detector"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("info output lacks %q: %q", want, out)
+		}
 	}
 	out = run("model", "cv", "--data", ds1, "--records", "118,119,208,220", "--folds", "2", "--adapt-minutes", "5")
 	if !strings.Contains(out, "2-fold") || !strings.Contains(out, "patient-adapted") {
 		t.Errorf("cv output:\n%s", out)
+	}
+	out = run("model", "cv", "--data", ds1, "--records", "118,119,208,220", "--folds", "2", "--positions", "detector", "--train-positions", "reference")
+	if !strings.Contains(out, "trained at reference positions, scored at detector positions") || !strings.Contains(out, "no ref") {
+		t.Errorf("cv --positions detector --train-positions reference output:\n%s", out)
 	}
 }
 
@@ -69,6 +81,8 @@ func TestModelUsage(t *testing.T) {
 		{"model", "eval"},
 		{"model", "eval", "--model", "/nonexistent/model.vgml", "--data", "."},
 		{"model", "info", "--model", "model_test.go"},
+		{"model", "train", "--data", "x", "--out", "y", "--positions", "annotated"},
+		{"model", "cv", "--data", "x", "--train-positions", "detected"},
 	}
 	for _, args := range tests {
 		env, _, _ := testEnv()

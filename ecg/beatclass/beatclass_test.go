@@ -219,7 +219,7 @@ func TestDefaultModelReproducible(t *testing.T) {
 	if testing.Short() {
 		t.Skip("retrains the default model")
 	}
-	recs := loadDir(t, dir, nil)
+	recs := loadDirAt(t, dir, nil, DefaultPositions)
 	c, _, err := Train(context.Background(), recs, TrainConfig{Seed: DefaultSeed})
 	if err != nil {
 		t.Fatal(err)
@@ -235,6 +235,11 @@ func TestDefaultModelReproducible(t *testing.T) {
 
 func loadDir(t testing.TB, dir string, names []string) []*Recording {
 	t.Helper()
+	return loadDirAt(t, dir, names, PositionsReference)
+}
+
+func loadDirAt(t testing.TB, dir string, names []string, pos Positions) []*Recording {
+	t.Helper()
 	fsys := os.DirFS(dir)
 	if names == nil {
 		var err error
@@ -244,9 +249,9 @@ func loadDir(t testing.TB, dir string, names []string) []*Recording {
 	}
 	var recs []*Recording
 	for _, n := range names {
-		r, err := LoadRecording(fsys, n)
+		r, err := LoadRecordingAt(fsys, n, pos)
 		if err != nil {
-			t.Fatalf("LoadRecording(%s): %v", n, err)
+			t.Fatalf("LoadRecordingAt(%s, %s): %v", n, pos, err)
 		}
 		recs = append(recs, r)
 	}

@@ -413,7 +413,7 @@ func (f *Features) Subset(rows []int) *Features {
 func Evaluate(c *Classifier, recs []*Recording) Confusion {
 	var m Confusion
 	for _, r := range recs {
-		m.AddAll(r.Labels, c.Label(r.Features))
+		m.AddRecording(r, c.Label(r.Features))
 	}
 	return m
 }

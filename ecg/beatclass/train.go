@@ -114,6 +114,9 @@ func Train(ctx context.Context, recs []*Recording, cfg TrainConfig) (*Classifier
 		recNames += r.Name
 	}
 	info["records"] = recNames
+	if pos := positionsOf(recs); pos != "" {
+		info["positions"] = string(pos)
+	}
 	for k, v := range cfg.Info {
 		info[k] = v
 	}
@@ -124,6 +127,37 @@ func Train(ctx context.Context, recs []*Recording, cfg TrainConfig) (*Classifier
 	}
 	c, err := newClassifier(f, buf)
 	return c, rep, err
+}
+
+// positionsOf returns the beat positions shared by the recordings of recs
+// that say where their beats are ("" if they differ or none says).
+func positionsOf(recs []*Recording) Positions {
+	var p Positions
+	for _, r := range recs {
+		switch {
+		case r.Positions == "":
+		case p == "":
+			p = r.Positions
+		case r.Positions != p:
+			return ""
+		}
+	}
+	return p
+}
+
+// Feedback returns labels as clinician feedback for Adapt: a beat with no
+// annotated class (NoReference, InFlutter) becomes Q, which adaptation
+// skips, as `vigil ecg annotate --adapt-minutes` does for a detected beat
+// without annotation.
+func Feedback(labels []byte) []byte {
+	out := make([]byte, len(labels))
+	for i, l := range labels {
+		if l == NoReference || l == InFlutter {
+			l = 'Q'
+		}
+		out[i] = l
+	}
+	return out
 }
 
 type writeBuf []byte
@@ -149,6 +183,11 @@ type CVConfig struct {
 	AdaptMinutes float64
 	// Model overrides ModelConfig(Seed) when set.
 	Model *ml.Config
+	// Test, when set, holds the recordings scored in each fold, index for
+	// index the same records as the training recordings but at other beat
+	// positions (to train at reference positions and score at the
+	// detector's). Nil: the training recordings are scored.
+	Test []*Recording
 	// LogReg evaluates the baseline instead: a multinomial logistic
 	// regression (L2, standardised features, same class weights) per fold.
 	// AdaptMinutes is ignored.
@@ -167,6 +206,18 @@ func CrossValidate(ctx context.Context, recs []*Recording, cfg CVConfig) ([]Fold
 	if k < 2 {
 		return nil, fmt.Errorf("%w: cross-validation needs at least 2 records", vigil.ErrInvalid)
 	}
+	scored := recs
+	if cfg.Test != nil {
+		if len(cfg.Test) != len(recs) {
+			return nil, fmt.Errorf("%w: %d test recordings for %d records", vigil.ErrInvalid, len(cfg.Test), len(recs))
+		}
+		for i, r := range cfg.Test {
+			if r.Name != recs[i].Name {
+				return nil, fmt.Errorf("%w: test recording %d is %s, not %s", vigil.ErrInvalid, i, r.Name, recs[i].Name)
+			}
+		}
+		scored = cfg.Test
+	}
 	folds := make([]Fold, k)
 	var firstErr error
 	var mu sync.Mutex
@@ -176,7 +227,7 @@ func CrossValidate(ctx context.Context, recs []*Recording, cfg CVConfig) ([]Fold
 		var train, test []*Recording
 		for i, r := range recs {
 			if i%k == f {
-				test = append(test, r)
+				test = append(test, scored[i])
 			} else {
 				train = append(train, r)
 			}
@@ -204,16 +255,18 @@ func CrossValidate(ctx context.Context, recs []*Recording, cfg CVConfig) ([]Fold
 				for _, r := range test {
 					fold.Test = append(fold.Test, r.Name)
 					if cfg.AdaptMinutes > 0 {
+						// Missed beats are not counted here: they are
+						// not split by time.
 						n := WindowBeats(r.Features, cfg.AdaptMinutes)
 						fold.Confusion.AddAll(r.Labels[n:], c.Label(r.Features)[n:])
 						var a *Classifier
-						a, err = c.Adapt(ctx, r.Features, r.Labels[:n])
+						a, err = c.Adapt(ctx, r.Features, Feedback(r.Labels[:n]))
 						if err != nil {
 							break
 						}
 						fold.Adapted.AddAll(r.Labels[n:], a.Label(r.Features)[n:])
 					} else {
-						fold.Confusion.AddAll(r.Labels, c.Label(r.Features))
+						fold.Confusion.AddRecording(r, c.Label(r.Features))
 					}
 				}
 			}
@@ -267,7 +320,7 @@ func logRegFold(ctx context.Context, train, test []*Recording) (Fold, error) {
 			m.Margins(row, p[:])
 			pred[i] = modelClasses[ml.Argmax(p[:])]
 		}
-		fold.Confusion.AddAll(r.Labels, pred)
+		fold.Confusion.AddRecording(r, pred)
 	}
 	return fold, nil
 }
