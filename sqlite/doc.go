@@ -12,6 +12,9 @@
 // indexes, kept few and value-ordered because every new resource pays a
 // random B-tree insert (and a WAL page) for each. Times are unix
 // microseconds; open range ends are the smallest and largest int64.
+// One composite table, idx_ref_token (pairs.go), pairs a resource's
+// subject/patient references with its codes, for the chart search by
+// patient and code.
 //
 // Concurrency: WAL mode; a pool of read connections; one writer connection
 // driven by one goroutine that commits the fns of concurrent Write calls
@@ -20,7 +23,8 @@
 //
 // Search builds one parameterised SQL statement per page (plus COUNT for
 // totals and one per _include/_revinclude directive). The most selective
-// parameter drives the query as "key IN (subquery on its index)", the others
+// parameter (or a reference and token pair idx_ref_token holds) drives the
+// query as "key IN (subquery on its index)", the others
 // are correlated EXISTS probes on the (key, param) primary keys. Paging is by
 // keyset cursor (sort values + creation key + a hash of the query).
 //

@@ -65,7 +65,16 @@ func TestPlan(t *testing.T) {
 		want []string // plan lines that must appear
 	}{
 		{"subject code date", &vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{date, code, subject}},
-			[]string{"idx_ref_target (ref_id=? AND ref_type=? AND param=?)", "EXISTS USING PRIMARY KEY (key=? AND param=?)", "USING PRIMARY KEY (key=? AND param=?)"}},
+			[]string{"USING PRIMARY KEY (ref_id=? AND ref_type=? AND tok_param=? AND code=? AND system=?)", "EXISTS USING PRIMARY KEY (key=? AND param=?)"}},
+		{"patient code any system", &vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{
+			{Name: "patient", Type: vigil.ParamReference, Modifier: "Patient", Values: []vigil.SearchValue{{RefID: "x"}}},
+			{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{{Code: "8867-4", AnySystem: true}}}}},
+			[]string{"USING PRIMARY KEY (ref_id=? AND ref_type=? AND tok_param=? AND code=?)"}},
+		{"subject date", &vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{date, subject}},
+			[]string{"idx_ref_target (ref_id=? AND ref_type=? AND param=?)", "EXISTS USING PRIMARY KEY (key=? AND param=?)"}},
+		{"subject two codes", &vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{subject, {Name: "code", Type: vigil.ParamToken,
+			Values: []vigil.SearchValue{code.Values[0], {System: "http://loinc.org", Code: "9279-1"}}}}},
+			[]string{"idx_ref_target (ref_id=? AND ref_type=? AND param=?)", "EXISTS USING PRIMARY KEY (key=? AND param=?)"}},
 		{"code date", &vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{date, code}},
 			[]string{"idx_token_value (param=? AND code=? AND system=?)", "USING PRIMARY KEY (key=? AND param=?)"}},
 		{"name prefix", &vigil.SearchQuery{Type: "Patient", Params: []vigil.SearchParam{name}},

@@ -140,6 +140,10 @@ func (b *builder) filters(a, typ string, params []vigil.SearchParam, comp *vigil
 			return frag{}, err
 		}
 		conds = append(conds, c)
+	} else if ri, ti, ok := findPair(params); ok {
+		// A reference and a token parameter idx_ref_token answers together
+		// drive the query; the others are folded into it.
+		return b.pairDriver(a, params, ri, ti)
 	} else {
 		best := never
 		for i := range params {
@@ -188,6 +192,38 @@ func (b *builder) filters(a, typ string, params []vigil.SearchParam, comp *vigil
 		conds = append(conds, c)
 	}
 	return paren(" AND ", "1", conds...), nil
+}
+
+// pairDriver returns the conditions of params on resource alias a when
+// params[ri] (reference) and params[ti] (token) are answered by
+// idx_ref_token: "key IN (subquery on its rows)", with the other index
+// conditions correlated to its row as in filters, and the conditions on
+// the resources row itself beside it.
+func (b *builder) pairDriver(a string, params []vigil.SearchParam, ri, ti int) (frag, error) {
+	x := b.alias("x")
+	inner := []frag{pairCond(x, &params[ri], &params[ti])}
+	var conds []frag
+	for i := range params {
+		if i == ri || i == ti {
+			continue
+		}
+		on := x
+		if onResource(&params[i]) {
+			on = a
+		}
+		c, err := b.param(on, &params[i], modeExists, nil)
+		if err != nil {
+			return frag{}, err
+		}
+		if on == x {
+			inner = append(inner, c)
+		} else {
+			conds = append(conds, c)
+		}
+	}
+	in := join(" AND ", inner...)
+	in.sql = fmt.Sprintf("%s.key IN (SELECT %s.key FROM idx_ref_token %s WHERE %s)", a, x, x, in.sql)
+	return paren(" AND ", "1", append([]frag{in}, conds...)...), nil
 }
 
 // onResource reports whether p is answered from the resources row itself.

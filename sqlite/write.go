@@ -347,6 +347,7 @@ type tx struct {
 	// tables (Search, the clearing of an updated resource's rows) and
 	// before the fn's savepoint is released.
 	pending [len(indexTables)][]pendingRow
+	pairs   []pairRow // queued idx_ref_token rows (pairs.go)
 	npend   int
 }
 
@@ -487,6 +488,9 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 		if err := t.flush(ctx); err != nil {
 			return err
 		}
+		if err := t.clearPairs(ctx, key); err != nil {
+			return err
+		}
 		for _, d := range s.deleteIdx {
 			if _, err := d.ExecContext(ctx, key); err != nil {
 				return fmt.Errorf("sqlite: clear index: %w", err)
@@ -500,7 +504,9 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 		ti, _ := tableIndex(index[i].Type) // checked above
 		t.pending[ti] = append(t.pending[ti], pendingRow{key: key, n: i, e: index[i]})
 	}
-	if t.npend += len(index); t.npend >= maxPending {
+	np := len(t.pairs)
+	t.pairs = pairRows(t.pairs, key, index)
+	if t.npend += len(index) + len(t.pairs) - np; t.npend >= maxPending {
 		return t.flush(ctx)
 	}
 	return nil
@@ -589,6 +595,11 @@ func (t *tx) flush(ctx context.Context) error {
 		clear(t.pending[ti])
 		t.pending[ti] = t.pending[ti][:0]
 	}
+	if err := t.insertPairs(ctx, t.pairs); err != nil {
+		return err
+	}
+	clear(t.pairs)
+	t.pairs = t.pairs[:0]
 	t.npend = 0
 	return nil
 }

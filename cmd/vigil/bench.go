@@ -32,7 +32,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	clients := fs.Int("clients", 32, "concurrent clients")
 	dur := fs.Duration("duration", 10*time.Second, "duration of each phase")
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
-	preload := fs.Int("preload", 0, "Observations to import before the search phase (e.g. 1000000)")
+	preload := fs.Int("preload", 0, "Observations the store should hold before the search phase (e.g. 1000000): imports those a reused --data directory lacks")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
 	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest, alerts, mqtt")
 	token := fs.String("token", "", "bearer token for --target (default: bench makes a service account on the server it starts)")
@@ -108,12 +108,22 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 		if *preload > 0 {
-			fmt.Fprintf(env.Stderr, "preloading %d Observations…\n", *preload)
-			start := time.Now()
-			if err := preloadObservations(ctx, app, *preload, *patients); err != nil {
+			// A --data directory of an earlier run keeps its Observations:
+			// preload only what is missing, so a large store is built once.
+			have, err := app.Store.Search(ctx, &vigil.SearchQuery{Type: "Observation", SummaryCount: true})
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stderr, "preloaded in %s\n", time.Since(start).Round(time.Second))
+			if n := *preload - have.Total; n > 0 {
+				fmt.Fprintf(env.Stderr, "preloading %d Observations (the store holds %d)…\n", n, have.Total)
+				start := time.Now()
+				if err := preloadObservations(ctx, app, n, *patients); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stderr, "preloaded in %s\n", time.Since(start).Round(time.Second))
+			} else {
+				fmt.Fprintf(env.Stderr, "the store already holds %d Observations: no preload\n", have.Total)
+			}
 		}
 	}
 	fhirBase := base + "/fhir"
@@ -242,7 +252,9 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // benchAccount makes a service account with every scope on the server
 // bench started, and returns a token for it.
 func benchAccount(ctx context.Context, app *App) (string, error) {
-	acc, err := app.Auth.CreateAccount(ctx, auth.AccountSpec{Username: "bench", Role: vigil.RoleService,
+	// A name of its own: a --data directory may hold the account of an
+	// earlier run.
+	acc, err := app.Auth.CreateAccount(ctx, auth.AccountSpec{Username: "bench-" + randomHex(4), Role: vigil.RoleService,
 		Scopes: []vigil.Scope{{Type: "*", Read: true, Write: true}}})
 	if err != nil {
 		return "", err
