@@ -177,3 +177,37 @@ func TestPlanDate(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanClearPairs checks that clearing an updated resource's
+// idx_ref_token rows seeks each row by its primary key rather than
+// scanning the table (which holds two rows per Observation).
+func TestPlanClearPairs(t *testing.T) {
+	db, err := Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+deletePairs, int64(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "SEARCH idx_ref_token USING PRIMARY KEY (ref_id=? AND ref_type=? AND tok_param=? AND code=? AND system=? AND key=?"; !strings.Contains(plan.String(), want) {
+		t.Errorf("plan lacks %q:\n%s", want, plan.String())
+	}
+	if strings.Contains(plan.String(), "SCAN") {
+		t.Errorf("plan scans:\n%s", plan.String())
+	}
+}
