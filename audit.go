@@ -2,6 +2,7 @@ package vigil
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 )
@@ -227,3 +228,92 @@ func (c *CommitAudit) MarkAppended() { c.appended.Store(true) }
 
 // Appended reports whether a store committed c's record with a Write.
 func (c *CommitAudit) Appended() bool { return c != nil && c.appended.Load() }
+
+// CommitAuditBatch gathers the CommitAudits of the Writes a store commits
+// in one transaction, and appends their records in it: Add each Write that
+// stored something, call Append before the commit and Committed after it.
+// The zero value is empty and ready to use.
+type CommitAuditBatch struct {
+	items []commitAuditItem
+	done  []committedChain
+}
+
+type commitAuditItem struct {
+	ca      *CommitAudit
+	written []string
+}
+
+// committedChain is what Append added to one chain.
+type committedChain struct {
+	chain AuditChain
+	head  AuditHead
+	ckps  []AuditCheckpoint
+}
+
+// Add queues the record of ca for a Write that stored written.
+func (b *CommitAuditBatch) Add(ca *CommitAudit, written []string) {
+	b.items = append(b.items, commitAuditItem{ca, written})
+}
+
+// Len is how many records are queued.
+func (b *CommitAuditBatch) Len() int { return len(b.items) }
+
+// Append builds the queued records (grouped by chain; in practice there
+// is one: the trail) and writes them in the store's open transaction:
+// head reads the stored head as the transaction sees it, insert writes the
+// entries and checkpoints. An error leaves the transaction to be rolled
+// back.
+func (b *CommitAuditBatch) Append(head func() (AuditHead, error), insert func([]AuditEntry, []AuditCheckpoint) error) error {
+	b.done = b.done[:0]
+	for _, first := range b.items {
+		chain := first.ca.Chain
+		if b.appended(chain) {
+			continue
+		}
+		var recs []AuditRecord
+		for _, it := range b.items {
+			if it.ca.Chain == chain {
+				recs = append(recs, it.ca.Record(it.written))
+			}
+		}
+		h, err := head()
+		if err != nil {
+			return err
+		}
+		entries, ckps, err := chain.ChainAudit(h, recs)
+		if err != nil {
+			return fmt.Errorf("audit records: %w", err)
+		}
+		if err := insert(entries, ckps); err != nil {
+			return err
+		}
+		if n := len(entries); n > 0 {
+			h.Seq, h.Hash = entries[n-1].Seq, entries[n-1].Hash
+		}
+		for _, c := range ckps {
+			h.CheckpointSeq = max(h.CheckpointSeq, c.Seq)
+		}
+		b.done = append(b.done, committedChain{chain, h, ckps})
+	}
+	return nil
+}
+
+func (b *CommitAuditBatch) appended(c AuditChain) bool {
+	for _, d := range b.done {
+		if d.chain == c {
+			return true
+		}
+	}
+	return false
+}
+
+// Committed marks the records appended and tells their chains the new
+// head; call it once the transaction committed.
+func (b *CommitAuditBatch) Committed() {
+	for _, it := range b.items {
+		it.ca.MarkAppended()
+	}
+	for _, d := range b.done {
+		d.chain.AuditCommitted(d.head, d.ckps)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -66,59 +65,28 @@ func insertAudit(ctx context.Context, conn *pgx.Conn, entries []vigil.AuditEntry
 	return nil
 }
 
-// chainAppend is what appendInline added to one chain.
-type chainAppend struct {
-	chain vigil.AuditChain
-	head  vigil.AuditHead
-	ckps  []vigil.AuditCheckpoint
-}
-
 // appendInline appends the audit records of the writes in ok that carry a
 // vigil.CommitAudit and stored something, in the group's open transaction
 // on p, under the trail's advisory lock (held until the commit).
-func (db *DB) appendInline(ctx context.Context, p *pipe, ok []*writeReq) ([]chainAppend, error) {
-	var out []chainAppend
-	var recs [][]vigil.AuditRecord
+func (db *DB) appendInline(ctx context.Context, p *pipe, ok []*writeReq) (*vigil.CommitAuditBatch, error) {
+	var b vigil.CommitAuditBatch
 	for _, r := range ok {
-		if r.audit == nil || len(r.written) == 0 {
-			continue
+		if r.audit != nil && len(r.written) > 0 {
+			b.Add(r.audit, r.written)
 		}
-		i := slices.IndexFunc(out, func(c chainAppend) bool { return c.chain == r.audit.Chain })
-		if i < 0 {
-			i = len(out)
-			out, recs = append(out, chainAppend{chain: r.audit.Chain}), append(recs, nil)
-		}
-		recs[i] = append(recs[i], r.audit.Record(r.written))
 	}
-	if len(out) == 0 {
-		return nil, nil
+	if b.Len() == 0 {
+		return &b, nil
 	}
 	if _, err := p.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))", int32(auditLockClass)); err != nil {
 		return nil, fmt.Errorf("postgres: lock audit trail: %w", err)
 	}
-	for i := range out {
-		c := &out[i]
-		head, err := auditHead(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		entries, ckps, err := c.chain.ChainAudit(head, recs[i])
-		if err != nil {
-			return nil, fmt.Errorf("postgres: audit records: %w", err)
-		}
-		if err := insertAudit(ctx, p.conn, entries, ckps); err != nil {
-			return nil, err
-		}
-		if len(entries) > 0 {
-			last := entries[len(entries)-1]
-			head.Seq, head.Hash = last.Seq, last.Hash
-		}
-		for _, k := range ckps {
-			head.CheckpointSeq = max(head.CheckpointSeq, k.Seq)
-		}
-		c.head, c.ckps = head, ckps
+	err := b.Append(func() (vigil.AuditHead, error) { return auditHead(ctx, p) },
+		func(e []vigil.AuditEntry, c []vigil.AuditCheckpoint) error { return insertAudit(ctx, p.conn, e, c) })
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return out, nil
+	return &b, nil
 }
 
 // AuditHead implements vigil.AuditStore.

@@ -221,10 +221,10 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 	}
 	// The audit records of the group's audited writes, appended in the
 	// same transaction: if that fails, no write of the group commits.
-	var chains []chainAppend
+	var audits *vigil.CommitAuditBatch
 	if p.sent {
 		var err error
-		if chains, err = db.appendInline(ctx, p, ok); err != nil {
+		if audits, err = db.appendInline(ctx, p, ok); err != nil {
 			p.drop()
 			if _, rerr := p.conn.Exec(ctx, "ROLLBACK"); rerr != nil {
 				pc.Conn().PgConn().Close(ctx)
@@ -243,13 +243,8 @@ func (db *DB) runGroup(group []*writeReq) (retry []*writeReq) {
 			return retry
 		}
 	}
-	for _, r := range ok {
-		if r.audit != nil && len(r.written) > 0 {
-			r.audit.MarkAppended()
-		}
-	}
-	for _, c := range chains {
-		c.chain.AuditCommitted(c.head, c.ckps)
+	if audits != nil {
+		audits.Committed()
 	}
 	for _, r := range ok {
 		r.done <- nil

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -162,7 +161,7 @@ func (db *DB) commit(batch []*job) {
 		}
 		return
 	}
-	var audits []inlineAudit
+	var audits vigil.CommitAuditBatch
 	if len(batch) == 1 {
 		// Alone in the transaction: no savepoint needed, a failure rolls
 		// the whole transaction back.
@@ -176,7 +175,7 @@ func (db *DB) commit(batch []*job) {
 			return
 		}
 		if ia != nil {
-			audits = append(audits, *ia)
+			audits.Add(ia.ca, ia.written)
 		}
 	} else {
 		ok := 0
@@ -211,7 +210,7 @@ func (db *DB) commit(batch []*job) {
 				} else {
 					ok++
 					if ia != nil {
-						audits = append(audits, *ia)
+						audits.Add(ia.ca, ia.written)
 					}
 					continue
 				}
@@ -230,11 +229,11 @@ func (db *DB) commit(batch []*job) {
 	// The records of the batch's audited Writes, chained and inserted
 	// together: if that fails, no Write of the batch commits (no change
 	// without its record).
-	var chains []chainAppend
-	if len(audits) > 0 {
-		var err error
-		if chains, err = db.appendInline(ctx, audits); err != nil {
-			fail(err)
+	if audits.Len() > 0 {
+		head := func() (vigil.AuditHead, error) { return auditHead(ctx, db.w()) }
+		insert := func(e []vigil.AuditEntry, c []vigil.AuditCheckpoint) error { return db.auditWriter().insert(ctx, e, c) }
+		if err := audits.Append(head, insert); err != nil {
+			fail(fmt.Errorf("sqlite: %w", err))
 			return
 		}
 	}
@@ -242,19 +241,7 @@ func (db *DB) commit(batch []*job) {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
 	}
-	for _, a := range audits {
-		a.ca.MarkAppended()
-	}
-	for _, c := range chains {
-		c.chain.AuditCommitted(c.head, c.ckps)
-	}
-}
-
-// chainAppend is what appendInline added to one chain.
-type chainAppend struct {
-	chain vigil.AuditChain
-	head  vigil.AuditHead
-	ckps  []vigil.AuditCheckpoint
+	audits.Committed()
 }
 
 // run calls j.fn (then flushes its index rows), or appends j.audit's
@@ -283,44 +270,6 @@ func (db *DB) run(j *job) (ia *inlineAudit, err error, p any) {
 		return nil, nil, nil
 	}
 	return &inlineAudit{ca: ca, written: t.written}, nil, nil
-}
-
-// appendInline appends the records of audits, grouped by chain (in
-// practice there is one: the trail), in the writer's open transaction.
-func (db *DB) appendInline(ctx context.Context, audits []inlineAudit) ([]chainAppend, error) {
-	var out []chainAppend
-	var recs [][]vigil.AuditRecord
-	for _, a := range audits {
-		i := slices.IndexFunc(out, func(c chainAppend) bool { return c.chain == a.ca.Chain })
-		if i < 0 {
-			i = len(out)
-			out, recs = append(out, chainAppend{chain: a.ca.Chain}), append(recs, nil)
-		}
-		recs[i] = append(recs[i], a.ca.Record(a.written))
-	}
-	for i := range out {
-		c := &out[i]
-		head, err := auditHead(ctx, db.w())
-		if err != nil {
-			return nil, err
-		}
-		entries, ckps, err := c.chain.ChainAudit(head, recs[i])
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: audit records: %w", err)
-		}
-		if err := db.auditWriter().insert(ctx, entries, ckps); err != nil {
-			return nil, err
-		}
-		if len(entries) > 0 {
-			last := entries[len(entries)-1]
-			head.Seq, head.Hash = last.Seq, last.Hash
-		}
-		for _, k := range ckps {
-			head.CheckpointSeq = max(head.CheckpointSeq, k.Seq)
-		}
-		c.head, c.ckps = head, ckps
-	}
-	return out, nil
 }
 
 // auditWriter returns the writer connection's audit inserter. Only the
