@@ -72,6 +72,19 @@ func (s *Server) finishRead(w http.ResponseWriter, r *http.Request, a *Access, e
 }
 
 // timeParam reads an RFC 3339 query parameter; zero when absent.
+// rangeParams parses the time bounds named start and end (zero when
+// absent) and the limit (default def, at most max) of a listing.
+func rangeParams(r *http.Request, start, end string, def, max int) (from, to time.Time, limit int, err error) {
+	if from, err = timeParam(r, start); err != nil {
+		return
+	}
+	if to, err = timeParam(r, end); err != nil {
+		return
+	}
+	limit, err = limitParam(r, def, max)
+	return
+}
+
 func timeParam(r *http.Request, name string) (time.Time, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -105,15 +118,7 @@ func (s *Server) ecgBeats(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	from, err := timeParam(r, "from")
-	var to time.Time
-	if err == nil {
-		to, err = timeParam(r, "to")
-	}
-	var limit int
-	if err == nil {
-		limit, err = limitParam(r, defaultBeatLimit, vigil.BeatLimit)
-	}
+	from, to, limit, err := rangeParams(r, "from", "to", defaultBeatLimit, vigil.BeatLimit)
 	if err != nil {
 		s.finishRead(w, r, a, err, nil)
 		return
@@ -152,15 +157,7 @@ func (s *Server) ecgFindings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	from, err := timeParam(r, "from")
-	var to time.Time
-	if err == nil {
-		to, err = timeParam(r, "to")
-	}
-	var limit int
-	if err == nil {
-		limit, err = limitParam(r, 100, 1000)
-	}
+	from, to, limit, err := rangeParams(r, "from", "to", 100, 1000)
 	if err != nil {
 		s.finishRead(w, r, a, err, nil)
 		return
@@ -177,15 +174,7 @@ func (s *Server) ecgLabels(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	since, err := timeParam(r, "since")
-	var until time.Time
-	if err == nil {
-		until, err = timeParam(r, "until")
-	}
-	var limit int
-	if err == nil {
-		limit, err = limitParam(r, 1000, 10000)
-	}
+	since, until, limit, err := rangeParams(r, "since", "until", 1000, 10000)
 	if err != nil {
 		s.finishRead(w, r, a, err, nil)
 		return
