@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -272,12 +273,12 @@ func (p *Policy) loadBindings(ctx context.Context, device string) (vigil.DeviceB
 		// as inclusive at its precision, which for seconds would make both
 		// patients' periods cover the second of the hand-over).
 		if u.TimingPeriod.Start != "" {
-			if b.Start, _, ok = fhirTimeRange(u.TimingPeriod.Start); !ok {
+			if b.Start, ok = bindingBound(u.TimingPeriod.Start, false); !ok {
 				continue
 			}
 		}
 		if u.TimingPeriod.End != "" {
-			if _, b.End, ok = fhirTimeRange(u.TimingPeriod.End); !ok {
+			if b.End, ok = bindingBound(u.TimingPeriod.End, true); !ok {
 				continue
 			}
 		}
@@ -292,24 +293,18 @@ func (p *Policy) loadBindings(ctx context.Context, device string) (vigil.DeviceB
 	return nil, nil
 }
 
-// fhirTimeRange returns the span a FHIR date or dateTime denotes: a date
-// (year, month, day) from its start to the start of the next one; a
-// dateTime with a time is an instant (start == end).
-func fhirTimeRange(v string) (start, end time.Time, ok bool) {
-	for _, f := range []struct {
-		layout string
-		step   func(time.Time) time.Time
-	}{
-		{time.RFC3339Nano, func(t time.Time) time.Time { return t }},
-		{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
-		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
-		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
-	} {
-		if t, err := time.Parse(f.layout, v); err == nil {
-			return t, f.step(t), true
-		}
+// bindingBound returns the instant a DeviceUseStatement's period bound
+// stands for: a bound with a time is that instant (the hand-over); a date
+// covers its whole span, from its start (isEnd false) or to its end.
+func bindingBound(v string, isEnd bool) (time.Time, bool) {
+	start, end, err := fhir.DateRange(v)
+	switch {
+	case err != nil:
+		return time.Time{}, false
+	case isEnd && !strings.Contains(v, "T"):
+		return end, true
 	}
-	return time.Time{}, time.Time{}, false
+	return start, true
 }
 
 // forget drops cached memberships and bindings after a CareTeam or Device
@@ -428,7 +423,7 @@ func effectiveTime(data []byte, now time.Time) time.Time {
 	}
 	_ = json.Unmarshal(data, &o)
 	for _, v := range []string{o.DateTime, o.Instant, o.Period.Start} {
-		if t, _, ok := fhirTimeRange(v); ok && v != "" {
+		if t, _, err := fhir.DateRange(v); err == nil {
 			return t
 		}
 	}

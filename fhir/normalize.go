@@ -79,6 +79,10 @@ func normalizeString(s string) string {
 	return b.String()
 }
 
+// DateRange returns the range [start, end) a FHIR date, dateTime or
+// instant covers at its precision, in UTC (see parseDateRange).
+func DateRange(s string) (start, end time.Time, err error) { return parseDateRange(s) }
+
 // errDate is returned for values that are not FHIR dates.
 var errDate = errors.New("not a FHIR date")
 
