@@ -3,6 +3,7 @@ package mqtt
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/eclipse/paho.golang/paho"
 
@@ -82,26 +83,44 @@ func (c *conn) handle(ctx context.Context, msgs []*paho.Publish) {
 		}
 		byDev[dev] = append(byDev[dev], j)
 	}
-	for _, dev := range groups {
-		jobs := byDev[dev]
-		// Bound one Ingest call by the per-payload item limit.
-		for len(jobs) > 0 {
-			n, items := 0, 0
-			for n < len(jobs) && (n == 0 || items+len(jobs[n].pl.Readings) <= s.cfg.Limits.MaxItems) {
-				items += len(jobs[n].pl.Readings)
-				n++
-			}
-			if err := s.ingest(ctx, dev, jobs[:n]); err != nil {
-				s.stats.failures.Add(1)
-				c.failed(err)
-				return
-			}
-			for _, j := range jobs[:n] {
-				c.finish(j)
-			}
-			jobs = jobs[n:]
+	// The devices' Ingest calls run concurrently, so that the store commits
+	// them together (its writers group the calls waiting) instead of one
+	// commit after the other; the messages are then acknowledged in the
+	// order of the devices' first messages.
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for g, dev := range groups {
+		wg.Go(func() { errs[g] = s.ingestDevice(ctx, dev, byDev[dev]) })
+	}
+	wg.Wait()
+	for g, dev := range groups {
+		if errs[g] != nil {
+			s.stats.failures.Add(1)
+			c.failed(errs[g])
+			return
+		}
+		for _, j := range byDev[dev] {
+			c.finish(j)
 		}
 	}
+}
+
+// ingestDevice ingests the jobs of one device, in Ingest calls bounded by
+// the per-payload item limit. It returns an error only for a transient
+// failure.
+func (s *Subscriber) ingestDevice(ctx context.Context, dev string, jobs []*job) error {
+	for len(jobs) > 0 {
+		n, items := 0, 0
+		for n < len(jobs) && (n == 0 || items+len(jobs[n].pl.Readings) <= s.cfg.Limits.MaxItems) {
+			items += len(jobs[n].pl.Readings)
+			n++
+		}
+		if err := s.ingest(ctx, dev, jobs[:n]); err != nil {
+			return err
+		}
+		jobs = jobs[n:]
+	}
+	return nil
 }
 
 // finish acknowledges a handled message and sends its Result when needed.
