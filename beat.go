@@ -78,8 +78,9 @@ type ECGFinding struct {
 	Patient string `json:"patient"`
 	Device  string `json:"device,omitempty"`
 	Code    string `json:"code"` // ECG lead
-	// Kind is "ventricular-run", "pvc-burden", "sv-run", "sv-burden" or
-	// "atrial-fibrillation".
+	// Kind is "ventricular-run", "pvc-burden", "sv-run", "sv-burden",
+	// "atrial-fibrillation" or "hrv" (a heart-rate variability measurement,
+	// see HRV).
 	Kind string `json:"kind"`
 	// Rule and Severity are those of the alert the finding raised; ""
 	// when it raised none.
@@ -92,7 +93,8 @@ type ECGFinding struct {
 	End   time.Time `json:"end"`
 	// Beats is the number of beats of the finding's class (the run's
 	// length, the ectopic beats of the burden window); Total the beats
-	// classified in the window (burden findings).
+	// classified in the window (burden findings). For "hrv" findings,
+	// Beats counts the NN intervals and Total all RR intervals.
 	Beats int `json:"beats"`
 	Total int `json:"total,omitempty"`
 	// BurdenPct is Beats/Total in per cent (burden findings).
@@ -111,6 +113,31 @@ type ECGFinding struct {
 	Evidence []time.Time `json:"evidence,omitempty"`
 	// Found is when the analysis reported it.
 	Found time.Time `json:"found"`
+	// HRV holds the measures of an "hrv" finding; nil for other kinds.
+	HRV *HRVMeasures `json:"hrv,omitempty"`
+}
+
+// HRVMeasures are the heart-rate variability measures of one stretch of
+// ECG over its NN intervals (intervals between two normal beats), after
+// the Task Force of the ESC and NASPE, "Heart rate variability: standards
+// of measurement, physiological interpretation and clinical use",
+// Circulation 93:1043–1065 (1996), tables 1 and 2. Frequency measures are
+// nil when the stretch has too few intervals for them.
+type HRVMeasures struct {
+	// NN is the number of NN intervals measured, Intervals the number of
+	// RR intervals in the stretch (the others touch an ectopic or
+	// unreadable beat, or are implausibly short or long).
+	NN        int `json:"nn"`
+	Intervals int `json:"intervals"`
+	// MeanNN, SDNN and RMSSD are in milliseconds; PNN50 in per cent.
+	MeanNN float64 `json:"mean_nn_ms"`
+	SDNN   float64 `json:"sdnn_ms"`
+	RMSSD  float64 `json:"rmssd_ms"`
+	PNN50  float64 `json:"pnn50_pct"`
+	// LF (0.04–0.15 Hz) and HF (0.15–0.4 Hz) powers in ms², and LF/HF.
+	LF   *float64 `json:"lf_ms2,omitempty"`
+	HF   *float64 `json:"hf_ms2,omitempty"`
+	LFHF *float64 `json:"lf_hf,omitempty"`
 }
 
 // MaxEvidence bounds ECGFinding.Evidence.

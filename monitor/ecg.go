@@ -38,6 +38,7 @@ type ecgStream struct {
 	usable []usableBeat
 	mV     []float32
 	ect    ectopy
+	hrv    hrvWindow
 	// base is the active model cls derives from (adapted to the patient's
 	// labels or not); relabel asks for a new adaptation (LabelsChanged).
 	base    *beatclass.Classifier
@@ -138,6 +139,12 @@ func (m *Monitor) storeECG(ctx context.Context, patient string, work *ecgWork) {
 		}
 	}
 	if len(work.findings) > 0 {
+		now := m.cfg.Now().UTC().Truncate(time.Millisecond)
+		for i := range work.findings {
+			if work.findings[i].Found.IsZero() {
+				work.findings[i].Found = now
+			}
+		}
 		if err := bs.AddECGFindings(ctx, work.findings); err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "monitor: ECG findings not stored", "patient", patient, "err", err)
 		}
@@ -277,6 +284,7 @@ func (m *Monitor) classify(patient string, st *ecgStream, start int64, x []int32
 		}
 		work.beats = append(work.beats, b)
 		evs = st.beat(&m.cfg.ECG, patient, c.Sample, t, class, ok, evs)
+		st.hrvBeat(patient, c.Sample, class, work)
 	}
 	if len(st.usable) == 0 {
 		st.usable = nil // let the backing array go

@@ -19,6 +19,7 @@ const (
 	KindSVRun          = "sv-run"
 	KindSVBurden       = "sv-burden"
 	KindAF             = "atrial-fibrillation"
+	KindHRV            = "hrv"
 )
 
 // Alert rules of the ECG findings from classified beats. Severities:
