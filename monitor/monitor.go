@@ -81,6 +81,17 @@ type Monitor struct {
 type shard struct {
 	mu       sync.Mutex
 	patients map[string]*patient
+	// loading holds the patients whose state is being built (outside the
+	// lock, see state).
+	loading map[string]*load
+}
+
+// load is a patient state being built; done closes when it is over.
+type load struct {
+	done chan struct{}
+	// stale is set (under the shard lock) by Forget during the load: the
+	// state is used by the call that built it but not kept.
+	stale bool
 }
 
 // patient is one patient's analysis state.
@@ -115,6 +126,7 @@ func New(cfg Config) (*Monitor, error) {
 	m := &Monitor{cfg: cfg, seed: maphash.MakeSeed()}
 	for i := range m.shards {
 		m.shards[i].patients = make(map[string]*patient)
+		m.shards[i].loading = make(map[string]*load)
 	}
 	return m, nil
 }
@@ -130,20 +142,50 @@ type action struct {
 	t     time.Time
 }
 
-// Observe analyses newly stored samples (any order, any patients).
+// observeWorkers bounds the patients of one Observe call analysed at
+// once: a patient seen for the first time costs store reads (programme,
+// recent history), which then overlap instead of queueing one after the
+// other.
+const observeWorkers = 8
+
+// Observe analyses newly stored samples (any order, any patients). It
+// returns once every patient's samples are analysed and their alerts
+// raised.
 func (m *Monitor) Observe(ctx context.Context, samples []vigil.Sample) {
 	byPatient := map[string][]vigil.Sample{}
+	var ids []string
 	for _, s := range samples {
+		if byPatient[s.Patient] == nil {
+			ids = append(ids, s.Patient)
+		}
 		byPatient[s.Patient] = append(byPatient[s.Patient], s)
 	}
-	for id, ss := range byPatient {
-		acts, err := m.observe(ctx, id, ss)
+	one := func(id string) {
+		acts, err := m.observe(ctx, id, byPatient[id])
 		if err != nil {
 			m.cfg.Logger.ErrorContext(ctx, "monitor: analysis failed", "patient", id, "err", err)
-			continue
+			return
 		}
 		m.apply(ctx, id, acts)
 	}
+	if len(ids) == 1 {
+		one(ids[0])
+		return
+	}
+	next := make(chan string)
+	var wg sync.WaitGroup
+	for range min(observeWorkers, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				one(id)
+			}
+		})
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
 }
 
 func (m *Monitor) apply(ctx context.Context, id string, acts []action) {
@@ -161,11 +203,42 @@ func (m *Monitor) apply(ctx context.Context, id string, acts []action) {
 }
 
 // state returns the patient's state, building it from the sample store on
-// first sight. The shard lock is held.
+// first sight. The shard lock is held on entry and on return, but released
+// while the state is built (store reads), so that the shard's other
+// patients are not held up; concurrent calls for the patient wait for the
+// one building it.
 func (m *Monitor) state(ctx context.Context, sh *shard, id string, upTo time.Time) (*patient, error) {
-	if p := sh.patients[id]; p != nil {
-		return p, nil
+	for {
+		if p := sh.patients[id]; p != nil {
+			return p, nil
+		}
+		l := sh.loading[id]
+		if l == nil {
+			break
+		}
+		sh.mu.Unlock()
+		<-l.done
+		sh.mu.Lock()
+		// Built (or failed, or forgotten meanwhile): look again.
 	}
+	l := &load{done: make(chan struct{})}
+	sh.loading[id] = l
+	sh.mu.Unlock()
+	p, err := m.build(ctx, id, upTo)
+	sh.mu.Lock()
+	delete(sh.loading, id)
+	close(l.done)
+	if err != nil {
+		return nil, err
+	}
+	if !l.stale {
+		sh.patients[id] = p
+	}
+	return p, nil
+}
+
+// build makes a patient's state from its programme and recent history.
+func (m *Monitor) build(ctx context.Context, id string, upTo time.Time) (*patient, error) {
 	prog := DefaultProgramme()
 	if m.cfg.ProgrammeFor != nil {
 		var err error
@@ -191,7 +264,6 @@ func (m *Monitor) state(ctx context.Context, sh *shard, id string, upTo time.Tim
 		p.feed(s)
 	}
 	p.news = ews.Calculate(&p.input, now, m.cfg.NEWS2)
-	sh.patients[id] = p
 	return p, nil
 }
 
@@ -374,6 +446,9 @@ func (m *Monitor) Forget(patient string) {
 	sh := m.shardOf(patient)
 	sh.mu.Lock()
 	delete(sh.patients, patient)
+	if l := sh.loading[patient]; l != nil {
+		l.stale = true
+	}
 	sh.mu.Unlock()
 }
 
