@@ -337,6 +337,10 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stderr, "fold %v: %d rounds, accuracy %.2f %%, S %d/%d (+%d false), V %d/%d (+%d false) (%s)\n", f.Test, f.Rounds,
 				100*c.Accuracy(), c.Counts[1][1], c.Row(1), c.Col(1)-c.Counts[1][1], c.Counts[2][2], c.Row(2), c.Col(2)-c.Counts[2][2],
 				time.Since(start).Round(time.Second))
+			if a := &f.Adapted; *adapt > 0 {
+				fmt.Fprintf(env.Stderr, "fold %v adapted: accuracy %.2f %%, S %d/%d (+%d false), V %d/%d (+%d false)\n", f.Test,
+					100*a.Accuracy(), a.Counts[1][1], a.Row(1), a.Col(1)-a.Counts[1][1], a.Counts[2][2], a.Row(2), a.Col(2)-a.Counts[2][2])
+			}
 		},
 	})
 	if err != nil {

@@ -2,7 +2,9 @@ package beatclass
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/ml"
@@ -32,6 +34,12 @@ const (
 	minShown     = 3
 )
 
+// adaptMode selects the parts of patient adaptation.
+type adaptMode struct {
+	boost bool // boosting rounds on the labelled beats (and anchors)
+	local bool // the nearest-neighbour local expert (local.go)
+}
+
 // Adapt returns a classifier adapted to one patient. labels holds the
 // clinician-confirmed classes of the first len(labels) beats of f (for
 // evaluation, the reference labels of the first minutes of the record).
@@ -42,6 +50,10 @@ const (
 // from the labelled window, at a low weight (anchorWeight), so that such
 // classes are not unlearnt. c is not modified.
 func (c *Classifier) Adapt(ctx context.Context, f *Features, labels []byte) (*Classifier, error) {
+	return c.adapt(ctx, f, labels, adaptMode{boost: true})
+}
+
+func (c *Classifier) adapt(ctx context.Context, f *Features, labels []byte, mode adaptMode) (*Classifier, error) {
 	if len(labels) > f.Len() {
 		return nil, fmt.Errorf("%w: %d labels for %d beats", vigil.ErrInvalid, len(labels), f.Len())
 	}
@@ -60,6 +72,17 @@ func (c *Classifier) Adapt(ctx context.Context, f *Features, labels []byte) (*Cl
 	}
 	if d.Rows == 0 {
 		return c, nil
+	}
+	var le *localExpert
+	if mode.local {
+		rows := make([][]float32, d.Rows)
+		for i := range rows {
+			rows[i] = d.X[i*NumFeatures : (i+1)*NumFeatures]
+		}
+		le = newLocalExpert(f, rows, d.Y)
+	}
+	if !mode.boost {
+		return c.withLocal(le)
 	}
 	local := d.Rows
 	// Anchor rows: for each class the clinician has not shown (fewer than
@@ -111,5 +134,31 @@ func (c *Classifier) Adapt(ctx context.Context, f *Features, labels []byte) (*Cl
 	if err := ml.Write(&buf, file); err != nil {
 		return nil, err
 	}
-	return newClassifier(file, buf)
+	a, err := newClassifier(file, buf)
+	if err != nil {
+		return nil, err
+	}
+	return a.withLocal(le)
+}
+
+// withLocal returns c with the local expert le (c itself when le is nil);
+// its version also covers the prototypes.
+func (c *Classifier) withLocal(le *localExpert) (*Classifier, error) {
+	if le == nil {
+		return c, nil
+	}
+	var buf writeBuf
+	if err := c.Write(&buf); err != nil {
+		return nil, err
+	}
+	for _, v := range le.x {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+	}
+	buf = append(buf, le.y...)
+	a, err := newClassifier(c.file, buf)
+	if err != nil {
+		return nil, err
+	}
+	a.local = le
+	return a, nil
 }

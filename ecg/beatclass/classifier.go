@@ -30,6 +30,9 @@ type Classifier struct {
 	version string
 	names   []string
 	expl    sync.Pool // *explainer
+	// local is the patient-specific expert of an adapted classifier
+	// (Adapt); nil for a global model.
+	local *localExpert
 }
 
 // explainer is the per-goroutine scratch space of Classify.
@@ -123,7 +126,12 @@ func (c *Classifier) Label(f *Features) []byte {
 				out[i] = 'Q'
 				continue
 			}
-			out[i] = modelClasses[ml.Argmax(margins[(i-start)*K:(i-start+1)*K])]
+			mg := margins[(i-start)*K : (i-start+1)*K]
+			if c.local != nil {
+				c.model.Proba(f.Row(i), mg)
+				c.local.mix(f.Row(i), mg)
+			}
+			out[i] = modelClasses[ml.Argmax(mg)]
 		}
 	}
 	return out
@@ -162,6 +170,11 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	}
 	var p [len(modelClasses)]float64
 	c.model.Proba(row, p[:])
+	gk := ml.Argmax(p[:])
+	gate, votes := 0.0, [len(modelClasses)]int{}
+	if c.local != nil {
+		gate, votes = c.local.mix(row, p[:])
+	}
 	k := ml.Argmax(p[:])
 	copy(res.Prob[:], p[:])
 	res.Class = modelClasses[k]
@@ -180,7 +193,30 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 		res.Top = append(res.Top, Attribution{Feature: c.names[j], Value: float64(row[j]), SHAP: phi[j]})
 	}
 	res.Explanation = explain(row, phi)
+	if gate >= 0.5 {
+		local := fmt.Sprintf("like the beats labelled %c for this patient (%d of the %d nearest)", res.Class, votes[k], localK)
+		if k != gk {
+			// The attributions explain the global model, which chose
+			// otherwise.
+			res.Top = nil
+			res.Explanation = local
+		} else {
+			res.Explanation = local + ", " + res.Explanation
+		}
+	}
 	return res
+}
+
+// label returns the class of a classifiable beat's row; mg is scratch of
+// len(modelClasses).
+func (c *Classifier) label(row []float32, mg []float64) byte {
+	if c.local == nil {
+		c.model.Margins(row, mg)
+	} else {
+		c.model.Proba(row, mg)
+		c.local.mix(row, mg)
+	}
+	return modelClasses[ml.Argmax(mg)]
 }
 
 func cmpDesc(a, b float64) int {

@@ -45,6 +45,10 @@ const (
 	fRAmpRatio           // R amplitude / median R amplitude
 	fNoise               // high-frequency noise / QRS amplitude (signal quality)
 	fWander              // baseline range over ±1 s / QRS amplitude (signal quality)
+	fRRPreNN             // RRpre / median NN interval of the last 48 (rhythm.go)
+	fRRPostNN            // RRpost / median NN interval of the last 48
+	fRRIrregLong         // median |ΔRR| / median RR over the last 48 intervals (AF context)
+	fRRNNLong            // median RR / median NN interval over the last 48
 	fWave0               // first down-sampled waveform point; nWave points follow
 )
 
@@ -64,7 +68,7 @@ func FeatureNames() []string {
 		"rr_irregularity", "rr_pre/centred",
 		"qrs_width", "r_amp", "s_amp", "qrs_pp", "slope_up", "slope_down", "qrs_area", "t_max", "t_min",
 		"p_amp", "corr", "corr_qrs", "corr_p", "rms_diff", "width_ratio", "pp_ratio", "r_amp_ratio",
-		"noise", "wander"}
+		"noise", "wander", "rr_pre/nn", "rr_post/nn", "rr_irregularity_long", "rr_median/nn"}
 	for _, o := range waveOffsets {
 		n = append(n, fmt.Sprintf("wave%+dms", int(math.Round(o*1000))))
 	}
@@ -121,11 +125,13 @@ func Extract(x []float32, fs float64, beats []int) (*Features, error) {
 	e := extractor{x: x, fs: fs, beats: beats}
 	e.smooth()
 	dense := make([]float32, n*denseN)
+	bases := make([]float32, n)
 	for i := range beats {
-		e.beat(i, f.Row(i), dense[i*denseN:(i+1)*denseN])
+		bases[i] = e.beat(i, f.Row(i), dense[i*denseN:(i+1)*denseN])
 	}
 	e.rr(f)
-	e.templates(f, dense)
+	e.templates(f, dense, bases)
+	e.rhythm(f)
 	for i, v := range f.X {
 		if math.IsInf(float64(v), 0) {
 			f.X[i] = float32(math.NaN())
@@ -174,35 +180,15 @@ func (e *extractor) baseline(r int, buf []float32) float32 {
 	return buf[len(buf)/2]
 }
 
-// beat fills the morphology features of beat i and its dense waveform.
-func (e *extractor) beat(i int, row []float32, dense []float32) {
+// beat fills the morphology features of beat i and its dense waveform,
+// and returns its baseline.
+func (e *extractor) beat(i int, row []float32, dense []float32) float32 {
 	r := e.beats[i]
 	var buf [512]float32
 	base := e.baseline(r, buf[:0])
 	v := func(j int) float32 { return e.y[j] - base }
-	for k, o := range waveOffsets {
-		row[fWave0+k] = v(e.at(r, o))
-	}
-	for k := range dense {
-		o := denseFrom + (denseTo-denseFrom)*float64(k)/float64(denseN-1)
-		dense[k] = v(e.at(r, o))
-	}
-	// QRS amplitude and slopes over R±60 ms.
-	a, b := e.at(r, -0.06), e.at(r, 0.06)
-	rmax, rmin := float32(math.Inf(-1)), float32(math.Inf(1))
-	up, down := 0.0, 0.0
-	area := 0.0
-	for j := a; j <= b; j++ {
-		rmax, rmin = max(rmax, v(j)), min(rmin, v(j))
-		area += math.Abs(float64(v(j))) / e.fs
-		if j > 0 {
-			d := float64(e.y[j]-e.y[j-1]) * e.fs
-			up, down = max(up, d), min(down, d)
-		}
-	}
-	row[fRAmp], row[fSAmp], row[fQRSPP] = rmax, rmin, rmax-rmin
-	row[fSlopeUp], row[fSlopeDown], row[fQRSArea] = float32(up), float32(down), float32(area)
-	row[fQRSWidth] = float32(e.width(r))
+	e.shape(r, base, row, dense)
+	rmax, rmin := row[fRAmp], row[fSAmp]
 	// T wave: 150–400 ms after R, but before the next beat's QRS.
 	tEnd := e.at(r, 0.4)
 	if i+1 < len(e.beats) {
@@ -244,6 +230,38 @@ func (e *extractor) beat(i int, row []float32, dense []float32) {
 		lo, hi = min(lo, e.y[j]), max(hi, e.y[j])
 	}
 	row[fWander] = float32(float64(hi-lo) / pp)
+	return base
+}
+
+// shape fills the features that depend on where the beat's fiducial
+// point is: the waveform points, the dense waveform, and the QRS
+// amplitudes, slopes, area and width, with the beat's R peak at sample r
+// and baseline base.
+func (e *extractor) shape(r int, base float32, row []float32, dense []float32) {
+	v := func(j int) float32 { return e.y[j] - base }
+	for k, o := range waveOffsets {
+		row[fWave0+k] = v(e.at(r, o))
+	}
+	for k := range dense {
+		o := denseFrom + (denseTo-denseFrom)*float64(k)/float64(denseN-1)
+		dense[k] = v(e.at(r, o))
+	}
+	// QRS amplitude and slopes over R±60 ms.
+	a, b := e.at(r, -0.06), e.at(r, 0.06)
+	rmax, rmin := float32(math.Inf(-1)), float32(math.Inf(1))
+	up, down := 0.0, 0.0
+	area := 0.0
+	for j := a; j <= b; j++ {
+		rmax, rmin = max(rmax, v(j)), min(rmin, v(j))
+		area += math.Abs(float64(v(j))) / e.fs
+		if j > 0 {
+			d := float64(e.y[j]-e.y[j-1]) * e.fs
+			up, down = max(up, d), min(down, d)
+		}
+	}
+	row[fRAmp], row[fSAmp], row[fQRSPP] = rmax, rmin, rmax-rmin
+	row[fSlopeUp], row[fSlopeDown], row[fQRSArea] = float32(up), float32(down), float32(area)
+	row[fQRSWidth] = float32(e.width(r))
 }
 
 // width estimates the QRS duration in ms: from the steepest point on each
@@ -390,9 +408,11 @@ func (e *extractor) rr(f *Features) {
 }
 
 // templates computes, for blocks of templateBlock seconds, the element-wise
-// median beat of the beats within ±templateHalf s of the block centre, and
-// fills the features that compare each beat with its block's median.
-func (e *extractor) templates(f *Features, dense []float32) {
+// median beat of the beats within ±templateHalf s of the block centre
+// (from the beats at their detected positions), aligns each beat to its
+// block's median (align.go) and fills the features that compare it with
+// the median. bases holds each beat's baseline.
+func (e *extractor) templates(f *Features, dense, bases []float32) {
 	n := len(e.beats)
 	if n == 0 {
 		return
@@ -415,6 +435,14 @@ func (e *extractor) templates(f *Features, dense []float32) {
 		slices.Sort(col)
 		return col[len(col)/2]
 	}
+	// The template statistics read the beats as detected, before any
+	// alignment changes their rows.
+	width, pp, ramp := make([]float32, n), make([]float32, n), make([]float32, n)
+	for i := range n {
+		row := f.Row(i)
+		width[i], pp[i], ramp[i] = row[fQRSWidth], row[fQRSPP], row[fRAmp]
+	}
+	var aligned [denseN]float32
 	var idx []int
 	cur := -1
 	norms := make([]float32, n)
@@ -443,16 +471,19 @@ func (e *extractor) templates(f *Features, dense []float32) {
 			for k := 0; k < denseN; k++ {
 				tmpl[k] = median(func(j int) float32 { return dense[j*denseN+k] }, idx)
 			}
-			medWidth = median(func(j int) float32 { return f.Row(j)[fQRSWidth] }, idx)
-			medPP = median(func(j int) float32 { return f.Row(j)[fQRSPP] }, idx)
-			medR = median(func(j int) float32 { return f.Row(j)[fRAmp] }, idx)
+			medWidth = median(func(j int) float32 { return width[j] }, idx)
+			medPP = median(func(j int) float32 { return pp[j] }, idx)
+			medR = median(func(j int) float32 { return ramp[j] }, idx)
 		}
 		row := f.Row(i)
 		d := dense[i*denseN : (i+1)*denseN]
-		k := func(sec float64) int {
-			return int(math.Round((sec - denseFrom) / (denseTo - denseFrom) * (denseN - 1)))
+		snip, sr := e.snippet(r)
+		if shift := align(snip, sr, e.fs, tmpl); shift != 0 {
+			reshape(snip, sr, shift, e.fs, bases[i], row, aligned[:])
+			d = aligned[:]
 		}
 		row[fCorr] = corr(d, tmpl)
+		k := denseIndex
 		row[fCorrQRS] = corr(d[k(-0.1):k(0.1)+1], tmpl[k(-0.1):k(0.1)+1])
 		row[fCorrP] = corr(d[:k(-0.09)+1], tmpl[:k(-0.09)+1])
 		s := 0.0
@@ -472,6 +503,21 @@ func (e *extractor) templates(f *Features, dense []float32) {
 		// relative to the patient's own beats much less.
 		// Applied after all templates are built, which read raw values.
 		norms[i] = 1 / max(medPP, 0.05)
+	}
+}
+
+// rhythm fills the rhythm features (rhythm.go) from the beats before each
+// beat, as Stream does.
+func (e *extractor) rhythm(f *Features) {
+	var h rhythm
+	for i := range e.beats {
+		row := f.Row(i)
+		h.features(float64(row[fRRPre]), float64(row[fRRPost]), row)
+		rrIn := math.NaN()
+		if i > 0 {
+			rrIn = float64(e.beats[i]-e.beats[i-1]) / e.fs
+		}
+		h.add(rrIn, float64(row[fRRPost]), row)
 	}
 }
 

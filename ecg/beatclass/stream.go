@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/vigilhealth/vigil"
-	"github.com/vigilhealth/vigil/ml"
 )
 
 // Stream settings. A beat is classified once the beat after it is known
@@ -104,6 +103,7 @@ type Stream struct {
 	tmplBlk  int64 // template block it was built in
 	warm     []heldBeat
 	col      []float32
+	rh       rhythm
 
 	// Feature rows of recent beats, for Explain.
 	recent    [recentN]recentRow
@@ -134,6 +134,9 @@ type heldBeat struct {
 	rr    float64
 	row   [NumFeatures]float32
 	dense [denseN]float32
+	base  float32   // baseline
+	snip  []float32 // smoothed signal around the beat (extractor.snippet)
+	sr    int       // index of the beat in snip
 }
 
 type recentRow struct {
@@ -212,6 +215,7 @@ func (s *Stream) restartRR() {
 	s.count = 0
 	s.prev = -1
 	clear(s.long[:])
+	s.rh.reset()
 }
 
 // trim drops signal no pending or future beat needs.
@@ -272,7 +276,8 @@ func (s *Stream) classifyReady(out []Classified, all bool) []Classified {
 	var h heldBeat
 	for j, b := range ready {
 		clear(h.row[:])
-		e.beat(first+j, h.row[:], h.dense[:])
+		h.base = e.beat(first+j, h.row[:], h.dense[:])
+		h.snip, h.sr = e.snippet(int(b - lo))
 		post := math.NaN()
 		switch {
 		case j+1 < k:
@@ -284,6 +289,8 @@ func (s *Stream) classifyReady(out []Classified, all bool) []Classified {
 		h.rr = s.rrFeatures(b, post, h.row[:])
 		s.remember(b, &h)
 		if s.tmplN == 0 {
+			// Held beats outlive the window: keep their own signal.
+			h.snip = slices.Clone(h.snip)
 			s.warm = append(s.warm, h)
 			if len(s.warm) >= warmBeats || float64(b-s.warm[0].pos) >= warmSpan*s.fs {
 				out = s.finishWarm(out)
@@ -467,9 +474,11 @@ func (s *Stream) finish(h *heldBeat, out []Classified) []Classified {
 	row := h.row[:]
 	d := h.dense[:]
 	tmpl := s.tmpl[:]
-	k := func(sec float64) int {
-		return int(math.Round((sec - denseFrom) / (denseTo - denseFrom) * (denseN - 1)))
+	// The ring holds the beat as detected; align its features.
+	if shift := align(h.snip, h.sr, s.fs, tmpl); shift != 0 {
+		reshape(h.snip, h.sr, shift, s.fs, h.base, row, d)
 	}
+	k := denseIndex
 	row[fCorr] = corr(d, tmpl)
 	row[fCorrQRS] = corr(d[k(-0.1):k(0.1)+1], tmpl[k(-0.1):k(0.1)+1])
 	row[fCorrP] = corr(d[:k(-0.09)+1], tmpl[:k(-0.09)+1])
@@ -485,6 +494,8 @@ func (s *Stream) finish(h *heldBeat, out []Classified) []Classified {
 	if s.medR <= 0.02 {
 		row[fRAmpRatio] = float32(math.NaN())
 	}
+	s.rh.features(float64(row[fRRPre]), float64(row[fRRPost]), row)
+	s.rh.add(h.rr, float64(row[fRRPost]), row)
 	norm := 1 / max(s.medPP, 0.05)
 	for _, j := range normalised {
 		row[j] *= norm
@@ -499,8 +510,7 @@ func (s *Stream) finish(h *heldBeat, out []Classified) []Classified {
 	}
 	cls := byte('Q')
 	if !unclassifiable(row) {
-		s.c.model.Margins(row, s.mg[:])
-		cls = modelClasses[ml.Argmax(s.mg[:])]
+		cls = s.c.label(row, s.mg[:])
 	}
 	r := &s.recent[s.recentPos]
 	r.pos, r.row, r.set = h.pos, h.row, true

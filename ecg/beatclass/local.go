@@ -1,0 +1,205 @@
+package beatclass
+
+import (
+	"math"
+	"slices"
+)
+
+// The patient-specific expert of an adapted classifier. Hu et al. (1997)
+// label a patient's beats with a mixture of experts: a global classifier
+// trained on other patients and a local one trained on the patient's
+// labelled beats, weighted by a gate. Here the local expert is the
+// clinician's labelled beats themselves, used as nearest-neighbour
+// prototypes in a space of shape and rhythm features standardised by the
+// patient's own spread, and the gate trusts it as far as a beat lies as
+// close to its labelled neighbours as labelled beats lie to each other: a
+// beat like those the clinician labelled takes their class, a beat unlike
+// any of them (a morphology or a prematurity not seen in the window) is
+// left to the global model.
+
+// localShape and localRhythm are the columns of the two halves of the
+// distance: the beat's shape (amplitude-normalised waveform and the
+// comparison with the template) and its timing (prematurity against the
+// patient's normal-to-normal intervals and the local average, and the
+// following pause). Each half is the mean squared standardised
+// difference of its columns, so the 20 waveform points do not outweigh
+// the timing.
+var (
+	localShape  = append([]int{fCorr, fCorrQRS, fRMSDiff, fWidthRatio, fPPRatio}, waveIdx()...)
+	localRhythm = []int{fRRPreNN, fRRPostNN, fRRPreLocal, fRRPrePost}
+)
+
+// Local expert settings: neighbours voting, the gate's reach in units of
+// the labelled beats' typical neighbour distance, the prototypes kept per
+// class (evenly spread over the window), and the floor of a column's
+// spread (in standardised units of the patient's median absolute
+// deviation, a floor relative to the column's median magnitude).
+const (
+	localK        = 5
+	localReach    = 3.0
+	localMaxClass = 400
+	localMinScale = 0.05
+)
+
+// localExpert holds a patient's labelled beats as prototypes.
+type localExpert struct {
+	cols  []int     // localShape then localRhythm
+	scale []float64 // 1 / spread of each column
+	x     []float32 // prototypes, len(cols) standardised values each
+	y     []uint8   // their class index (into modelClasses)
+	typ   float64   // median distance of a prototype to its nearest other prototype
+}
+
+// newLocalExpert builds the local expert from the labelled rows (class
+// indices y) of a patient whose beats (labelled or not) are all; nil when
+// there are too few labelled beats to judge distances.
+func newLocalExpert(all *Features, rows [][]float32, y []int) *localExpert {
+	if len(rows) < 2*localK {
+		return nil
+	}
+	cols := append(slices.Clone(localShape), localRhythm...)
+	le := &localExpert{cols: cols, scale: make([]float64, len(cols))}
+	// Spread: the median absolute deviation over all the patient's beats.
+	v := make([]float64, 0, all.Len())
+	for c, j := range cols {
+		v = v[:0]
+		for i := range all.Len() {
+			if x := float64(all.Row(i)[j]); !math.IsNaN(x) {
+				v = append(v, x)
+			}
+		}
+		s := 1.0
+		if len(v) > 0 {
+			slices.Sort(v)
+			med := v[len(v)/2]
+			for k := range v {
+				v[k] = math.Abs(v[k] - med)
+			}
+			slices.Sort(v)
+			s = max(1.4826*v[len(v)/2], localMinScale*max(math.Abs(med), 0.1))
+		}
+		le.scale[c] = 1 / s
+	}
+	// Prototypes: at most localMaxClass per class, evenly spread.
+	count := make([]int, len(modelClasses))
+	for _, k := range y {
+		count[k]++
+	}
+	seen := make([]int, len(modelClasses))
+	for i, row := range rows {
+		k := y[i]
+		seen[k]++
+		if count[k] > localMaxClass && (seen[k]-1)*localMaxClass/count[k] == seen[k]*localMaxClass/count[k] {
+			continue
+		}
+		for c, j := range cols {
+			le.x = append(le.x, float32(le.z(c, row[j])))
+		}
+		le.y = append(le.y, uint8(k))
+	}
+	// Typical distance: the median, over prototypes, of the distance to
+	// the nearest other prototype.
+	n := len(le.y)
+	d := make([]float64, 0, n)
+	for i := range n {
+		best := math.Inf(1)
+		p := le.x[i*len(cols) : (i+1)*len(cols)]
+		for j := range n {
+			if j != i {
+				best = min(best, le.dist(p, j))
+			}
+		}
+		d = append(d, best)
+	}
+	slices.Sort(d)
+	le.typ = max(d[n/2], 1e-3)
+	return le
+}
+
+// z standardises value v of column c (NaN stays NaN: a missing value adds
+// no distance).
+func (le *localExpert) z(c int, v float32) float64 {
+	if math.IsNaN(float64(v)) {
+		return math.NaN()
+	}
+	return float64(v) * le.scale[c]
+}
+
+// dist is the distance between standardised point p and prototype j.
+func (le *localExpert) dist(p []float32, j int) float64 {
+	q := le.x[j*len(le.cols) : (j+1)*len(le.cols)]
+	ns := len(localShape)
+	var a, b float64
+	var na, nb int
+	for c := range p {
+		d := float64(p[c] - q[c])
+		if math.IsNaN(d) {
+			continue
+		}
+		if c < ns {
+			a += d * d
+			na++
+		} else {
+			b += d * d
+			nb++
+		}
+	}
+	s := 0.0
+	if na > 0 {
+		s += a / float64(na)
+	}
+	if nb > 0 {
+		s += b / float64(nb)
+	}
+	return math.Sqrt(s)
+}
+
+// mix combines the global model's class probabilities p (modelClasses
+// order) with the local vote for row, in place: p ← g·local + (1−g)·p,
+// where the gate g is 1 for a beat within localReach typical distances of
+// its nearest prototype and falls off beyond. It returns g and the votes
+// of the localK nearest prototypes by class.
+func (le *localExpert) mix(row []float32, p []float64) (float64, [len(modelClasses)]int) {
+	var pt [64]float32
+	point := pt[:len(le.cols)]
+	for c, j := range le.cols {
+		point[c] = float32(le.z(c, row[j]))
+	}
+	var nd [localK]float64
+	var nc [localK]uint8
+	for i := range nd {
+		nd[i] = math.Inf(1)
+	}
+	for j := range le.y {
+		d := le.dist(point, j)
+		if d >= nd[localK-1] {
+			continue
+		}
+		i := localK - 1
+		for ; i > 0 && nd[i-1] > d; i-- {
+			nd[i], nc[i] = nd[i-1], nc[i-1]
+		}
+		nd[i], nc[i] = d, le.y[j]
+	}
+	var votes [len(modelClasses)]int
+	if math.IsInf(nd[0], 1) {
+		return 0, votes
+	}
+	g := 1.0
+	if r := nd[0] / (localReach * le.typ); r > 1 {
+		g = math.Exp(-(r - 1) * (r - 1) * 4)
+	}
+	var vote [len(modelClasses)]float64
+	n := 0.0
+	for i := range nd {
+		if !math.IsInf(nd[i], 1) {
+			vote[nc[i]]++
+			votes[nc[i]]++
+			n++
+		}
+	}
+	for k := range p {
+		p[k] = g*vote[k]/n + (1-g)*p[k]
+	}
+	return g, votes
+}

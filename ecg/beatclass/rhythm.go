@@ -1,0 +1,107 @@
+package beatclass
+
+import "math"
+
+// Rhythm context. The RR features of extractor.rr compare a beat's
+// interval with averages of all the intervals before it, so an ectopic
+// beat, a run of them or atrial fibrillation pulls the reference towards
+// itself. The rhythm features compare it instead with the intervals
+// between the patient's N-like beats (normal-to-normal, "NN", as in heart
+// rate variability analysis: Task Force of the ESC and NASPE 1996), and
+// describe how irregular the rhythm has been over the last rhythmN beats,
+// so that irregularly irregular rhythms (atrial fibrillation) are told
+// from isolated premature beats (de Chazal et al. 2004 use the local and
+// average RR; Mondéjar-Guerra et al. 2019 normalise RR by the patient's).
+//
+// Both Extract and Stream compute them from the beats before the beat
+// only, with the same code (rhythm), after the template features, so the
+// two paths differ only where the template does.
+const (
+	// rhythmN is the number of previous intervals the rhythm features
+	// read (about 40 s at 75 beats/min).
+	rhythmN = 48
+	// nnMin is the number of NN intervals below which the reference falls
+	// back to the median of all the intervals.
+	nnMin = 4
+	// nnCorr and nnCorrQRS are the correlations with the patient's
+	// template above which a beat counts as N-like; nnPremature is the
+	// ratio of an interval to the following one below which its beat is
+	// premature (not an NN interval).
+	nnCorr      = 0.8
+	nnCorrQRS   = 0.9
+	nnPremature = 0.85
+)
+
+// rhythm holds the last rhythmN intervals and whether each is an NN
+// interval. The zero value is an empty history.
+type rhythm struct {
+	rr         [rhythmN]float32
+	nn         [rhythmN]bool
+	n, next    int
+	prevNormal bool // the last beat added was N-like
+	scratch    [rhythmN]float32
+}
+
+func (h *rhythm) reset() { *h = rhythm{} }
+
+// features fills the rhythm features of a beat whose preceding and
+// following intervals are pre and post (s, NaN when unknown) from the
+// history before it.
+func (h *rhythm) features(pre, post float64, row []float32) {
+	nan := float32(math.NaN())
+	row[fRRPreNN], row[fRRPostNN], row[fRRIrregLong], row[fRRNNLong] = nan, nan, nan, nan
+	if h.n == 0 {
+		if !math.IsNaN(pre) {
+			row[fRRPreNN] = 1
+		}
+		return
+	}
+	// The reference: the median NN interval, or the median of all the
+	// intervals when there are too few NN ones.
+	s := h.scratch[:0]
+	for i := range h.n {
+		if h.nn[i] {
+			s = append(s, h.rr[i])
+		}
+	}
+	if len(s) < nnMin {
+		s = append(s[:0], h.rr[:h.n]...)
+	}
+	ref := float64(selectNth(s, len(s)/2))
+	all := float64(h.rr[(h.next+rhythmN-1)%rhythmN])
+	if h.n > 1 {
+		s = append(s[:0], h.rr[:h.n]...)
+		all = float64(selectNth(s, len(s)/2))
+	}
+	if ref > 0 {
+		row[fRRPreNN] = float32(pre / ref)
+		row[fRRPostNN] = float32(post / ref)
+		row[fRRNNLong] = float32(all / ref)
+	}
+	// Irregularity: the median absolute difference of successive
+	// intervals relative to the median interval. An isolated premature
+	// beat changes two differences of rhythmN; atrial fibrillation most.
+	if h.n >= 8 && all > 0 {
+		s = s[:0]
+		for i := 1; i < h.n; i++ {
+			a := h.rr[(h.next-h.n+i-1+2*rhythmN)%rhythmN]
+			b := h.rr[(h.next-h.n+i+2*rhythmN)%rhythmN]
+			s = append(s, float32(math.Abs(float64(b-a))))
+		}
+		row[fRRIrregLong] = float32(float64(selectNth(s, len(s)/2)) / all)
+	}
+}
+
+// add records a beat after its features: its preceding interval rrIn (s,
+// NaN when unknown), its following interval post and whether its shape is
+// N-like (correlations with the template from its feature row).
+func (h *rhythm) add(rrIn, post float64, row []float32) {
+	normal := float64(row[fCorr]) >= nnCorr && float64(row[fCorrQRS]) >= nnCorrQRS
+	if !math.IsNaN(rrIn) {
+		nn := normal && h.prevNormal && (math.IsNaN(post) || rrIn >= nnPremature*post)
+		h.rr[h.next], h.nn[h.next] = float32(rrIn), nn
+		h.next = (h.next + 1) % rhythmN
+		h.n = min(h.n+1, rhythmN)
+	}
+	h.prevNormal = normal
+}
