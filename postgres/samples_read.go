@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -137,7 +136,7 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: read samples: %w", err)
 	}
-	return mergeSamples(lists, limit, q.Desc), nil
+	return vigil.MergeSamples(lists, limit, q.Desc), nil
 }
 
 // ceilMilli rounds t up to a whole millisecond.
@@ -146,52 +145,6 @@ func ceilMilli(t time.Time) time.Time {
 		return r.Add(time.Millisecond)
 	}
 	return t
-}
-
-// mergeSamples merges lists, each in (time, code, device) order (reversed
-// when desc), into one list of at most limit samples.
-func mergeSamples(lists [][]vigil.Sample, limit int, desc bool) []vigil.Sample {
-	total := 0
-	for _, l := range lists {
-		total += len(l)
-	}
-	out := make([]vigil.Sample, 0, min(total, limit))
-	for len(out) < limit {
-		best := -1
-		for i, l := range lists {
-			if len(l) == 0 {
-				continue
-			}
-			if best < 0 {
-				best = i
-				continue
-			}
-			c := compareSamples(&l[0], &lists[best][0])
-			if desc {
-				c = -c
-			}
-			if c < 0 {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		out = append(out, lists[best][0])
-		lists[best] = lists[best][1:]
-	}
-	return out
-}
-
-// compareSamples orders samples by time, code and device.
-func compareSamples(a, b *vigil.Sample) int {
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Code, b.Code); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Device, b.Device)
 }
 
 // LatestSamples implements vigil.SampleStore: the newest sample of each
@@ -224,7 +177,7 @@ func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sa
 			x.Received = received.Time.UTC()
 		}
 		if n := len(out); n > 0 && out[n-1].Code == x.Code {
-			if compareSamples(&x, &out[n-1]) > 0 {
+			if vigil.CompareSamples(&x, &out[n-1]) > 0 {
 				out[n-1] = x
 			}
 			continue

@@ -114,7 +114,7 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 			lists = append(lists, list)
 		}
 	}
-	return mergeSamples(lists, limit, q.Desc), nil
+	return vigil.MergeSamples(lists, limit, q.Desc), nil
 }
 
 // attr is a (unit, source) pair as read.
@@ -160,55 +160,6 @@ func scanSample(row interface{ Scan(...any) error }, x *vigil.Sample, attrs map[
 	return nil
 }
 
-// mergeSamples merges lists, each in (time, code, device) order (reversed
-// when desc), into one list of at most limit samples.
-func mergeSamples(lists [][]vigil.Sample, limit int, desc bool) []vigil.Sample {
-	total := 0
-	for _, l := range lists {
-		total += len(l)
-	}
-	out := make([]vigil.Sample, 0, min(total, limit))
-	if len(lists) == 1 {
-		return append(out, lists[0][:min(len(lists[0]), limit)]...)
-	}
-	for len(out) < limit {
-		best := -1
-		for i, l := range lists {
-			if len(l) == 0 {
-				continue
-			}
-			if best < 0 {
-				best = i
-				continue
-			}
-			c := compareSamples(&l[0], &lists[best][0])
-			if desc {
-				c = -c
-			}
-			if c < 0 {
-				best = i
-			}
-		}
-		if best < 0 {
-			break
-		}
-		out = append(out, lists[best][0])
-		lists[best] = lists[best][1:]
-	}
-	return out
-}
-
-// compareSamples orders samples by time, code and device.
-func compareSamples(a, b *vigil.Sample) int {
-	if c := a.Time.Compare(b.Time); c != 0 {
-		return c
-	}
-	if c := strings.Compare(a.Code, b.Code); c != 0 {
-		return c
-	}
-	return strings.Compare(a.Device, b.Device)
-}
-
 // LatestSamples implements vigil.SampleStore: the newest sample of each
 // code (over all devices; at equal times the greater device id), in code
 // order. It costs one primary-key lookup per series of the patient.
@@ -241,7 +192,7 @@ func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sa
 		}
 		// Series come in (code, device) order: the code's best so far is last.
 		if n := len(out); n > 0 && out[n-1].Code == x.Code {
-			if compareSamples(&x, &out[n-1]) > 0 {
+			if vigil.CompareSamples(&x, &out[n-1]) > 0 {
 				out[n-1] = x
 			}
 			continue
