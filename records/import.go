@@ -28,11 +28,16 @@ type ImportOptions struct {
 	// running totals.
 	Progress func(ImportStats)
 	// BatchSize is how many resources go into one store transaction
-	// (default 500).
+	// (default 5000: a large transaction writes each page of the indexes
+	// it touches once, where small ones rewrite the same pages again and
+	// again).
 	BatchSize int
 	// Workers decode, validate and index in parallel (default GOMAXPROCS).
 	Workers int
 }
+
+// defaultImportBatch is ImportOptions.BatchSize by default.
+const defaultImportBatch = 5000
 
 // Import loads one file: a transaction or batch Bundle (processed as such),
 // a collection/searchset Bundle (each entry resource stored), or NDJSON
@@ -41,7 +46,7 @@ type ImportOptions struct {
 // resource, reporting its line or entry; what was committed before stays.
 func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportStats, error) {
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 500
+		opts.BatchSize = defaultImportBatch
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -150,17 +155,20 @@ func (s *Service) importDocument(ctx context.Context, data []byte, opts ImportOp
 	return st, nil
 }
 
-// prepareImport indexes one decoded resource; its version is decided at
-// commit.
+// prepareImport indexes one decoded resource. A resource without an id
+// gets a new one, and with it version 1, its meta and its JSON here (on
+// the caller's goroutine, one of several workers), exactly as a create
+// prepares it: no stored version can have an id just made. A resource
+// with an id has its version decided at commit, on the store's writer.
 func (s *Service) prepareImport(obj Object) (*prepared, error) {
 	typ, _ := obj["resourceType"].(string)
 	id, _ := obj["id"].(string)
 	if id == "" {
-		id = s.newID()
-	} else if !validID(id) {
+		return s.prepare(obj, typ, s.newID(), 1, "PUT", s.instant())
+	}
+	if !validID(id) {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "invalid id")
 	}
-	obj["id"] = id
 	idx, err := s.model.Index(obj)
 	if err != nil {
 		return nil, err
@@ -169,13 +177,21 @@ func (s *Service) prepareImport(obj Object) (*prepared, error) {
 }
 
 // commitImport writes a batch of prepared resources in one transaction,
-// each as the next version of its id.
+// each as the next version of its id (version 1 for ids the import made).
 func (s *Service) commitImport(ctx context.Context, batch []*prepared) error {
 	var written []*vigil.Resource
 	err := s.store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
 		written = written[:0]
 		now := s.instant()
 		for _, p := range batch {
+			if p.obj == nil { // a new id, prepared in full
+				r := p.res
+				if err := tx.Put(ctx, &r, p.index); err != nil {
+					return err
+				}
+				written = append(written, &r)
+				continue
+			}
 			cur, err := tx.Read(ctx, p.res.Type, p.res.ID)
 			var next int64 = 1
 			if err == nil || errors.Is(err, vigil.ErrGone) {
@@ -203,10 +219,14 @@ func (s *Service) commitImport(ctx context.Context, batch []*prepared) error {
 	return nil
 }
 
-// importNDJSON decodes lines on several workers and commits in batches,
-// keeping file order within the commit sequence.
+// importNDJSON decodes, validates and indexes lines on several workers
+// while a committer writes the batches before, one transaction each, in
+// file order: the store's single writer, the bottleneck, never waits for
+// parsing.
 func (s *Service) importNDJSON(ctx context.Context, r io.Reader, opts ImportOptions) (ImportStats, error) {
-	ctx, cancel := context.WithCancel(ctx)
+	// Parsing stops at the first bad line; the batches before it are
+	// still committed (under the caller's ctx, not this one).
+	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type job struct {
 		line int
@@ -216,12 +236,12 @@ func (s *Service) importNDJSON(ctx context.Context, r io.Reader, opts ImportOpti
 		done chan struct{}
 	}
 	jobs := make(chan *job, opts.Workers*64)
-	ordered := make(chan *job, opts.Workers*256)
+	// Room for a whole batch, so that the workers prepare the next one
+	// while the committer writes the last.
+	ordered := make(chan *job, opts.BatchSize+opts.Workers*64)
 	var wg sync.WaitGroup
 	for range opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for j := range jobs {
 				obj, err := s.model.Decode(j.data)
 				if err == nil {
@@ -230,9 +250,8 @@ func (s *Service) importNDJSON(ctx context.Context, r io.Reader, opts ImportOpti
 				j.err = err
 				close(j.done)
 			}
-		}()
+		})
 	}
-	var st ImportStats
 	var readErr error
 	go func() {
 		defer close(ordered)
@@ -249,36 +268,51 @@ func (s *Service) importNDJSON(ctx context.Context, r io.Reader, opts ImportOpti
 			j := &job{line: n, data: append([]byte(nil), b...), done: make(chan struct{})}
 			select {
 			case jobs <- j:
-			case <-ctx.Done():
+			case <-pctx.Done():
 				return
 			}
 			select {
 			case ordered <- j:
-			case <-ctx.Done():
+			case <-pctx.Done():
 				return
 			}
 		}
 		readErr = sc.Err()
 	}()
-	batch := make([]*prepared, 0, opts.BatchSize)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		if err := s.commitImport(ctx, batch); err != nil {
-			return err
-		}
-		st.Resources += len(batch)
-		batch = batch[:0]
-		if opts.Progress != nil {
-			opts.Progress(st)
-		}
-		return nil
+
+	// The committer: one batch at a time, in order; after a failure it
+	// only drains.
+	type cut struct {
+		batch []*prepared
+		bytes int64 // of the file, up to the batch's last line
 	}
+	cuts := make(chan cut, 1)
+	var written int // resources committed; the committer's until it is done
+	committed := make(chan error, 1)
+	go func() {
+		var err error
+		for c := range cuts {
+			if err != nil {
+				continue
+			}
+			if err = s.commitImport(ctx, c.batch); err != nil {
+				cancel()
+				continue
+			}
+			written += len(c.batch)
+			if opts.Progress != nil {
+				opts.Progress(ImportStats{Resources: written, Bytes: c.bytes})
+			}
+		}
+		committed <- err
+	}()
+
+	var nbytes int64
+	batch := make([]*prepared, 0, opts.BatchSize)
 	var firstErr error
 	for j := range ordered {
 		<-j.done
-		st.Bytes += int64(len(j.data) + 1)
+		nbytes += int64(len(j.data) + 1)
 		if firstErr != nil {
 			continue
 		}
@@ -289,20 +323,26 @@ func (s *Service) importNDJSON(ctx context.Context, r io.Reader, opts ImportOpti
 		}
 		batch = append(batch, j.p)
 		if len(batch) == opts.BatchSize {
-			if err := flush(); err != nil {
-				firstErr = err
-				cancel()
-			}
+			cuts <- cut{batch, nbytes}
+			batch = make([]*prepared, 0, opts.BatchSize)
 		}
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return st, firstErr
+	if firstErr == nil && readErr == nil && len(batch) > 0 {
+		cuts <- cut{batch, nbytes}
 	}
-	if readErr != nil {
+	close(cuts)
+	cerr := <-committed
+	st := ImportStats{Resources: written, Bytes: nbytes}
+	switch {
+	case cerr != nil:
+		return st, cerr
+	case firstErr != nil:
+		return st, firstErr
+	case readErr != nil:
 		return st, fmt.Errorf("read NDJSON: %w", readErr)
 	}
-	return st, flush()
+	return st, nil
 }
 
 func lineError(line int, err error) error {

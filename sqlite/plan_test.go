@@ -211,3 +211,49 @@ func TestPlanClearPairs(t *testing.T) {
 		t.Errorf("plan scans:\n%s", plan.String())
 	}
 }
+
+// TestPlanAfterSmallClose checks that a store closed while nearly empty
+// still reads a resource by its id through the (type, id) index after it
+// reopens: statistics of a one-row table made the planner scan every
+// resource instead, for each read and each import line.
+func TestPlanAfterSmallClose(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
+		return tx.Put(ctx, &vigil.Resource{Type: "Patient", ID: "p1", Version: 1, LastUpdated: time.Now(), Method: "PUT", JSON: []byte(`{"resourceType":"Patient","id":"p1"}`)}, nil)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN SELECT "+resourceCols+" FROM resources r JOIN versions v ON v.seq = r.seq WHERE r.type = ? AND r.id = ?", "Patient", "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan strings.Builder
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(detail + "\n")
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := plan.String(); strings.Contains(got, "SCAN") || !strings.Contains(got, "USING INDEX") {
+		t.Errorf("plan of a read by id after reopening a small store:\n%s\nwant index searches, no scan", got)
+	}
+}

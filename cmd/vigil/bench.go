@@ -1,13 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-
 	"fmt"
-	"github.com/vigilhealth/vigil"
-	"github.com/vigilhealth/vigil/auth"
-	"github.com/vigilhealth/vigil/records"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -19,6 +16,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/auth"
+	"github.com/vigilhealth/vigil/records"
 )
 
 // runBench drives a real Vigil HTTP server with concurrent clients and
@@ -33,7 +34,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	dur := fs.Duration("duration", 10*time.Second, "duration of each phase")
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
 	preload := fs.Int("preload", 0, "Observations the store should hold before the search phase (e.g. 1000000): imports those a reused --data directory lacks")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (client and in-process server) to this file")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (client and in-process server) to this file")
+	profilePhase := fs.String("profile-phase", "", "with --cpuprofile: profile only this phase (create, read, search or ingest) instead of the whole run")
 	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest, alerts, mqtt")
 	token := fs.String("token", "", "bearer token for --target (default: bench makes a service account on the server it starts)")
 	batch := fs.Int("batch", 500, "readings per request in the ingest phase")
@@ -42,10 +44,31 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	withAudit := fs.Bool("audit", true, "audit every request (false: measure what the audit trail costs; started server only)")
 	mqttBroker := fs.String("mqtt", "", "mqtt phase: external broker (tcp://127.0.0.1:1883); default: the embedded broker")
 	mqttDevices := fs.Int("mqtt-devices", 16, "mqtt phase: publishing devices, one connection each")
+	writeNDJSON := fs.String("write-ndjson", "", "only write --count vital-sign Observations of --patients patients to this NDJSON file (the input of the import figure), then exit")
+	count := fs.Int("count", 100000, "Observations --write-ndjson writes")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
-	if *cpuprofile != "" {
+	if *writeNDJSON != "" {
+		return writeObservations(*writeNDJSON, *count, *patients)
+	}
+	// phase runs one phase, profiled when --profile-phase names it.
+	phase := func(key, name string, op func(*rand.Rand) (bool, error)) error {
+		if *cpuprofile == "" || *profilePhase != key {
+			return benchPhase(ctx, env, name, *clients, *dur, op)
+		}
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+		return benchPhase(ctx, env, name, *clients, *dur, op)
+	}
+	if *cpuprofile != "" && *profilePhase == "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
 			return err
@@ -153,7 +176,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 			return true, nil
 		}
 		fmt.Fprintf(env.Stdout, "ingest: %d readings per request\n", *batch)
-		if err := benchPhase(ctx, env, "ingest readings (batches)", *clients, *dur, ingestOp); err != nil {
+		if err := phase("ingest", "ingest readings (batches)", ingestOp); err != nil {
 			return err
 		}
 		if !want["create"] && !want["read"] && !want["search"] {
@@ -186,7 +209,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		return true, nil
 	}
-	if err := benchPhase(ctx, env, "create Observation", *clients, *dur, create); err != nil {
+	if err := phase("create", "create Observation", create); err != nil {
 		return err
 	}
 	if !want["read"] && !want["search"] {
@@ -209,7 +232,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		return true, nil
 	}
 	if want["read"] {
-		if err := benchPhase(ctx, env, "read Observation", *clients, *dur, read); err != nil {
+		if err := phase("read", "read Observation", read); err != nil {
 			return err
 		}
 	}
@@ -232,7 +255,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		}
 		return true, nil
 	}
-	return benchPhase(ctx, env, "search subject+code+date", *clients, *dur, search)
+	return phase("search", "search subject+code+date", search)
 }
 
 // bearer adds a bearer token to every request.
@@ -314,6 +337,28 @@ var benchUnits = map[string][3]any{
 	"29463-7": {"Body weight", "kg", 80.0},
 }
 
+// writeObservations writes n vital-sign Observations of patients
+// patients (bench-0…) to an NDJSON file, the same every time (fixed seed;
+// the times are relative to now).
+func writeObservations(name string, n, patients int) (err error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for range n {
+		w.Write(observationJSON(r, patients))
+		w.WriteByte('\n')
+	}
+	return w.Flush()
+}
+
 // observationJSON builds a vital-signs Observation for a random patient.
 func observationJSON(r *rand.Rand, patients int) []byte {
 	code := benchCodes[r.IntN(len(benchCodes))]
@@ -332,7 +377,7 @@ func benchPhase(ctx context.Context, env *Env, name string, clients int, d time.
 	lat := make([][]time.Duration, clients)
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu := time.Now(), processCPU()
 	for i := range clients {
 		wg.Add(1)
 		go func(i int) {
@@ -371,7 +416,7 @@ loop:
 		}
 	}
 	fmt.Fprintln(env.Stderr)
-	el := time.Since(start)
+	el, cpu := time.Since(start), processCPU()-cpu
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -383,9 +428,15 @@ loop:
 		}
 		return all[min(len(all)-1, int(float64(len(all))*p))]
 	}
-	fmt.Fprintf(env.Stdout, "%-26s %8.0f req/s  p50 %-9s p99 %-9s max %-9s (%d ok, %d failed)\n", name,
+	// CPU per request counts the whole process: the clients, and the
+	// server when bench started it.
+	cpuPer := "-"
+	if cpu > 0 && n.Load() > 0 {
+		cpuPer = (cpu / time.Duration(n.Load())).Round(time.Microsecond).String()
+	}
+	fmt.Fprintf(env.Stdout, "%-26s %8.0f req/s  p50 %-9s p99 %-9s max %-9s cpu/req %-7s (%d ok, %d failed)\n", name,
 		float64(n.Load())/el.Seconds(), pct(0.50).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond),
-		pct(1).Round(10*time.Microsecond), n.Load(), failed.Load())
+		pct(1).Round(10*time.Microsecond), cpuPer, n.Load(), failed.Load())
 	if e, _ := firstErr.Load().(error); e != nil {
 		fmt.Fprintf(env.Stdout, "  first error: %v\n", e)
 	}

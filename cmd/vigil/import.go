@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/vigilhealth/vigil"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/records"
 )
 
@@ -18,6 +19,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "import", "import [--data DIR | --db postgres://…] FILE…\n\nLoads FHIR R4 JSON files: transaction or batch Bundles (processed as such),\ncollection Bundles, single resources, and NDJSON (Bulk Data) files.")
 	storeFlags(fs, &cfg, "./vigil-data", "data directory for the embedded SQLite store")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the import to this file")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
@@ -41,6 +43,17 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	op := &vigil.Principal{AccountID: "cli:" + user, Username: user, Role: vigil.RoleService, Method: "cli",
 		Scopes: []vigil.Scope{{Type: "*", Read: true, Write: true}}}
 	guarded := records.New(app.Policy.Store(), app.Model)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	total := 0
 	for _, name := range fs.Args() {
