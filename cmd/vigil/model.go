@@ -272,12 +272,13 @@ func modelEval(ctx context.Context, env *Env, args []string) error {
 }
 
 func modelCV(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "model cv", "model cv --data DIR [--folds N] [--seed N] [--adapt-minutes M] [--positions reference|detector] [--train-positions reference|detector]\n\nLeave-patients-out cross-validation: each record is labelled by a model\ntrained (with early stopping and calibration) on the other folds' records.\n--positions sets the beats scored (and, unless --train-positions says\notherwise, the training beats).")
+	fs := newFlagSet(env, "model cv", "model cv --data DIR [--folds N] [--seed N] [--adapt-minutes M [--adapt-boost]] [--positions reference|detector] [--train-positions reference|detector]\n\nLeave-patients-out cross-validation: each record is labelled by a model\ntrained (with early stopping and calibration) on the other folds' records.\n--positions sets the beats scored (and, unless --train-positions says\notherwise, the training beats).")
 	data := fs.String("data", "", "directory of WFDB records with .atr reference annotations")
 	records := fs.String("records", "", "comma-separated records (default: all)")
 	folds := fs.Int("folds", 0, "folds by record (default: leave one record out)")
 	seed := fs.Uint64("seed", beatclass.DefaultSeed, "seed")
 	adapt := fs.Float64("adapt-minutes", 0, "also evaluate patient adaptation with the first M minutes of labels (scores the rest only)")
+	adaptBoost := fs.Bool("adapt-boost", false, "adapt by boosting rounds (the earlier method) instead of the local nearest-neighbour expert")
 	rounds := fs.Int("rounds", 0, "override the maximum boosting rounds (experiments)")
 	early := fs.Int("early-stop", -1, "override early-stopping patience, 0 = off (experiments)")
 	lr := fs.Float64("learning-rate", 0, "override the learning rate (experiments)")
@@ -331,7 +332,7 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 		mc.MinLeaf = *minLeaf
 	}
 	res, err := beatclass.CrossValidate(ctx, recs, beatclass.CVConfig{
-		Folds: *folds, Seed: *seed, AdaptMinutes: *adapt, Model: &mc, LogReg: *logreg, Test: test,
+		Folds: *folds, Seed: *seed, AdaptMinutes: *adapt, AdaptBoost: *adaptBoost, Model: &mc, LogReg: *logreg, Test: test,
 		Progress: func(f beatclass.Fold) {
 			c := &f.Confusion
 			fmt.Fprintf(env.Stderr, "fold %v: %d rounds, accuracy %.2f %%, S %d/%d (+%d false), V %d/%d (+%d false) (%s)\n", f.Test, f.Rounds,

@@ -42,14 +42,30 @@ type adaptMode struct {
 
 // Adapt returns a classifier adapted to one patient. labels holds the
 // clinician-confirmed classes of the first len(labels) beats of f (for
-// evaluation, the reference labels of the first minutes of the record).
-// The global model is extended with boosting rounds fitted on those beats
-// (de Chazal & Reilly 2006 combine a global and a local classifier; here the
-// local part is boosted on top of the global margins), together with the
-// patient's other beats that the global model assigns to a class absent
-// from the labelled window, at a low weight (anchorWeight), so that such
-// classes are not unlearnt. c is not modified.
+// evaluation, the reference labels of the first minutes of the record);
+// f's other beats are the patient's unlabelled ones (they set the spread
+// of each feature). The global model is combined with a local expert, the
+// labelled beats as nearest-neighbour prototypes (local.go; a mixture of
+// experts as in Hu et al. 1997): a beat that resembles the labelled beats
+// takes their class, one unlike them keeps the global model's. Beats
+// labelled Q and unclassifiable beats are skipped; with fewer than 10
+// labelled beats c itself is returned. The local expert lives in memory
+// only: Write writes the global model. c is not modified.
+//
+// AdaptBoost is the earlier form, kept for comparison.
 func (c *Classifier) Adapt(ctx context.Context, f *Features, labels []byte) (*Classifier, error) {
+	return c.adapt(ctx, f, labels, adaptMode{local: true})
+}
+
+// AdaptBoost adapts c to one patient, as Adapt, by boosting instead: the
+// global model is extended with boosting rounds fitted on the labelled
+// beats (de Chazal & Reilly 2006 combine a global and a local classifier;
+// here the local part is boosted on top of the global margins), together
+// with the patient's other beats that the global model assigns to a class
+// absent from the labelled window, at a low weight (anchorWeight), so that
+// such classes are not unlearnt. On DS1 it is less accurate than Adapt
+// (README.md); the model it returns can be written whole.
+func (c *Classifier) AdaptBoost(ctx context.Context, f *Features, labels []byte) (*Classifier, error) {
 	return c.adapt(ctx, f, labels, adaptMode{boost: true})
 }
 

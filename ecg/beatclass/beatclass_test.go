@@ -278,17 +278,37 @@ func TestUnseenPatientAndAdapt(t *testing.T) {
 	if n < 300 || n > 600 {
 		t.Fatalf("WindowBeats(5 min) = %d", n)
 	}
-	a, err := c.Adapt(context.Background(), test.Features, test.Labels[:n])
-	if err != nil {
-		t.Fatalf("Adapt: %v", err)
-	}
-	if len(a.Model().Trees()) <= len(c.Model().Trees()) || a.Version() == c.Version() {
-		t.Errorf("Adapt added no trees")
-	}
-	var am Confusion
-	am.AddAll(test.Labels[n:], a.Label(test.Features)[n:])
-	if am.Accuracy() < 0.95 {
-		t.Errorf("record 119 after 5 minutes of feedback: accuracy %.3f, want ≥ 0.95", am.Accuracy())
+	for _, tc := range []struct {
+		name  string
+		adapt func(context.Context, *Features, []byte) (*Classifier, error)
+		trees bool // adds trees to the model
+	}{
+		{"Adapt", c.Adapt, false},
+		{"AdaptBoost", c.AdaptBoost, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := tc.adapt(context.Background(), test.Features, test.Labels[:n])
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if a.Version() == c.Version() {
+				t.Errorf("%s: adapted version %s is the global model's", tc.name, a.Version())
+			}
+			if added := len(a.Model().Trees()) > len(c.Model().Trees()); added != tc.trees {
+				t.Errorf("%s: trees added = %v, want %v", tc.name, added, tc.trees)
+			}
+			labels := a.Label(test.Features)
+			var am Confusion
+			am.AddAll(test.Labels[n:], labels[n:])
+			if am.Accuracy() < 0.95 {
+				t.Errorf("%s: record 119 after 5 minutes of feedback: accuracy %.3f, want ≥ 0.95", tc.name, am.Accuracy())
+			}
+			for i := n; i < test.Features.Len(); i += 97 {
+				if r := a.Classify(test.Features, i); r.Class != labels[i] || r.Explanation == "" {
+					t.Errorf("%s: beat %d: Classify %c (%q), Label %c", tc.name, i, r.Class, r.Explanation, labels[i])
+				}
+			}
+		})
 	}
 	if _, err := c.Adapt(context.Background(), test.Features, []byte("X")); err == nil {
 		t.Errorf("Adapt with label X succeeded")

@@ -39,6 +39,10 @@ const (
 	localReach    = 3.0
 	localMaxClass = 400
 	localMinScale = 0.05
+	// localTypSample bounds the prototypes whose nearest neighbour sets
+	// the typical distance (the cost of Adapt is this times the number of
+	// prototypes).
+	localTypSample = 200
 )
 
 // localExpert holds a patient's labelled beats as prototypes.
@@ -97,11 +101,12 @@ func newLocalExpert(all *Features, rows [][]float32, y []int) *localExpert {
 		}
 		le.y = append(le.y, uint8(k))
 	}
-	// Typical distance: the median, over prototypes, of the distance to
-	// the nearest other prototype.
+	// Typical distance: the median, over prototypes (at most
+	// localTypSample of them, evenly spread), of the distance to the
+	// nearest other prototype.
 	n := len(le.y)
-	d := make([]float64, 0, n)
-	for i := range n {
+	d := make([]float64, 0, min(n, localTypSample))
+	for i := 0; i < n; i += max(1, n/localTypSample) {
 		best := math.Inf(1)
 		p := le.x[i*len(cols) : (i+1)*len(cols)]
 		for j := range n {
@@ -112,7 +117,7 @@ func newLocalExpert(all *Features, rows [][]float32, y []int) *localExpert {
 		d = append(d, best)
 	}
 	slices.Sort(d)
-	le.typ = max(d[n/2], 1e-3)
+	le.typ = max(d[len(d)/2], 1e-3)
 	return le
 }
 

@@ -181,6 +181,8 @@ type CVConfig struct {
 	// fold's model, which labels the rest; both matrices then count only
 	// the beats after the window.
 	AdaptMinutes float64
+	// AdaptBoost adapts with Classifier.AdaptBoost instead of Adapt.
+	AdaptBoost bool
 	// Model overrides ModelConfig(Seed) when set.
 	Model *ml.Config
 	// Test, when set, holds the recordings scored in each fold, index for
@@ -259,8 +261,12 @@ func CrossValidate(ctx context.Context, recs []*Recording, cfg CVConfig) ([]Fold
 						// not split by time.
 						n := WindowBeats(r.Features, cfg.AdaptMinutes)
 						fold.Confusion.AddAll(r.Labels[n:], c.Label(r.Features)[n:])
+						adapt := c.Adapt
+						if cfg.AdaptBoost {
+							adapt = c.AdaptBoost
+						}
 						var a *Classifier
-						a, err = c.Adapt(ctx, r.Features, Feedback(r.Labels[:n]))
+						a, err = adapt(ctx, r.Features, Feedback(r.Labels[:n]))
 						if err != nil {
 							break
 						}

@@ -1,0 +1,92 @@
+package beatclass
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// rhythmRows runs the rhythm features over a sequence of intervals (s)
+// whose beats are all N-like except those in ectopic, as extractor.rhythm
+// does, and returns the feature rows.
+func rhythmRows(rr []float64, ectopic map[int]bool) [][]float32 {
+	var h rhythm
+	rows := make([][]float32, len(rr))
+	for i := range rr {
+		row := make([]float32, NumFeatures)
+		row[fCorr], row[fCorrQRS] = 0.99, 0.99
+		if ectopic[i] {
+			row[fCorr], row[fCorrQRS] = 0.2, 0.3
+		}
+		pre, post := rr[i], math.NaN()
+		if i+1 < len(rr) {
+			post = rr[i+1]
+		}
+		h.features(pre, post, row)
+		h.add(pre, post, row)
+		rows[i] = row
+	}
+	return rows
+}
+
+func TestRhythmFeatures(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	regular := make([]float64, 200)
+	af := make([]float64, 200)
+	for i := range regular {
+		regular[i] = 0.8 + 0.01*rng.NormFloat64()
+		af[i] = 0.4 + 0.5*rng.Float64()
+	}
+	// A premature beat every 10th beat of the regular rhythm, with its
+	// compensatory pause, and a run of 8 fast beats at beat 150.
+	withEctopy := append([]float64(nil), regular...)
+	for i := 20; i < 140; i += 10 {
+		withEctopy[i], withEctopy[i+1] = 0.5, 1.1
+	}
+	for i := 150; i < 158; i++ {
+		withEctopy[i] = 0.5
+	}
+	tests := []struct {
+		name    string
+		rr      []float64
+		beat    int
+		feature int
+		lo, hi  float32
+	}{
+		{"regular rhythm irregularity", regular, 150, fRRIrregLong, 0, 0.05},
+		{"AF irregularity", af, 150, fRRIrregLong, 0.1, 1},
+		{"isolated premature beats leave irregularity low", withEctopy, 139, fRRIrregLong, 0, 0.05},
+		{"premature beat against NN intervals", withEctopy, 130, fRRPreNN, 0.6, 0.65},
+		{"its pause", withEctopy, 130, fRRPostNN, 1.35, 1.4},
+		{"last beat of a fast run, against NN intervals", withEctopy, 157, fRRPreNN, 0.6, 0.65},
+		{"first beat: no history", regular, 0, fRRPreNN, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rhythmRows(tc.rr, nil)[tc.beat][tc.feature]
+			if !(got >= tc.lo && got <= tc.hi) {
+				t.Errorf("%s of beat %d = %v, want in [%v, %v]", FeatureNames()[tc.feature], tc.beat, got, tc.lo, tc.hi)
+			}
+		})
+	}
+}
+
+func TestRhythmSkipsEctopicIntervals(t *testing.T) {
+	// Regular 0.8 s, then every other beat is ventricular at 0.5 s with a
+	// 1.1 s pause (bigeminy): while NN intervals remain in the history,
+	// the reference stays at them, not at the ectopic intervals.
+	rr := make([]float64, 100)
+	ectopic := map[int]bool{}
+	for i := range rr {
+		rr[i] = 0.8
+		if i >= 10 && i%2 == 0 {
+			rr[i], ectopic[i] = 0.5, true
+		} else if i > 10 {
+			rr[i] = 1.1
+		}
+	}
+	rows := rhythmRows(rr, ectopic)
+	if got := rows[40][fRRPreNN]; math.Abs(float64(got)-0.5/0.8) > 0.01 {
+		t.Errorf("rr_pre/nn of an ectopic beat in bigeminy = %v, want %v (NN reference 0.8 s kept)", got, 0.5/0.8)
+	}
+}
