@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -89,6 +90,10 @@ type DB struct {
 
 	sync     Synchronous
 	auditIns *auditIns // audit inserts on conn; owned by the writer goroutine
+
+	// bulk is set during a bulk load (BulkLoad): idx_ref_token is filled
+	// when it finishes, not row by row.
+	bulk atomic.Bool
 }
 
 // writerCheckpointPages bounds the WAL: when a commit leaves more pages
@@ -190,6 +195,9 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 	}
 	if err := moveLegacyAudit(ctx, db.conn, dir); err != nil {
 		return fail(err)
+	}
+	if err := finishInterruptedLoad(ctx, db.conn); err != nil {
+		return fail(fmt.Errorf("sqlite: finish an interrupted bulk load: %w", err))
 	}
 	if db.stmts, err = prepare(ctx, db.conn); err != nil {
 		return fail(err)
