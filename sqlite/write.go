@@ -384,16 +384,21 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 		}
 	}
 	var key, cur int64
-	err := s.current.QueryRowContext(ctx, r.Type, r.ID).Scan(&key, &cur)
-	created := false
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		created = true
-	case err != nil:
-		return fmt.Errorf("sqlite: put: %w", err)
-	}
-	if r.Version != cur+1 {
-		return vigil.Errorf(vigil.ErrConflict, "%s/%s: version %d does not follow %d", r.Type, r.ID, r.Version, cur)
+	// Version 1 creates the resource: the UNIQUE (type, id) constraint of
+	// the insert below refuses one that exists, which spares a lookup per
+	// new resource (most writes: creates and imports).
+	created := r.Version == 1
+	if !created {
+		err := s.current.QueryRowContext(ctx, r.Type, r.ID).Scan(&key, &cur)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			created = true
+		case err != nil:
+			return fmt.Errorf("sqlite: put: %w", err)
+		}
+		if r.Version != cur+1 {
+			return vigil.Errorf(vigil.ErrConflict, "%s/%s: version %d does not follow %d", r.Type, r.ID, r.Version, cur)
+		}
 	}
 	lu := r.LastUpdated.UnixMicro()
 	var data []byte
