@@ -129,7 +129,10 @@ func (c *Classifier) Label(f *Features) []byte {
 			mg := margins[(i-start)*K : (i-start+1)*K]
 			if c.local != nil {
 				c.model.Proba(f.Row(i), mg)
+				notInAF(f.Row(i), mg, true)
 				c.local.mix(f.Row(i), mg)
+			} else {
+				notInAF(f.Row(i), mg, false)
 			}
 			out[i] = modelClasses[ml.Argmax(mg)]
 		}
@@ -170,6 +173,8 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	}
 	var p [len(modelClasses)]float64
 	c.model.Proba(row, p[:])
+	mk := ml.Argmax(p[:])
+	af := notInAF(row, p[:], true)
 	gk := ml.Argmax(p[:])
 	gate, votes := 0.0, [len(modelClasses)]int{}
 	if c.local != nil {
@@ -193,6 +198,10 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 		res.Top = append(res.Top, Attribution{Feature: c.names[j], Value: float64(row[j]), SHAP: phi[j]})
 	}
 	res.Explanation = explain(row, phi)
+	if af && mk != gk {
+		res.Explanation = fmt.Sprintf("irregular rhythm (RR changes by %.0f %% beat to beat), so a normal-looking beat is not called supraventricular, %s",
+			100*row[fRRIrregLong], res.Explanation)
+	}
 	if gate >= 0.5 {
 		local := fmt.Sprintf("like the beats labelled %c for this patient (%d of the %d nearest)", res.Class, votes[k], localK)
 		if k != gk {
@@ -212,8 +221,10 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 func (c *Classifier) label(row []float32, mg []float64) byte {
 	if c.local == nil {
 		c.model.Margins(row, mg)
+		notInAF(row, mg, false)
 	} else {
 		c.model.Proba(row, mg)
+		notInAF(row, mg, true)
 		c.local.mix(row, mg)
 	}
 	return modelClasses[ml.Argmax(mg)]

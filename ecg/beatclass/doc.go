@@ -7,8 +7,11 @@
 // Reilly ("Automatic classification of heartbeats using ECG morphology and
 // heartbeat interval features", IEEE TBME 51(7), 2004): features from the RR
 // intervals around each beat, normalised by the patient's own local and
-// long-term rhythm, and from the QRS morphology of channel 0, here also
-// compared with the patient's running median beat. A gradient-boosted tree
+// long-term rhythm and by the intervals between the patient's N-like beats,
+// and from the QRS morphology of channel 0, here also compared with the
+// patient's running median beat after aligning the beat to it (align.go).
+// A beat the model calls S in an irregularly irregular rhythm (atrial
+// fibrillation) is called N (rhythm.go). A gradient-boosted tree
 // model (package ml) trained on the MIT-BIH DS1 records labels the beats;
 // TreeSHAP attributions, grouped into clinical concepts (prematurity,
 // compensatory pause, QRS width, shape unlike the patient's usual beat…),
@@ -18,8 +21,10 @@
 // heartbeat classifier using ECG morphology and heartbeat interval
 // features", IEEE TBME 53(12), 2006) and Hu, Palreddy & Tompkins (IEEE TBME
 // 44(9), 1997): the beats a clinician has labelled in the first minutes of a
-// recording extend the global model with a few boosting rounds fitted on that
-// patient, which then labels the rest of the recording.
+// recording become a local nearest-neighbour expert, mixed with the global
+// model by a gate that trusts it for beats that resemble the labelled ones
+// (Adapt; AdaptBoost instead extends the global model with a few boosting
+// rounds fitted on that patient).
 //
 // Features are computed from beat positions, so the same code runs on the
 // reference annotations (training, evaluation) and on detected beats.

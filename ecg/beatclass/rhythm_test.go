@@ -90,3 +90,37 @@ func TestRhythmSkipsEctopicIntervals(t *testing.T) {
 		t.Errorf("rr_pre/nn of an ectopic beat in bigeminy = %v, want %v (NN reference 0.8 s kept)", got, 0.5/0.8)
 	}
 }
+
+func TestNotInAF(t *testing.T) {
+	tests := []struct {
+		name   string
+		irr    float32
+		in     []float64
+		prob   bool
+		want   []float64
+		called bool
+	}{
+		{"regular rhythm keeps S", 0.02, []float64{0.2, 0.7, 0.1, 0}, true, []float64{0.2, 0.7, 0.1, 0}, false},
+		{"unknown irregularity keeps S", float32(math.NaN()), []float64{1, 3, 0, 0}, false, []float64{1, 3, 0, 0}, false},
+		{"AF: S probability to N", 0.2, []float64{0.2, 0.6, 0.2, 0}, true, []float64{0.75, 0, 0.25, 0}, true},
+		{"AF: S margin to N", 0.2, []float64{1, 3, 0, 0}, false, []float64{3, math.Inf(-1), 0, 0}, true},
+		{"AF: V stays V", 0.2, []float64{0.1, 0.3, 0.6, 0}, true, []float64{0.3 / 0.9, 0, 0.6 / 0.9, 0}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fRRIrregLong] = tc.irr
+			got := append([]float64(nil), tc.in...)
+			called := notInAF(row, got, tc.prob)
+			for k := range got {
+				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
+					t.Errorf("notInAF(%v, %v) = %v, want %v", tc.irr, tc.in, got, tc.want)
+					break
+				}
+			}
+			if called != tc.called {
+				t.Errorf("notInAF(%v) reported %v, want %v", tc.irr, called, tc.called)
+			}
+		})
+	}
+}
