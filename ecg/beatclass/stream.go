@@ -313,6 +313,7 @@ func (s *Stream) finishWarm(out []Classified) []Classified {
 	for i := range s.warm {
 		out = s.finish(&s.warm[i], out)
 	}
+	clear(s.warm) // drop the held beats' signal
 	s.warm = s.warm[:0]
 	return out
 }
