@@ -40,7 +40,10 @@ type GBT struct {
 	trees    []Tree
 	temp     float64 // calibration temperature (1 = none)
 
-	// Packed prediction form, built by prepare.
+	// Packed prediction form, built by prepare. pred is nodes with the
+	// leaves' feature set to 0 (their threshold is +Inf, so they loop to
+	// themselves), for the prediction loops; TreeSHAP reads nodes.
+	pred   []node
 	nodes  []node
 	value  []float32 // leaf value of each packed node (0 for internal nodes)
 	cover  []float32 // cover of each packed node
@@ -194,17 +197,25 @@ func (m *GBT) prepare() {
 		}
 		m.depth = max(m.depth, int(m.tdepth[i]))
 	}
+	m.pred = make([]node, len(m.nodes))
+	for i, n := range m.nodes {
+		n.feat = max(n.feat, 0)
+		m.pred[i] = n
+	}
 }
 
-// step moves from node i one level down for x; a leaf stays where it is.
-func step(nodes []node, i int32, x []float32) int32 {
-	n := nodes[i]
-	f := max(n.feat, 0)
-	var right int32
-	if x[f] > n.thr {
-		right = 1
+// walk returns the leaf of the tree at root, depth levels deep, that x
+// reaches in pred (a leaf loops to itself, see prepare).
+func walk(pred []node, root, depth int32, x []float32) int32 {
+	i := root
+	for range depth {
+		n := &pred[i]
+		i = n.child
+		if x[n.feat] > n.thr {
+			i++
+		}
 	}
-	return n.child + right
+	return i
 }
 
 // Margins writes the raw (uncalibrated) margin of each class for the feature
@@ -213,57 +224,24 @@ func (m *GBT) Margins(x []float32, out []float64) {
 	K := m.classes
 	copy(out[:K], m.base)
 	x = x[:m.features]
-	nodes := m.nodes
+	pred, value, depth := m.pred, m.value, m.tdepth
+	k := 0
 	for t, r := range m.roots {
-		i := r
-		for range m.tdepth[t] {
-			i = step(nodes, i, x)
+		out[k] += float64(value[walk(pred, r, depth[t], x)])
+		if k++; k == K {
+			k = 0
 		}
-		out[t%K] += float64(m.value[i])
 	}
 }
 
 // MarginsBatch computes the margins of n rows of X (row-major, NumFeatures
-// columns) into out (row-major, n*NumClasses). It walks each tree for eight
-// rows at once, which overlaps their memory accesses; it does not allocate.
+// columns) into out (row-major, n*NumClasses), as Margins does for each
+// row; it does not allocate.
 func (m *GBT) MarginsBatch(X []float32, out []float64) {
 	K, F := m.classes, m.features
 	n := len(X) / F
-	for r := 0; r < n; r++ {
-		copy(out[r*K:(r+1)*K], m.base)
-	}
-	nodes := m.nodes
-	const block = 256
-	for start := 0; start < n; start += block {
-		end := min(start+block, n)
-		for t, root := range m.roots {
-			k := t % K
-			depth := m.tdepth[t]
-			r := start
-			for ; r+8 <= end; r += 8 {
-				var idx [8]int32
-				for j := range idx {
-					idx[j] = root
-				}
-				xs := X[r*F : (r+8)*F]
-				for range depth {
-					for j := range idx {
-						idx[j] = step(nodes, idx[j], xs[j*F:(j+1)*F])
-					}
-				}
-				for j, i := range idx {
-					out[(r+j)*K+k] += float64(m.value[i])
-				}
-			}
-			for ; r < end; r++ {
-				x := X[r*F : (r+1)*F]
-				i := root
-				for range depth {
-					i = step(nodes, i, x)
-				}
-				out[r*K+k] += float64(m.value[i])
-			}
-		}
+	for r := range n {
+		m.Margins(X[r*F:(r+1)*F], out[r*K:(r+1)*K])
 	}
 }
 
