@@ -18,23 +18,12 @@ var deferredIndexes = [...]string{
 	"idx_number_value", "idx_quantity_canon", "idx_quantity_code", "idx_uri_value",
 }
 
-// fillPairs fills idx_ref_token from the reference and token index rows,
-// in its key order: the rows pairRows gives each resource (pairRef and
-// pairToken), as deletePairs and migration 0003 derive them.
-const fillPairs = `INSERT OR IGNORE INTO idx_ref_token (ref_id, ref_type, ref_param, tok_param, code, system, key)
-SELECT r.ref_id, r.ref_type, r.param, t.param, t.code, t.system, r.key
-FROM idx_ref r JOIN idx_token t ON t.key = r.key
-WHERE r.param IN ('subject', 'patient') AND r.ref_id <> '' AND t.param = 'code' AND t.code <> ''
-ORDER BY 1, 2, 4, 5, 6, 7, 3`
-
-// pairsName is the bulk_load row of fillPairs.
-const pairsName = "idx_ref_token"
-
 // BulkLoad readies an empty store for a large load (vigil import): it
-// drops the value indexes of the index tables and stops maintaining
-// idx_ref_token, which makes each resource written about a third
-// cheaper; finish builds them all again, in one sorted pass each (seconds
-// for 100,000 Observations). Searches stay correct meanwhile, only slower.
+// drops the value indexes of the index tables, which makes each resource
+// written markedly cheaper; finish builds them again, in one sorted pass
+// each (seconds for 100,000 Observations). Searches stay correct
+// meanwhile, only slower: the index tables themselves, and idx_ref_token
+// (a table searches read, not only an index), are written as always.
 // On a store that holds resources BulkLoad changes nothing and finish does
 // nothing. What was deferred is recorded in the same transaction, so a
 // load cut short (a crash, a kill) is finished by the next Open. Call
@@ -65,9 +54,6 @@ func (db *DB) BulkLoad(ctx context.Context) (finish func(context.Context) error,
 				return err
 			}
 		}
-		if _, err := db.conn.ExecContext(ctx, "INSERT OR IGNORE INTO bulk_load (name, sql) VALUES (?, ?)", pairsName, fillPairs); err != nil {
-			return err
-		}
 		deferred = true
 		return nil
 	})
@@ -77,7 +63,6 @@ func (db *DB) BulkLoad(ctx context.Context) (finish func(context.Context) error,
 	if !deferred {
 		return func(context.Context) error { return nil }, nil
 	}
-	db.bulk.Store(true)
 	return func(ctx context.Context) error {
 		err := db.Write(ctx, func(ctx context.Context, _ vigil.ResourceTx) error {
 			return finishBulkLoad(ctx, db.conn)
@@ -85,7 +70,6 @@ func (db *DB) BulkLoad(ctx context.Context) (finish func(context.Context) error,
 		if err != nil {
 			return fmt.Errorf("sqlite: finish bulk load: %w", err)
 		}
-		db.bulk.Store(false)
 		return nil
 	}, nil
 }
@@ -96,11 +80,10 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// finishBulkLoad runs what a bulk load deferred (the bulk_load rows: the
-// indexes first, then the pairs) and clears the record, in the caller's
-// transaction.
+// finishBulkLoad runs what a bulk load deferred (the bulk_load rows) and
+// clears the record, in the caller's transaction.
 func finishBulkLoad(ctx context.Context, q execer) error {
-	rows, err := q.QueryContext(ctx, "SELECT name, sql FROM bulk_load ORDER BY name = ?, name", pairsName)
+	rows, err := q.QueryContext(ctx, "SELECT name, sql FROM bulk_load ORDER BY name")
 	if err != nil {
 		return err
 	}

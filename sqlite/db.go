@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -90,10 +89,6 @@ type DB struct {
 
 	sync     Synchronous
 	auditIns *auditIns // audit inserts on conn; owned by the writer goroutine
-
-	// bulk is set during a bulk load (BulkLoad): idx_ref_token is filled
-	// when it finishes, not row by row.
-	bulk atomic.Bool
 }
 
 // writerCheckpointPages bounds the WAL: when a commit leaves more pages

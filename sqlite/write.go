@@ -459,9 +459,7 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 		t.pending[ti] = append(t.pending[ti], pendingRow{key: key, n: i, e: index[i]})
 	}
 	np := len(t.pairs)
-	if !t.db.bulk.Load() {
-		t.pairs = pairRows(t.pairs, key, index)
-	}
+	t.pairs = pairRows(t.pairs, key, index)
 	if t.npend += len(index) + len(t.pairs) - np; t.npend >= maxPending {
 		return t.flush(ctx)
 	}
