@@ -211,7 +211,9 @@ func (w *sampleWriter) exec(q string) error {
 }
 
 // commit runs group in one transaction; each job's err is set, and stored
-// on success.
+// on success. A job runs in its own SAVEPOINT, so that one failing job is
+// rolled back alone, except a job of one sample, whose single statement is
+// atomic by itself.
 func (w *sampleWriter) commit(group []*sampleJob) {
 	fail := func(err error) {
 		for _, j := range group {
@@ -232,6 +234,15 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		// Series are created outside the job's savepoint, so that rolling
 		// it back (for the duplicates, below) keeps them; see seriesID.
 		if j.err = w.resolve(j); j.err != nil {
+			continue
+		}
+		if len(j.samples) == 1 {
+			// One row: its INSERT OR IGNORE is atomic by itself and says
+			// whether it stored the sample, so it needs no savepoint
+			// (SAVEPOINT and RELEASE cost more than the insert).
+			if j.err = w.runOne(j); j.err == nil {
+				ok++
+			}
 			continue
 		}
 		if err := w.exec("SAVEPOINT j"); err != nil {
@@ -358,23 +369,40 @@ func (w *sampleWriter) run(j *sampleJob) error {
 		return fmt.Errorf("sqlite: roll back to find duplicates: %w", err)
 	}
 	for i := range j.samples {
-		s := &j.samples[i]
-		t := s.Time.UnixMilli()
-		res, err := w.insertOne.ExecContext(ctx, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
-		if err != nil {
-			return fmt.Errorf("sqlite: insert sample: %w", err)
+		if err := w.insertRow(ctx, j, i); err != nil {
+			return err
 		}
-		got, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("sqlite: insert sample: %w", err)
-		}
-		j.stored[i] = got == 1
-		if got == 0 && s.Source == fhirSource {
-			// An Observation stored through FHIR carries a reading that
-			// came by another path first: it is now that Observation's.
-			if _, err := w.claim.ExecContext(ctx, j.attrs[i], j.ids[i], t, j.attrs[i]); err != nil {
-				return fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
-			}
+	}
+	return nil
+}
+
+// runOne writes a job of one sample, outside any savepoint: a failed
+// statement leaves nothing behind (SQLite rolls a statement back by
+// itself), and a FHIR copy's claim follows only an insert that stored
+// nothing.
+func (w *sampleWriter) runOne(j *sampleJob) error {
+	return w.insertRow(context.Background(), j, 0)
+}
+
+// insertRow inserts sample i of j on its own and records whether it was
+// stored.
+func (w *sampleWriter) insertRow(ctx context.Context, j *sampleJob, i int) error {
+	s := &j.samples[i]
+	t := s.Time.UnixMilli()
+	res, err := w.insertOne.ExecContext(ctx, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
+	if err != nil {
+		return fmt.Errorf("sqlite: insert sample: %w", err)
+	}
+	got, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: insert sample: %w", err)
+	}
+	j.stored[i] = got == 1
+	if got == 0 && s.Source == fhirSource {
+		// An Observation stored through FHIR carries a reading that came
+		// by another path first: it is now that Observation's.
+		if _, err := w.claim.ExecContext(ctx, j.attrs[i], j.ids[i], t, j.attrs[i]); err != nil {
+			return fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
 		}
 	}
 	return nil

@@ -196,7 +196,13 @@ func testSampleIdempotent(t *testing.T, open func(t *testing.T) vigil.SampleStor
 		sample("p1", "8867-4", "d1", 3, 73), sample("p1", "8867-4", "d1", 3, 74), sample("p1", "8867-4", "d1", 0, 1),
 	}, []bool{true, false, false})
 
-	want := []vigil.Sample{batch[0], batch[1], batch[2], batch[3], sample("p1", "8867-4", "d1", 2, 72), sample("p1", "8867-4", "d1", 3, 73)}
+	// Batches of one sample (one MQTT message each): stored, then a
+	// duplicate.
+	one := sample("p1", "8867-4", "d1", 4, 74)
+	appendOK(t, st, []vigil.Sample{one}, []bool{true})
+	appendOK(t, st, []vigil.Sample{one}, []bool{false})
+
+	want := []vigil.Sample{batch[0], batch[1], batch[2], batch[3], sample("p1", "8867-4", "d1", 2, 72), sample("p1", "8867-4", "d1", 3, 73), one}
 	checkSamples(t, "QuerySamples(p1)", querySamples(t, st, vigil.SampleQuery{Patient: "p1"}), want)
 }
 
@@ -217,9 +223,13 @@ func testSampleFHIRCopy(t *testing.T, open func(t *testing.T) vigil.SampleStore)
 	again := later
 	again.Source = "mqtt"
 	appendOK(t, st, []vigil.Sample{again, cp}, []bool{false, false})
+	// A FHIR copy arriving alone claims the stored reading too.
+	cpOther := other
+	cpOther.Source = "fhir"
+	appendOK(t, st, []vigil.Sample{cpOther}, []bool{false})
 	wantDev := dev
 	wantDev.Source = "fhir"
-	checkSamples(t, "QuerySamples(p1)", querySamples(t, st, vigil.SampleQuery{Patient: "p1"}), []vigil.Sample{wantDev, other, later})
+	checkSamples(t, "QuerySamples(p1)", querySamples(t, st, vigil.SampleQuery{Patient: "p1"}), []vigil.Sample{wantDev, cpOther, later})
 }
 
 func testSampleOutOfOrder(t *testing.T, open func(t *testing.T) vigil.SampleStore) {
