@@ -25,10 +25,13 @@ func (t *Tree) Len() int { return len(t.Feature) }
 
 // node is the packed form used for prediction: 12 bytes, children adjacent.
 type node struct {
-	feat  int32   // feature index, or -1 for a leaf
+	feat  int32   // feature index (0 for a leaf)
 	thr   float32 // threshold (+Inf for a leaf)
 	child int32   // left child, right is child+1; a leaf points to itself
 }
+
+// leaf reports whether node i (n) is a leaf: a leaf loops to itself.
+func (n node) leaf(i int32) bool { return n.child == i }
 
 // GBT is a trained gradient-boosted tree ensemble for K classes. Trees are
 // stored round by round: tree r*K+k adds to the raw margin of class k. A
@@ -40,10 +43,7 @@ type GBT struct {
 	trees    []Tree
 	temp     float64 // calibration temperature (1 = none)
 
-	// Packed prediction form, built by prepare. pred is nodes with the
-	// leaves' feature set to 0 (their threshold is +Inf, so they loop to
-	// themselves), for the prediction loops; TreeSHAP reads nodes.
-	pred   []node
+	// Packed prediction form, built by prepare.
 	nodes  []node
 	value  []float32 // leaf value of each packed node (0 for internal nodes)
 	cover  []float32 // cover of each packed node
@@ -185,7 +185,7 @@ func (m *GBT) prepare() {
 		for n := 0; n < t.Len(); n++ {
 			m.cover = append(m.cover, t.Cover[n])
 			if t.Feature[n] < 0 {
-				m.nodes = append(m.nodes, node{feat: -1, thr: inf, child: off + int32(n)})
+				m.nodes = append(m.nodes, node{feat: 0, thr: inf, child: off + int32(n)})
 				m.value = append(m.value, t.Value[n])
 				m.tdepth[i] = max(m.tdepth[i], int32(d[n]))
 				continue
@@ -197,19 +197,14 @@ func (m *GBT) prepare() {
 		}
 		m.depth = max(m.depth, int(m.tdepth[i]))
 	}
-	m.pred = make([]node, len(m.nodes))
-	for i, n := range m.nodes {
-		n.feat = max(n.feat, 0)
-		m.pred[i] = n
-	}
 }
 
 // walk returns the leaf of the tree at root, depth levels deep, that x
-// reaches in pred (a leaf loops to itself, see prepare).
-func walk(pred []node, root, depth int32, x []float32) int32 {
+// reaches in nodes (a leaf loops to itself, see prepare).
+func walk(nodes []node, root, depth int32, x []float32) int32 {
 	i := root
 	for range depth {
-		n := &pred[i]
+		n := &nodes[i]
 		i = n.child
 		if x[n.feat] > n.thr {
 			i++
@@ -224,10 +219,10 @@ func (m *GBT) Margins(x []float32, out []float64) {
 	K := m.classes
 	copy(out[:K], m.base)
 	x = x[:m.features]
-	pred, value, depth := m.pred, m.value, m.tdepth
+	nodes, value, depth := m.nodes, m.value, m.tdepth
 	k := 0
 	for t, r := range m.roots {
-		out[k] += float64(value[walk(pred, r, depth[t], x)])
+		out[k] += float64(value[walk(nodes, r, depth[t], x)])
 		if k++; k == K {
 			k = 0
 		}

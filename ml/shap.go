@@ -34,7 +34,7 @@ func NewExplainer(m *GBT) *Explainer {
 // expect returns the cover-weighted mean output of the subtree at i.
 func (m *GBT) expect(i int32) float64 {
 	n := m.nodes[i]
-	if n.feat < 0 {
+	if n.leaf(i) {
 		return float64(m.value[i])
 	}
 	l, r := n.child, n.child+1
@@ -71,7 +71,7 @@ func (e *Explainer) recurse(j int32, parent []pathElem, depth int, pz, po float6
 	copy(path, parent[:depth])
 	extend(path, depth, pz, po, pi)
 	n := m.nodes[j]
-	if n.feat < 0 {
+	if n.leaf(j) {
 		for i := 1; i <= depth; i++ {
 			w := unwoundSum(path, depth, i)
 			el := path[i]

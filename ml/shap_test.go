@@ -12,7 +12,7 @@ import (
 // average their children by cover.
 func (m *GBT) condExp(i int32, x []float32, s uint) float64 {
 	n := m.nodes[i]
-	if n.feat < 0 {
+	if n.leaf(i) {
 		return float64(m.value[i])
 	}
 	if s&(1<<uint(n.feat)) != 0 {
