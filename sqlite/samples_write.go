@@ -211,9 +211,7 @@ func (w *sampleWriter) exec(q string) error {
 }
 
 // commit runs group in one transaction; each job's err is set, and stored
-// on success. A job runs in its own SAVEPOINT, so that one failing job is
-// rolled back alone, except a job of one sample, whose single statement is
-// atomic by itself.
+// on success.
 func (w *sampleWriter) commit(group []*sampleJob) {
 	fail := func(err error) {
 		for _, j := range group {
@@ -234,15 +232,6 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		// Series are created outside the job's savepoint, so that rolling
 		// it back (for the duplicates, below) keeps them; see seriesID.
 		if j.err = w.resolve(j); j.err != nil {
-			continue
-		}
-		if len(j.samples) == 1 {
-			// One row: its INSERT OR IGNORE is atomic by itself and says
-			// whether it stored the sample, so it needs no savepoint
-			// (SAVEPOINT and RELEASE cost more than the insert).
-			if j.err = w.runOne(j); j.err == nil {
-				ok++
-			}
 			continue
 		}
 		if err := w.exec("SAVEPOINT j"); err != nil {
@@ -374,14 +363,6 @@ func (w *sampleWriter) run(j *sampleJob) error {
 		}
 	}
 	return nil
-}
-
-// runOne writes a job of one sample, outside any savepoint: a failed
-// statement leaves nothing behind (SQLite rolls a statement back by
-// itself), and a FHIR copy's claim follows only an insert that stored
-// nothing.
-func (w *sampleWriter) runOne(j *sampleJob) error {
-	return w.insertRow(context.Background(), j, 0)
 }
 
 // insertRow inserts sample i of j on its own and records whether it was
