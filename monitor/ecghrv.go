@@ -67,18 +67,15 @@ func (st *ecgStream) emitHRV(patient string, span int64, work *ecgWork) {
 	ms := func(s float64) float64 { return math.Round(s*1e4) / 10 } // s → ms, 0.1 ms
 	out := &vigil.HRVMeasures{NN: m.N, Intervals: len(rr), MeanNN: ms(m.MeanNN), SDNN: ms(m.SDNN), RMSSD: ms(m.RMSSD),
 		PNN50: math.Round(m.PNN50*1000) / 10}
-	pow := func(p float64) *float64 { // s² → ms²
-		if math.IsNaN(p) || math.IsInf(p, 0) {
+	// opt rounds v·scale to a 1/per step, or gives nil when v is unknown.
+	opt := func(v, scale, per float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return nil
 		}
-		v := math.Round(p * 1e6)
-		return &v
+		r := math.Round(v*scale*per) / per
+		return &r
 	}
-	out.LF, out.HF = pow(m.LF), pow(m.HF)
-	if !math.IsNaN(m.LFHF) && !math.IsInf(m.LFHF, 0) {
-		v := math.Round(m.LFHF*100) / 100
-		out.LFHF = &v
-	}
+	out.LF, out.HF, out.LFHF = opt(m.LF, 1e6, 1), opt(m.HF, 1e6, 1), opt(m.LFHF, 1, 100) // s² → ms²
 	start, end := st.at(h.start), st.at(h.start+span)
 	work.findings = append(work.findings, vigil.ECGFinding{
 		ID: findingID(patient, st.device, st.code, KindHRV, start), Patient: patient, Device: st.device, Code: st.code,
