@@ -326,14 +326,14 @@ func (t *Trail) run() {
 // of the previous one: as many callers as were concurrent then). wait is
 // a stopped timer, left stopped.
 func (t *Trail) gather(batch *[]*appendReq, want int, wait *time.Timer) {
+fill:
 	for len(*batch) < t.opt.MaxBatch {
 		select {
 		case r := <-t.reqs:
 			*batch = append(*batch, r)
-			continue
 		default:
+			break fill
 		}
-		break
 	}
 	want = min(want, t.opt.MaxBatch)
 	if len(*batch) >= want || t.opt.GroupDelay < 0 {
