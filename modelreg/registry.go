@@ -217,6 +217,18 @@ func (r *Registry) appendEvents(evs []Event, old []Event, raw []byte) error {
 	return writeFileAtomic(filepath.Join(r.dir, eventsFile), buf)
 }
 
+// current reads the event log and replays it: the registry's state now.
+func (r *Registry) current(ctx context.Context) (*state, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	evs, _, err := r.readEvents()
+	if err != nil {
+		return nil, err
+	}
+	return replay(evs), nil
+}
+
 // state is the registry's state replayed from the log.
 type state struct {
 	registered []string          // in order
@@ -307,14 +319,10 @@ func (r *Registry) entry(s *state, id string) (Entry, error) {
 // List returns every registered version in registration order with its
 // status.
 func (r *Registry) List(ctx context.Context) ([]Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	evs, _, err := r.readEvents()
+	s, err := r.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s := replay(evs)
 	out := make([]Entry, 0, len(s.registered))
 	for _, id := range s.registered {
 		e, err := r.entry(s, id)
@@ -359,14 +367,10 @@ func (r *Registry) resolve(s *state, ref string) (string, error) {
 // ("beatclass-…"). It returns an error wrapping vigil.ErrNotFound when no
 // version matches.
 func (r *Registry) Get(ctx context.Context, ref string) (Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return Entry{}, err
-	}
-	evs, _, err := r.readEvents()
+	s, err := r.current(ctx)
 	if err != nil {
 		return Entry{}, err
 	}
-	s := replay(evs)
 	id, err := r.resolve(s, ref)
 	if err != nil {
 		return Entry{}, err
@@ -378,14 +382,10 @@ func (r *Registry) Get(ctx context.Context, ref string) (Entry, error) {
 // when none has been promoted yet. It reads one small file and one version
 // file, so a server may call it every minute to notice a promotion.
 func (r *Registry) Active(ctx context.Context) (Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return Entry{}, err
-	}
-	evs, _, err := r.readEvents()
+	s, err := r.current(ctx)
 	if err != nil {
 		return Entry{}, err
 	}
-	s := replay(evs)
 	if s.active() == "" {
 		return Entry{}, vigil.Errorf(vigil.ErrNotFound, "no active model version in the registry")
 	}
