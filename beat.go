@@ -163,7 +163,33 @@ type ECGFindingQuery struct {
 	Patient  string
 	From, To time.Time
 	Kind     string // "": every kind
-	Limit    int    // 0: stores cap it at 1000
+	Limit    int    // 0: stores cap it at FindingLimit
+}
+
+// FindingLimit caps the findings one ECGFindings returns (and is the limit
+// when the query sets none).
+const FindingLimit = 1000
+
+// Check returns the limit a store applies to q (Limit capped at
+// FindingLimit), or an error wrapping ErrInvalid when q names no patient.
+func (q *ECGFindingQuery) Check() (limit int, err error) {
+	return checkQuery("finding", q.Patient, q.Limit, FindingLimit)
+}
+
+// Check returns the limit a store applies to q (Limit capped at
+// BeatLimit), or an error wrapping ErrInvalid when q names no patient.
+func (q *BeatQuery) Check() (limit int, err error) {
+	return checkQuery("beat", q.Patient, q.Limit, BeatLimit)
+}
+
+func checkQuery(what, patient string, limit, max int) (int, error) {
+	if patient == "" {
+		return 0, Errorf(ErrInvalid, "%s query: patient is required", what)
+	}
+	if limit <= 0 || limit > max {
+		limit = max
+	}
+	return limit, nil
 }
 
 // BeatStore keeps the beats and ECG findings of the streaming analysis.

@@ -21,7 +21,6 @@ var _ vigil.BeatStore = (*Samples)(nil)
 const (
 	maxBeatRow     = 1024
 	maxBeatRowSpan = 10 * time.Minute
-	findingLimit   = 1000
 )
 
 // open fails with ErrClosed after Close.
@@ -102,12 +101,9 @@ func (s *Samples) intern(ctx context.Context, find, create string, args ...any) 
 // most Limit (capped at vigil.BeatLimit), read by one statement. A query
 // without a patient fails with vigil.ErrInvalid.
 func (s *Samples) QueryBeats(ctx context.Context, q *vigil.BeatQuery) ([]vigil.Beat, error) {
-	if q.Patient == "" {
-		return nil, vigil.Errorf(vigil.ErrInvalid, "beat query: patient is required")
-	}
-	limit := q.Limit
-	if limit <= 0 || limit > vigil.BeatLimit {
-		limit = vigil.BeatLimit
+	limit, err := q.Check()
+	if err != nil {
+		return nil, err
 	}
 	// Beats are at whole milliseconds: the one at m is in [From, To)
 	// when ceil(From) <= m < ceil(To).
@@ -214,14 +210,11 @@ func (s *Samples) AddECGFindings(ctx context.Context, fs []vigil.ECGFinding) err
 	return nil
 }
 
-// ECGFindings implements vigil.BeatStore; the limit is capped at 1000.
+// ECGFindings implements vigil.BeatStore; the limit is capped at vigil.FindingLimit.
 func (s *Samples) ECGFindings(ctx context.Context, q *vigil.ECGFindingQuery) ([]vigil.ECGFinding, error) {
-	if q.Patient == "" {
-		return nil, vigil.Errorf(vigil.ErrInvalid, "finding query: patient is required")
-	}
-	limit := q.Limit
-	if limit <= 0 || limit > findingLimit {
-		limit = findingLimit
+	limit, err := q.Check()
+	if err != nil {
+		return nil, err
 	}
 	var from, to *time.Time
 	if !q.From.IsZero() {

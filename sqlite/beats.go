@@ -77,9 +77,6 @@ const (
 	maxBeatRowSpan = 10 * time.Minute
 )
 
-// findingLimit caps ECGFindings.
-const findingLimit = 1000
-
 // AppendBeats implements vigil.BeatStore. Beats are stored at millisecond
 // precision; a batch goes through the sample writer (one transaction with
 // the samples and waveforms waiting then). A row whose lead and first beat
@@ -159,12 +156,9 @@ func internBeatModel(ctx context.Context, conn *sql.Conn, version string) (int64
 // most Limit (capped at vigil.BeatLimit), read in one read transaction. A
 // query without a patient fails with vigil.ErrInvalid.
 func (s *Samples) QueryBeats(ctx context.Context, q *vigil.BeatQuery) ([]vigil.Beat, error) {
-	if q.Patient == "" {
-		return nil, vigil.Errorf(vigil.ErrInvalid, "beat query: patient is required")
-	}
-	limit := q.Limit
-	if limit <= 0 || limit > vigil.BeatLimit {
-		limit = vigil.BeatLimit
+	limit, err := q.Check()
+	if err != nil {
+		return nil, err
 	}
 	from, to := int64(math.MinInt64/2), int64(math.MaxInt64/2)
 	if !q.From.IsZero() {
@@ -301,14 +295,11 @@ func (s *Samples) AddECGFindings(ctx context.Context, fs []vigil.ECGFinding) err
 	}})
 }
 
-// ECGFindings implements vigil.BeatStore; the limit is capped at 1000.
+// ECGFindings implements vigil.BeatStore; the limit is capped at vigil.FindingLimit.
 func (s *Samples) ECGFindings(ctx context.Context, q *vigil.ECGFindingQuery) ([]vigil.ECGFinding, error) {
-	if q.Patient == "" {
-		return nil, vigil.Errorf(vigil.ErrInvalid, "finding query: patient is required")
-	}
-	limit := q.Limit
-	if limit <= 0 || limit > findingLimit {
-		limit = findingLimit
+	limit, err := q.Check()
+	if err != nil {
+		return nil, err
 	}
 	from, to := int64(math.MinInt64), int64(math.MaxInt64)
 	if !q.From.IsZero() {
