@@ -157,7 +157,7 @@ func (s *Server) ecgFindings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	from, to, limit, err := rangeParams(r, "from", "to", 100, 1000)
+	from, to, limit, err := rangeParams(r, "from", "to", 100, vigil.FindingLimit)
 	if err != nil {
 		s.finishRead(w, r, a, err, nil)
 		return
