@@ -187,7 +187,7 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 	if err := migrateSamples(ctx, s.conn); err != nil {
 		return fail(err)
 	}
-	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), attrs: make(map[attrKey]int64), inserts: make(map[int]*sql.Stmt)}
+	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), attrs: make(map[attrKey]int64)}
 	if err := s.w.prepare(ctx); err != nil {
 		return fail(err)
 	}

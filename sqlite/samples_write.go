@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/vigilhealth/vigil"
@@ -143,9 +144,14 @@ type sampleWriter struct {
 	created      []seriesKey
 	createdAttrs []attrKey
 
-	findSeries, newSeries, findAttr, newAttr, insertOne, insertWave, claim *sql.Stmt
-	inserts                                                                map[int]*sql.Stmt // multi-row INSERTs by row count
-	args                                                                   []any
+	findSeries, newSeries, findAttr, newAttr, insertWave, claim *sql.Stmt
+	latest, probe                                               *sql.Stmt
+	inserts                                                     map[int]*sql.Stmt // multi-row INSERTs by row count
+	args                                                        []any
+	// top maps a series to a time at or after its latest stored sample
+	// (see runSamples). It may only err late: a time too late costs a
+	// look-up, one too early would take a duplicate for a new sample.
+	top map[int64]int64
 }
 
 func (w *sampleWriter) prepare(ctx context.Context) error {
@@ -162,7 +168,8 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.newSeries = p("INSERT INTO series (patient, code, device) VALUES (?, ?, ?) RETURNING id")
 	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
 	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
-	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
+	w.latest = p("SELECT max(t) FROM sample WHERE series = ?")
+	w.probe = p("SELECT 1 FROM sample WHERE series = ? AND t = ?")
 	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
 	w.insertWave = p("INSERT OR IGNORE INTO waveform (series, start, end, rate, gain, unit, received, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
@@ -173,7 +180,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 }
 
 func (w *sampleWriter) close() {
-	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertOne, w.insertWave, w.claim} {
+	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest, w.probe} {
 		if st != nil {
 			st.Close()
 		}
@@ -189,21 +196,6 @@ const maxSampleRows = 256
 
 // sampleCols is the number of columns (parameters) of a sample row.
 const sampleCols = 5
-
-// insertN returns the prepared INSERT of n rows (n a power of two).
-func (w *sampleWriter) insertN(ctx context.Context, n int) (*sql.Stmt, error) {
-	if st, ok := w.inserts[n]; ok {
-		return st, nil
-	}
-	q := "INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES " +
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
-	st, err := w.conn.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	w.inserts[n] = st
-	return st, nil
-}
 
 func (w *sampleWriter) exec(q string) error {
 	_, err := w.conn.ExecContext(context.Background(), q)
@@ -233,6 +225,28 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		// it back (for the duplicates, below) keeps them; see seriesID.
 		if j.err = w.resolve(j); j.err != nil {
 			continue
+		}
+		if j.exec == nil && j.wave == nil {
+			// Plain samples need no savepoint (see runSamples): a failed
+			// insert aborts the group, whose jobs are then retried one by
+			// one.
+			wrote, err := w.runSamples(j)
+			if err == nil {
+				ok++
+				continue
+			}
+			if !wrote {
+				j.err = err
+				continue
+			}
+			w.rollback()
+			if len(group) == 1 {
+				j.err = err
+				clear(j.stored)
+				return
+			}
+			w.retryAlone(group)
+			return
 		}
 		if err := w.exec("SAVEPOINT j"); err != nil {
 			j.err = fmt.Errorf("sqlite: savepoint: %w", err)
@@ -265,6 +279,17 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		return
 	}
 	w.created, w.createdAttrs = w.created[:0], w.createdAttrs[:0]
+}
+
+// retryAlone commits each job of group in a transaction of its own, after
+// the group's transaction failed and was rolled back: only the job at
+// fault then fails.
+func (w *sampleWriter) retryAlone(group []*sampleJob) {
+	for _, j := range group {
+		j.err = nil
+		clear(j.stored)
+		w.commit([]*sampleJob{j})
+	}
 }
 
 // rollback ends the transaction and forgets the series and attrs it
@@ -308,85 +333,141 @@ func (w *sampleWriter) resolve(j *sampleJob) error {
 	return nil
 }
 
-// run writes one job inside its savepoint.
+// run writes a job that is not plain samples (a waveform chunk, or other
+// tables) inside its savepoint.
 func (w *sampleWriter) run(j *sampleJob) error {
 	ctx := context.Background() // a statement is never canceled midway
 	if j.exec != nil {
 		return j.exec(ctx, w.conn)
 	}
-	if j.wave != nil {
-		return w.runWave(ctx, j)
-	}
-	// Fast path: multi-row INSERT OR IGNOREs. When every row was inserted
-	// all samples are new; otherwise some are duplicates, and the job is
-	// rolled back and inserted again row by row to learn which.
-	all := true
-	for rest := 0; rest < len(j.samples) && all; {
-		n := maxSampleRows
-		for n > len(j.samples)-rest {
-			n /= 2
-		}
-		st, err := w.insertN(ctx, n)
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare sample insert: %w", err)
-		}
-		w.args = w.args[:0]
-		for i := rest; i < rest+n; i++ {
-			s := &j.samples[i]
-			t := s.Time.UnixMilli()
-			w.args = append(w.args, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
-		}
-		res, err := st.ExecContext(ctx, w.args...)
-		if err != nil {
-			return fmt.Errorf("sqlite: insert samples: %w", err)
-		}
-		got, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("sqlite: insert samples: %w", err)
-		}
-		all = got == int64(n)
-		rest += n
-	}
-	clear(w.args)
-	if all {
-		for i := range j.stored {
-			j.stored[i] = true
+	return w.runWave(ctx, j)
+}
+
+// runSamples writes the samples of j outside any savepoint (whose page
+// copies, one for every page a batch of random series touches, cost more
+// than the inserts), with multi-row INSERT OR IGNORE statements, and
+// tells the stored samples from duplicates without reading back:
+//
+// w.top holds, per series, a time at or after its latest stored sample
+// (read once per series, then kept up to date). A sample after that time
+// cannot be stored yet: it is new. Only a sample at or before it (late
+// data, a retry, a second copy in the batch) is looked up first, after the
+// rows pending in this job were inserted. Every insert must then insert
+// all its rows; if one does not, the bookkeeping is wrong, the job fails
+// (the group is retried job by job) and w.top is read again.
+//
+// wrote reports whether a statement that writes ran, so that an error may
+// have left part of j written.
+func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
+	ctx := context.Background() // a statement is never canceled midway
+	defer clear(w.args)
+	w.args = w.args[:0]
+	pending := 0
+	flush := func() error {
+		for pending > 0 {
+			n := maxSampleRows
+			for n > pending {
+				n /= 2
+			}
+			st, err := w.insertN(ctx, n)
+			if err != nil {
+				return fmt.Errorf("sqlite: prepare sample insert: %w", err)
+			}
+			wrote = true
+			res, err := st.ExecContext(ctx, w.args[:n*sampleCols]...)
+			if err != nil {
+				return fmt.Errorf("sqlite: insert samples: %w", err)
+			}
+			if got, err := res.RowsAffected(); err != nil || got != int64(n) {
+				w.top = nil
+				return fmt.Errorf("sqlite: insert samples: %d of %d rows inserted (%v)", got, n, err)
+			}
+			rest := copy(w.args, w.args[n*sampleCols:])
+			clear(w.args[rest:])
+			w.args = w.args[:rest]
+			pending -= n
 		}
 		return nil
 	}
-	if err := w.exec("ROLLBACK TO j"); err != nil {
-		return fmt.Errorf("sqlite: roll back to find duplicates: %w", err)
-	}
 	for i := range j.samples {
-		if err := w.insertRow(ctx, j, i); err != nil {
-			return err
+		s := &j.samples[i]
+		id, t := j.ids[i], s.Time.UnixMilli()
+		top, err := w.topOf(ctx, id)
+		if err != nil {
+			return wrote, err
+		}
+		if t <= top {
+			if err := flush(); err != nil {
+				return wrote, err
+			}
+			var one int
+			switch err := w.probe.QueryRowContext(ctx, id, t).Scan(&one); {
+			case err == nil:
+				// A duplicate. An Observation stored through FHIR carries a
+				// reading that came by another path first: it is now that
+				// Observation's.
+				if s.Source == fhirSource {
+					if _, err := w.claim.ExecContext(ctx, j.attrs[i], id, t, j.attrs[i]); err != nil {
+						return wrote, fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
+					}
+				}
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return wrote, fmt.Errorf("sqlite: look up sample: %w", err)
+			}
+		} else {
+			w.top[id] = t
+		}
+		w.args = append(w.args, id, t, s.Value, j.attrs[i], lag(t, s.Received))
+		j.stored[i] = true
+		if pending++; pending == maxSampleRows {
+			if err := flush(); err != nil {
+				return wrote, err
+			}
 		}
 	}
-	return nil
+	return wrote, flush()
 }
 
-// insertRow inserts sample i of j on its own and records whether it was
-// stored.
-func (w *sampleWriter) insertRow(ctx context.Context, j *sampleJob, i int) error {
-	s := &j.samples[i]
-	t := s.Time.UnixMilli()
-	res, err := w.insertOne.ExecContext(ctx, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
+// topOf returns w.top's time for series id, reading the series' latest
+// sample time when w.top has none (math.MinInt64 for a series without
+// samples).
+func (w *sampleWriter) topOf(ctx context.Context, id int64) (int64, error) {
+	if top, ok := w.top[id]; ok {
+		return top, nil
+	}
+	if w.top == nil {
+		w.top = make(map[int64]int64)
+	}
+	var t sql.NullInt64
+	if err := w.latest.QueryRowContext(ctx, id).Scan(&t); err != nil {
+		return 0, fmt.Errorf("sqlite: latest sample of series: %w", err)
+	}
+	top := int64(math.MinInt64)
+	if t.Valid {
+		top = t.Int64
+	}
+	w.top[id] = top
+	return top, nil
+}
+
+// insertN returns the prepared INSERT OR IGNORE of n rows (n a power of
+// two).
+func (w *sampleWriter) insertN(ctx context.Context, n int) (*sql.Stmt, error) {
+	if st, ok := w.inserts[n]; ok {
+		return st, nil
+	}
+	q := "INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+	st, err := w.conn.PrepareContext(ctx, q)
 	if err != nil {
-		return fmt.Errorf("sqlite: insert sample: %w", err)
+		return nil, err
 	}
-	got, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: insert sample: %w", err)
+	if w.inserts == nil {
+		w.inserts = make(map[int]*sql.Stmt)
 	}
-	j.stored[i] = got == 1
-	if got == 0 && s.Source == fhirSource {
-		// An Observation stored through FHIR carries a reading that came
-		// by another path first: it is now that Observation's.
-		if _, err := w.claim.ExecContext(ctx, j.attrs[i], j.ids[i], t, j.attrs[i]); err != nil {
-			return fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
-		}
-	}
-	return nil
+	w.inserts[n] = st
+	return st, nil
 }
 
 // fhirSource is the Source of samples copied from Observations stored

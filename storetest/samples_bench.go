@@ -23,12 +23,14 @@ const SampleBenchRowsEnv = "VIGIL_SAMPLE_BENCH_ROWS"
 const DefaultSampleBenchRows = 500_000
 
 // BenchSamples runs the shared sample-store benchmarks: AppendSamples in
-// batches of 100 and 1000 from 8 goroutines, and QuerySamples of one
+// batches of 100 and 1000 from 8 goroutines (one device per batch, and
+// 1000 readings each from another device), and QuerySamples of one
 // patient's last 24 hours. open returns a new, empty store for each.
 func BenchSamples(b *testing.B, open func(b *testing.B) vigil.SampleStore) {
 	for _, size := range []int{100, 1000} {
 		b.Run(fmt.Sprintf("Append%d", size), func(b *testing.B) { BenchAppendSamples(b, open(b), size) })
 	}
+	b.Run("AppendSpread1000", func(b *testing.B) { benchAppend(b, open(b), 1000, spreadBatch) })
 	b.Run("AppendWaveform", func(b *testing.B) { BenchAppendWaveform(b, open(b)) })
 	b.Run("Query24h", func(b *testing.B) { BenchQuerySamples(b, open(b), sampleBenchRows(b)) })
 }
@@ -110,6 +112,26 @@ func benchBatch(batch []vigil.Sample, n int64, received time.Time) {
 // each code, so that the store is measured in its steady state (it knows
 // the devices) rather than while it meets them.
 func BenchAppendSamples(b *testing.B, s vigil.SampleStore, size int) {
+	benchAppend(b, s, size, benchBatch)
+}
+
+// spreadBatch fills batch with the n-th batch of the spread benchmark:
+// each reading from another of the 1000 patients' devices (a stride
+// through them), the codes in turn, all distinct from those of any other
+// n. The series a batch touches are as many as its readings: the layout's
+// worst case, unlike a gateway's runs of one device.
+func spreadBatch(batch []vigil.Sample, n int64, received time.Time) {
+	t0 := sampleBase().Add(time.Duration(n) * time.Second)
+	for i := range batch {
+		p := int((n*7919 + int64(i)*613) % 1000)
+		batch[i] = vigil.Sample{Patient: benchPatient(p), Device: "dev-" + strconv.Itoa(p),
+			Code: sampleBenchCodes[(i+int(n))%len(sampleBenchCodes)], Time: t0.Add(time.Duration(i) * time.Millisecond),
+			Value: float64(60 + i%40), Unit: "/min", Received: received, Source: "http"}
+	}
+}
+
+// benchAppend measures AppendSamples of the batches fill makes.
+func benchAppend(b *testing.B, s vigil.SampleStore, size int, fill func([]vigil.Sample, int64, time.Time)) {
 	ctx := b.Context()
 	received := time.Now().UTC()
 	warm := make([]vigil.Sample, len(sampleBenchCodes))
@@ -131,7 +153,7 @@ func BenchAppendSamples(b *testing.B, s vigil.SampleStore, size int) {
 	b.RunParallel(func(pb *testing.PB) {
 		batch := make([]vigil.Sample, size)
 		for pb.Next() {
-			benchBatch(batch, seq.Add(1), received)
+			fill(batch, seq.Add(1), received)
 			stored, err := s.AppendSamples(ctx, batch)
 			if err != nil {
 				b.Error(err)
