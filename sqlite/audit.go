@@ -302,7 +302,7 @@ func (w *auditIns) insertEntries(ctx context.Context, entries []vigil.AuditEntry
 			e := &chunk[i]
 			args = append(args, e.Seq, e.Time.UnixMicro(), e.Agent, string(e.Action), e.Data, e.Hash, e.MAC)
 		}
-		st, err := w.multiInsert(ctx, "audit_log (seq, time, agent, action, data, hash, mac)", 7, len(chunk))
+		st, err := w.multiInsert(ctx, "INSERT INTO audit_log (seq, time, agent, action, data, hash, mac)", 7, len(chunk))
 		if err != nil {
 			return err
 		}
@@ -315,7 +315,12 @@ func (w *auditIns) insertEntries(ctx context.Context, entries []vigil.AuditEntry
 		if len(args) == 0 {
 			return nil
 		}
-		st, err := w.multiInsert(ctx, "audit_patient (seq, patient)", 2, len(args)/2)
+		// OR IGNORE: a multi-row INSERT that may abort midway makes SQLite
+		// copy every page it touches (here random pages of the patient
+		// index) to a statement journal first; one that cannot abort
+		// does not. A conflict could only be a record listing a patient
+		// twice, whose second row adds nothing.
+		st, err := w.multiInsert(ctx, "INSERT OR IGNORE INTO audit_patient (seq, patient)", 2, len(args)/2)
 		if err != nil {
 			return err
 		}
@@ -338,15 +343,15 @@ func (w *auditIns) insertEntries(ctx context.Context, entries []vigil.AuditEntry
 	return flush()
 }
 
-// multiInsert returns the prepared INSERT of rows rows of cols columns
-// into table, preparing it on first use.
-func (w *auditIns) multiInsert(ctx context.Context, table string, cols, rows int) (*sql.Stmt, error) {
-	key := fmt.Sprintf("%s/%d", table, rows)
+// multiInsert returns the prepared statement insert (INSERT … INTO table
+// (columns)) with rows rows of cols columns, preparing it on first use.
+func (w *auditIns) multiInsert(ctx context.Context, insert string, cols, rows int) (*sql.Stmt, error) {
+	key := fmt.Sprintf("%s/%d", insert, rows)
 	if st, ok := w.inserts[key]; ok {
 		return st, nil
 	}
 	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
-	q := "INSERT INTO " + table + " VALUES " + row + strings.Repeat(", "+row, rows-1)
+	q := insert + " VALUES " + row + strings.Repeat(", "+row, rows-1)
 	st, err := w.conn.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: prepare audit insert: %w", err)
