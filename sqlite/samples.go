@@ -99,7 +99,8 @@ func samplesStep(v int) string {
 // their writer. It is safe for concurrent use. Reads use a pool of
 // connections; appends are group-committed by one writer goroutine: the
 // AppendSamples and AppendWaveform calls waiting when it is free go into
-// one transaction, each in its own SAVEPOINT, with one WAL fsync.
+// one transaction, with one WAL fsync (see SAMPLES.md for how a batch
+// fails alone without a savepoint each).
 type Samples struct {
 	path  string
 	read  *sql.DB

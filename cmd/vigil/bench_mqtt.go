@@ -119,7 +119,8 @@ func benchMQTT(ctx context.Context, env *Env, app *App, devices, batch int, d ti
 	fmt.Fprintf(env.Stdout, "mqtt readings (QoS 1, end to end) %8.0f readings/s  (%d messages, %d readings: %d stored, %d duplicate, %d rejected; %s)\n",
 		float64(got)/elapsed.Seconds(), published.Load(), got, stored, st.Duplicate-base.Duplicate, st.Rejected-base.Rejected, elapsed.Round(time.Millisecond))
 	if got != want {
-		return fmt.Errorf("bench mqtt: the subscriber took %d of %d readings in time", got, want)
+		return fmt.Errorf("bench mqtt: the subscriber took %d of %d readings in time "+
+			"(an external broker may drop queued messages: Mosquitto needs max_queued_messages above its default 1000, see mqtt/README.md)", got, want)
 	}
 	if stored != want {
 		return fmt.Errorf("bench mqtt: %d of %d readings stored", stored, want)
