@@ -75,6 +75,32 @@ func benchMQTT(ctx context.Context, env *Env, app *App, devices, batch int, d ti
 	defer cancel()
 	start := time.Now()
 	t0 := start.Add(-48 * time.Hour).Truncate(time.Second)
+	// At most mqttBenchWindow messages are between the publishers and the
+	// subscriber's Ingest: a publisher takes a slot before it publishes,
+	// and one goroutine gives slots back as the subscriber's count of
+	// readings grows (rather than every publisher polling that count).
+	slots := make(chan struct{}, mqttBenchWindow)
+	stopRelease := make(chan struct{})
+	defer close(stopRelease)
+	go func() {
+		tick := time.NewTicker(200 * time.Microsecond)
+		defer tick.Stop()
+		var released int64
+		for {
+			select {
+			case <-stopRelease:
+				return
+			case <-tick.C:
+			}
+			for done := processed() / int64(batch); released < done; released++ {
+				select {
+				case <-slots:
+				case <-stopRelease:
+					return
+				}
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	for i, c := range clients {
 		dev := fmt.Sprintf("bench-d-%d", i)
@@ -84,8 +110,10 @@ func benchMQTT(ctx context.Context, env *Env, app *App, devices, batch int, d ti
 		for g := range 2 {
 			wg.Go(func() {
 				for seq := 0; pctx.Err() == nil; seq++ {
-					for published.Load()-processed()/int64(batch) > mqttBenchWindow && pctx.Err() == nil {
-						time.Sleep(100 * time.Microsecond)
+					select {
+					case slots <- struct{}{}:
+					case <-pctx.Done():
+						return
 					}
 					payload := mqttBenchPayload(t0, g, seq, batch)
 					published.Add(1)
@@ -94,6 +122,7 @@ func benchMQTT(ctx context.Context, env *Env, app *App, devices, batch int, d ti
 					tcancel()
 					if err != nil {
 						published.Add(-1)
+						<-slots
 						if pctx.Err() == nil {
 							firstErr.CompareAndSwap(nil, err)
 						}
