@@ -45,6 +45,15 @@ const (
 	mwiRing   = 256
 	featRing  = 512
 	lpRing    = 4096
+	spikeRing = 16
+)
+
+// Pacemaker stimulus rejection (see Detector.despike).
+const (
+	spikeMinFs  = 200.0 // below this rate the stage is off
+	spikeSpan   = 0.006 // an artefact lasts at most this long (s) …
+	spikeMV     = 1.5   // … deviates at least this much (mV) …
+	spikeReturn = 0.25  // … and ends within this fraction of it from where it started
 )
 
 // MaxDelay is the longest time, in seconds, from an R peak to the decision
@@ -104,6 +113,12 @@ const (
 // deviation of the low-passed signal from the baseline at the edges of the
 // feature window. Filter lengths scale with the sampling rate, so any rate
 // from 125 to 1000 Hz runs without resampling; arithmetic is integer.
+//
+// Ahead of the filters, at 200 Hz and above, a pacemaker-stimulus stage
+// replaces artefacts of at least 1.5 mV that are over within 6 ms by a
+// straight line (see despike), so that a stimulus is neither a beat of its
+// own nor the feature of the beat it paces; it holds 6 ms of samples back
+// as look-ahead, taken out of the decision delay.
 //
 // Decision delay: every beat found in real time is returned MaxDelay
 // (300 ms) after its R peak; beats found by search-back come later and
@@ -165,6 +180,16 @@ type Detector struct {
 	// Limits in samples.
 	refr, twin, pkHold, initN, staleN, holdN, maxDelayN int64
 	due                                                 int64 // when the held candidate is decided
+
+	// Pacemaker stimulus rejection: spkD samples are held back from the
+	// filters as look-ahead (see despike).
+	pend    [spikeRing]int16 // the samples held back
+	npend   int
+	spkD    int64 // delay and longest artefact, samples; 0: stage off
+	spkT    int32 // smallest artefact deviation, ADC units
+	in      int64 // samples passed on to the filters
+	prevOut int16 // the last of them
+	buf     []int16
 }
 
 type peak struct {
@@ -216,6 +241,12 @@ func (d *Detector) init(fs, gain float64) {
 	d.initN, d.staleN = sec(initSeconds), sec(staleSeconds)
 	// Feature of a QRS whose slope rises minLevelMV within the slope span.
 	d.floor = int64(minLevelMV * gain * float64(d.l1*d.l2) * float64(d.w) / 4)
+	if fs >= spikeMinFs {
+		d.spkD = max(2, sec(spikeSpan))
+		d.spkT = int32(math.Round(spikeMV * gain))
+	}
+	// The stage's delay comes out of the decision delay.
+	d.maxDelayN -= d.spkD
 	d.learning = true
 	d.rrAvg = sec(0.8)
 	d.sbLimit = int64(searchBackRR * float64(d.rrAvg))
@@ -228,6 +259,101 @@ func (d *Detector) Fs() float64 { return d.fs }
 // decided so far to dst. InvalidSample values are replaced by the last
 // valid sample (mark such gaps with the quality assessment).
 func (d *Detector) Process(x []int16, dst []Beat) []Beat {
+	if d.spkD == 0 {
+		return d.run(x, dst)
+	}
+	// In blocks, so that the stage's copy stays in the cache for run.
+	for len(x) > 0 {
+		b := x[:min(len(x), despikeBlock)]
+		x = x[len(b):]
+		dst = d.run(d.despike(b), dst)
+	}
+	return dst
+}
+
+// despikeBlock is the most samples Process passes through the stimulus
+// stage at once.
+const despikeBlock = 4096
+
+// despike passes x through the pacemaker-stimulus stage and returns the
+// samples that leave it: x delayed by spkD samples (in d.buf). A stimulus
+// artefact is a deviation of at least spkT that starts with a jump of half
+// that in one sample and is over within spkD samples (ending within
+// spikeReturn of it from where it started); no QRS complex, at least 40 ms
+// wide, is that brief. The artefact's samples are replaced by a straight
+// line, so the filters see the beat it paces and not the stimulus: a
+// stimulus that captures nothing is then not a beat (see
+// TestPacedSpikesOnMITBIH).
+func (d *Detector) despike(x []int16) []int16 {
+	D := int(d.spkD)
+	all := append(append(d.buf[:0], d.pend[:d.npend]...), x...)
+	d.buf = all
+	n := len(all) - D // samples that leave now; the last D stay for the look-ahead
+	if n <= 0 {
+		d.npend = copy(d.pend[:], all)
+		return nil
+	}
+	h := d.spkT / 2
+	k0 := 0
+	if d.in == 0 {
+		k0 = 1 // the first sample has none before it
+	}
+	prev := int32(d.prevOut)
+	if k0 == 1 {
+		prev = int32(all[0])
+	}
+	for k := k0; k < n; k++ {
+		v := int32(all[k])
+		// |v-prev| > h, as one unsigned comparison.
+		if uint32(v-prev+h) > uint32(2*h) && v != InvalidSample && prev != InvalidSample {
+			d.cut(all[k:k+D+1], prev)
+			v = int32(all[k])
+		}
+		prev = v
+	}
+	d.in += int64(n)
+	d.prevOut = int16(prev)
+	d.npend = copy(d.pend[:], all[n:])
+	return all[:n]
+}
+
+// cut replaces w[:len(w)-1] by a line from b (the sample before w) to the
+// last sample of w when they are a stimulus artefact (see despike).
+func (d *Detector) cut(w []int16, b int32) {
+	T := d.spkT
+	last := len(w) - 1
+	end := int32(w[last])
+	if w[last] == InvalidSample {
+		return
+	}
+	if r := end - b; r > T/4 || r < -T/4 {
+		return // not back where it started
+	}
+	var dev int32
+	for _, v := range w[:last] {
+		if v == InvalidSample {
+			return
+		}
+		dev = max(dev, abs32(int32(v)-b))
+	}
+	if dev < T {
+		return
+	}
+	for i := range last {
+		w[i] = int16(b + (end-b)*int32(i+1)/int32(last+1))
+	}
+}
+
+func abs32(v int32) int32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// run is Process after the stimulus stage: the filters and the decision
+// rules over samples n, n+1, ….
+func (d *Detector) run(x []int16, dst []Beat) []Beat {
 	l1, l2, w := int64(d.l1), int64(d.l2), int64(d.w)
 	raw, s1r, rw, lp := &d.raw, &d.s1r, &d.rw, &d.lpa
 	s1, s2, sw := d.s1, d.s2, d.sw
@@ -333,6 +459,13 @@ func (d *Detector) nextEvent() int64 {
 
 // Flush returns any beat still held at the end of a recording.
 func (d *Detector) Flush(dst []Beat) []Beat {
+	if d.npend > 0 {
+		// The samples the stimulus stage still holds back.
+		buf := append(d.buf[:0], d.pend[:d.npend]...)
+		d.buf, d.npend = buf, 0
+		d.in += int64(len(buf))
+		dst = d.run(buf, dst)
+	}
 	if d.hold {
 		dst = d.accept(d.cand, false, dst)
 		d.hold = false
@@ -476,7 +609,9 @@ func (d *Detector) accept(p peak, sb bool, dst []Beat) []Beat {
 	if sb {
 		r, amp = d.locateR(p.t)
 	}
-	return append(dst, Beat{Sample: r, Amplitude: amp, SearchBack: sb, Decided: d.n})
+	// Decided counts received samples: the stimulus stage holds spkD
+	// samples back from the filters (none once flushed).
+	return append(dst, Beat{Sample: r, Amplitude: amp, SearchBack: sb, Decided: d.n + int64(d.npend)})
 }
 
 // locateR returns the R peak for a feature peak at t: the sample of largest

@@ -36,13 +36,16 @@ func addPacingSpikes(x []int16, ref []int, fs, gain, amp, offset float64) []int1
 // before the QRS), atrial pacing (before the P wave) and dual-chamber
 // pacing (both), or alone midway between beats, as when the pacemaker
 // fails to capture (a spike with no beat after it, which must not be
-// counted). The detector was not changed for this test.
+// counted).
 //
-// Measured on the six records (10,870 beats, 2026-12-07): spikes before
-// the beats change nothing beyond ±5 beats; spikes of 2 mV that capture
-// nothing add 5 false beats; of 5 mV, 39 (0.36 %: 28 in record 106, 10
-// in 208, 1 in 101). That last case has a looser bound here and is a known weakness: the detector
-// has no pacemaker-pulse rejection stage.
+// Measured on the six records (10,870 beats, 2026-12-07). Before the
+// detector had its stimulus stage (Detector.despike): spikes before the
+// beats changed nothing beyond ±5 beats, but isolated 5 mV spikes added
+// 39 false beats (0.36 %: 28 in record 106, 10 in 208, 1 in 101). With it:
+// at most 8 extra false and 2 extra missed beats in any mode (the bound is
+// one beat in a thousand either way), and detection on the whole of DS1
+// unchanged but for record 203 (3 fewer missed beats). Neither figure is
+// from the paced MIT-BIH records, which are not in DS1.
 func TestPacedSpikesOnMITBIH(t *testing.T) {
 	dir := mitdb(t)
 	records := []string{"101", "106", "119", "208", "220", "230"}
@@ -50,17 +53,14 @@ func TestPacedSpikesOnMITBIH(t *testing.T) {
 		name    string
 		offsets []float64 // seconds before the R peak
 		midway  bool      // spikes midway between beats instead
-		// perMille bounds the extra missed and extra false beats, per
-		// thousand beats, at 2 and 5 mV.
-		perMille [2]int
 	}
 	modes := []pacing{
-		{"ventricular", []float64{0.06}, false, [2]int{1, 1}},
-		{"atrial", []float64{0.18}, false, [2]int{1, 1}},
-		{"dual-chamber", []float64{0.18, 0.06}, false, [2]int{1, 1}},
-		{"failure to capture", []float64{0}, true, [2]int{1, 5}},
+		{"ventricular", []float64{0.06}, false},
+		{"atrial", []float64{0.18}, false},
+		{"dual-chamber", []float64{0.18, 0.06}, false},
+		{"failure to capture", []float64{0}, true},
 	}
-	for ai, amp := range []float64{2, 5} {
+	for _, amp := range []float64{2, 5} {
 		for _, m := range modes {
 			t.Run(fmt.Sprintf("%s/%gmV", m.name, amp), func(t *testing.T) {
 				var clean, paced BeatStats
@@ -99,7 +99,7 @@ func TestPacedSpikesOnMITBIH(t *testing.T) {
 				t.Logf("without spikes: Se %.3f%% +P %.3f%%; with: Se %.3f%% +P %.3f%% (FN %d → %d, FP %d → %d)",
 					100*clean.Se(), 100*clean.PPV(), 100*paced.Se(), 100*paced.PPV(), clean.FN, paced.FN, clean.FP, paced.FP)
 				beats := paced.TP + paced.FN
-				bound := m.perMille[ai] * beats / 1000
+				bound := beats / 1000
 				if paced.FN > clean.FN+bound || paced.FP > clean.FP+bound {
 					t.Errorf("spikes changed detection: FN %d → %d, FP %d → %d over %d beats", clean.FN, paced.FN, clean.FP, paced.FP, beats)
 				}
