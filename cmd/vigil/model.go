@@ -285,12 +285,13 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 	leaves := fs.Int("leaves", 0, "override the leaves per tree (experiments)")
 	minLeaf := fs.Int("min-leaf", 0, "override the minimum beats per leaf (experiments)")
 	logreg := fs.Bool("logreg", false, "evaluate the logistic-regression baseline instead of boosted trees")
+	sCurve := fs.Bool("s-curve", false, "also print accuracy and S, V Se/+P for thresholds on P(S) (a beat is S when P(S) ≥ t)")
 	positions := positionsFlag(fs, "positions", beatclass.PositionsReference, "beats scored")
 	trainPositions := positionsFlag(fs, "train-positions", "", "training beats (default: as --positions)")
 	if done, err := parseFlags(fs, env, args); done {
 		return err
 	}
-	if *data == "" || fs.NArg() > 0 {
+	if *data == "" || fs.NArg() > 0 || (*sCurve && *logreg) {
 		fs.Usage()
 		return errUsage
 	}
@@ -333,6 +334,7 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 	}
 	res, err := beatclass.CrossValidate(ctx, recs, beatclass.CVConfig{
 		Folds: *folds, Seed: *seed, AdaptMinutes: *adapt, AdaptBoost: *adaptBoost, Model: &mc, LogReg: *logreg, Test: test,
+		Probabilities: *sCurve,
 		Progress: func(f beatclass.Fold) {
 			c := &f.Confusion
 			fmt.Fprintf(env.Stderr, "fold %v: %d rounds, accuracy %.2f %%, S %d/%d (+%d false), V %d/%d (+%d false) (%s)\n", f.Test, f.Rounds,
@@ -361,6 +363,18 @@ func modelCV(ctx context.Context, env *Env, args []string) error {
 	if *adapt > 0 {
 		fmt.Fprintf(env.Stdout, "patient-adapted with the first %g minutes of reference labels, same beats:\n", *adapt)
 		adapted.Print(env.Stdout)
+	}
+	if *sCurve {
+		scored := test
+		if scored == nil {
+			scored = recs
+		}
+		curve, err := beatclass.CVCurve(res, scored, []float64{0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, "global models, all beats, a beat called S when P(S) ≥ t (after the AF and prematurity rules), otherwise the likeliest of N, V, F:")
+		beatclass.PrintCurve(env.Stdout, curve)
 	}
 	fmt.Fprintln(env.Stdout, "published inter-patient results (DS1→DS2): de Chazal 2004 accuracy 86.2 %; Mar 2011 89.9 %; Zhang 2014 86.7 % (S Se 79.1 / +P 36.0, V Se 85.5 / +P 92.7); Mondéjar-Guerra 2019 94.5 %")
 	return nil

@@ -130,9 +130,11 @@ func (c *Classifier) Label(f *Features) []byte {
 			if c.local != nil {
 				c.model.Proba(f.Row(i), mg)
 				notInAF(f.Row(i), mg, true)
+				premature(f.Row(i), mg, true)
 				c.local.mix(f.Row(i), mg)
 			} else {
 				notInAF(f.Row(i), mg, false)
+				premature(f.Row(i), mg, false)
 			}
 			out[i] = modelClasses[ml.Argmax(mg)]
 		}
@@ -175,6 +177,7 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	c.model.Proba(row, p[:])
 	mk := ml.Argmax(p[:])
 	af := notInAF(row, p[:], true)
+	early := premature(row, p[:], true)
 	gk := ml.Argmax(p[:])
 	gate, votes := 0.0, [len(modelClasses)]int{}
 	if c.local != nil {
@@ -198,9 +201,13 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 		res.Top = append(res.Top, Attribution{Feature: c.names[j], Value: float64(row[j]), SHAP: phi[j]})
 	}
 	res.Explanation = explain(row, phi)
-	if af && mk != gk {
+	switch {
+	case af && mk != gk:
 		res.Explanation = fmt.Sprintf("irregular rhythm (RR changes by %.0f %% beat to beat), so a normal-looking beat is not called supraventricular, %s",
 			100*row[fRRIrregLong], res.Explanation)
+	case early && mk != gk:
+		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats), so called supraventricular, %s",
+			row[fCorrQRS], 100*(1-row[fRRPreNN]), row[fRRPre], row[fRRPre]/row[fRRPreNN], res.Explanation)
 	}
 	if gate >= 0.5 {
 		local := fmt.Sprintf("like the beats labelled %c for this patient (%d of the %d nearest)", res.Class, votes[k], localK)
@@ -222,9 +229,11 @@ func (c *Classifier) label(row []float32, mg []float64) byte {
 	if c.local == nil {
 		c.model.Margins(row, mg)
 		notInAF(row, mg, false)
+		premature(row, mg, false)
 	} else {
 		c.model.Proba(row, mg)
 		notInAF(row, mg, true)
+		premature(row, mg, true)
 		c.local.mix(row, mg)
 	}
 	return modelClasses[ml.Argmax(mg)]

@@ -49,6 +49,7 @@ const (
 	fRRPostNN            // RRpost / median NN interval of the last 48
 	fRRIrregLong         // median |ΔRR| / median RR over the last 48 intervals (AF context)
 	fRRNNLong            // median RR / median NN interval over the last 48
+	fRRPreEarly          // RRpre / NN median for a beat in an early sequence begun abruptly, else 1 (rhythm.go)
 	fWave0               // first down-sampled waveform point; nWave points follow
 )
 
@@ -68,7 +69,7 @@ func FeatureNames() []string {
 		"rr_irregularity", "rr_pre/centred",
 		"qrs_width", "r_amp", "s_amp", "qrs_pp", "slope_up", "slope_down", "qrs_area", "t_max", "t_min",
 		"p_amp", "corr", "corr_qrs", "corr_p", "rms_diff", "width_ratio", "pp_ratio", "r_amp_ratio",
-		"noise", "wander", "rr_pre/nn", "rr_post/nn", "rr_irregularity_long", "rr_median/nn"}
+		"noise", "wander", "rr_pre/nn", "rr_post/nn", "rr_irregularity_long", "rr_median/nn", "rr_pre/nn_early"}
 	for _, o := range waveOffsets {
 		n = append(n, fmt.Sprintf("wave%+dms", int(math.Round(o*1000))))
 	}

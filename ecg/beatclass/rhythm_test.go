@@ -124,3 +124,79 @@ func TestNotInAF(t *testing.T) {
 		})
 	}
 }
+
+func TestPremature(t *testing.T) {
+	nan := float32(math.NaN())
+	inf := math.Inf(-1)
+	tests := []struct {
+		name     string
+		pre, qrs float32 // fRRPreNN, fCorrQRS
+		irr      float32 // fRRIrregLong
+		in       []float64
+		prob     bool
+		want     []float64
+		called   bool
+	}{
+		{"on time keeps N", 0.95, 0.99, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"premature normal QRS: N probability to S", 0.65, 0.99, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0, 0.7 / 0.8, 0.1 / 0.8, 0}, true},
+		{"premature normal QRS: N margin to S", 0.65, 0.99, 0.02, []float64{3, 1, 0, 0}, false, []float64{inf, 3, 0, 0}, true},
+		{"premature, unknown irregularity", 0.65, 0.99, nan, []float64{3, 1, 0, 0}, false, []float64{inf, 3, 0, 0}, true},
+		{"premature but V stays V", 0.65, 0.99, 0.02, []float64{0.3, 0.1, 0.6, 0}, true, []float64{0.3, 0.1, 0.6, 0}, false},
+		{"premature wide QRS keeps N", 0.65, 0.8, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"premature in AF keeps N", 0.65, 0.99, 0.2, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"unknown prematurity keeps N", nan, 0.99, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fRRPreEarly], row[fCorrQRS], row[fRRIrregLong] = tc.pre, tc.qrs, tc.irr
+			got := append([]float64(nil), tc.in...)
+			called := premature(row, got, tc.prob)
+			for k := range got {
+				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
+					t.Errorf("premature(%v, %v) = %v, want %v", tc.name, tc.in, got, tc.want)
+					break
+				}
+			}
+			if called != tc.called {
+				t.Errorf("premature(%v) reported %v, want %v", tc.name, called, tc.called)
+			}
+		})
+	}
+}
+
+func TestRhythmEarly(t *testing.T) {
+	// A run of 30 N-like beats at 0.5 s after a regular 0.8 s rhythm (a
+	// supraventricular tachycardia: abrupt onset), and a sinus rhythm
+	// speeding up by 1 % a beat from 0.8 s to 0.5 s and staying there.
+	run := make([]float64, 200)
+	gradual := make([]float64, 200)
+	for i := range run {
+		run[i] = 0.8
+		if i >= 100 && i < 130 {
+			run[i] = 0.5
+		}
+		gradual[i] = max(0.5, 0.8*math.Pow(0.99, float64(max(0, i-100))))
+	}
+	tests := []struct {
+		name   string
+		rr     []float64
+		beat   int
+		lo, hi float32
+	}{
+		{"regular rhythm", run, 90, 1, 1},
+		{"first beat of the run", run, 100, 0.6, 0.65},
+		{"last beat of a 30-beat run: the run is not the reference", run, 129, 0.6, 0.65},
+		{"after the run", run, 131, 1, 1},
+		{"gradual speeding up is not early", gradual, 160, 1, 1},
+		{"nor after it", gradual, 199, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := rhythmRows(tc.rr, nil)[tc.beat][fRRPreEarly]
+			if !(got >= tc.lo && got <= tc.hi) {
+				t.Errorf("rr_pre/nn_early of beat %d = %v, want in [%v, %v]", tc.beat, got, tc.lo, tc.hi)
+			}
+		})
+	}
+}

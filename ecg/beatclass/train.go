@@ -170,6 +170,9 @@ type Fold struct {
 	Confusion Confusion
 	Adapted   Confusion // patient-adaptive result (after the window), if requested
 	Rounds    int
+	// Prob holds, per test record in Test order, the global model's
+	// Probabilities of its beats when CVConfig.Probabilities is set.
+	Prob [][]float32
 }
 
 // CVConfig controls CrossValidate.
@@ -193,8 +196,11 @@ type CVConfig struct {
 	// LogReg evaluates the baseline instead: a multinomial logistic
 	// regression (L2, standardised features, same class weights) per fold.
 	// AdaptMinutes is ignored.
-	LogReg   bool
-	Progress func(Fold)
+	LogReg bool
+	// Probabilities keeps each test record's class probabilities in
+	// Fold.Prob (for SCurve).
+	Probabilities bool
+	Progress      func(Fold)
 }
 
 // CrossValidate estimates accuracy on unseen patients: records are split
@@ -256,6 +262,9 @@ func CrossValidate(ctx context.Context, recs []*Recording, cfg CVConfig) ([]Fold
 				fold.Rounds = rep.Rounds
 				for _, r := range test {
 					fold.Test = append(fold.Test, r.Name)
+					if cfg.Probabilities {
+						fold.Prob = append(fold.Prob, c.Probabilities(r.Features))
+					}
 					if cfg.AdaptMinutes > 0 {
 						// Missed beats are not counted here: they are
 						// not split by time.
