@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -172,19 +173,17 @@ func (m *Monitor) Observe(ctx context.Context, samples []vigil.Sample) {
 		one(ids[0])
 		return
 	}
-	next := make(chan string)
+	// Workers take the next patient from a shared counter (a batch of
+	// random devices has hundreds of patients: no channel hand-off each).
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(observeWorkers, len(ids)) {
 		wg.Go(func() {
-			for id := range next {
-				one(id)
+			for i := next.Add(1) - 1; i < int64(len(ids)); i = next.Add(1) - 1 {
+				one(ids[i])
 			}
 		})
 	}
-	for _, id := range ids {
-		next <- id
-	}
-	close(next)
 	wg.Wait()
 }
 

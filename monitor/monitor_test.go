@@ -20,7 +20,7 @@ type rig struct {
 	mon     *monitor.Monitor
 }
 
-func newRig(t *testing.T, dir string, now time.Time) *rig {
+func newRig(t testing.TB, dir string, now time.Time) *rig {
 	t.Helper()
 	ctx := context.Background()
 	r := &rig{dir: dir, now: now}
