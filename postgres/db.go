@@ -74,30 +74,12 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	pool, err := openPool(ctx, url, &o)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse connection string: %w", err)
-	}
-	switch {
-	case o.maxConns > 0:
-		cfg.MaxConns = o.maxConns
-	case !strings.Contains(url, "pool_max_conns"):
-		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: open pool: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: connect: %w", err)
-	}
-	if err := migrate(ctx, pool, o.log); err != nil {
-		pool.Close()
 		return nil, err
 	}
 	if o.writers <= 0 {
-		o.writers = max(1, min(2*runtime.GOMAXPROCS(0), int(cfg.MaxConns)/2))
+		o.writers = max(1, min(2*runtime.GOMAXPROCS(0), int(pool.Config().MaxConns)/2))
 	}
 	db := &DB{pool: pool, log: o.log, maxRetries: o.maxRetries, reqs: make(chan *writeReq, 4*maxGroup)}
 	db.nextAnalyze.Store(firstAnalyze)
@@ -153,4 +135,33 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// openPool connects a pool to url (WithMaxConns or pool_max_conns in url,
+// else max(8, 4×GOMAXPROCS) connections), checks that the server answers
+// and applies pending migrations. o.log must be set.
+func openPool(ctx context.Context, url string, o *options) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse connection string: %w", err)
+	}
+	switch {
+	case o.maxConns > 0:
+		cfg.MaxConns = o.maxConns
+	case !strings.Contains(url, "pool_max_conns"):
+		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := migrate(ctx, pool, o.log); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
 }

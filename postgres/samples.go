@@ -2,10 +2,8 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -63,32 +61,14 @@ func OpenSamples(ctx context.Context, url string, opts ...Option) (*Samples, err
 	if o.log == nil {
 		o.log = slog.New(slog.DiscardHandler)
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	pool, err := openPool(ctx, url, &o)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: parse connection string: %w", err)
-	}
-	switch {
-	case o.maxConns > 0:
-		cfg.MaxConns = o.maxConns
-	case !strings.Contains(url, "pool_max_conns"):
-		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: open pool: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: connect: %w", err)
-	}
-	if err := migrate(ctx, pool, o.log); err != nil {
-		pool.Close()
 		return nil, err
 	}
 	if o.writers <= 0 {
 		o.writers = max(4, 2*runtime.GOMAXPROCS(0))
 	}
-	o.writers = min(o.writers, int(cfg.MaxConns)/2)
+	o.writers = min(o.writers, int(pool.Config().MaxConns)/2)
 	s := &Samples{pool: pool, log: o.log, jobs: make(chan *sampleJob, 4*o.writers),
 		series: make(map[seriesKey]int64), parts: make(map[int]bool)}
 	for range max(1, o.writers) {
