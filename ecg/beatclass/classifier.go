@@ -207,7 +207,7 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 			100*row[fRRIrregLong], res.Explanation)
 	case early && mk != gk:
 		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats), so called supraventricular, %s",
-			row[fCorrQRS], 100*(1-row[fRRPreNN]), row[fRRPre], row[fRRPre]/row[fRRPreNN], res.Explanation)
+			row[fCorrQRS], 100*(1-row[fRRPreEarly]), row[fRRPre], row[fRRPre]/row[fRRPreEarly], res.Explanation)
 	}
 	if gate >= 0.5 {
 		local := fmt.Sprintf("like the beats labelled %c for this patient (%d of the %d nearest)", res.Class, votes[k], localK)
