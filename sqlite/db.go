@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -124,43 +125,54 @@ func (db *DB) checkpointer() {
 	}
 }
 
-// Open opens (creating if needed) the store in dir/vigil.db and applies
-// any pending migrations. The context bounds the opening only.
-func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
-	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: 64, busy: 5000, cacheKiB: 64 << 10, mmapBytes: 256 << 20}
+// openFile applies opts over the defaults (batch being the default group
+// size), checks them, creates dir, and returns the configuration, the path
+// of file in dir and a function making its DSN: the pragmas every
+// connection of a Vigil database file gets (WAL, the synchronous setting,
+// page cache, memory map, busy timeout), then pragmas, then extra.
+func openFile(dir, file string, batch int, opts []Option, pragmas ...string) (config, string, func(extra ...string) string, error) {
+	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: batch, busy: 5000, cacheKiB: 64 << 10, mmapBytes: 256 << 20}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	switch cfg.sync {
 	case SyncFull, SyncNormal:
 	default:
-		return nil, vigil.Errorf(vigil.ErrInvalid, "unknown synchronous setting %q", cfg.sync)
+		return cfg, "", nil, vigil.Errorf(vigil.ErrInvalid, "unknown synchronous setting %q", cfg.sync)
 	}
 	if cfg.readers < 1 || cfg.batch < 1 {
-		return nil, vigil.Errorf(vigil.ErrInvalid, "readers and batch must be positive")
+		return cfg, "", nil, vigil.Errorf(vigil.ErrInvalid, "readers and batch must be positive")
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("sqlite: create directory: %w", err)
+		return cfg, "", nil, fmt.Errorf("sqlite: create directory: %w", err)
 	}
-	path := filepath.Join(dir, FileName)
-	pragmas := []string{
+	path := filepath.Join(dir, file)
+	base := append([]string{
 		fmt.Sprintf("busy_timeout(%d)", cfg.busy),
 		"journal_mode(WAL)",
 		"synchronous(" + string(cfg.sync) + ")",
-		"foreign_keys(1)",
 		fmt.Sprintf("cache_size(-%d)", cfg.cacheKiB),
 		fmt.Sprintf("mmap_size(%d)", cfg.mmapBytes),
 		"temp_store(MEMORY)",
-	}
+	}, pragmas...)
 	dsn := func(extra ...string) string {
 		q := url.Values{}
-		for _, p := range append(pragmas, extra...) {
+		for _, p := range append(slices.Clip(base), extra...) {
 			q.Add("_pragma", p)
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
+	return cfg, path, dsn, nil
+}
+
+// Open opens (creating if needed) the store in dir/vigil.db and applies
+// any pending migrations. The context bounds the opening only.
+func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
+	cfg, path, dsn, err := openFile(dir, FileName, 64, opts, "foreign_keys(1)")
+	if err != nil {
+		return nil, err
+	}
 	db := &DB{path: path, batch: cfg.batch, sync: cfg.sync, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
-	var err error
 	if db.write, err = sql.Open("sqlite", dsn(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}

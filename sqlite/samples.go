@@ -5,10 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -128,38 +124,11 @@ type Samples struct {
 // transaction groups, default 256) apply. The context bounds the opening
 // only.
 func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, error) {
-	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: 256, busy: 5000, cacheKiB: 64 << 10, mmapBytes: 256 << 20}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	switch cfg.sync {
-	case SyncFull, SyncNormal:
-	default:
-		return nil, vigil.Errorf(vigil.ErrInvalid, "unknown synchronous setting %q", cfg.sync)
-	}
-	if cfg.readers < 1 || cfg.batch < 1 {
-		return nil, vigil.Errorf(vigil.ErrInvalid, "readers and batch must be positive")
-	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("sqlite: create directory: %w", err)
-	}
-	path := filepath.Join(dir, SamplesFileName)
-	dsn := func(extra ...string) string {
-		q := url.Values{}
-		for _, p := range append([]string{
-			fmt.Sprintf("busy_timeout(%d)", cfg.busy),
-			"journal_mode(WAL)",
-			"synchronous(" + string(cfg.sync) + ")",
-			fmt.Sprintf("cache_size(-%d)", cfg.cacheKiB),
-			fmt.Sprintf("mmap_size(%d)", cfg.mmapBytes),
-			"temp_store(MEMORY)",
-		}, extra...) {
-			q.Add("_pragma", p)
-		}
-		return "file:" + path + "?" + q.Encode()
+	cfg, path, dsn, err := openFile(dir, SamplesFileName, 256, opts)
+	if err != nil {
+		return nil, err
 	}
 	s := &Samples{path: path, jobs: make(chan *sampleJob), stop: make(chan struct{}), done: make(chan struct{})}
-	var err error
 	if s.write, err = sql.Open("sqlite", dsn(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))); err != nil {
 		return nil, fmt.Errorf("sqlite: open samples: %w", err)
 	}
