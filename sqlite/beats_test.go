@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,36 +11,9 @@ import (
 	"github.com/vigilhealth/vigil/storetest"
 )
 
-// beatDirs keeps one directory per test (the suite's Reopen rule).
-type beatDirs struct {
-	mu   sync.Mutex
-	dirs map[*testing.T]string
-}
-
-func (d *beatDirs) open(t *testing.T) storetest.BeatStores {
-	t.Helper()
-	d.mu.Lock()
-	dir, ok := d.dirs[t]
-	if !ok {
-		dir = t.TempDir()
-		d.dirs[t] = dir
-	}
-	d.mu.Unlock()
-	s, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatalf("OpenSamples(%s) = %v", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("Close() = %v", err)
-		}
-	})
-	return s
-}
-
 func TestBeats(t *testing.T) {
-	d := &beatDirs{dirs: map[*testing.T]string{}}
-	storetest.TestBeats(t, d.open)
+	d := &sampleDirs{dirs: map[*testing.T]string{}}
+	storetest.TestBeats(t, func(t *testing.T) storetest.BeatStores { return d.open(t) })
 }
 
 // BenchmarkBeatsDiskSize stores 24 hours of one lead's beats at 75/min

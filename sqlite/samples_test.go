@@ -15,14 +15,15 @@ import (
 	"github.com/vigilhealth/vigil/storetest"
 )
 
-// sampleDirs keeps one directory per test, so that the conformance suite's
-// Reopen rule gets the same storage back from a second open.
+// sampleDirs keeps one directory per test, so that the conformance suites'
+// Reopen rules get the same storage back from a second open.
 type sampleDirs struct {
 	mu   sync.Mutex
 	dirs map[*testing.T]string
 }
 
-func (d *sampleDirs) open(t *testing.T) vigil.SampleStore {
+// open opens the test's sample store (closed when the test ends).
+func (d *sampleDirs) open(t *testing.T) *sqlite.Samples {
 	t.Helper()
 	d.mu.Lock()
 	dir, ok := d.dirs[t]
@@ -45,7 +46,7 @@ func (d *sampleDirs) open(t *testing.T) vigil.SampleStore {
 
 func TestSamples(t *testing.T) {
 	d := &sampleDirs{dirs: map[*testing.T]string{}}
-	storetest.TestSamples(t, d.open)
+	storetest.TestSamples(t, func(t *testing.T) vigil.SampleStore { return d.open(t) })
 }
 
 // BenchmarkSamples runs the shared sample benchmarks. VIGIL_SAMPLE_SYNC=NORMAL
