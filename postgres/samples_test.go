@@ -10,14 +10,15 @@ import (
 	"github.com/vigilhealth/vigil/storetest"
 )
 
-// sampleSchemas keeps one schema per test, so that the conformance suite's
-// Reopen rule gets the same storage back from a second open.
+// sampleSchemas keeps one schema per test, so that the conformance suites'
+// Reopen rules get the same storage back from a second open.
 type sampleSchemas struct {
 	mu   sync.Mutex
 	urls map[*testing.T]string
 }
 
-func (d *sampleSchemas) open(t *testing.T) vigil.SampleStore {
+// open opens the test's sample store (closed when the test ends).
+func (d *sampleSchemas) open(t *testing.T) *postgres.Samples {
 	t.Helper()
 	d.mu.Lock()
 	url, ok := d.urls[t]
@@ -32,7 +33,7 @@ func (d *sampleSchemas) open(t *testing.T) vigil.SampleStore {
 }
 
 // openSamples opens the sample store at url, closed when t ends.
-func openSamples(t testing.TB, url string) vigil.SampleStore {
+func openSamples(t testing.TB, url string) *postgres.Samples {
 	t.Helper()
 	s, err := postgres.OpenSamples(t.Context(), url)
 	if err != nil {
@@ -48,7 +49,7 @@ func openSamples(t testing.TB, url string) vigil.SampleStore {
 
 func TestSamples(t *testing.T) {
 	d := &sampleSchemas{urls: map[*testing.T]string{}}
-	storetest.TestSamples(t, d.open)
+	storetest.TestSamples(t, func(t *testing.T) vigil.SampleStore { return d.open(t) })
 }
 
 // BenchmarkSamples runs the shared sample benchmarks on PostgreSQL, each
