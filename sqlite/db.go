@@ -129,7 +129,15 @@ func (db *DB) checkpointer() {
 // size), checks them, creates dir, and returns the configuration, the path
 // of file in dir and a function making its DSN: the pragmas every
 // connection of a Vigil database file gets (WAL, the synchronous setting,
-// page cache, memory map, busy timeout), then pragmas, then extra.
+// page cache, busy timeout), then pragmas, then extra.
+//
+// Only the writer maps the file into memory (writerPragmas). A read
+// connection that finds the database changed since its last transaction
+// drops its page cache and, with a memory map, unmaps the whole file and
+// faults every page it touches back in: with the commits of audited reads
+// and device ingest arriving every millisecond or so, that made an audited
+// read cost twice the CPU of one through the page cache (A/B in
+// README #2).
 func openFile(dir, file string, batch int, opts []Option, pragmas ...string) (config, string, func(extra ...string) string, error) {
 	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: batch, busy: 5000, cacheKiB: 64 << 10, mmapBytes: 256 << 20}
 	for _, o := range opts {
@@ -152,7 +160,6 @@ func openFile(dir, file string, batch int, opts []Option, pragmas ...string) (co
 		"journal_mode(WAL)",
 		"synchronous(" + string(cfg.sync) + ")",
 		fmt.Sprintf("cache_size(-%d)", cfg.cacheKiB),
-		fmt.Sprintf("mmap_size(%d)", cfg.mmapBytes),
 		"temp_store(MEMORY)",
 	}, pragmas...)
 	dsn := func(extra ...string) string {
@@ -165,6 +172,12 @@ func openFile(dir, file string, batch int, opts []Option, pragmas ...string) (co
 	return cfg, path, dsn, nil
 }
 
+// writerPragmas are the extra pragmas of a file's writer connection: its
+// checkpoint threshold and the memory map.
+func (cfg config) writerPragmas() []string {
+	return []string{fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages), fmt.Sprintf("mmap_size(%d)", cfg.mmapBytes)}
+}
+
 // Open opens (creating if needed) the store in dir/vigil.db and applies
 // any pending migrations. The context bounds the opening only.
 func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
@@ -173,7 +186,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{path: path, batch: cfg.batch, sync: cfg.sync, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{})}
-	if db.write, err = sql.Open("sqlite", dsn(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))); err != nil {
+	if db.write, err = sql.Open("sqlite", dsn(cfg.writerPragmas()...)); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	db.write.SetMaxOpenConns(1)

@@ -129,7 +129,7 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 		return nil, err
 	}
 	s := &Samples{path: path, jobs: make(chan *sampleJob), stop: make(chan struct{}), done: make(chan struct{})}
-	if s.write, err = sql.Open("sqlite", dsn(fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))); err != nil {
+	if s.write, err = sql.Open("sqlite", dsn(cfg.writerPragmas()...)); err != nil {
 		return nil, fmt.Errorf("sqlite: open samples: %w", err)
 	}
 	s.write.SetMaxOpenConns(1)
