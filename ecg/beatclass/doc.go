@@ -11,7 +11,10 @@
 // and from the QRS morphology of channel 0, here also compared with the
 // patient's running median beat after aligning the beat to it (align.go).
 // A beat the model calls S in an irregularly irregular rhythm (atrial
-// fibrillation) is called N (rhythm.go). A gradient-boosted tree
+// fibrillation) is called N, and a beat it calls N whose QRS matches the
+// patient's usual one but that comes early (premature against the NN
+// rhythm, abruptly or in a run) is called S: the trees judge the shape, the
+// rhythm decides between N and S (rhythm.go). A gradient-boosted tree
 // model (package ml) trained on the MIT-BIH DS1 records labels the beats;
 // TreeSHAP attributions, grouped into clinical concepts (prematurity,
 // compensatory pause, QRS width, shape unlike the patient's usual beat…),

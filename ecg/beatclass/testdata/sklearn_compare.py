@@ -77,7 +77,7 @@ def main():
             ruled[CLASSES.index(a), CLASSES.index(c)] += 1
     cv_wall, cv_cpu = time.time() - t0, time.process_time() - c0
     report("11-fold grouped CV, scikit-learn HistGradientBoostingClassifier, raw predictions", raw)
-    report("same, with Vigil's Q and AF rules (as vigil model cv prints)", ruled)
+    report("same, with Vigil's Q, AF and prematurity rules (as vigil model cv prints)", ruled)
     print("CV time %.1f s wall, %.1f s CPU" % (cv_wall, cv_cpu))
     tr = y != "Q"
     t0, c0 = time.time(), time.process_time()
