@@ -205,9 +205,12 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	case af && mk != gk:
 		res.Explanation = fmt.Sprintf("irregular rhythm (RR changes by %.0f %% beat to beat), so a normal-looking beat is not called supraventricular, %s",
 			100*row[fRRIrregLong], res.Explanation)
-	case early && mk != gk:
+	case early && mk != gk && row[fRRPreEarly] < svPremature:
 		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats), so called supraventricular, %s",
 			row[fCorrQRS], 100*(1-row[fRRPreEarly]), row[fRRPre], row[fRRPre]/row[fRRPreEarly], res.Explanation)
+	case early && mk != gk:
+		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats) with a P-wave region unlike the usual beat (correlation %.2f), so called supraventricular, %s",
+			row[fCorrQRS], 100*(1-row[fRRPreNN]), row[fRRPre], row[fRRPre]/row[fRRPreNN], row[fCorrP], res.Explanation)
 	}
 	if gate >= 0.5 {
 		local := fmt.Sprintf("like the beats labelled %c for this patient (%d of the %d nearest)", res.Class, votes[k], localK)

@@ -79,6 +79,17 @@ func TestPrematurityRule(t *testing.T) {
 	if want := "25 % premature (RR 0.80 s vs 1.07 s between normal beats), so called supraventricular"; r.Class != 'S' || !strings.Contains(r.Explanation, want) {
 		t.Errorf("ClassifyRow(beat 20, early 0.75) = %c %q, want S explained by %q", r.Class, r.Explanation, want)
 	}
+	// Mildly premature with an unusual P wave: the rule's second arm.
+	row = append(row[:0], f.Row(20)...)
+	row[fRRPreNN], row[fCorrP] = 0.85, 0
+	c.model.Proba(row, p[:])
+	if p[0] <= p[1] {
+		t.Fatalf("trees on the row with an unusual P wave: %v, want N (the rule's case)", p)
+	}
+	r = c.ClassifyRow(row)
+	if want := "15 % premature (RR 0.80 s vs 0.94 s between normal beats) with a P-wave region unlike the usual beat (correlation 0.00), so called supraventricular"; r.Class != 'S' || !strings.Contains(r.Explanation, want) {
+		t.Errorf("ClassifyRow(beat 20, rr_pre/nn 0.85, corr_p 0) = %c %q, want S explained by %q", r.Class, r.Explanation, want)
+	}
 }
 
 func TestProbabilitiesAndCurve(t *testing.T) {

@@ -128,38 +128,47 @@ func TestNotInAF(t *testing.T) {
 func TestPremature(t *testing.T) {
 	nan := float32(math.NaN())
 	inf := math.Inf(-1)
+	type beat struct {
+		early, nn, qrs, p, irr float32 // fRRPreEarly, fRRPreNN, fCorrQRS, fCorrP, fRRIrregLong
+	}
+	normal := beat{1, 1, 0.99, 0.95, 0.02}
+	early := beat{0.65, 0.65, 0.99, 0.95, 0.02}
+	with := func(b beat, f func(*beat)) beat { f(&b); return b }
 	tests := []struct {
-		name     string
-		pre, qrs float32 // fRRPreNN, fCorrQRS
-		irr      float32 // fRRIrregLong
-		in       []float64
-		prob     bool
-		want     []float64
-		called   bool
+		name   string
+		b      beat
+		in     []float64
+		prob   bool
+		want   []float64
+		called bool
 	}{
-		{"on time keeps N", 0.95, 0.99, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
-		{"premature normal QRS: N probability to S", 0.65, 0.99, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0, 0.7 / 0.8, 0.1 / 0.8, 0}, true},
-		{"premature normal QRS: N margin to S", 0.65, 0.99, 0.02, []float64{3, 1, 0, 0}, false, []float64{inf, 3, 0, 0}, true},
-		{"premature, unknown irregularity", 0.65, 0.99, nan, []float64{3, 1, 0, 0}, false, []float64{inf, 3, 0, 0}, true},
-		{"premature but V stays V", 0.65, 0.99, 0.02, []float64{0.3, 0.1, 0.6, 0}, true, []float64{0.3, 0.1, 0.6, 0}, false},
-		{"premature wide QRS keeps N", 0.65, 0.8, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
-		{"premature in AF keeps N", 0.65, 0.99, 0.2, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
-		{"unknown prematurity keeps N", nan, 0.99, 0.02, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"on time keeps N", normal, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"early normal QRS: N probability to S", early, []float64{0.7, 0.2, 0.1, 0}, true, []float64{0, 0.7 / 0.8, 0.1 / 0.8, 0}, true},
+		{"early normal QRS: N margin to S", early, []float64{3, 1, 0, 0}, false, []float64{inf, 3, 0, 0}, true},
+		{"early, unknown irregularity", with(early, func(b *beat) { b.irr = nan }), []float64{3, 1, 0, 0}, false, []float64{inf, 3, 0, 0}, true},
+		{"early but V stays V", early, []float64{0.3, 0.1, 0.6, 0}, true, []float64{0.3, 0.1, 0.6, 0}, false},
+		{"early wide QRS keeps N", with(early, func(b *beat) { b.qrs = 0.8 }), []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"early in AF keeps N", with(early, func(b *beat) { b.irr = 0.2 }), []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"premature but not early keeps N", with(normal, func(b *beat) { b.nn = 0.7 }), []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"unknown prematurity keeps N", with(normal, func(b *beat) { b.early, b.nn = nan, nan }), []float64{0.7, 0.2, 0.1, 0}, true, []float64{0.7, 0.2, 0.1, 0}, false},
+		{"mildly premature, unusual P wave: S", with(normal, func(b *beat) { b.nn, b.p = 0.85, 0 }), []float64{3, 1, 0, 0}, false, []float64{inf, 3, 0, 0}, true},
+		{"mildly premature, usual P wave keeps N", with(normal, func(b *beat) { b.nn = 0.85 }), []float64{3, 1, 0, 0}, false, []float64{3, 1, 0, 0}, false},
+		{"on time, unusual P wave keeps N", with(normal, func(b *beat) { b.p = 0 }), []float64{3, 1, 0, 0}, false, []float64{3, 1, 0, 0}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			row := make([]float32, NumFeatures)
-			row[fRRPreEarly], row[fCorrQRS], row[fRRIrregLong] = tc.pre, tc.qrs, tc.irr
+			row[fRRPreEarly], row[fRRPreNN], row[fCorrQRS], row[fCorrP], row[fRRIrregLong] = tc.b.early, tc.b.nn, tc.b.qrs, tc.b.p, tc.b.irr
 			got := append([]float64(nil), tc.in...)
 			called := premature(row, got, tc.prob)
 			for k := range got {
 				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
-					t.Errorf("premature(%v, %v) = %v, want %v", tc.name, tc.in, got, tc.want)
+					t.Errorf("premature(%+v, %v) = %v, want %v", tc.b, tc.in, got, tc.want)
 					break
 				}
 			}
 			if called != tc.called {
-				t.Errorf("premature(%v) reported %v, want %v", tc.name, called, tc.called)
+				t.Errorf("premature(%+v) reported %v, want %v", tc.b, called, tc.called)
 			}
 		})
 	}

@@ -8,8 +8,8 @@ The matrix is printed twice: the learner's raw predictions, and after the
 rules Vigil's Label applies to any model's output (a beat with a flat or
 missing QRS or noise above twice its amplitude is Q; in rhythm.go, a beat
 called S while the long RR irregularity exceeds 0.1 is N, the AF rule, and
-a beat called N with a normal QRS that is early in a regular rhythm is S,
-the prematurity rule), which is what `vigil model cv` prints. Not a
+a beat called N with a normal QRS that is early, or mildly premature with
+an unusual P wave, in a regular rhythm is S, the prematurity rule), which is what `vigil model cv` prints. Not a
 dependency of Vigil.
 
     vigil model features --data DIR > features.csv
@@ -35,9 +35,11 @@ def vigil_rules(names, X, pred):
     pp, noise = X[:, names.index("qrs_pp")], X[:, names.index("noise")]
     irr = X[:, names.index("rr_irregularity_long")]
     early, cq = X[:, names.index("rr_pre/nn_early")], X[:, names.index("corr_qrs")]
+    nn, cp = X[:, names.index("rr_pre/nn")], X[:, names.index("corr_p")]
     out = pred.copy()
     out[(out == "S") & (irr > 0.1)] = "N"
-    out[(out == "N") & (early < 0.8) & (cq >= 0.9) & ~(irr > 0.1)] = "S"
+    early = (early < 0.8) | ((nn < 0.9) & (cp < 0.3))
+    out[(out == "N") & early & (cq >= 0.9) & ~(irr > 0.1)] = "S"
     out[np.isnan(pp) | (pp < 0.03) | (noise > 2)] = "Q"
     return out
 
