@@ -114,68 +114,92 @@ func BenchmarkSamplesDiskSize(b *testing.B) {
 }
 
 // TestSamplesFailedBatchAlone checks that a batch whose insert fails
-// inside the shared transaction fails alone: the writer rolls the group
-// back and commits the other batches on their own. A trigger added to
-// samples.db from outside makes inserting the value 666 fail.
+// inside the shared transaction fails alone (the writer rolls the group
+// back and commits the other batches on their own), for batches of new
+// samples and for batches whose series have later samples stored already
+// (looked up before they are inserted). A trigger added to samples.db
+// from outside makes inserting the value 666 fail.
 func TestSamplesFailedBatchAlone(t *testing.T) {
-	dir := t.TempDir()
-	s, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.SamplesFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER refuse_666 BEFORE INSERT ON sample WHEN NEW.value = 666
-		BEGIN SELECT RAISE(ABORT, 'value 666 refused'); END`); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	const batches, perBatch, bad = 24, 300, 7
-	errs := make([]error, batches)
-	var wg sync.WaitGroup
-	for b := range batches {
-		wg.Go(func() {
-			batch := make([]vigil.Sample, perBatch)
-			for i := range batch {
-				batch[i] = vigil.Sample{Patient: fmt.Sprintf("p%d", i%50), Code: "8867-4", Device: "d",
-					Time: t0.Add(time.Duration(b*perBatch+i) * time.Second), Value: 70, Unit: "/min", Source: "test"}
+	for _, tc := range []struct {
+		name   string
+		shared bool // the batches write the same series, in any order
+	}{{"new samples", false}, {"late samples", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := sqlite.OpenSamples(t.Context(), dir)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if b == bad {
-				batch[perBatch-1].Value = 666 // the last row: the batch's other rows went in first
+			defer s.Close()
+			db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.SamplesFileName))
+			if err != nil {
+				t.Fatal(err)
 			}
-			stored, err := s.AppendSamples(t.Context(), batch)
-			if err == nil && len(stored) != perBatch {
-				err = fmt.Errorf("%d results for %d samples", len(stored), perBatch)
+			defer db.Close()
+			if _, err := db.Exec(`CREATE TRIGGER refuse_666 BEFORE INSERT ON sample WHEN NEW.value = 666
+				BEGIN SELECT RAISE(ABORT, 'value 666 refused'); END`); err != nil {
+				t.Fatal(err)
 			}
-			for i, ok := range stored {
-				if !ok && err == nil {
-					err = fmt.Errorf("sample %d reported duplicate", i)
+			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			const batches, perBatch, bad = 24, 300, 7
+			if tc.shared {
+				// Later samples of every series first: each batch is then late.
+				late := make([]vigil.Sample, 50)
+				for i := range late {
+					late[i] = vigil.Sample{Patient: fmt.Sprintf("p%d", i), Code: "8867-4", Device: "d",
+						Time: t0.Add(100 * time.Hour), Value: 70, Unit: "/min", Source: "test"}
+				}
+				if _, err := s.AppendSamples(t.Context(), late); err != nil {
+					t.Fatal(err)
 				}
 			}
-			errs[b] = err
-		})
-	}
-	wg.Wait()
-	for b, err := range errs {
-		if b == bad {
-			if err == nil || !strings.Contains(err.Error(), "666 refused") {
-				t.Errorf("batch %d (bad) = %v, want the trigger's error", b, err)
+			errs := make([]error, batches)
+			var wg sync.WaitGroup
+			for b := range batches {
+				wg.Go(func() {
+					batch := make([]vigil.Sample, perBatch)
+					for i := range batch {
+						patient := fmt.Sprintf("p%d", i%50)
+						if !tc.shared {
+							patient = fmt.Sprintf("p%d-%d", b, i%50)
+						}
+						batch[i] = vigil.Sample{Patient: patient, Code: "8867-4", Device: "d",
+							Time: t0.Add(time.Duration(b*perBatch+i) * time.Second), Value: 70, Unit: "/min", Source: "test"}
+					}
+					if b == bad {
+						batch[perBatch-1].Value = 666 // the last row: the batch's other rows went in first
+					}
+					stored, err := s.AppendSamples(t.Context(), batch)
+					if err == nil && len(stored) != perBatch {
+						err = fmt.Errorf("%d results for %d samples", len(stored), perBatch)
+					}
+					for i, ok := range stored {
+						if !ok && err == nil {
+							err = fmt.Errorf("sample %d reported duplicate", i)
+						}
+					}
+					errs[b] = err
+				})
 			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("batch %d = %v, want stored", b, err)
-		}
-	}
-	var n int
-	if err := db.QueryRow("SELECT count(*) FROM sample").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if want := (batches - 1) * perBatch; n != want {
-		t.Errorf("%d samples stored, want %d (every batch but the bad one, whole)", n, want)
+			wg.Wait()
+			for b, err := range errs {
+				if b == bad {
+					if err == nil || !strings.Contains(err.Error(), "666 refused") {
+						t.Errorf("batch %d (bad) = %v, want the trigger's error", b, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Errorf("batch %d = %v, want stored", b, err)
+				}
+			}
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM sample WHERE value = 70 AND t < ?", t0.Add(100*time.Hour).UnixMilli()).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if want := (batches - 1) * perBatch; n != want {
+				t.Errorf("%d samples stored, want %d (every batch but the bad one, whole)", n, want)
+			}
+		})
 	}
 }

@@ -145,13 +145,15 @@ type sampleWriter struct {
 	createdAttrs []attrKey
 
 	findSeries, newSeries, findAttr, newAttr, insertWave, claim *sql.Stmt
-	latest, probe                                               *sql.Stmt
+	latest                                                      *sql.Stmt
+	lookups                                                     map[int]*sql.Stmt // look-ups of n keys
 	inserts                                                     map[int]*sql.Stmt // multi-row INSERTs by row count
 	args                                                        []any
 	// top maps a series to a time at or after its latest stored sample
 	// (see runSamples). It may only err late: a time too late costs a
 	// look-up, one too early would take a duplicate for a new sample.
-	top map[int64]int64
+	top         map[int64]int64
+	fresh, late []int // runSamples' scratch
 }
 
 func (w *sampleWriter) prepare(ctx context.Context) error {
@@ -169,7 +171,6 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
 	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
 	w.latest = p("SELECT max(t) FROM sample WHERE series = ?")
-	w.probe = p("SELECT 1 FROM sample WHERE series = ? AND t = ?")
 	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
 	w.insertWave = p("INSERT OR IGNORE INTO waveform (series, start, end, rate, gain, unit, received, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
@@ -180,7 +181,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 }
 
 func (w *sampleWriter) close() {
-	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest, w.probe} {
+	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest} {
 		if st != nil {
 			st.Close()
 		}
@@ -188,14 +189,14 @@ func (w *sampleWriter) close() {
 	for _, st := range w.inserts {
 		st.Close()
 	}
+	for _, st := range w.lookups {
+		st.Close()
+	}
 }
 
-// maxSampleRows is the most rows of one multi-row INSERT; statements are
-// prepared for the powers of two up to it.
+// maxSampleRows is the most rows of one multi-row INSERT or look-up;
+// statements are prepared for the row counts met, up to it.
 const maxSampleRows = 256
-
-// sampleCols is the number of columns (parameters) of a sample row.
-const sampleCols = 5
 
 func (w *sampleWriter) exec(q string) error {
 	_, err := w.conn.ExecContext(context.Background(), q)
@@ -343,90 +344,158 @@ func (w *sampleWriter) run(j *sampleJob) error {
 	return w.runWave(ctx, j)
 }
 
-// runSamples writes the samples of j outside any savepoint (whose page
-// copies, one for every page a batch of random series touches, cost more
-// than the inserts), with multi-row INSERT OR IGNORE statements, and
-// tells the stored samples from duplicates without reading back:
+// runSamples writes the samples of j outside any savepoint. A savepoint
+// per batch made SQLite copy every page the batch touched into its
+// statement journal, which for readings from many devices (each on
+// another page) cost more than the inserts. So the writer tells new
+// samples from duplicates without rolling back:
 //
-// w.top holds, per series, a time at or after its latest stored sample
-// (read once per series, then kept up to date). A sample after that time
-// cannot be stored yet: it is new. Only a sample at or before it (late
-// data, a retry, a second copy in the batch) is looked up first, after the
-// rows pending in this job were inserted. Every insert must then insert
-// all its rows; if one does not, the bookkeeping is wrong, the job fails
-// (the group is retried job by job) and w.top is read again.
+//   - w.top holds, per series, a time at or after its latest stored sample
+//     (read once per series, then kept up to date). A sample after it is
+//     new: it goes into multi-row INSERTs, which must then insert every
+//     row.
+//   - The others (late data, a device's retry, a second copy in the batch,
+//     two messages of one device whose times interleave) are looked up
+//     together once the new ones are in, one query per 256 keys
+//     (`(series, t) IN (VALUES …)` on the primary key); those not found
+//     are inserted, the first copy of a key in the batch only.
 //
-// wrote reports whether a statement that writes ran, so that an error may
-// have left part of j written.
+// If an INSERT does not insert all its rows the bookkeeping was wrong: the
+// batch fails (the group is retried batch by batch) and w.top is read
+// again. wrote reports whether a statement that writes ran, so that an
+// error may have left part of j written.
 func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 	ctx := context.Background() // a statement is never canceled midway
-	defer clear(w.args)
-	w.args = w.args[:0]
-	pending := 0
-	flush := func() error {
-		for pending > 0 {
-			n := maxSampleRows
-			for n > pending {
-				n /= 2
-			}
-			st, err := w.insertN(ctx, n)
-			if err != nil {
-				return fmt.Errorf("sqlite: prepare sample insert: %w", err)
-			}
-			wrote = true
-			res, err := st.ExecContext(ctx, w.args[:n*sampleCols]...)
-			if err != nil {
-				return fmt.Errorf("sqlite: insert samples: %w", err)
-			}
-			if got, err := res.RowsAffected(); err != nil || got != int64(n) {
-				w.top = nil
-				return fmt.Errorf("sqlite: insert samples: %d of %d rows inserted (%v)", got, n, err)
-			}
-			rest := copy(w.args, w.args[n*sampleCols:])
-			clear(w.args[rest:])
-			w.args = w.args[:rest]
-			pending -= n
-		}
-		return nil
-	}
+	fresh, late := w.fresh[:0], w.late[:0]
+	defer func() { w.fresh, w.late = fresh[:0], late[:0] }()
 	for i := range j.samples {
-		s := &j.samples[i]
-		id, t := j.ids[i], s.Time.UnixMilli()
+		id, t := j.ids[i], j.samples[i].Time.UnixMilli()
 		top, err := w.topOf(ctx, id)
 		if err != nil {
-			return wrote, err
+			return false, err
 		}
-		if t <= top {
-			if err := flush(); err != nil {
-				return wrote, err
-			}
-			var one int
-			switch err := w.probe.QueryRowContext(ctx, id, t).Scan(&one); {
-			case err == nil:
-				// A duplicate. An Observation stored through FHIR carries a
-				// reading that came by another path first: it is now that
-				// Observation's.
-				if s.Source == fhirSource {
-					if _, err := w.claim.ExecContext(ctx, j.attrs[i], id, t, j.attrs[i]); err != nil {
-						return wrote, fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
-					}
-				}
-				continue
-			case !errors.Is(err, sql.ErrNoRows):
-				return wrote, fmt.Errorf("sqlite: look up sample: %w", err)
-			}
-		} else {
+		if t > top {
 			w.top[id] = t
-		}
-		w.args = append(w.args, id, t, s.Value, j.attrs[i], lag(t, s.Received))
-		j.stored[i] = true
-		if pending++; pending == maxSampleRows {
-			if err := flush(); err != nil {
-				return wrote, err
-			}
+			fresh = append(fresh, i)
+		} else {
+			late = append(late, i)
 		}
 	}
-	return wrote, flush()
+	if len(late) > 0 {
+		// Which keys of the late samples are stored, or come earlier in
+		// the batch?
+		have := make(map[sampleKey]bool, len(late)+len(fresh))
+		for rest := late; len(rest) > 0; {
+			n := min(len(rest), maxSampleRows)
+			if err := w.lookup(ctx, j, rest[:n], have); err != nil {
+				return false, err
+			}
+			rest = rest[n:]
+		}
+		stored := make(map[sampleKey]bool, len(have))
+		for k := range have {
+			stored[k] = true
+		}
+		for _, i := range fresh {
+			have[sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}] = true
+		}
+		for _, i := range late {
+			s := &j.samples[i]
+			k := sampleKey{j.ids[i], s.Time.UnixMilli()}
+			if have[k] {
+				if stored[k] && s.Source == fhirSource {
+					// An Observation stored through FHIR carries a reading
+					// that came by another path first: it is now that
+					// Observation's.
+					if _, err := w.claim.ExecContext(ctx, j.attrs[i], k.series, k.t, j.attrs[i]); err != nil {
+						return true, fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
+					}
+					wrote = true
+				}
+				continue
+			}
+			have[k] = true
+			fresh = append(fresh, i)
+		}
+	}
+	if len(fresh) > 0 {
+		wrote = true
+		if err := w.insertRows(ctx, j, fresh); err != nil {
+			return true, err
+		}
+	}
+	for _, i := range fresh {
+		j.stored[i] = true
+	}
+	return wrote, nil
+}
+
+// sampleKey is the stored key of a sample.
+type sampleKey struct{ series, t int64 }
+
+// insertRows inserts samples idx of j, all new, with multi-row INSERT OR
+// IGNOREs that must each insert every row.
+func (w *sampleWriter) insertRows(ctx context.Context, j *sampleJob, idx []int) error {
+	defer clear(w.args)
+	for len(idx) > 0 {
+		n := min(len(idx), maxSampleRows)
+		st, err := w.insertN(ctx, n)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare sample insert: %w", err)
+		}
+		w.args = w.args[:0]
+		for _, i := range idx[:n] {
+			s := &j.samples[i]
+			t := s.Time.UnixMilli()
+			w.args = append(w.args, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
+		}
+		res, err := st.ExecContext(ctx, w.args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: insert samples: %w", err)
+		}
+		if got, err := res.RowsAffected(); err != nil || got != int64(n) {
+			w.top = nil
+			return fmt.Errorf("sqlite: insert samples: %d of %d rows inserted (%v)", got, n, err)
+		}
+		idx = idx[n:]
+	}
+	return nil
+}
+
+// lookup notes in have which keys of samples idx of j (at most
+// maxSampleRows) are stored.
+func (w *sampleWriter) lookup(ctx context.Context, j *sampleJob, idx []int, have map[sampleKey]bool) error {
+	st, ok := w.lookups[len(idx)]
+	if !ok {
+		q := "SELECT series, t FROM sample WHERE (series, t) IN (VALUES " +
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(idx)), ", ") + ")"
+		var err error
+		if st, err = w.conn.PrepareContext(ctx, q); err != nil {
+			return fmt.Errorf("sqlite: prepare sample look-up: %w", err)
+		}
+		if w.lookups == nil {
+			w.lookups = make(map[int]*sql.Stmt)
+		}
+		w.lookups[len(idx)] = st
+	}
+	defer clear(w.args)
+	w.args = w.args[:0]
+	for _, i := range idx {
+		w.args = append(w.args, j.ids[i], j.samples[i].Time.UnixMilli())
+	}
+	rows, err := st.QueryContext(ctx, w.args...)
+	if err != nil {
+		return fmt.Errorf("sqlite: look up samples: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k sampleKey
+		if err := rows.Scan(&k.series, &k.t); err != nil {
+			return fmt.Errorf("sqlite: look up samples: %w", err)
+		}
+		have[k] = true
+	}
+	return rows.Err()
 }
 
 // topOf returns w.top's time for series id, reading the series' latest
@@ -451,8 +520,8 @@ func (w *sampleWriter) topOf(ctx context.Context, id int64) (int64, error) {
 	return top, nil
 }
 
-// insertN returns the prepared INSERT OR IGNORE of n rows (n a power of
-// two).
+// insertN returns the prepared INSERT OR IGNORE of n rows (n at most
+// maxSampleRows: that many statement shapes at most).
 func (w *sampleWriter) insertN(ctx context.Context, n int) (*sql.Stmt, error) {
 	if st, ok := w.inserts[n]; ok {
 		return st, nil
