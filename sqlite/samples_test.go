@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -117,13 +118,15 @@ func BenchmarkSamplesDiskSize(b *testing.B) {
 // inside the shared transaction fails alone (the writer rolls the group
 // back and commits the other batches on their own), for batches of new
 // samples and for batches whose series have later samples stored already
-// (looked up before they are inserted). A trigger added to samples.db
-// from outside makes inserting the value 666 fail.
+// (looked up before they are inserted), and for batches of a few series
+// (written in a savepoint each). A trigger added to samples.db from
+// outside makes inserting the value 666 fail.
 func TestSamplesFailedBatchAlone(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		shared bool // the batches write the same series, in any order
-	}{{"new samples", false}, {"late samples", true}} {
+		series int  // series per batch (few: the savepoint path)
+	}{{"new samples", false, 50}, {"late samples", true, 50}, {"few series", false, 4}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			s, err := sqlite.OpenSamples(t.Context(), dir)
@@ -159,9 +162,9 @@ func TestSamplesFailedBatchAlone(t *testing.T) {
 				wg.Go(func() {
 					batch := make([]vigil.Sample, perBatch)
 					for i := range batch {
-						patient := fmt.Sprintf("p%d", i%50)
+						patient := fmt.Sprintf("p%d", i%tc.series)
 						if !tc.shared {
-							patient = fmt.Sprintf("p%d-%d", b, i%50)
+							patient = fmt.Sprintf("p%d-%d", b, i%tc.series)
 						}
 						batch[i] = vigil.Sample{Patient: patient, Code: "8867-4", Device: "d",
 							Time: t0.Add(time.Duration(b*perBatch+i) * time.Second), Value: 70, Unit: "/min", Source: "test"}
@@ -201,5 +204,61 @@ func TestSamplesFailedBatchAlone(t *testing.T) {
 				t.Errorf("%d samples stored, want %d (every batch but the bad one, whole)", n, want)
 			}
 		})
+	}
+}
+
+// TestSamplesManySeriesDuplicates checks the savepoint-free path (batches
+// of more than 16 series) tells stored, late-but-new, repeated and FHIR
+// copies apart.
+func TestSamplesManySeriesDuplicates(t *testing.T) {
+	s, err := sqlite.OpenSamples(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(p, sec int, src string) vigil.Sample {
+		return vigil.Sample{Patient: fmt.Sprintf("p%d", p), Code: "8867-4", Device: "d", Time: t0.Add(time.Duration(sec) * time.Second),
+			Value: float64(60 + sec), Unit: "/min", Source: src}
+	}
+	const n = 40
+	var first []vigil.Sample
+	for p := range n {
+		first = append(first, at(p, 10, "http"))
+	}
+	check := func(name string, batch []vigil.Sample, want []bool) {
+		t.Helper()
+		got, err := s.AppendSamples(t.Context(), batch)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: stored %v, want %v", name, got, want)
+		}
+	}
+	all := func(v bool, k int) []bool {
+		b := make([]bool, k)
+		for i := range b {
+			b[i] = v
+		}
+		return b
+	}
+	check("first", first, all(true, n))
+	check("again", first, all(false, n))
+	// Each series: its stored reading again, a late new one, that late one
+	// repeated, and a FHIR copy of the stored one.
+	var mixed []vigil.Sample
+	var want []bool
+	for p := range n {
+		mixed = append(mixed, at(p, 10, "http"), at(p, 5, "http"), at(p, 5, "http"), at(p, 10, "fhir"))
+		want = append(want, false, true, false, false)
+	}
+	check("mixed", mixed, want)
+	got, err := s.QuerySamples(t.Context(), &vigil.SampleQuery{Patient: "p7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || !got[0].Time.Equal(t0.Add(5*time.Second)) || got[1].Source != "fhir" || got[1].Value != 70 {
+		t.Errorf("p7's samples = %+v, want the late one (5 s) and the first one (10 s, value 70) now the FHIR copy's", got)
 	}
 }

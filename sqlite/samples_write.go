@@ -145,7 +145,7 @@ type sampleWriter struct {
 	createdAttrs []attrKey
 
 	findSeries, newSeries, findAttr, newAttr, insertWave, claim *sql.Stmt
-	latest                                                      *sql.Stmt
+	latest, insertOne                                           *sql.Stmt
 	lookups                                                     map[int]*sql.Stmt // look-ups of n keys
 	inserts                                                     map[int]*sql.Stmt // multi-row INSERTs by row count
 	args                                                        []any
@@ -171,6 +171,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
 	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
 	w.latest = p("SELECT max(t) FROM sample WHERE series = ?")
+	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
 	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
 	w.insertWave = p("INSERT OR IGNORE INTO waveform (series, start, end, rate, gain, unit, received, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
@@ -181,7 +182,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 }
 
 func (w *sampleWriter) close() {
-	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest} {
+	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest, w.insertOne} {
 		if st != nil {
 			st.Close()
 		}
@@ -227,10 +228,10 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		if j.err = w.resolve(j); j.err != nil {
 			continue
 		}
-		if j.exec == nil && j.wave == nil {
-			// Plain samples need no savepoint (see runSamples): a failed
-			// insert aborts the group, whose jobs are then retried one by
-			// one.
+		if j.exec == nil && j.wave == nil && !fewSeries(j.ids) {
+			// Samples of many series need no savepoint (see runSamples): a
+			// failed insert aborts the group, whose jobs are then retried
+			// one by one.
 			wrote, err := w.runSamples(j)
 			if err == nil {
 				ok++
@@ -334,14 +335,133 @@ func (w *sampleWriter) resolve(j *sampleJob) error {
 	return nil
 }
 
-// run writes a job that is not plain samples (a waveform chunk, or other
-// tables) inside its savepoint.
+// fewSeriesMax is the most series a batch of samples may touch and still
+// be written in a savepoint (see fewSeries).
+const fewSeriesMax = 16
+
+// fewSeries reports whether ids name at most fewSeriesMax series. Such a
+// batch (one device's message, a short upload) touches a few pages, so
+// its savepoint copies little, and an INSERT of all its rows costs less
+// than runSamples' look-ups of its late samples (a device's messages
+// whose times interleave are common).
+func fewSeries(ids []int64) bool {
+	var seen [fewSeriesMax]int64
+	n := 0
+next:
+	for _, id := range ids {
+		for _, s := range seen[:n] {
+			if s == id {
+				continue next
+			}
+		}
+		if n == fewSeriesMax {
+			return false
+		}
+		seen[n] = id
+		n++
+	}
+	return true
+}
+
+// run writes a job inside its savepoint: samples of few series, a waveform
+// chunk, or other tables.
 func (w *sampleWriter) run(j *sampleJob) error {
 	ctx := context.Background() // a statement is never canceled midway
 	if j.exec != nil {
 		return j.exec(ctx, w.conn)
 	}
-	return w.runWave(ctx, j)
+	if j.wave != nil {
+		return w.runWave(ctx, j)
+	}
+	if err := w.runSavepoint(ctx, j); err != nil {
+		return err
+	}
+	// Keep every top at or after the latest stored sample (too late if
+	// the savepoint is rolled back: that only costs look-ups).
+	for i, ok := range j.stored {
+		if !ok {
+			continue
+		}
+		top, err := w.topOf(ctx, j.ids[i]) // read before it is moved: never guessed
+		if err != nil {
+			return err
+		}
+		if t := j.samples[i].Time.UnixMilli(); t > top {
+			w.top[j.ids[i]] = t
+		}
+	}
+	return nil
+}
+
+// runSavepoint writes samples inside the job's savepoint: multi-row
+// INSERT OR IGNOREs; when every row went in all samples were new,
+// otherwise the job is rolled back to its savepoint and inserted again row
+// by row to learn which were duplicates.
+func (w *sampleWriter) runSavepoint(ctx context.Context, j *sampleJob) error {
+	all := true
+	for rest := 0; rest < len(j.samples) && all; {
+		n := min(len(j.samples)-rest, maxSampleRows)
+		st, err := w.insertN(ctx, n)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare sample insert: %w", err)
+		}
+		w.args = w.args[:0]
+		for i := rest; i < rest+n; i++ {
+			s := &j.samples[i]
+			t := s.Time.UnixMilli()
+			w.args = append(w.args, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
+		}
+		res, err := st.ExecContext(ctx, w.args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: insert samples: %w", err)
+		}
+		got, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: insert samples: %w", err)
+		}
+		all = got == int64(n)
+		rest += n
+	}
+	clear(w.args)
+	if all {
+		for i := range j.stored {
+			j.stored[i] = true
+		}
+		return nil
+	}
+	if err := w.exec("ROLLBACK TO j"); err != nil {
+		return fmt.Errorf("sqlite: roll back to find duplicates: %w", err)
+	}
+	for i := range j.samples {
+		if err := w.insertRow(ctx, j, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertRow inserts sample i of j on its own and records whether it was
+// stored.
+func (w *sampleWriter) insertRow(ctx context.Context, j *sampleJob, i int) error {
+	s := &j.samples[i]
+	t := s.Time.UnixMilli()
+	res, err := w.insertOne.ExecContext(ctx, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
+	if err != nil {
+		return fmt.Errorf("sqlite: insert sample: %w", err)
+	}
+	got, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: insert sample: %w", err)
+	}
+	j.stored[i] = got == 1
+	if got == 0 && s.Source == fhirSource {
+		// An Observation stored through FHIR carries a reading that came
+		// by another path first: it is now that Observation's.
+		if _, err := w.claim.ExecContext(ctx, j.attrs[i], j.ids[i], t, j.attrs[i]); err != nil {
+			return fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
+		}
+	}
+	return nil
 }
 
 // runSamples writes the samples of j outside any savepoint. A savepoint
