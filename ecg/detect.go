@@ -187,8 +187,8 @@ type Detector struct {
 	npend   int
 	spkD    int64 // delay and longest artefact, samples; 0: stage off
 	spkT    int32 // smallest artefact deviation, ADC units
-	in      int64 // samples passed on to the filters
-	prevOut int16 // the last of them
+	passed  bool  // a sample was passed on to the filters
+	prevOut int16 // the last one
 	buf     []int16
 }
 
@@ -294,13 +294,9 @@ func (d *Detector) despike(x []int16) []int16 {
 		return nil
 	}
 	h := d.spkT / 2
-	k0 := 0
-	if d.in == 0 {
-		k0 = 1 // the first sample has none before it
-	}
-	prev := int32(d.prevOut)
-	if k0 == 1 {
-		prev = int32(all[0])
+	k0, prev := 0, int32(d.prevOut)
+	if !d.passed {
+		k0, prev = 1, int32(all[0]) // the first sample has none before it
 	}
 	for k := k0; k < n; k++ {
 		v := int32(all[k])
@@ -311,7 +307,7 @@ func (d *Detector) despike(x []int16) []int16 {
 		}
 		prev = v
 	}
-	d.in += int64(n)
+	d.passed = true
 	d.prevOut = int16(prev)
 	d.npend = copy(d.pend[:], all[n:])
 	return all[:n]
@@ -326,7 +322,7 @@ func (d *Detector) cut(w []int16, b int32) {
 	if w[last] == InvalidSample {
 		return
 	}
-	if r := end - b; r > T/4 || r < -T/4 {
+	if r, back := end-b, int32(spikeReturn*float64(T)); r > back || r < -back {
 		return // not back where it started
 	}
 	var dev int32
@@ -463,7 +459,6 @@ func (d *Detector) Flush(dst []Beat) []Beat {
 		// The samples the stimulus stage still holds back.
 		buf := append(d.buf[:0], d.pend[:d.npend]...)
 		d.buf, d.npend = buf, 0
-		d.in += int64(len(buf))
 		dst = d.run(buf, dst)
 	}
 	if d.hold {

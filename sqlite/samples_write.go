@@ -398,31 +398,21 @@ func (w *sampleWriter) run(j *sampleJob) error {
 // otherwise the job is rolled back to its savepoint and inserted again row
 // by row to learn which were duplicates.
 func (w *sampleWriter) runSavepoint(ctx context.Context, j *sampleJob) error {
+	idx := w.late[:0] // scratch: runSamples is not running
+	for i := range j.samples {
+		idx = append(idx, i)
+	}
+	defer func() { w.late = idx[:0] }()
 	all := true
-	for rest := 0; rest < len(j.samples) && all; {
-		n := min(len(j.samples)-rest, maxSampleRows)
-		st, err := w.insertN(ctx, n)
+	for rest := idx; len(rest) > 0 && all; {
+		n := min(len(rest), maxSampleRows)
+		got, err := w.insertChunk(ctx, j, rest[:n])
 		if err != nil {
-			return fmt.Errorf("sqlite: prepare sample insert: %w", err)
-		}
-		w.args = w.args[:0]
-		for i := rest; i < rest+n; i++ {
-			s := &j.samples[i]
-			t := s.Time.UnixMilli()
-			w.args = append(w.args, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
-		}
-		res, err := st.ExecContext(ctx, w.args...)
-		if err != nil {
-			return fmt.Errorf("sqlite: insert samples: %w", err)
-		}
-		got, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("sqlite: insert samples: %w", err)
+			return err
 		}
 		all = got == int64(n)
-		rest += n
+		rest = rest[n:]
 	}
-	clear(w.args)
 	if all {
 		for i := range j.stored {
 			j.stored[i] = true
@@ -502,28 +492,26 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 		}
 	}
 	if len(late) > 0 {
-		// Which keys of the late samples are stored, or come earlier in
-		// the batch?
-		have := make(map[sampleKey]bool, len(late)+len(fresh))
+		// Which keys of the late samples are stored? Which come earlier
+		// in the batch?
+		stored := make(map[sampleKey]bool, len(late))
 		for rest := late; len(rest) > 0; {
 			n := min(len(rest), maxSampleRows)
-			if err := w.lookup(ctx, j, rest[:n], have); err != nil {
+			if err := w.lookup(ctx, j, rest[:n], stored); err != nil {
 				return false, err
 			}
 			rest = rest[n:]
 		}
-		stored := make(map[sampleKey]bool, len(have))
-		for k := range have {
-			stored[k] = true
-		}
+		queued := make(map[sampleKey]bool, len(fresh)+len(late))
 		for _, i := range fresh {
-			have[sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}] = true
+			queued[sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}] = true
 		}
 		for _, i := range late {
 			s := &j.samples[i]
 			k := sampleKey{j.ids[i], s.Time.UnixMilli()}
-			if have[k] {
-				if stored[k] && s.Source == fhirSource {
+			switch {
+			case stored[k]:
+				if s.Source == fhirSource {
 					// An Observation stored through FHIR carries a reading
 					// that came by another path first: it is now that
 					// Observation's.
@@ -532,10 +520,10 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 					}
 					wrote = true
 				}
-				continue
+			case !queued[k]:
+				queued[k] = true
+				fresh = append(fresh, i)
 			}
-			have[k] = true
-			fresh = append(fresh, i)
 		}
 	}
 	if len(fresh) > 0 {
@@ -556,35 +544,49 @@ type sampleKey struct{ series, t int64 }
 // insertRows inserts samples idx of j, all new, with multi-row INSERT OR
 // IGNOREs that must each insert every row.
 func (w *sampleWriter) insertRows(ctx context.Context, j *sampleJob, idx []int) error {
-	defer clear(w.args)
 	for len(idx) > 0 {
 		n := min(len(idx), maxSampleRows)
-		st, err := w.insertN(ctx, n)
+		got, err := w.insertChunk(ctx, j, idx[:n])
 		if err != nil {
-			return fmt.Errorf("sqlite: prepare sample insert: %w", err)
+			return err
 		}
-		w.args = w.args[:0]
-		for _, i := range idx[:n] {
-			s := &j.samples[i]
-			t := s.Time.UnixMilli()
-			w.args = append(w.args, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
-		}
-		res, err := st.ExecContext(ctx, w.args...)
-		if err != nil {
-			return fmt.Errorf("sqlite: insert samples: %w", err)
-		}
-		if got, err := res.RowsAffected(); err != nil || got != int64(n) {
+		if got != int64(n) {
 			w.top = nil
-			return fmt.Errorf("sqlite: insert samples: %d of %d rows inserted (%v)", got, n, err)
+			return fmt.Errorf("sqlite: insert samples: %d of %d rows inserted", got, n)
 		}
 		idx = idx[n:]
 	}
 	return nil
 }
 
-// lookup notes in have which keys of samples idx of j (at most
+// insertChunk inserts samples idx of j (at most maxSampleRows) with one
+// multi-row INSERT OR IGNORE and returns how many rows went in.
+func (w *sampleWriter) insertChunk(ctx context.Context, j *sampleJob, idx []int) (int64, error) {
+	defer clear(w.args)
+	st, err := w.insertN(ctx, len(idx))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prepare sample insert: %w", err)
+	}
+	w.args = w.args[:0]
+	for _, i := range idx {
+		s := &j.samples[i]
+		t := s.Time.UnixMilli()
+		w.args = append(w.args, j.ids[i], t, s.Value, j.attrs[i], lag(t, s.Received))
+	}
+	res, err := st.ExecContext(ctx, w.args...)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: insert samples: %w", err)
+	}
+	got, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: insert samples: %w", err)
+	}
+	return got, nil
+}
+
+// lookup notes in stored which keys of samples idx of j (at most
 // maxSampleRows) are stored.
-func (w *sampleWriter) lookup(ctx context.Context, j *sampleJob, idx []int, have map[sampleKey]bool) error {
+func (w *sampleWriter) lookup(ctx context.Context, j *sampleJob, idx []int, stored map[sampleKey]bool) error {
 	st, ok := w.lookups[len(idx)]
 	if !ok {
 		q := "SELECT series, t FROM sample WHERE (series, t) IN (VALUES " +
@@ -613,7 +615,7 @@ func (w *sampleWriter) lookup(ctx context.Context, j *sampleJob, idx []int, have
 		if err := rows.Scan(&k.series, &k.t); err != nil {
 			return fmt.Errorf("sqlite: look up samples: %w", err)
 		}
-		have[k] = true
+		stored[k] = true
 	}
 	return rows.Err()
 }

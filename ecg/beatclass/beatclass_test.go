@@ -20,6 +20,15 @@ func needData(t testing.TB) string {
 	return dataDir
 }
 
+// addGauss adds to x (sampled at fs) a Gaussian wave of amp mV centred at
+// c seconds with width sigma seconds.
+func addGauss(x []float32, fs, c, sigma, amp float64) {
+	for i := max(0, int((c-5*sigma)*fs)); i < min(len(x), int((c+5*sigma)*fs)); i++ {
+		d := (float64(i)/fs - c) / sigma
+		x[i] += float32(amp * math.Exp(-d*d/2))
+	}
+}
+
 // synthECG returns a 2-minute, 360 Hz synthetic lead with sinus beats every
 // 0.8 s and, every 8th beat, a premature (0.45 s) wide inverted beat
 // without P wave, followed by a compensatory pause. It returns the signal,
@@ -27,12 +36,7 @@ func needData(t testing.TB) string {
 func synthECG() ([]float32, []int, []bool) {
 	const fs = 360.0
 	x := make([]float32, int(120*fs))
-	gauss := func(c, sigma, amp float64) {
-		for i := max(0, int((c-5*sigma)*fs)); i < min(len(x), int((c+5*sigma)*fs)); i++ {
-			d := (float64(i)/fs - c) / sigma
-			x[i] += float32(amp * math.Exp(-d*d/2))
-		}
-	}
+	gauss := func(c, sigma, amp float64) { addGauss(x, fs, c, sigma, amp) }
 	var beats []int
 	var ectopic []bool
 	t := 0.5

@@ -14,12 +14,7 @@ import (
 func synthSVPB() ([]float32, []int, []bool) {
 	const fs = 360.0
 	x := make([]float32, int(120*fs))
-	gauss := func(c, sigma, amp float64) {
-		for i := max(0, int((c-5*sigma)*fs)); i < min(len(x), int((c+5*sigma)*fs)); i++ {
-			d := (float64(i)/fs - c) / sigma
-			x[i] += float32(amp * math.Exp(-d*d/2))
-		}
-	}
+	gauss := func(c, sigma, amp float64) { addGauss(x, fs, c, sigma, amp) }
 	var beats []int
 	var early []bool
 	t := 0.5
@@ -39,7 +34,10 @@ func synthSVPB() ([]float32, []int, []bool) {
 	return x, beats, early
 }
 
-func TestPrematurityRule(t *testing.T) {
+// svpbFeatures returns the default classifier and the features of
+// synthSVPB's beats, with which beats are premature.
+func svpbFeatures(t *testing.T) (*Classifier, *Features, []bool) {
+	t.Helper()
 	c, err := Default()
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +47,11 @@ func TestPrematurityRule(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
+	return c, f, early
+}
+
+func TestPrematurityRule(t *testing.T) {
+	c, f, early := svpbFeatures(t)
 	labels := c.Label(f)
 	for i, e := range early {
 		if i < 16 {
@@ -93,15 +96,7 @@ func TestPrematurityRule(t *testing.T) {
 }
 
 func TestProbabilitiesAndCurve(t *testing.T) {
-	c, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, beats, early := synthSVPB()
-	f, err := Extract(x, 360, beats)
-	if err != nil {
-		t.Fatalf("Extract: %v", err)
-	}
+	c, f, early := svpbFeatures(t)
 	labels := c.Label(f)
 	prob := c.Probabilities(f)
 	const K = len(modelClasses)

@@ -153,12 +153,20 @@ func notInAF(row []float32, scores []float64, prob bool) bool {
 		return false
 	}
 	const n, s = 0, 1 // modelClasses[0] == 'N', modelClasses[1] == 'S'
-	scores[n] = max(scores[n], scores[s])
+	moveScore(scores, s, n, prob)
+	return true
+}
+
+// moveScore gives class to the larger of its own score and from's, and
+// leaves from none: -Inf for raw scores, 0 for probabilities (the others
+// then rescaled to sum to 1).
+func moveScore(scores []float64, from, to int, prob bool) {
+	scores[to] = max(scores[to], scores[from])
 	if !prob {
-		scores[s] = math.Inf(-1)
-		return true
+		scores[from] = math.Inf(-1)
+		return
 	}
-	scores[s] = 0
+	scores[from] = 0
 	sum := 0.0
 	for _, v := range scores {
 		sum += v
@@ -166,7 +174,6 @@ func notInAF(row []float32, scores []float64, prob bool) bool {
 	for k := range scores {
 		scores[k] /= sum
 	}
-	return true
 }
 
 // Prematurity rule (the second stage of a two-stage decision: the trees
@@ -232,18 +239,6 @@ func premature(row []float32, scores []float64, prob bool) bool {
 			return false
 		}
 	}
-	scores[s] = max(scores[n], scores[s])
-	if !prob {
-		scores[n] = math.Inf(-1)
-		return true
-	}
-	scores[n] = 0
-	sum := 0.0
-	for _, v := range scores {
-		sum += v
-	}
-	for k := range scores {
-		scores[k] /= sum
-	}
+	moveScore(scores, n, s, prob)
 	return true
 }
