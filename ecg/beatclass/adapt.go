@@ -96,6 +96,9 @@ func (c *Classifier) adapt(ctx context.Context, f *Features, labels []byte, mode
 			rows[i] = d.X[i*NumFeatures : (i+1)*NumFeatures]
 		}
 		le = newLocalExpert(f, rows, d.Y)
+		if le != nil {
+			le.fastNN = fastestNN(f, labels)
+		}
 	}
 	if !mode.boost {
 		return c.withLocal(le)

@@ -131,7 +131,7 @@ func (c *Classifier) Label(f *Features) []byte {
 				c.model.Proba(f.Row(i), mg)
 				notInAF(f.Row(i), mg, true)
 				premature(f.Row(i), mg, true)
-				c.local.mix(f.Row(i), mg)
+				c.local.decide(f.Row(i), mg)
 			} else {
 				notInAF(f.Row(i), mg, false)
 				premature(f.Row(i), mg, false)
@@ -179,9 +179,9 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	af := notInAF(row, p[:], true)
 	early := premature(row, p[:], true)
 	gk := ml.Argmax(p[:])
-	gate, votes := 0.0, [len(modelClasses)]int{}
+	var ld localDecision
 	if c.local != nil {
-		gate, votes = c.local.mix(row, p[:])
+		ld = c.local.decide(row, p[:])
 	}
 	k := ml.Argmax(p[:])
 	copy(res.Prob[:], p[:])
@@ -212,16 +212,25 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats) with a P-wave region unlike the usual beat (correlation %.2f), so called supraventricular, %s",
 			row[fCorrQRS], 100*(1-row[fRRPreNN]), row[fRRPre], row[fRRPre]/row[fRRPreNN], row[fCorrP], res.Explanation)
 	}
-	if gate >= 0.5 {
-		local := fmt.Sprintf("like the beats labelled %c for this patient (%d of the %d nearest)", res.Class, votes[k], localK)
-		if k != gk {
-			// The attributions explain the global model, which chose
-			// otherwise.
-			res.Top = nil
-			res.Explanation = local
-		} else {
-			res.Explanation = local + ", " + res.Explanation
-		}
+	var local string
+	switch {
+	case ld.fast:
+		local = fmt.Sprintf("normal QRS (correlation %.2f) with RR %.2f s, below %.0f %% of this patient's shortest labelled normal-to-normal interval (%.2f s), so called supraventricular",
+			row[fCorrQRS], row[fRRPre], 100*localFast, c.local.fastNN)
+	case ld.novel && ld.gate < 0.5:
+		local = "shape unlike every beat labelled N for this patient, so not called normal"
+	case ld.gate >= 0.5:
+		local = fmt.Sprintf("like the beats labelled %c for this patient (%d of the %d nearest)", res.Class, ld.votes[k], localK)
+	}
+	switch {
+	case local == "":
+	case k != gk:
+		// The attributions explain the global model, which chose
+		// otherwise.
+		res.Top = nil
+		res.Explanation = local
+	default:
+		res.Explanation = local + ", " + res.Explanation
 	}
 	return res
 }
@@ -237,7 +246,7 @@ func (c *Classifier) label(row []float32, mg []float64) byte {
 		c.model.Proba(row, mg)
 		notInAF(row, mg, true)
 		premature(row, mg, true)
-		c.local.mix(row, mg)
+		c.local.decide(row, mg)
 	}
 	return modelClasses[ml.Argmax(mg)]
 }

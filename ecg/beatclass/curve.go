@@ -11,8 +11,8 @@ import (
 
 // Probabilities returns the calibrated probability of each model class
 // (N, S, V, F, in that order) for every beat of f, len(modelClasses) values
-// per beat, as ClassifyRow gives them: after the AF rule and, for an
-// adapted classifier, the local expert. An unclassifiable beat (Q) has NaN
+// per beat, as ClassifyRow gives them: after the AF and prematurity rules
+// and, for an adapted classifier, the local expert and its patient rules. An unclassifiable beat (Q) has NaN
 // probabilities.
 func (c *Classifier) Probabilities(f *Features) []float32 {
 	const K = len(modelClasses)
@@ -30,7 +30,7 @@ func (c *Classifier) Probabilities(f *Features) []float32 {
 		notInAF(row, p[:], true)
 		premature(row, p[:], true)
 		if c.local != nil {
-			c.local.mix(row, p[:])
+			c.local.decide(row, p[:])
 		}
 		for k, v := range p {
 			out[i*K+k] = float32(v)

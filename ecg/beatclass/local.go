@@ -3,6 +3,8 @@ package beatclass
 import (
 	"math"
 	"slices"
+
+	"github.com/vigilhealth/vigil/ml"
 )
 
 // The patient-specific expert of an adapted classifier. Hu et al. (1997)
@@ -15,7 +17,12 @@ import (
 // close to its labelled neighbours as labelled beats lie to each other: a
 // beat like those the clinician labelled takes their class, a beat unlike
 // any of them (a morphology or a prematurity not seen in the window) is
-// left to the global model.
+// left to the global model. Three patient rules built from the same labels
+// (localrules.go) bound what the expert may say: it cannot confirm N for a
+// beat the global model calls S that is more premature than any labelled N
+// beat; a beat whose shape is unlike every labelled N beat is not called N;
+// and a normal-QRS beat much faster than the patient's labelled NN
+// intervals is called S.
 
 // localShape and localRhythm are the columns of the two halves of the
 // distance: the beat's shape (amplitude-normalised waveform and the
@@ -56,6 +63,12 @@ type localExpert struct {
 	x     []float32 // prototypes, len(cols) standardised values each
 	y     []uint8   // their class index (into modelClasses)
 	typ   float64   // median distance of a prototype to its nearest other prototype
+	// early[k] is the prematurity (fRRPreNN) below which a beat finds no
+	// support among the labelled beats of class k (rhythmSupport).
+	early [len(modelClasses)]float64
+	// fastNN is the patient's shortest labelled NN interval (s,
+	// fastestNN), 0 when there are too few.
+	fastNN float64
 }
 
 // newLocalExpert builds the local expert from the labelled rows (class
@@ -88,6 +101,7 @@ func newLocalExpert(all *Features, rows [][]float32, y []int) *localExpert {
 		}
 		le.scale[c] = 1 / s
 	}
+	le.early = rhythmSupport(rows, y)
 	// Prototypes: at most localMaxClass per class, evenly spread.
 	count := make([]int, len(modelClasses))
 	for _, k := range y {
@@ -137,6 +151,14 @@ func (le *localExpert) z(c int, v float32) float64 {
 // dist is the distance between standardised point p and prototype j: the
 // root of twice the larger of the two halves' mean squared differences.
 func (le *localExpert) dist(p []float32, j int) float64 {
+	a, b := le.halves(p, j)
+	return math.Sqrt(2 * max(a, b))
+}
+
+// halves returns the mean squared standardised differences between point
+// p and prototype j over the shape columns and over the rhythm columns (0
+// for a half without values in both).
+func (le *localExpert) halves(p []float32, j int) (shape, rhythm float64) {
 	q := le.x[j*len(le.cols) : (j+1)*len(le.cols)]
 	ns := len(localShape)
 	var a, b float64
@@ -154,22 +176,35 @@ func (le *localExpert) dist(p []float32, j int) float64 {
 			nb++
 		}
 	}
-	s := 0.0
 	if na > 0 {
-		s = max(s, a/float64(na))
+		shape = a / float64(na)
 	}
 	if nb > 0 {
-		s = max(s, b/float64(nb))
+		rhythm = b / float64(nb)
 	}
-	return math.Sqrt(2 * s)
+	return shape, rhythm
 }
 
-// mix combines the global model's class probabilities p (modelClasses
-// order) with the local vote for row, in place: p ← g·local + (1−g)·p,
-// where the gate g is 1 for a beat within localReach typical distances of
-// its nearest prototype and falls off beyond. It returns g and the votes
-// of the localK nearest prototypes by class.
-func (le *localExpert) mix(row []float32, p []float64) (float64, [len(modelClasses)]int) {
+// localDecision is what the local expert did to one beat's probabilities.
+type localDecision struct {
+	gate  float64                // weight of the local vote (0: the global model alone)
+	votes [len(modelClasses)]int // classes of the localK nearest prototypes
+	novel bool                   // N was refused: the shape is unlike every labelled N beat
+	fast  bool                   // N was turned into S: faster than the labelled NN intervals
+}
+
+// decide combines the global model's class probabilities p (modelClasses
+// order, after the AF and prematurity rules) with the local expert for
+// row, in place. The local vote: p ← g·local + (1−g)·p, where the gate g
+// is 1 for a beat within localReach typical distances of its nearest
+// prototype and falls off beyond; when the global model calls the beat S,
+// only prototypes of classes whose labelled beats reach its prematurity
+// vote (rhythmSupport). Before the vote, a beat the global model calls N
+// whose shape is unlike every labelled N beat (novelShape) is given the
+// likelier of V and F; after it, a normal-QRS beat much faster than the
+// labelled NN intervals that is still N is called S (fastPremature).
+func (le *localExpert) decide(row []float32, p []float64) localDecision {
+	var out localDecision
 	var pt [64]float32
 	point := pt[:len(le.cols)]
 	for c, j := range le.cols {
@@ -180,8 +215,19 @@ func (le *localExpert) mix(row []float32, p []float64) (float64, [len(modelClass
 	for i := range nd {
 		nd[i] = math.Inf(1)
 	}
+	const n, s = 0, 1 // modelClasses[0] == 'N', modelClasses[1] == 'S'
+	pre := float64(row[fRRPreNN])
+	sCall := ml.Argmax(p) == s
+	nearN := math.Inf(1) // mean squared shape difference to the nearest N prototype
 	for j := range le.y {
-		d := le.dist(point, j)
+		a, b := le.halves(point, j)
+		if le.y[j] == n {
+			nearN = min(nearN, a)
+		}
+		if sCall && pre < le.early[le.y[j]] {
+			continue
+		}
+		d := math.Sqrt(2 * max(a, b))
 		if d >= nd[localK-1] {
 			continue
 		}
@@ -191,25 +237,25 @@ func (le *localExpert) mix(row []float32, p []float64) (float64, [len(modelClass
 		}
 		nd[i], nc[i] = d, le.y[j]
 	}
-	var votes [len(modelClasses)]int
-	if math.IsInf(nd[0], 1) {
-		return 0, votes
-	}
-	g := 1.0
-	if r := nd[0] / (localReach * le.typ); r > 1 {
-		g = math.Exp(-(r - 1) * (r - 1) * 4)
-	}
-	var vote [len(modelClasses)]float64
-	n := 0.0
-	for i := range nd {
-		if !math.IsInf(nd[i], 1) {
-			vote[nc[i]]++
-			votes[nc[i]]++
-			n++
+	out.novel = le.novelShape(nearN, p)
+	if !math.IsInf(nd[0], 1) {
+		out.gate = 1.0
+		if r := nd[0] / (localReach * le.typ); r > 1 {
+			out.gate = math.Exp(-(r - 1) * (r - 1) * 4)
+		}
+		var vote [len(modelClasses)]float64
+		cnt := 0.0
+		for i := range nd {
+			if !math.IsInf(nd[i], 1) {
+				vote[nc[i]]++
+				out.votes[nc[i]]++
+				cnt++
+			}
+		}
+		for k := range p {
+			p[k] = out.gate*vote[k]/cnt + (1-out.gate)*p[k]
 		}
 	}
-	for k := range p {
-		p[k] = g*vote[k]/n + (1-g)*p[k]
-	}
-	return g, votes
+	out.fast = le.fastPremature(row, p)
+	return out
 }
