@@ -46,6 +46,14 @@ type SearchQuery struct {
 	// match. The access policy sets it (never the client), so that counts,
 	// totals and paging cover only what the caller may see.
 	Restrict *Compartment
+	// Visible, when set, limits what chained parameters and _has filters
+	// may test: referenced and referring resources of types that can be in
+	// a patient compartment count only when they are in Visible's
+	// compartment. The access policy sets it whenever the caller does not
+	// see every patient, also for searches of types outside patient
+	// compartments (Practitioner?_has:CareTeam:…), which Restrict leaves
+	// alone. Without it, Restrict plays this part.
+	Visible *Compartment
 	// Sort keys, in order; empty means the store's stable creation order.
 	Sort []SortKey
 	// Count is the page size; stores cap it at their own maximum.
@@ -83,8 +91,26 @@ type SearchParam struct {
 	// be of one of TargetTypes (e.g. subject:Patient.name=peter).
 	Chain       *SearchParam
 	TargetTypes []string
+	// Has, when set, makes this a _has filter (reverse chaining,
+	// https://hl7.org/fhir/R4/search.html#has): Name is "_has", and the
+	// resource matches when a current resource of Has.Type refers to it
+	// through Has.Param and matches Has.Filter.
+	Has *ReverseChain
 	// Values are ORed. Empty for :missing.
 	Values []SearchValue
+}
+
+// ReverseChain is the condition of a _has filter: "_has:Observation:
+// patient:code=1234-5" on Patient is {Type: "Observation", Param:
+// "patient", Filter: code=1234-5}. Filter may itself be a _has filter.
+type ReverseChain struct {
+	// Type is the type of the referring resources.
+	Type string
+	// Param is the reference search parameter of Type that refers to the
+	// resource searched.
+	Param string
+	// Filter is the condition a referring resource must meet.
+	Filter *SearchParam
 }
 
 // SearchValue is one parsed value of a search parameter. Which fields are

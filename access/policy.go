@@ -520,6 +520,14 @@ func (p *Policy) restrict(v *view, q *vigil.SearchQuery) (*vigil.SearchQuery, er
 		return q, nil
 	}
 	nq := *q
+	r := &vigil.Compartment{Type: "Patient", Params: p.comp}
+	if len(v.patients) == 1 {
+		r.ID = v.patients[0]
+	} else {
+		r.IDs = v.patients
+	}
+	// Chains and _has filters of any search test only what v sees.
+	nq.Visible = r
 	if typ != "" && !p.inCompartmentType(typ) {
 		if pr.Role == vigil.RolePatient {
 			return nil, forbidden("a patient may only search their own record")
@@ -528,12 +536,6 @@ func (p *Policy) restrict(v *view, q *vigil.SearchQuery) (*vigil.SearchQuery, er
 	}
 	if pr.Role == vigil.RoleAdmin && slices.Contains(adminReadable, typ) {
 		return &nq, nil
-	}
-	r := &vigil.Compartment{Type: "Patient", Params: p.comp}
-	if len(v.patients) == 1 {
-		r.ID = v.patients[0]
-	} else {
-		r.IDs = v.patients
 	}
 	nq.Restrict = r
 	return &nq, nil

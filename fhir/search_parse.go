@@ -48,6 +48,8 @@ var errUnknownParam = errors.New("unknown search parameter")
 //   - reference: "id", "Type/id", an absolute URL, "url|version"; the
 //     modifier :Type sets the type (:identifier is ErrUnsupported);
 //     chains "subject:Patient.name=x" and "subject.name=x", up to 4 deep;
+//   - _has (reverse chaining): "_has:Observation:patient:code=x" on
+//     Patient, nested or ending in a chain, up to 4 deep;
 //   - composite: components separated by "$", each parsed by its type;
 //   - :missing=true|false on every type.
 //
@@ -310,6 +312,9 @@ func (s *searchSet) parseParam(typ, key, raw string, depth int) (*vigil.SearchPa
 	if depth > maxChain {
 		return nil, invalid(key, "chain too deep")
 	}
+	if after, ok := strings.CutPrefix(key, "_has:"); ok {
+		return s.parseHas(typ, after, raw, depth)
+	}
 	head, rest, chained := strings.Cut(key, ".")
 	name, mod, _ := strings.Cut(head, ":")
 	pd := s.lookup(typ, name)
@@ -349,6 +354,40 @@ func (s *searchSet) parseParam(typ, key, raw string, depth int) (*vigil.SearchPa
 		return nil, nil
 	}
 	return p, nil
+}
+
+// parseHas parses the rest of "_has:Type:param:filter=value" on typ: a
+// current resource of Type must refer to the resource through its
+// reference parameter param (which must be able to point at typ) and match
+// filter, which may be another _has, a chain or a plain parameter.
+func (s *searchSet) parseHas(typ, rest, raw string, depth int) (*vigil.SearchParam, error) {
+	if typ == "" {
+		return nil, invalid("_has", "needs a resource type")
+	}
+	src, rest, ok1 := strings.Cut(rest, ":")
+	ref, filter, ok2 := strings.Cut(rest, ":")
+	if !ok1 || !ok2 || filter == "" {
+		return nil, invalid("_has", "expected _has:Type:reference:parameter")
+	}
+	if !s.resources[src] {
+		return nil, invalid("_has", "unknown resource type")
+	}
+	pd := s.lookup(src, ref)
+	if pd == nil {
+		return nil, errUnknownParam
+	}
+	if pd.Type != vigil.ParamReference {
+		return nil, invalid("_has", "not a reference parameter")
+	}
+	if len(pd.Targets) > 0 && !slices.Contains(pd.Targets, typ) {
+		return nil, invalid("_has", "the reference parameter cannot point to this resource type")
+	}
+	f, err := s.parseParam(src, filter, raw, depth+1)
+	if err != nil || f == nil {
+		return nil, err
+	}
+	return &vigil.SearchParam{Name: "_has", Type: vigil.ParamSpecial,
+		Has: &vigil.ReverseChain{Type: src, Param: ref, Filter: f}}, nil
 }
 
 // parseChain parses "ref[:Type].rest=value".

@@ -21,7 +21,7 @@ func capabilityStatement(m *fhir.Model, version string) ([]byte, error) {
 			}
 			params = append(params, sp)
 		}
-		for _, p := range []struct{ name, typ string }{{"_id", "token"}, {"_lastUpdated", "date"}} {
+		for _, p := range []struct{ name, typ string }{{"_id", "token"}, {"_lastUpdated", "date"}, {"_has", "special"}} {
 			params = append(params, map[string]any{"name": p.name, "type": p.typ})
 		}
 		res := map[string]any{

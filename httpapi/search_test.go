@@ -148,6 +148,12 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 		{"Observation?subject:Patient.name=shaw", id("bp")},
 		{"Observation?subject.gender=male&code=http://loinc.org|8867-4", id("hr1", "hr2")},
 		{"Observation?subject:Patient.general-practitioner.name=smith", id("bp")},
+		// reverse chained (_has)
+		{"Patient?_has:Observation:patient:code=8867-4", id("peter")},
+		{"Patient?_has:Observation:subject:value-quantity=gt100&gender=male", id("peter", "jose")},
+		{"Patient?_has:Observation:subject:component-code-value-quantity=http://loinc.org|8480-6$gt180", id("amy")},
+		{"Practitioner?_has:Patient:general-practitioner:_has:Observation:subject:code=85354-9", id("drsmith")},
+		{"Practitioner?_has:Patient:general-practitioner:_has:Observation:subject:code=8867-4", nil},
 		// quantity, with UCUM conversion where units match
 		{"Observation?value-quantity=gt100", id("hr2", "wt", "temp")},
 		{"Observation?value-quantity=72||/min", id("hr1")},

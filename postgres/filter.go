@@ -109,6 +109,8 @@ func (b *sqlBuilder) param(a, rt string, p *vigil.SearchParam) (string, error) {
 		return b.missing(a, rt, p)
 	case p.Chain != nil:
 		return b.chain(a, rt, p)
+	case p.Has != nil:
+		return b.has(a, p.Has)
 	case p.Type == vigil.ParamComposite:
 		return b.composite(a, rt, p)
 	}
@@ -235,22 +237,42 @@ func (b *sqlBuilder) chain(a, rt string, p *vigil.SearchParam) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	vis := ""
-	if b.restrict != nil {
-		// A chain must not test the content of a resource the caller may
-		// not see: types that can be in a patient compartment must be in
-		// the restriction's.
-		types := []string{"Patient"}
-		for typ, ps := range b.restrict.Params {
-			if len(ps) > 0 && typ != "Patient" {
-				types = append(types, typ)
-			}
-		}
-		slices.Sort(types)
-		vis = " AND (NOT " + t + ".type = ANY(" + b.arg(types) + ") OR " + b.compartment(t, "", b.restrict) + ")"
-	}
+	// A chain must not test the content of a resource the caller may not
+	// see.
+	vis := b.visible(t)
 	return "EXISTS (SELECT 1 FROM idx_ref " + i + " JOIN resources " + t + " ON " + t + ".type = " + i + ".ref_type AND " + t + ".id = " + i + ".ref_id" +
 		" WHERE " + b.entryOf(i, a, rt, b.arg(p.Name)) + " AND " + i + ".ref_type = ANY(" + b.arg(p.TargetTypes) + ") AND NOT " + t + ".deleted AND " + sub + vis + ")", nil
+}
+
+// has implements a _has filter on resource row a: a current resource of
+// h.Type refers to a through h.Param and matches h.Filter. Under an access
+// restriction only resources the caller may see count, as for chains.
+func (b *sqlBuilder) has(a string, h *vigil.ReverseChain) (string, error) {
+	i, o := b.newAlias("h"), b.newAlias("o")
+	sub, err := b.param(o, o+".type", h.Filter)
+	if err != nil {
+		return "", err
+	}
+	return "EXISTS (SELECT 1 FROM idx_ref " + i + " JOIN resources " + o + " ON " + o + ".key = " + i + ".key" +
+		" WHERE " + i + ".ref_id = " + a + ".id AND " + i + ".ref_type = " + a + ".type AND " + i + ".rtype = " + b.arg(h.Type) +
+		" AND " + i + ".param = " + b.arg(h.Param) + " AND " + o + ".type = " + b.arg(h.Type) + " AND NOT " + o + ".deleted AND " + sub + b.visible(o) + ")", nil
+}
+
+// visible is the access restriction on resource row t of any type, as
+// " AND …", or "" without one: types that can be in a patient compartment
+// must be in the restriction's.
+func (b *sqlBuilder) visible(t string) string {
+	if b.restrict == nil {
+		return ""
+	}
+	types := []string{"Patient"}
+	for typ, ps := range b.restrict.Params {
+		if len(ps) > 0 && typ != "Patient" {
+			types = append(types, typ)
+		}
+	}
+	slices.Sort(types)
+	return " AND (NOT " + t + ".type = ANY(" + b.arg(types) + ") OR " + b.compartment(t, "", b.restrict) + ")"
 }
 
 // composite implements a composite parameter: all components of one value

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,10 +51,11 @@ func queryHash(q *vigil.SearchQuery) string {
 		Params      []vigil.SearchParam
 		Compartment *vigil.Compartment
 		Restrict    *vigil.Compartment
+		Visible     *vigil.Compartment
 		Sort        []vigil.SortKey
 		Include     []vigil.Include
 		RevInclude  []vigil.Include
-	}{q.Type, q.Params, q.Compartment, q.Restrict, q.Sort, q.Include, q.RevInclude})
+	}{q.Type, q.Params, q.Compartment, q.Restrict, q.Visible, q.Sort, q.Include, q.RevInclude})
 }
 
 // page is a search compiled to SQL.
@@ -70,7 +72,7 @@ type page struct {
 // compile turns q into SQL: one parameterised statement for the page and
 // one for the total.
 func compile(q *vigil.SearchQuery) (*page, error) {
-	b := sqlBuilder{restrict: q.Restrict}
+	b := sqlBuilder{restrict: cmp.Or(q.Visible, q.Restrict)}
 	where, err := b.where(q)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -122,8 +123,9 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 		Params      []vigil.SearchParam
 		Compartment *vigil.Compartment
 		Restrict    *vigil.Compartment
+		Visible     *vigil.Compartment
 		Sort        []vigil.SortKey
-	}{sq.Type, sq.Params, sq.Compartment, sq.Restrict, sq.Sort})
+	}{sq.Type, sq.Params, sq.Compartment, sq.Restrict, sq.Visible, sq.Sort})
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +136,7 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 			return nil, invalid("the paging cursor does not belong to this search")
 		}
 	}
-	b := builder{restrict: sq.Restrict}
+	b := builder{restrict: cmp.Or(sq.Visible, sq.Restrict)}
 	conds := []frag{f("r.deleted = 0")}
 	if sq.Type != "" {
 		conds = append(conds, f("r.type = ?", sq.Type))

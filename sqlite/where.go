@@ -90,7 +90,7 @@ const never = 100
 // score estimates how selective p is (lower is more selective), to pick
 // the condition that drives the query.
 func score(p *vigil.SearchParam) int {
-	if p.Name == "_id" || p.Name == "_lastUpdated" {
+	if p.Name == "_id" || p.Name == "_lastUpdated" || p.Has != nil {
 		return never // conditions on the resource row itself
 	}
 	if p.Chain != nil {
@@ -226,9 +226,10 @@ func (b *builder) pairDriver(a string, params []vigil.SearchParam, ri, ti int) (
 	return paren(" AND ", "1", append([]frag{in}, conds...)...), nil
 }
 
-// onResource reports whether p is answered from the resources row itself.
+// onResource reports whether p is answered from the resources row itself
+// (a _has reads its type and id).
 func onResource(p *vigil.SearchParam) bool {
-	return p.Chain == nil && (p.Name == "_id" || p.Name == "_lastUpdated")
+	return p.Has != nil || p.Chain == nil && (p.Name == "_id" || p.Name == "_lastUpdated")
 }
 
 // plain reports whether p is a plain condition on one index table.
@@ -304,6 +305,9 @@ func (b *builder) compartment(a, typ string, comp *vigil.Compartment) (frag, err
 func (b *builder) param(a string, p *vigil.SearchParam, m mode, extra func(x string) ([]frag, error)) (frag, error) {
 	if p.Chain != nil {
 		return b.chain(a, p, m)
+	}
+	if p.Has != nil {
+		return b.has(a, p.Has)
 	}
 	switch p.Name {
 	case "_id":
@@ -454,6 +458,29 @@ func (b *builder) chain(a string, p *vigil.SearchParam, m mode) (frag, error) {
 		return frag{sql: fmt.Sprintf("%s.key IN (SELECT %s.key %s WHERE %s AND %s)", a, i, from, where, inner.sql), args: args}, nil
 	}
 	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 %s WHERE %s.key = %s.key AND %s AND %s)", from, i, a, where, inner.sql), args: args}, nil
+}
+
+// has implements a _has filter on resource alias a: a current resource of
+// h.Type refers to a through h.Param and matches h.Filter. Under an access
+// restriction only resources the caller may see count, as for chains.
+func (b *builder) has(a string, h *vigil.ReverseChain) (frag, error) {
+	i, o := b.alias("h"), b.alias("o")
+	inner, err := b.param(o, h.Filter, modeIn, nil)
+	if err != nil {
+		return frag{}, err
+	}
+	where := fmt.Sprintf("%s.ref_id = %s.id AND %s.ref_type = %s.type AND %s.param = ? AND %s.type = ? AND %s.deleted = 0", i, a, i, a, i, o, o)
+	args := []any{h.Param, h.Type}
+	if b.restrict != nil {
+		vis, err := b.visible(o)
+		if err != nil {
+			return frag{}, err
+		}
+		where += " AND " + vis.sql
+		args = append(args, vis.args...)
+	}
+	args = append(args, inner.args...)
+	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s AND %s)", i, o, o, i, where, inner.sql), args: args}, nil
 }
 
 // visible is the access restriction on a resource alias t of any type:

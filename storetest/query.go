@@ -284,3 +284,65 @@ func testInclude(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		})
 	}
 }
+
+// testHas covers _has (reverse chaining): resources referred to by a
+// current resource of a type, through a parameter, that matches a filter.
+func testHas(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Patient", "p1", str("name", "Ann"))
+	f.save("Patient", "p2", str("name", "Bob"))
+	f.save("Patient", "p3", str("name", "Cid"))
+	f.save("Group", "p1", str("name", "Ann"))
+	f.save("Practitioner", "dr1", str("name", "Smith"))
+	f.save("Observation", "o1", ref("subject", "Patient", "p1"), tok("code", "l", "hr"), ref("performer", "Practitioner", "dr1"))
+	f.save("Observation", "o2", ref("subject", "Patient", "p2"), tok("code", "l", "bp"))
+	f.save("Observation", "o3", ref("subject", "Group", "p1"), tok("code", "l", "bp"))
+	f.save("Observation", "o4", ref("subject", "Patient", "p3"), tok("code", "l", "bp"))
+	f.save("Encounter", "e1", ref("subject", "Patient", "p2"))
+	f.save("AuditEvent", "a1", ref("entity", "Observation", "o2"), tok("action", "x", "R"))
+	has := func(typ, ref string, filter vigil.SearchParam) vigil.SearchParam {
+		return vigil.SearchParam{Name: "_has", Type: vigil.ParamSpecial, Has: &vigil.ReverseChain{Type: typ, Param: ref, Filter: &filter}}
+	}
+	code := func(cs ...string) vigil.SearchParam {
+		p := param("code", vigil.ParamToken)
+		for _, c := range cs {
+			p.Values = append(p.Values, vCode(c))
+		}
+		return p
+	}
+	name := func(n string) vigil.SearchParam { return param("name", vigil.ParamString, vText(n)) }
+	runCases(t, f, "Patient", []searchCase{
+		{"one code", has("Observation", "subject", code("hr")), []string{"p1"}},
+		{"or codes", has("Observation", "subject", code("hr", "bp")), []string{"p1", "p2", "p3"}},
+		{"not another type's reference", has("Observation", "subject", code("zz")), nil},
+		{"other referring type", has("Encounter", "subject", missing("subject", vigil.ParamReference, false)), []string{"p2"}},
+		{"chained filter", has("Observation", "subject", vigil.SearchParam{Name: "performer", Type: vigil.ParamReference, TargetTypes: []string{"Practitioner"}, Chain: &[]vigil.SearchParam{name("smith")}[0]}), []string{"p1"}},
+		{"nested", has("Observation", "subject", has("AuditEvent", "entity", param("action", vigil.ParamToken, vCode("R")))), []string{"p2"}},
+	})
+	runCases(t, f, "Group", []searchCase{
+		{"the target type counts", has("Observation", "subject", code("bp")), []string{"p1"}},
+	})
+	t.Run("with other params", func(t *testing.T) {
+		f.t = t
+		f.expectSet(query("Patient", has("Observation", "subject", code("bp")), name("bob")), "p2")
+		f.expectSet(query("Patient", has("Observation", "subject", code("bp")), has("Encounter", "subject", missing("subject", vigil.ParamReference, false))), "p2")
+	})
+	t.Run("deleted referrer", func(t *testing.T) {
+		f.t = t
+		f.del("Observation", "o4")
+		f.expectSet(query("Patient", has("Observation", "subject", code("bp"))), "p2")
+	})
+	t.Run("restricted", func(t *testing.T) {
+		f.t = t
+		// p2's Observation focuses on p1: a caller restricted to p1's
+		// compartment must not learn of it through p1 itself.
+		f.save("Observation", "o5", ref("subject", "Patient", "p2"), tok("code", "l", "secret"), ref("focus", "Patient", "p1"))
+		q := query("Patient", has("Observation", "focus", code("secret")))
+		f.expectSet(q, "p1")
+		comp := map[string][]string{"Observation": {"subject", "performer"}, "Patient": {"link"}}
+		q.Restrict = &vigil.Compartment{Type: "Patient", ID: "p1", Params: comp}
+		f.expectSet(q)
+		q.Restrict = &vigil.Compartment{Type: "Patient", IDs: []string{"p1", "p2"}, Params: comp}
+		f.expectSet(q, "p1")
+	})
+}

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		{"History", testHistory},
 		{"Search", testSearch},
 		{"Chain", testChain},
+		{"Has", testHas},
 		{"Compartment", testCompartment},
 		{"System", testSystem},
 		{"Sort", testSort},
@@ -210,6 +211,11 @@ func describeParam(b *strings.Builder, p vigil.SearchParam) {
 	if p.Chain != nil {
 		b.WriteString(".")
 		describeParam(b, *p.Chain)
+		return
+	}
+	if p.Has != nil {
+		fmt.Fprintf(b, ":%s:%s:", p.Has.Type, p.Has.Param)
+		describeParam(b, *p.Has.Filter)
 		return
 	}
 	if p.Modifier == "missing" {

@@ -220,6 +220,10 @@ func TestAccessMatrix(t *testing.T) {
 				"admin": {200, []string{}}, "clin": {200, append([]string{"Patient/pA"}, allA...)}, "pat": {200, append([]string{"Patient/pA"}, allA...)}}},
 			{"chained search on other patient's name", "GET", "/fhir/Observation?subject:Patient.family=Bravo", "", map[string]rc{
 				"clin": {200, []string{}}, "pat": {200, []string{}}, "reader": {200, []string{"Observation/oB1", "Observation/oB2"}}}},
+			{"_has through other patient's CareTeam", "GET", "/fhir/Practitioner?_has:CareTeam:participant:subject=Patient/pB", "", map[string]rc{
+				"admin": {200, []string{}}, "clin": {200, []string{}}, "reader": {200, []string{"Practitioner/prac2"}}}},
+			{"_has through own patient's CareTeam", "GET", "/fhir/Practitioner?_has:CareTeam:participant:subject=Patient/pA", "", map[string]rc{
+				"admin": {200, []string{}}, "clin": {200, []string{"Practitioner/prac1"}}, "reader": {200, []string{"Practitioner/prac1"}}}},
 			{"system search", "GET", "/fhir?_type=Observation", "", map[string]rc{
 				"pat": {200, nil}}},
 			{"compartment search of other patient", "GET", "/fhir/Patient/pB/Observation", "", map[string]rc{

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -35,7 +36,8 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	patients := fs.Int("patients", 1000, "distinct patients the Observations refer to")
 	preload := fs.Int("preload", 0, "Observations the store should hold before the search phase (e.g. 1000000): imports those a reused --data directory lacks")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run (client and in-process server) to this file")
-	profilePhase := fs.String("profile-phase", "", "with --cpuprofile: profile only this phase (create, read, search or ingest) instead of the whole run")
+	profilePhase := fs.String("profile-phase", "", "with --cpuprofile or --trace: profile only this phase (create, read, search or ingest) instead of the whole run")
+	traceFile := fs.String("trace", "", "with --profile-phase: write a Go execution trace of that phase to this file (go tool trace)")
 	phases := fs.String("phases", "create,read,search", "comma-separated phases to run: create, read, search, ingest, alerts, mqtt")
 	token := fs.String("token", "", "bearer token for --target (default: bench makes a service account on the server it starts)")
 	batch := fs.Int("batch", 500, "readings per request in the ingest phase")
@@ -54,7 +56,21 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 	// phase runs one phase, profiled when --profile-phase names it.
 	phase := func(key, name string, op func(*rand.Rand) (bool, error)) error {
-		if *cpuprofile == "" || *profilePhase != key {
+		if *profilePhase != key {
+			return benchPhase(ctx, env, name, *clients, *dur, op)
+		}
+		if *traceFile != "" {
+			f, err := os.Create(*traceFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := trace.Start(f); err != nil {
+				return err
+			}
+			defer trace.Stop()
+		}
+		if *cpuprofile == "" {
 			return benchPhase(ctx, env, name, *clients, *dur, op)
 		}
 		f, err := os.Create(*cpuprofile)
