@@ -307,6 +307,15 @@ func indexReference(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEn
 		s = v
 	case map[string]any:
 		s, _ = v["reference"].(string)
+		// Reference.identifier, for name:identifier: a token entry under
+		// that name (IdentifierParam).
+		if id, ok := v["identifier"].(map[string]any); ok {
+			val, _ := id["value"].(string)
+			sys, _ := id["system"].(string)
+			if val != "" || sys != "" {
+				dst = append(dst, vigil.IndexEntry{Param: IdentifierParam(name), Type: vigil.ParamToken, System: sys, Code: val})
+			}
+		}
 	}
 	if s == "" {
 		return dst
@@ -319,6 +328,12 @@ func indexReference(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEn
 	dst = append(dst, e)
 	return dst
 }
+
+// IdentifierParam is the name under which the identifiers of the references
+// of reference parameter name are indexed, as token entries: the search
+// subject:identifier=system|value is a token search on
+// IdentifierParam("subject").
+func IdentifierParam(name string) string { return name + ":identifier" }
 
 // parseReference splits a reference or canonical: "Type/id" (with an
 // optional /_history/n) → RefType/RefID; an absolute URL, urn: or other

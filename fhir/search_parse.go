@@ -46,7 +46,9 @@ var errUnknownParam = errors.New("unknown search parameter")
 //   - string: modifiers :exact, :contains;
 //   - uri: modifiers :above, :below;
 //   - reference: "id", "Type/id", an absolute URL, "url|version"; the
-//     modifier :Type sets the type (:identifier is ErrUnsupported);
+//     modifier :Type sets the type; :identifier takes a token
+//     ("system|value") matched against Reference.identifier (a token
+//     parameter named IdentifierParam(name));
 //     chains "subject:Patient.name=x" and "subject.name=x", up to 4 deep;
 //   - _has (reverse chaining): "_has:Observation:patient:code=x" on
 //     Patient, nested or ending in a chain, up to 4 deep;
@@ -339,6 +341,10 @@ func (s *searchSet) parseParam(typ, key, raw string, depth int) (*vigil.SearchPa
 		}
 		return nil, invalid(name, "expected true or false")
 	}
+	if mod == "identifier" {
+		// A token search on the references' identifiers (IdentifierParam).
+		p.Name, p.Type, mod, pd = IdentifierParam(name), vigil.ParamToken, "", &paramDef{SearchParamDef: SearchParamDef{Name: name, Type: vigil.ParamToken}}
+	}
 	p.Modifier = mod
 	for _, item := range splitEscaped(raw, ',') {
 		if item == "" {
@@ -452,7 +458,9 @@ func checkModifier(s *searchSet, pd *paramDef, name, mod string) error {
 		}
 	case vigil.ParamReference:
 		switch {
-		case mod == "identifier" || mod == "above" || mod == "below":
+		case mod == "identifier":
+			return nil
+		case mod == "above" || mod == "below":
 			return unsupported(name, "modifier not supported")
 		case s.resources[mod]:
 			if len(pd.Targets) > 0 && !slices.Contains(pd.Targets, mod) {

@@ -141,6 +141,11 @@ func TestParseSearchParams(t *testing.T) {
 			Chain: &vigil.SearchParam{Name: "organization", Type: vigil.ParamReference, TargetTypes: []string{"Organization"},
 				Chain: &vigil.SearchParam{Name: "name", Type: vigil.ParamString, Modifier: "exact",
 					Values: []vigil.SearchValue{{Text: "acme", Exact: "Acme"}}}}}}},
+		// reference :identifier is a token search on the references' identifiers
+		{"Observation", "subject:identifier=urn:mrn|12345", []vigil.SearchParam{{Name: "subject:identifier", Type: vigil.ParamToken,
+			Values: []vigil.SearchValue{{System: "urn:mrn", Code: "12345"}}}}},
+		{"Observation", "patient:identifier=12345,|777", []vigil.SearchParam{{Name: "patient:identifier", Type: vigil.ParamToken,
+			Values: []vigil.SearchValue{{Code: "12345", AnySystem: true}, {Code: "777"}}}}},
 		// reverse chains
 		{"Patient", "_has:Observation:patient:code=1234-5", []vigil.SearchParam{{Name: "_has", Type: vigil.ParamSpecial,
 			Has: &vigil.ReverseChain{Type: "Observation", Param: "patient",
@@ -256,7 +261,6 @@ func TestParseSearchErrors(t *testing.T) {
 		{"Observation", "code:in=" + secret, vigil.ErrUnsupported, "code"},
 		{"Observation", "code:exact=" + secret, vigil.ErrInvalid, "code"},
 		{"Observation", "date:exact=2020", vigil.ErrInvalid, "date"},
-		{"Observation", "subject:identifier=" + secret, vigil.ErrUnsupported, "subject"},
 		{"Observation", "subject:Device.name=x", vigil.ErrInvalid, "subject"},
 		{"Observation", "subject:Medication=" + secret, vigil.ErrInvalid, "subject"},
 		{"Observation", "subject=Foo/" + secret, vigil.ErrInvalid, "subject"},
