@@ -47,9 +47,15 @@ type adaptMode struct {
 // of each feature). The global model is combined with a local expert, the
 // labelled beats as nearest-neighbour prototypes (local.go; a mixture of
 // experts as in Hu et al. 1997): a beat that resembles the labelled beats
-// takes their class, one unlike them keeps the global model's. Beats
-// labelled Q and unclassifiable beats are skipped; with fewer than 10
-// labelled beats c itself is returned. The local expert lives in memory
+// takes their class, one unlike them keeps the global model's. Patient
+// rules built from the same labels (localrules.go) bound the expert: it
+// cannot confirm N for a beat the global model calls S that is more
+// premature than any labelled N beat; a beat whose shape is unlike every
+// labelled N beat is not called N; and a normal-QRS beat whose preceding
+// interval is below 0.8 of the patient's shortest labelled
+// normal-to-normal interval (a beat labelled N after a beat labelled N)
+// is called S. Beats labelled Q and unclassifiable beats are skipped; with
+// fewer than 10 labelled beats c itself is returned. The local expert lives in memory
 // only: Write writes the global model. c is not modified.
 //
 // AdaptBoost is the earlier form, kept for comparison.

@@ -25,9 +25,13 @@
 // features", IEEE TBME 53(12), 2006) and Hu, Palreddy & Tompkins (IEEE TBME
 // 44(9), 1997): the beats a clinician has labelled in the first minutes of a
 // recording become a local nearest-neighbour expert, mixed with the global
-// model by a gate that trusts it for beats that resemble the labelled ones
-// (Adapt; AdaptBoost instead extends the global model with a few boosting
-// rounds fitted on that patient).
+// model by a gate that trusts it for beats that resemble the labelled ones,
+// and bounded by rules read off the same labels: no N for an early beat
+// unless labelled N beats were as early, no N for a shape unlike every
+// labelled N beat, S for a normal-QRS beat well below the patient's
+// shortest labelled normal-to-normal interval (Adapt; AdaptBoost instead
+// extends the global model with a few boosting rounds fitted on that
+// patient).
 //
 // Features are computed from beat positions, so the same code runs on the
 // reference annotations (training, evaluation) and on detected beats.
