@@ -149,3 +149,27 @@ func BenchmarkTrainDS1(b *testing.B) {
 	}
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
+
+// BenchmarkLabelAdapted is Label for a classifier adapted to the first 5
+// minutes of a DS1 record (209, at the detector's beats: 486 labelled
+// beats as prototypes): the model plus the local expert's nearest-neighbour
+// search and patient rules per beat.
+func BenchmarkLabelAdapted(b *testing.B) {
+	dir := needData(b)
+	c, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := loadDirAt(b, dir, []string{"209"}, PositionsDetector)[0]
+	n := WindowBeats(r.Features, 5)
+	a, err := c.Adapt(context.Background(), r.Features, Feedback(r.Labels[:n]))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		a.Label(r.Features)
+	}
+	rate(b, b.N*r.Features.Len(), cpu0)
+}
