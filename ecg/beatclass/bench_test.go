@@ -151,9 +151,9 @@ func BenchmarkTrainDS1(b *testing.B) {
 }
 
 // BenchmarkLabelAdapted is Label for a classifier adapted to the first 5
-// minutes of a DS1 record (209, at the detector's beats: 486 labelled
-// beats as prototypes): the model plus the local expert's nearest-neighbour
-// search and patient rules per beat.
+// minutes of a DS1 record (209 at the detector's beats: 487 labelled
+// beats, 411 prototypes): the model plus the local expert's
+// nearest-neighbour search and patient rules per beat.
 func BenchmarkLabelAdapted(b *testing.B) {
 	dir := needData(b)
 	c, err := Default()
