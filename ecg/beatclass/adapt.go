@@ -167,7 +167,7 @@ func (c *Classifier) adapt(ctx context.Context, f *Features, labels []byte, mode
 }
 
 // withLocal returns c with the local expert le (c itself when le is nil);
-// its version also covers the prototypes.
+// its version also covers the prototypes and the patient rules' references.
 func (c *Classifier) withLocal(le *localExpert) (*Classifier, error) {
 	if le == nil {
 		return c, nil
@@ -180,6 +180,9 @@ func (c *Classifier) withLocal(le *localExpert) (*Classifier, error) {
 		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 	}
 	buf = append(buf, le.y...)
+	for _, v := range append(le.early[:], le.fastNN) {
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+	}
 	a, err := newClassifier(c.file, buf)
 	if err != nil {
 		return nil, err
