@@ -199,12 +199,22 @@ type Include struct {
 	Iterate    bool
 }
 
+// MaxIncluded bounds the resources _include and _revinclude bring into one
+// page: a page of 1,000 Patients with _revinclude=Observation:subject
+// would otherwise load every Observation of every one of them.
+const MaxIncluded = 1000
+
 // SearchResult is one page of a search.
 type SearchResult struct {
 	// Matches are the resources matching the query, in sort order.
 	Matches []Resource
-	// Included are resources brought in by _include/_revinclude, without duplicates.
+	// Included are resources brought in by _include/_revinclude, without
+	// duplicates, at most MaxIncluded.
 	Included []Resource
+	// IncludedCut reports that more resources than MaxIncluded would have
+	// been included: the page lists the first MaxIncluded (by the store's
+	// order), and the client should ask for smaller pages.
+	IncludedCut bool
 	// Total is the number of matches over all pages, or -1 when not counted.
 	Total int
 	// Next is the cursor of the next page, empty on the last page.

@@ -13,32 +13,40 @@ const maxIncludeRounds = 4
 
 // includes resolves _include and _revinclude for a page of matches: current,
 // non-deleted resources, without duplicates and without the matches
-// themselves, in the order found.
-func includes(ctx context.Context, db querier, q *vigil.SearchQuery, matches []hit) ([]vigil.Resource, error) {
+// themselves, in the order found, at most vigil.MaxIncluded (cut reports
+// that there were more).
+func includes(ctx context.Context, db querier, q *vigil.SearchQuery, matches []hit) (out []vigil.Resource, cut bool, err error) {
 	seen := make(map[int64]bool, len(matches))
 	for _, h := range matches {
 		seen[h.key] = true
 	}
-	var out []vigil.Resource
 	frontier := matches
-	for round := 0; round < maxIncludeRounds && len(frontier) > 0; round++ {
+	for round := 0; round < maxIncludeRounds && len(frontier) > 0 && !cut; round++ {
 		var next []hit
 		add := func(hs []hit) {
 			for _, h := range hs {
-				if !seen[h.key] {
-					seen[h.key] = true
-					next = append(next, h)
-					out = append(out, h.res)
+				if seen[h.key] {
+					continue
 				}
+				if len(out) == vigil.MaxIncluded {
+					cut = true
+					return
+				}
+				seen[h.key] = true
+				next = append(next, h)
+				out = append(out, h.res)
 			}
 		}
+		// Each query needs at most one more row than the room left,
+		// besides rows already seen.
+		limit := func() int { return vigil.MaxIncluded - len(out) + len(seen) + 1 }
 		for _, inc := range q.Include {
 			if round > 0 && !inc.Iterate {
 				continue
 			}
-			hs, err := include(ctx, db, inc, keysOf(frontier, inc.SourceType))
+			hs, err := include(ctx, db, inc, keysOf(frontier, inc.SourceType), limit())
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			add(hs)
 		}
@@ -46,15 +54,15 @@ func includes(ctx context.Context, db querier, q *vigil.SearchQuery, matches []h
 			if round > 0 && !inc.Iterate {
 				continue
 			}
-			hs, err := revInclude(ctx, db, inc, keysOf(frontier, inc.TargetType))
+			hs, err := revInclude(ctx, db, inc, keysOf(frontier, inc.TargetType), limit())
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
 			add(hs)
 		}
 		frontier = next
 	}
-	return out, nil
+	return out, cut, nil
 }
 
 // keysOf returns the keys of the hits of type typ ("" for all).
@@ -70,7 +78,7 @@ func keysOf(hs []hit, typ string) []int64 {
 
 // include returns the resources that the resources with keys refer to
 // through inc.Param.
-func include(ctx context.Context, db querier, inc vigil.Include, keys []int64) ([]hit, error) {
+func include(ctx context.Context, db querier, inc vigil.Include, keys []int64, limit int) ([]hit, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -85,13 +93,13 @@ WHERE NOT t.deleted AND i.key = ANY(` + b.arg(keys) + `) AND i.rtype = ` + b.arg
 	if inc.TargetType != "" {
 		b.WriteString(" AND i.ref_type = " + b.arg(inc.TargetType))
 	}
-	b.WriteString(" ORDER BY t.key")
+	b.WriteString(" ORDER BY t.key LIMIT " + b.arg(limit))
 	return queryHits(ctx, db, &b)
 }
 
 // revInclude returns the resources of inc.SourceType that refer to one of
 // the resources with keys through inc.Param.
-func revInclude(ctx context.Context, db querier, inc vigil.Include, keys []int64) ([]hit, error) {
+func revInclude(ctx context.Context, db querier, inc vigil.Include, keys []int64, limit int) ([]hit, error) {
 	if len(keys) == 0 {
 		return nil, nil
 	}
@@ -105,7 +113,7 @@ WHERE m.key = ANY(` + b.arg(keys) + `) AND i.rtype = ` + src + ` AND s.type = ` 
 	if inc.Param != "*" {
 		b.WriteString(" AND i.param = " + b.arg(inc.Param))
 	}
-	b.WriteString(" ORDER BY s.key")
+	b.WriteString(" ORDER BY s.key LIMIT " + b.arg(limit))
 	return queryHits(ctx, db, &b)
 }
 

@@ -176,7 +176,7 @@ func search(ctx context.Context, db querier, q *vigil.SearchQuery) (*vigil.Searc
 		res.Matches[k] = hits[k].res
 	}
 	if len(q.Include) > 0 || len(q.RevInclude) > 0 {
-		res.Included, err = includes(ctx, db, q, hits)
+		res.Included, res.IncludedCut, err = includes(ctx, db, q, hits)
 		if err != nil {
 			return nil, err
 		}

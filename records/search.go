@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -91,6 +92,10 @@ func (s *Service) Search(ctx context.Context, req *SearchRequest) (*Page, error)
 		return nil, err
 	}
 	warnings = append(warnings, sampleIssues...)
+	if res.IncludedCut {
+		warnings = append(warnings, vigil.Issue{Severity: "warning", Code: "too-costly",
+			Message: fmt.Sprintf("_include/_revinclude brought in the first %d resources only; ask for smaller pages (_count)", vigil.MaxIncluded)})
+	}
 	self := searchURL(req, params, cursor)
 	next := ""
 	if res.Next != "" {

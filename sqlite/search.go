@@ -206,7 +206,7 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 		return nil, fmt.Errorf("sqlite: search: %w", err)
 	}
 	if len(sq.Include) > 0 || len(sq.RevInclude) > 0 {
-		if res.Included, err = includes(ctx, q, sq, keys); err != nil {
+		if res.Included, res.IncludedCut, err = includes(ctx, q, sq, keys); err != nil {
 			return nil, err
 		}
 	}
@@ -285,17 +285,22 @@ const maxIterate = 3
 // includes follows sq.Include and sq.RevInclude from the page's matches
 // (https://hl7.org/fhir/R4/search.html#include): round 0 applies every
 // directive to the matches, further rounds apply the :iterate ones to what
-// the previous round brought in.
-func includes(ctx context.Context, q querier, sq *vigil.SearchQuery, keys []int64) ([]vigil.Resource, error) {
+// the previous round brought in. It stops at vigil.MaxIncluded resources,
+// reporting whether there were more.
+func includes(ctx context.Context, q querier, sq *vigil.SearchQuery, keys []int64) (out []vigil.Resource, cut bool, err error) {
 	seen := make(map[int64]bool, len(keys))
 	for _, k := range keys {
 		seen[k] = true
 	}
-	var out []vigil.Resource
 	from := keys
-	for round := 0; round <= maxIterate && len(from) > 0; round++ {
+	for round := 0; round <= maxIterate && len(from) > 0 && !cut; round++ {
 		var next []int64
+		// run reads resources by key order, each once (the key IN
+		// subquery), at most enough to find one more than the room left
+		// besides those already seen.
 		run := func(query string, args ...any) error {
+			query += " ORDER BY r.key LIMIT ?"
+			args = append(args, vigil.MaxIncluded-len(out)+len(seen)+1)
 			rows, err := q.QueryContext(ctx, query, args...)
 			if err != nil {
 				return fmt.Errorf("sqlite: include: %w", err)
@@ -307,11 +312,16 @@ func includes(ctx context.Context, q querier, sq *vigil.SearchQuery, keys []int6
 				if err != nil {
 					return fmt.Errorf("sqlite: include: %w", err)
 				}
-				if !seen[key] {
-					seen[key] = true
-					out = append(out, *r)
-					next = append(next, key)
+				if seen[key] {
+					continue
 				}
+				if len(out) == vigil.MaxIncluded {
+					cut = true
+					break
+				}
+				seen[key] = true
+				out = append(out, *r)
+				next = append(next, key)
 			}
 			return rows.Err()
 		}
@@ -320,43 +330,46 @@ func includes(ctx context.Context, q querier, sq *vigil.SearchQuery, keys []int6
 			if round > 0 && !in.Iterate {
 				continue
 			}
-			query := "SELECT " + resourceCols + ", r.key FROM idx_ref i JOIN resources s ON s.key = i.key" +
-				" JOIN resources r ON r.type = i.ref_type AND r.id = i.ref_id JOIN versions v ON v.seq = r.seq" +
-				" WHERE i.key IN (SELECT value FROM json_each(?)) AND s.type = ? AND r.deleted = 0"
+			sub := "SELECT t.key FROM idx_ref i JOIN resources s ON s.key = i.key" +
+				" JOIN resources t ON t.type = i.ref_type AND t.id = i.ref_id" +
+				" WHERE i.key IN (SELECT value FROM json_each(?)) AND s.type = ?"
 			args := []any{src, in.SourceType}
 			if in.Param != "*" {
-				query += " AND i.param = ?"
+				sub += " AND i.param = ?"
 				args = append(args, in.Param)
 			}
 			if in.TargetType != "" {
-				query += " AND r.type = ?"
+				sub += " AND t.type = ?"
 				args = append(args, in.TargetType)
 			}
-			if err := run(query+" ORDER BY r.key", args...); err != nil {
-				return nil, err
+			query := "SELECT " + resourceCols + ", r.key FROM resources r JOIN versions v ON v.seq = r.seq" +
+				" WHERE r.deleted = 0 AND r.key IN (" + sub + ")"
+			if err := run(query, args...); err != nil {
+				return nil, false, err
 			}
 		}
 		for _, in := range sq.RevInclude {
 			if round > 0 && !in.Iterate {
 				continue
 			}
-			query := "SELECT " + resourceCols + ", r.key FROM resources m JOIN idx_ref i ON i.ref_id = m.id AND i.ref_type = m.type" +
-				" JOIN resources r ON r.key = i.key JOIN versions v ON v.seq = r.seq" +
-				" WHERE m.key IN (SELECT value FROM json_each(?)) AND r.type = ? AND r.deleted = 0"
-			args := []any{src, in.SourceType}
+			sub := "SELECT i.key FROM resources m JOIN idx_ref i ON i.ref_id = m.id AND i.ref_type = m.type" +
+				" WHERE m.key IN (SELECT value FROM json_each(?))"
+			args := []any{in.SourceType, src}
 			if in.Param != "*" {
-				query += " AND i.param = ?"
+				sub += " AND i.param = ?"
 				args = append(args, in.Param)
 			}
 			if in.TargetType != "" {
-				query += " AND m.type = ?"
+				sub += " AND m.type = ?"
 				args = append(args, in.TargetType)
 			}
-			if err := run(query+" ORDER BY r.key", args...); err != nil {
-				return nil, err
+			query := "SELECT " + resourceCols + ", r.key FROM resources r JOIN versions v ON v.seq = r.seq" +
+				" WHERE r.deleted = 0 AND r.type = ? AND r.key IN (" + sub + ")"
+			if err := run(query, args...); err != nil {
+				return nil, false, err
 			}
 		}
 		from = next
 	}
-	return out, nil
+	return out, cut, nil
 }

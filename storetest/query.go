@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -345,4 +347,52 @@ func testHas(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		q.Restrict = &vigil.Compartment{Type: "Patient", IDs: []string{"p1", "p2"}, Params: comp}
 		f.expectSet(q, "p1")
 	})
+}
+
+// testIncludeCap checks that a page brings in at most vigil.MaxIncluded
+// resources through _revinclude, and says when it cut.
+func testIncludeCap(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Patient", "many")
+	f.save("Patient", "exact")
+	n := 0
+	add := func(patient string, count int) {
+		err := f.s.Write(f.ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+			for range count {
+				n++
+				id := fmt.Sprintf("o%05d", n)
+				if err := tx.Put(ctx, doc("Observation", id, 1, f.tick()), []vigil.IndexEntry{ref("subject", "Patient", patient)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Write = %v", err)
+		}
+	}
+	add("many", vigil.MaxIncluded+5)
+	add("exact", vigil.MaxIncluded)
+	for _, c := range []struct {
+		patients []string
+		cut      bool
+	}{
+		{[]string{"exact"}, false},
+		{[]string{"many"}, true},
+		{[]string{"exact", "many"}, true},
+	} {
+		q := query("Patient", vID(c.patients...))
+		q.RevInclude = []vigil.Include{{SourceType: "Observation", Param: "subject"}}
+		res := f.search(q)
+		if len(res.Included) != vigil.MaxIncluded || res.IncludedCut != c.cut {
+			t.Errorf("%v with _revinclude: %d included, cut %v; want %d, %v", c.patients, len(res.Included), res.IncludedCut, vigil.MaxIncluded, c.cut)
+		}
+		seen := map[string]bool{}
+		for _, r := range res.Included {
+			if r.Type != "Observation" || seen[r.ID] {
+				t.Fatalf("included %s/%s twice or of the wrong type", r.Type, r.ID)
+			}
+			seen[r.ID] = true
+		}
+	}
 }

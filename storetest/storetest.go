@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		{"Paging", testPaging},
 		{"Total", testTotal},
 		{"Include", testInclude},
+		{"IncludeCap", testIncludeCap},
 		{"Concurrent", testConcurrent},
 	}
 	for _, g := range groups {
