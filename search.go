@@ -37,6 +37,9 @@ func (p Prefix) String() string {
 type SearchQuery struct {
 	// Type is the resource type searched; empty for a search across all types.
 	Type string
+	// Types, for a search across all types (Type empty), limits it to
+	// these types (_type); empty means every type.
+	Types []string
 	// Params are the filters, all of which must match.
 	Params []SearchParam
 	// Compartment, when set, restricts results to resources in a compartment.

@@ -513,8 +513,14 @@ func (p *Policy) restrict(v *view, q *vigil.SearchQuery) (*vigil.SearchQuery, er
 		return nil, forbidden("a device may not search")
 	}
 	typ := q.Type
-	if pr.Scopes != nil && !vigil.Allows(pr.Scopes, typOrAll(typ), false) {
-		return nil, forbidden("the token's scopes do not allow reading " + typOrAll(typ))
+	scoped := []string{typOrAll(typ)}
+	if typ == "" && len(q.Types) > 0 {
+		scoped = q.Types // _type: the scopes must allow each of them
+	}
+	for _, t := range scoped {
+		if pr.Scopes != nil && !vigil.Allows(pr.Scopes, t, false) {
+			return nil, forbidden("the token's scopes do not allow reading " + t)
+		}
 	}
 	if v.all {
 		return q, nil

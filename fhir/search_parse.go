@@ -55,6 +55,10 @@ var errUnknownParam = errors.New("unknown search parameter")
 //   - composite: components separated by "$", each parsed by its type;
 //   - :missing=true|false on every type.
 //
+// _type=T1,T2 on a search across all types (typ "") limits it to those
+// types (SearchQuery.Types, with the parameters common to all types); with
+// one type it is the search of that type, with all of its parameters.
+//
 // Result parameters: _count (capped at 1000; 0 asks only for the total and
 // sets SummaryCount, as stores read Count 0 as their default page size), _sort (comma list, "-"
 // descending), _include and _revinclude ("Source:param[:Target]" or "*",
@@ -72,6 +76,26 @@ func (m *Model) ParseSearch(typ string, q url.Values, strict bool) (*vigil.Searc
 	}
 	if typ != "" && !s.resources[typ] {
 		return nil, nil, nil, vigil.Errorf(vigil.ErrInvalid, "unknown resource type %s", safeName(typ))
+	}
+	if vals, ok := q["_type"]; ok {
+		if typ != "" {
+			return nil, nil, nil, invalid("_type", "only a search across all types takes _type")
+		}
+		types, err := s.parseTypes(vals)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		q = maps.Clone(q)
+		delete(q, "_type")
+		if len(types) == 1 {
+			// One type: the search of that type, with all its parameters.
+			return m.ParseSearch(types[0], q, strict)
+		}
+		sq, opts, issues, err := m.ParseSearch("", q, strict)
+		if sq != nil {
+			sq.Types = types
+		}
+		return sq, opts, issues, err
 	}
 	sq := &vigil.SearchQuery{Type: typ}
 	opts := &SearchOptions{}
@@ -151,6 +175,26 @@ func invalid(name, what string) error {
 
 func unsupported(name, what string) error {
 	return vigil.Errorf(vigil.ErrUnsupported, "search parameter %s: %s", safeName(name), what)
+}
+
+// parseTypes parses the comma-separated resource types of _type, sorted
+// and without duplicates.
+func (s *searchSet) parseTypes(vals []string) ([]string, error) {
+	var types []string
+	for _, v := range vals {
+		for t := range strings.SplitSeq(v, ",") {
+			t = strings.TrimSpace(t)
+			if !s.resources[t] {
+				return nil, invalid("_type", "unknown resource type")
+			}
+			types = append(types, t)
+		}
+	}
+	if len(types) == 0 {
+		return nil, invalid("_type", "expected resource types")
+	}
+	slices.Sort(types)
+	return slices.Compact(types), nil
 }
 
 func parseCount(sq *vigil.SearchQuery, vals []string) error {

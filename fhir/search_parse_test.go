@@ -396,3 +396,40 @@ func BenchmarkParseSearch(b *testing.B) {
 		}
 	}
 }
+
+func TestParseSearchType(t *testing.T) {
+	m := parseModel(t)
+	for _, tc := range []struct {
+		query    string
+		typ      string
+		types    []string
+		nParams  int
+		wantKind error
+	}{
+		{"_type=Observation&code=8867-4", "Observation", nil, 1, nil},
+		{"_type=Patient,Observation,Patient&_id=1", "", []string{"Observation", "Patient"}, 1, nil},
+		{"_type=Patient&_type=Practitioner&_lastUpdated=gt2020", "", []string{"Patient", "Practitioner"}, 1, nil},
+		{"_type=Nope", "", nil, 0, vigil.ErrInvalid},
+		{"_type=", "", nil, 0, vigil.ErrInvalid},
+		{"_type=Patient,Observation&code=x", "", nil, 0, vigil.ErrInvalid}, // code is not common to all types
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			q, _, _, err := m.ParseSearch("", mustQuery(t, tc.query), true)
+			if tc.wantKind != nil {
+				if !errors.Is(err, tc.wantKind) {
+					t.Fatalf("err = %v, want %v", err, tc.wantKind)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q.Type != tc.typ || !slices.Equal(q.Types, tc.types) || len(q.Params) != tc.nParams {
+				t.Errorf("Type %q Types %v, %d params; want %q %v %d", q.Type, q.Types, len(q.Params), tc.typ, tc.types, tc.nParams)
+			}
+		})
+	}
+	if _, _, _, err := m.ParseSearch("Patient", mustQuery(t, "_type=Patient"), true); !errors.Is(err, vigil.ErrInvalid) {
+		t.Errorf("_type on a type search: err = %v, want ErrInvalid", err)
+	}
+}

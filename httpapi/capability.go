@@ -73,6 +73,7 @@ func capabilityStatement(m *fhir.Model, version string) ([]byte, error) {
 			"searchParam": []any{
 				map[string]any{"name": "_id", "type": "token"},
 				map[string]any{"name": "_lastUpdated", "type": "date"},
+				map[string]any{"name": "_type", "type": "token"},
 			},
 			"compartment": []any{"http://hl7.org/fhir/CompartmentDefinition/patient"},
 		}},

@@ -50,6 +50,8 @@ func (b *sqlBuilder) where(q *vigil.SearchQuery) (string, error) {
 	if q.Type != "" {
 		rt = b.arg(q.Type)
 		conds = append(conds, "r.type = "+rt)
+	} else if len(q.Types) > 0 {
+		conds = append(conds, "r.type = ANY("+b.arg(q.Types)+")")
 	}
 	if q.Compartment != nil {
 		conds = append(conds, b.compartment("r", q.Type, q.Compartment))

@@ -48,6 +48,7 @@ type hit struct {
 func queryHash(q *vigil.SearchQuery) string {
 	return hashOf(struct {
 		Type        string
+		Types       []string
 		Params      []vigil.SearchParam
 		Compartment *vigil.Compartment
 		Restrict    *vigil.Compartment
@@ -55,7 +56,7 @@ func queryHash(q *vigil.SearchQuery) string {
 		Sort        []vigil.SortKey
 		Include     []vigil.Include
 		RevInclude  []vigil.Include
-	}{q.Type, q.Params, q.Compartment, q.Restrict, q.Visible, q.Sort, q.Include, q.RevInclude})
+	}{q.Type, q.Types, q.Params, q.Compartment, q.Restrict, q.Visible, q.Sort, q.Include, q.RevInclude})
 }
 
 // page is a search compiled to SQL.

@@ -120,12 +120,13 @@ func keyset(cols []string, sort []vigil.SortKey, c *searchCursor) frag {
 func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.SearchResult, error) {
 	hash, err := queryHash(struct {
 		Type        string
+		Types       []string
 		Params      []vigil.SearchParam
 		Compartment *vigil.Compartment
 		Restrict    *vigil.Compartment
 		Visible     *vigil.Compartment
 		Sort        []vigil.SortKey
-	}{sq.Type, sq.Params, sq.Compartment, sq.Restrict, sq.Visible, sq.Sort})
+	}{sq.Type, sq.Types, sq.Params, sq.Compartment, sq.Restrict, sq.Visible, sq.Sort})
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +141,12 @@ func search(ctx context.Context, q querier, sq *vigil.SearchQuery) (*vigil.Searc
 	conds := []frag{f("r.deleted = 0")}
 	if sq.Type != "" {
 		conds = append(conds, f("r.type = ?", sq.Type))
+	} else if len(sq.Types) > 0 {
+		in := f("r.type IN (" + placeholders(len(sq.Types)) + ")")
+		for _, t := range sq.Types {
+			in.args = append(in.args, t)
+		}
+		conds = append(conds, in)
 	}
 	fl, err := b.filters("r", sq.Type, sq.Params, sq.Compartment)
 	if err != nil {

@@ -166,6 +166,19 @@ func testSystem(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		f.t = t
 		f.expectSet(query("Observation", vID("x")), "x")
 	})
+	t.Run("_type", func(t *testing.T) {
+		f.t = t
+		q := query("")
+		q.Types = []string{"Encounter", "Patient"}
+		f.expectSet(q, "Patient/x", "Encounter/z")
+		q = query("", vID("x"))
+		q.Types = []string{"Observation", "Encounter"}
+		f.expectSet(q, "Observation/x")
+		q.Total, q.Count = true, 1
+		if res := f.search(q); res.Total != 1 {
+			t.Errorf("total %d, want 1", res.Total)
+		}
+	})
 }
 
 func testInclude(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {

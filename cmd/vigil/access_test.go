@@ -225,7 +225,10 @@ func TestAccessMatrix(t *testing.T) {
 			{"_has through own patient's CareTeam", "GET", "/fhir/Practitioner?_has:CareTeam:participant:subject=Patient/pA", "", map[string]rc{
 				"admin": {200, []string{}}, "clin": {200, []string{"Practitioner/prac1"}}, "reader": {200, []string{"Practitioner/prac1"}}}},
 			{"system search", "GET", "/fhir?_type=Observation", "", map[string]rc{
-				"pat": {200, nil}}},
+				"pat": {200, allA}, "clin": {200, allA}, "reader": {200, allObs}}},
+			{"system search of two types", "GET", "/fhir?_type=Observation,Encounter", "", map[string]rc{
+				"pat": {200, append([]string{"Encounter/eA"}, allA...)}, "clin": {200, append([]string{"Encounter/eA"}, allA...)},
+				"reader": {200, append([]string{"Encounter/eA", "Encounter/eB"}, allObs...)}}},
 			{"compartment search of other patient", "GET", "/fhir/Patient/pB/Observation", "", map[string]rc{
 				"clin": {200, []string{}}, "pat": {200, []string{}}, "reader": {200, []string{"Observation/oB1", "Observation/oB2"}}}},
 			{"$everything of other patient", "GET", "/fhir/Patient/pB/$everything", "", map[string]rc{
