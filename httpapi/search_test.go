@@ -91,7 +91,7 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 		"hr2":     obs("peter", "8867-4", "http://loinc.org", "2024-03-02T10:00:00Z", `"valueQuantity":{"value":118,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}`),
 		"wt":      obs("peter", "29463-7", "http://loinc.org", "2024-03-02", `"valueQuantity":{"value":81500,"unit":"g","system":"http://unitsofmeasure.org","code":"g"}`),
 		"temp":    obs("jose", "8310-5", "http://loinc.org", "2024-03-05T08:30:00+02:00", `"valueQuantity":{"value":100.4,"unit":"°F","system":"http://unitsofmeasure.org","code":"[degF]"}`),
-		"byid": `{"resourceType":"Observation","status":"final","code":{"text":"outside lab"},"subject":{"type":"Patient","identifier":{"system":"urn:mrn","value":"12345"},"display":"P. Chalmers"}}`,
+		"byid":    `{"resourceType":"Observation","status":"final","code":{"text":"outside lab"},"subject":{"type":"Patient","identifier":{"system":"urn:mrn","value":"12345"},"display":"P. Chalmers"}}`,
 		"bp": `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"reference":"Patient/{{amy}}"},"effectivePeriod":{"start":"2024-02-01T00:00:00Z","end":"2024-02-01T00:05:00Z"},
 			"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":185,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},
 			{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":95,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}`,
