@@ -274,6 +274,16 @@ func indexToken(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry 
 					if t, ok := tm["text"].(string); ok {
 						e.Text = normalizeString(t)
 					}
+					// name:of-type: the type's codings with the value.
+					codings, _ := tm["coding"].([]any)
+					for _, c := range codings {
+						cm, _ := c.(map[string]any)
+						code, _ := cm["code"].(string)
+						if code != "" && val != "" {
+							tsys, _ := cm["system"].(string)
+							dst = append(dst, vigil.IndexEntry{Param: OfTypeParam(name), Type: vigil.ParamToken, System: tsys, Code: code + "|" + val})
+						}
+					}
 				}
 				dst = append(dst, e)
 			}
@@ -334,6 +344,11 @@ func indexReference(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEn
 // subject:identifier=system|value is a token search on
 // IdentifierParam("subject").
 func IdentifierParam(name string) string { return name + ":identifier" }
+
+// OfTypeParam is the name under which identifiers are indexed for
+// name:of-type=system|code|value: a token entry per coding of
+// Identifier.type, with the coding's system and "code|value" as code.
+func OfTypeParam(name string) string { return name + ":of-type" }
 
 // parseReference splits a reference or canonical: "Type/id" (with an
 // optional /_history/n) → RefType/RefID; an absolute URL, urn: or other

@@ -255,6 +255,12 @@ func testIndexShapes(t *testing.T, m *Model) {
 				{Param: "practitioner", Type: vigil.ParamReference, RefType: "Practitioner", RefID: "d1"},
 				{Param: "participant", Type: vigil.ParamReference, RefType: "RelatedPerson", RefID: "r1"},
 			}, nil},
+		{"identifier of-type", `{"resourceType":"Patient","identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"},{"code":"local"}],"text":"Medical record"},"system":"urn:mrn","value":"12345"}]}`,
+			[]vigil.IndexEntry{
+				{Param: "identifier", Type: vigil.ParamToken, System: "urn:mrn", Code: "12345", Text: "medical record"},
+				{Param: "identifier:of-type", Type: vigil.ParamToken, System: "http://terminology.hl7.org/CodeSystem/v2-0203", Code: "MR|12345"},
+				{Param: "identifier:of-type", Type: vigil.ParamToken, Code: "local|12345"},
+			}, nil},
 		{"reference identifiers", `{"resourceType":"Observation","status":"final","code":{"text":"x"},
 			"subject":{"type":"Patient","identifier":{"system":"urn:mrn","value":"12345"}},"performer":[{"reference":"Practitioner/d1","identifier":{"value":"D-1"}}]}`,
 			[]vigil.IndexEntry{

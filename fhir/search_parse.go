@@ -42,7 +42,9 @@ var errUnknownParam = errors.New("unknown search parameter")
 //     [99.5, 100.5)); "ap" widens that to at least ±10 % of the value;
 //   - quantity: "value[|system|code]", canonicalised when system is UCUM;
 //   - token: "code", "system|code", "|code", "system|"; modifiers :text,
-//     :not (:above, :below, :in, :not-in, :of-type are ErrUnsupported);
+//     :not, and :of-type ("type-system|type-code|value" on identifiers,
+//     against OfTypeParam's entries); :above, :below, :in, :not-in are
+//     ErrUnsupported;
 //   - string: modifiers :exact, :contains;
 //   - uri: modifiers :above, :below;
 //   - reference: "id", "Type/id", an absolute URL, "url|version"; the
@@ -389,6 +391,24 @@ func (s *searchSet) parseParam(typ, key, raw string, depth int) (*vigil.SearchPa
 		// A token search on the references' identifiers (IdentifierParam).
 		p.Name, p.Type, mod, pd = IdentifierParam(name), vigil.ParamToken, "", &paramDef{SearchParamDef: SearchParamDef{Name: name, Type: vigil.ParamToken}}
 	}
+	if mod == "of-type" {
+		// type-system|type-code|value against OfTypeParam's entries.
+		p.Name, p.Modifier = OfTypeParam(name), ""
+		for _, item := range splitEscaped(raw, ',') {
+			if item == "" {
+				continue
+			}
+			parts := splitEscaped(item, '|')
+			if len(parts) != 3 || parts[1] == "" || parts[2] == "" {
+				return nil, invalid(name, "expected type-system|type-code|value")
+			}
+			p.Values = append(p.Values, vigil.SearchValue{System: unescape(parts[0]), Code: unescape(parts[1]) + "|" + unescape(parts[2])})
+		}
+		if len(p.Values) == 0 {
+			return nil, nil
+		}
+		return p, nil
+	}
 	p.Modifier = mod
 	for _, item := range splitEscaped(raw, ',') {
 		if item == "" {
@@ -493,7 +513,9 @@ func checkModifier(s *searchSet, pd *paramDef, name, mod string) error {
 		switch mod {
 		case "text", "not":
 			return nil
-		case "above", "below", "in", "not-in", "of-type":
+		case "of-type":
+			return nil
+		case "above", "below", "in", "not-in":
 			return unsupported(name, "modifier not supported")
 		}
 	case vigil.ParamURI:

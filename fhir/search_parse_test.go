@@ -146,6 +146,9 @@ func TestParseSearchParams(t *testing.T) {
 			Values: []vigil.SearchValue{{System: "urn:mrn", Code: "12345"}}}}},
 		{"Observation", "patient:identifier=12345,|777", []vigil.SearchParam{{Name: "patient:identifier", Type: vigil.ParamToken,
 			Values: []vigil.SearchValue{{Code: "12345", AnySystem: true}, {Code: "777"}}}}},
+		// token :of-type
+		{"Patient", `identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|12\|3`, []vigil.SearchParam{{Name: "identifier:of-type", Type: vigil.ParamToken,
+			Values: []vigil.SearchValue{{System: "http://terminology.hl7.org/CodeSystem/v2-0203", Code: "MR|12|3"}}}}},
 		// reverse chains
 		{"Patient", "_has:Observation:patient:code=1234-5", []vigil.SearchParam{{Name: "_has", Type: vigil.ParamSpecial,
 			Has: &vigil.ReverseChain{Type: "Observation", Param: "patient",
@@ -270,6 +273,8 @@ func TestParseSearchErrors(t *testing.T) {
 		{"Observation", "component-code-value-quantity=" + secret, vigil.ErrInvalid, "component-code-value-quantity"},
 		{"Observation", "component-code-value-quantity=a$" + secret, vigil.ErrInvalid, "component-code-value-quantity"},
 		{"Location", "near=1|2|3|km", vigil.ErrUnsupported, "near"},
+		{"Patient", "identifier:of-type=MR|" + secret, vigil.ErrInvalid, "identifier"},
+		{"Patient", "identifier:of-type=s||" + secret, vigil.ErrInvalid, "identifier"},
 		{"Patient", "_has:Observation:patient=" + secret, vigil.ErrInvalid, "_has"},
 		{"Patient", "_has:Nope:patient:code=" + secret, vigil.ErrInvalid, "_has"},
 		{"Patient", "_has:Observation:code:code=" + secret, vigil.ErrInvalid, "_has"},

@@ -84,7 +84,7 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 	}
 	ids := seed(t, base, map[string]string{
 		"peter":   `{"resourceType":"Patient","name":[{"family":"Chalmers","given":["Peter","James"]}],"gender":"male","birthDate":"1974-12-25","identifier":[{"system":"urn:mrn","value":"12345"}],"telecom":[{"system":"email","value":"peter@example.org"}]}`,
-		"jose":    `{"resourceType":"Patient","name":[{"family":"Muñoz","given":["José"]}],"gender":"male","birthDate":"1980-02","active":true}`,
+		"jose":    `{"resourceType":"Patient","name":[{"family":"Muñoz","given":["José"]}],"gender":"male","birthDate":"1980-02","active":true,"identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"system":"urn:other","value":"777"}]}`,
 		"amy":     `{"resourceType":"Patient","name":[{"family":"Shaw","given":["Amy"]}],"gender":"female","birthDate":"2001-07-14","active":false,"generalPractitioner":[{"reference":"Practitioner/{{drsmith}}"}]}`,
 		"drsmith": `{"resourceType":"Practitioner","name":[{"family":"Smith","given":["Adam"]}]}`,
 		"hr1":     obs("peter", "8867-4", "http://loinc.org", "2024-03-01T10:00:00Z", `"valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}`),
@@ -149,6 +149,11 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 		{"Observation?subject:Patient.name=shaw", id("bp")},
 		{"Observation?subject.gender=male&code=http://loinc.org|8867-4", id("hr1", "hr2")},
 		{"Observation?subject:Patient.general-practitioner.name=smith", id("bp")},
+		// token :of-type
+		{"Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|777", id("jose")},
+		{"Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|12345", nil},
+		{"Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|777", nil},
+		{"Patient?identifier=urn:other|777", id("jose")},
 		// reference :identifier
 		{"Observation?subject:identifier=urn:mrn|12345", id("byid")},
 		{"Observation?subject:identifier=12345", id("byid")},
