@@ -25,6 +25,7 @@ const (
 	AuditDelete     AuditAction = "delete"
 	AuditImport     AuditAction = "import"
 	AuditExport     AuditAction = "export"
+	AuditReindex    AuditAction = "reindex"    // vigil reindex: every resource read to rebuild the search index
 	AuditEverything AuditAction = "everything" // Patient/$everything
 
 	AuditLogin            AuditAction = "login"

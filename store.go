@@ -45,6 +45,16 @@ type ResourceStore interface {
 	Close() error
 }
 
+// Reindexer is implemented by the ResourceTx of stores that can replace the
+// search index entries of a resource's current version in place, without a
+// new version (vigil reindex, after the index extraction changed).
+type Reindexer interface {
+	// Reindex replaces the index entries of typ/id, whose current version
+	// must be version and not a delete: otherwise it returns ErrConflict
+	// (ErrNotFound when typ/id does not exist) and changes nothing.
+	Reindex(ctx context.Context, typ, id string, version int64, index []IndexEntry) error
+}
+
 // Locker is implemented by the ResourceTx of stores whose write
 // transactions can run concurrently (PostgreSQL). Lock takes an exclusive
 // lock on name that is held until the transaction ends. The records service

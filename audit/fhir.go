@@ -56,6 +56,7 @@ var (
 		vigil.AuditEverything: {restType, restful("operation"), "E"},
 		vigil.AuditImport:     {coding{systemDICOM, "110107", "Import"}, coding{systemDICOM, "110107", "Import"}, "C"},
 		vigil.AuditExport:     {coding{systemDICOM, "110106", "Export"}, coding{systemDICOM, "110106", "Export"}, "R"},
+		vigil.AuditReindex:    {coding{systemDICOM, "110100", "Application Activity"}, coding{systemDICOM, "110100", "Application Activity"}, "R"},
 
 		vigil.AuditLogin:            {authType, coding{systemDICOM, "110122", "Login"}, "E"},
 		vigil.AuditLoginFailed:      {authType, coding{systemDICOM, "110122", "Login"}, "E"},

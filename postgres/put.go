@@ -30,7 +30,19 @@ const putUpdateHead = `WITH r AS (
 	UPDATE resources SET version = $3, last_updated = $4, deleted = $5
 	WHERE type = $1 AND id = $2 AND version = $3 - 1
 	RETURNING key
-),
+),` + clearIndex
+
+// reindexHead selects the current, live version $3 of $1/$2 for Reindex;
+// $4 to $7 (the version row's values in a Put) are unused but typed.
+const reindexHead = `WITH r AS (
+	SELECT key FROM resources
+	WHERE type = $1 AND id = $2 AND version = $3 AND NOT deleted
+	AND $4::timestamptz IS NOT NULL AND $5::boolean IS NOT NULL AND $6::text IS NOT NULL AND $7::bytea IS NOT NULL
+	FOR UPDATE
+),` + clearIndex
+
+// clearIndex deletes the index entries of the resource r selects.
+const clearIndex = `
 d1 AS (DELETE FROM idx_string WHERE key = (SELECT key FROM r)),
 d2 AS (DELETE FROM idx_token WHERE key = (SELECT key FROM r)),
 d3 AS (DELETE FROM idx_ref WHERE key = (SELECT key FROM r)),
@@ -43,7 +55,10 @@ const putTail = `
 v AS (
 	INSERT INTO versions (key, type, id, version, last_updated, deleted, method, json)
 	SELECT key, $1, $2, $3, $4, $5, $6, $7 FROM r
-),
+),` + putIndex
+
+// putIndex inserts the index entries ($8 on) of the resource r returns.
+const putIndex = `
 i1 AS (
 	INSERT INTO idx_string (key, rtype, param, grp, part, text, exact)
 	SELECT r.key, $1, u.* FROM r, unnest($8::text[], $9::int[], $10::int[], $11::text[], $12::text[]) u
@@ -78,6 +93,7 @@ SELECT key FROM r`
 const (
 	putCreateSQL = putCreateHead + putTail
 	putUpdateSQL = putUpdateHead + putTail
+	reindexSQL   = reindexHead + putIndex
 )
 
 // columns collects the index entries of one Put column by column.
@@ -215,7 +231,43 @@ func put(ctx context.Context, q querier, r *vigil.Resource, index []vigil.IndexE
 		sql = putCreateSQL
 	}
 	var key int64
-	err := q.QueryRow(ctx, sql,
+	err := q.QueryRow(ctx, sql, c.args(r, json)...).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return vigil.Errorf(vigil.ErrConflict, "version %d of %s/%s is not the next version", r.Version, r.Type, r.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: put %s: %w", r.Type, err)
+	}
+	return nil
+}
+
+// reindex replaces the index entries of the current version of typ/id.
+func reindex(ctx context.Context, q querier, typ, id string, version int64, index []vigil.IndexEntry) error {
+	var c columns
+	for i := range index {
+		if err := c.add(&index[i]); err != nil {
+			return err
+		}
+	}
+	r := &vigil.Resource{Type: typ, ID: id, Version: version, LastUpdated: time.Unix(0, 0)}
+	var key int64
+	err := q.QueryRow(ctx, reindexSQL, c.args(r, []byte("{}"))...).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var n int
+		if err := q.QueryRow(ctx, "SELECT count(*) FROM resources WHERE type = $1 AND id = $2", typ, id).Scan(&n); err == nil && n == 0 {
+			return vigil.Errorf(vigil.ErrNotFound, "%s/%s not found", typ, id)
+		}
+		return vigil.Errorf(vigil.ErrConflict, "%s/%s: version %d is not the current one", typ, id, version)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: reindex %s: %w", typ, err)
+	}
+	return nil
+}
+
+// args returns the parameters of putCreateSQL, putUpdateSQL and reindexSQL.
+func (c *columns) args(r *vigil.Resource, json []byte) []any {
+	return []any{
 		r.Type, r.ID, r.Version, r.LastUpdated, r.Deleted, r.Method, json,
 		nz(c.str.param), nz(c.str.grp), nz(c.str.part), nz(c.strText), nz(c.strExact),
 		nz(c.tok.param), nz(c.tok.grp), nz(c.tok.part), nz(c.tokSystem), nz(c.tokCode), nz(c.tokText),
@@ -225,14 +277,7 @@ func put(ctx context.Context, q querier, r *vigil.Resource, index []vigil.IndexE
 		nz(c.qty.param), nz(c.qty.grp), nz(c.qty.part), nz(c.qtyValue), nz(c.qtyLow), nz(c.qtyHigh),
 		nz(c.qtySystem), nz(c.qtyCode), nz(c.qtyCanon), nz(c.qtyCanonValue), nz(c.qtyCanonLow), nz(c.qtyCanonHigh),
 		nz(c.uri.param), nz(c.uri.grp), nz(c.uri.part), nz(c.uriURI),
-	).Scan(&key)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return vigil.Errorf(vigil.ErrConflict, "version %d of %s/%s is not the next version", r.Version, r.Type, r.ID)
 	}
-	if err != nil {
-		return fmt.Errorf("postgres: put %s: %w", r.Type, err)
-	}
-	return nil
 }
 
 // nz turns a nil slice into an empty one, so that it is sent as an empty

@@ -411,6 +411,15 @@ func (t *tx) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.SearchRes
 	return r, t.note(err)
 }
 
+// Reindex implements vigil.Reindexer.
+func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, index []vigil.IndexEntry) error {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return err
+	}
+	return t.note(reindex(ctx, t.p, typ, id, version, index))
+}
+
 // Put implements vigil.ResourceTx.
 func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
 	ctx, err := t.begin(ctx)

@@ -439,21 +439,62 @@ func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 		}
 	}
 	if !created {
-		if err := t.flush(ctx); err != nil {
+		if err := t.clearIndex(ctx, key); err != nil {
 			return err
-		}
-		if err := t.clearPairs(ctx, key); err != nil {
-			return err
-		}
-		for _, d := range s.deleteIdx {
-			if _, err := d.ExecContext(ctx, key); err != nil {
-				return fmt.Errorf("sqlite: clear index: %w", err)
-			}
 		}
 	}
 	if r.Deleted {
 		return nil
 	}
+	return t.queueIndex(ctx, key, index)
+}
+
+// clearIndex removes the index rows of resource key (after writing those
+// queued, which may be among them).
+func (t *tx) clearIndex(ctx context.Context, key int64) error {
+	if err := t.flush(ctx); err != nil {
+		return err
+	}
+	if err := t.clearPairs(ctx, key); err != nil {
+		return err
+	}
+	for _, d := range t.db.stmts.deleteIdx {
+		if _, err := d.ExecContext(ctx, key); err != nil {
+			return fmt.Errorf("sqlite: clear index: %w", err)
+		}
+	}
+	return nil
+}
+
+// Reindex implements vigil.Reindexer.
+func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, index []vigil.IndexEntry) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	for i := range index {
+		if _, ok := tableIndex(index[i].Type); !ok {
+			return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", index[i].Param, index[i].Type)
+		}
+	}
+	var key, cur int64
+	var deleted bool
+	err := t.db.w().QueryRowContext(ctx, "SELECT key, version, deleted FROM resources WHERE type = ? AND id = ?", typ, id).Scan(&key, &cur, &deleted)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return vigil.Errorf(vigil.ErrNotFound, "%s/%s not found", typ, id)
+	case err != nil:
+		return fmt.Errorf("sqlite: reindex: %w", err)
+	case cur != version || deleted:
+		return vigil.Errorf(vigil.ErrConflict, "%s/%s: version %d is not the current one", typ, id, version)
+	}
+	if err := t.clearIndex(ctx, key); err != nil {
+		return err
+	}
+	return t.queueIndex(ctx, key, index)
+}
+
+// queueIndex queues the index rows of resource key (flush writes them).
+func (t *tx) queueIndex(ctx context.Context, key int64, index []vigil.IndexEntry) error {
 	for i := range index {
 		ti, _ := tableIndex(index[i].Type) // checked above
 		t.pending[ti] = append(t.pending[ti], pendingRow{key: key, n: i, e: index[i]})

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -408,4 +409,50 @@ func testIncludeCap(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 			seen[r.ID] = true
 		}
 	}
+}
+
+// testReindex checks vigil.Reindexer: the index entries of the current
+// version are replaced in place, without a new version.
+func testReindex(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Patient", "p1")
+	f.save("Observation", "o1", tok("code", "l", "old"), ref("subject", "Patient", "p1"))
+	f.save("Observation", "o2", tok("code", "l", "old"))
+	f.save("Observation", "gone", tok("code", "l", "old"))
+	f.del("Observation", "gone")
+	reindex := func(typ, id string, version int64, idx ...vigil.IndexEntry) error {
+		return f.s.Write(f.ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+			r, ok := tx.(vigil.Reindexer)
+			if !ok {
+				t.Skip("the store's transactions are no vigil.Reindexer")
+			}
+			return r.Reindex(ctx, typ, id, version, idx)
+		})
+	}
+	if err := reindex("Observation", "o1", 1, tok("code", "l", "new"), tok("code", "l", "newer"), ref("subject", "Patient", "p1")); err != nil {
+		t.Fatalf("Reindex = %v", err)
+	}
+	code := func(c string) vigil.SearchParam { return param("code", vigil.ParamToken, vCode(c)) }
+	f.expectSet(query("Observation", code("old")), "o2")
+	f.expectSet(query("Observation", code("newer")), "o1")
+	f.expectSet(query("Observation", code("new"), param("subject", vigil.ParamReference, vRef("Patient", "p1"))), "o1")
+	if r, err := f.s.Read(f.ctx, "Observation", "o1"); err != nil || r.Version != 1 {
+		t.Errorf("after Reindex: version %v, err %v; want 1", r, err)
+	}
+	for _, c := range []struct {
+		name    string
+		typ, id string
+		version int64
+		want    error
+	}{
+		{"stale version", "Observation", "o2", 2, vigil.ErrConflict},
+		{"deleted", "Observation", "gone", 2, vigil.ErrConflict},
+		{"missing", "Observation", "nope", 1, vigil.ErrNotFound},
+	} {
+		if err := reindex(c.typ, c.id, c.version, tok("code", "l", "x")); !errors.Is(err, c.want) {
+			t.Errorf("%s: Reindex = %v, want %v", c.name, err, c.want)
+		}
+	}
+	f.expectSet(query("Observation", code("x")))
+	f.expectSet(query("Observation", code("old")), "o2")
 }

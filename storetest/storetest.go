@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		{"Total", testTotal},
 		{"Include", testInclude},
 		{"IncludeCap", testIncludeCap},
+		{"Reindex", testReindex},
 		{"Concurrent", testConcurrent},
 	}
 	for _, g := range groups {

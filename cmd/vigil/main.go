@@ -44,6 +44,7 @@ func commands() map[string]command {
 		"serve":    {"run the Vigil server", runServe},
 		"demo":     {"run a server with demo data loaded", runDemo},
 		"import":   {"load FHIR Bundles and NDJSON files into a data store", runImport},
+		"reindex":  {"rebuild the search index of every resource (after an upgrade)", runReindex},
 		"version":  {"print the version", runVersion},
 		"bench":    {"load-test a Vigil server over HTTP", runBench},
 		"audit":    {"audit trail tools: verify the hash chain", runAudit},
