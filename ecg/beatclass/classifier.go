@@ -129,12 +129,10 @@ func (c *Classifier) Label(f *Features) []byte {
 			mg := margins[(i-start)*K : (i-start+1)*K]
 			if c.local != nil {
 				c.model.Proba(f.Row(i), mg)
-				notInAF(f.Row(i), mg, true)
-				premature(f.Row(i), mg, true)
+				applyRules(f.Row(i), mg, true)
 				c.local.decide(f.Row(i), mg)
 			} else {
-				notInAF(f.Row(i), mg, false)
-				premature(f.Row(i), mg, false)
+				applyRules(f.Row(i), mg, false)
 			}
 			out[i] = modelClasses[ml.Argmax(mg)]
 		}
@@ -175,8 +173,11 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	}
 	var p [len(modelClasses)]float64
 	c.model.Proba(row, p[:])
-	mk := ml.Argmax(p[:])
+	// The rules of applyRules, one at a time, to explain each change.
+	normal := notVentricular(row, p[:], true)
+	nk := ml.Argmax(p[:])
 	af := notInAF(row, p[:], true)
+	ak := ml.Argmax(p[:])
 	early := premature(row, p[:], true)
 	gk := ml.Argmax(p[:])
 	var ld localDecision
@@ -202,15 +203,19 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	}
 	res.Explanation = explain(row, phi)
 	switch {
-	case af && mk != gk:
+	case af && nk != ak:
 		res.Explanation = fmt.Sprintf("irregular rhythm (RR changes by %.0f %% beat to beat), so a normal-looking beat is not called supraventricular, %s",
 			100*row[fRRIrregLong], res.Explanation)
-	case early && mk != gk && row[fRRPreEarly] < svPremature:
+	case early && ak != gk && row[fRRPreEarly] < svPremature:
 		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats), so called supraventricular, %s",
 			row[fCorrQRS], 100*(1-row[fRRPreEarly]), row[fRRPre], row[fRRPre]/row[fRRPreEarly], res.Explanation)
-	case early && mk != gk:
+	case early && ak != gk:
 		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats) with a P-wave region unlike the usual beat (correlation %.2f), so called supraventricular, %s",
 			row[fCorrQRS], 100*(1-row[fRRPreNN]), row[fRRPre], row[fRRPre]/row[fRRPreNN], row[fCorrP], res.Explanation)
+	}
+	if normal {
+		res.Explanation = fmt.Sprintf("QRS like the patient's usual beat (correlation %.2f, width %.0f ms, %.2f× the usual), so not called ventricular, %s",
+			row[fCorrQRS], row[fQRSWidth], row[fWidthRatio], res.Explanation)
 	}
 	var local string
 	switch {
@@ -240,12 +245,10 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 func (c *Classifier) label(row []float32, mg []float64) byte {
 	if c.local == nil {
 		c.model.Margins(row, mg)
-		notInAF(row, mg, false)
-		premature(row, mg, false)
+		applyRules(row, mg, false)
 	} else {
 		c.model.Proba(row, mg)
-		notInAF(row, mg, true)
-		premature(row, mg, true)
+		applyRules(row, mg, true)
 		c.local.decide(row, mg)
 	}
 	return modelClasses[ml.Argmax(mg)]

@@ -27,8 +27,7 @@ func (c *Classifier) Probabilities(f *Features) []float32 {
 			continue
 		}
 		c.model.Proba(row, p[:])
-		notInAF(row, p[:], true)
-		premature(row, p[:], true)
+		applyRules(row, p[:], true)
 		if c.local != nil {
 			c.local.decide(row, p[:])
 		}

@@ -1,0 +1,134 @@
+package beatclass
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestNotVentricular(t *testing.T) {
+	nan := float32(math.NaN())
+	inf := math.Inf(-1)
+	type beat struct{ qrs, width float32 } // fCorrQRS, fWidthRatio
+	tests := []struct {
+		name   string
+		b      beat
+		in     []float64
+		prob   bool
+		want   []float64
+		called bool
+	}{
+		{"normal QRS called V: V probability to N", beat{0.97, 1.02}, []float64{0.3, 0.1, 0.6, 0}, true, []float64{0.6 / 0.7, 0.1 / 0.7, 0, 0}, true},
+		{"normal QRS called V: V margin to the next likeliest, S", beat{0.95, 0.9}, []float64{0, 1, 2, 0.5}, false, []float64{0, 2, inf, 0.5}, true},
+		{"wide QRS stays V", beat{0.97, 1.4}, []float64{0.3, 0.1, 0.6, 0}, true, []float64{0.3, 0.1, 0.6, 0}, false},
+		{"QRS unlike the template stays V", beat{0.5, 1.0}, []float64{0.3, 0.1, 0.6, 0}, true, []float64{0.3, 0.1, 0.6, 0}, false},
+		{"unknown width stays V", beat{0.97, nan}, []float64{0.3, 0.1, 0.6, 0}, true, []float64{0.3, 0.1, 0.6, 0}, false},
+		{"N is left alone", beat{0.97, 1.0}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0.6, 0.1, 0.3, 0}, false},
+		{"F is left alone", beat{0.97, 1.0}, []float64{0.2, 0.1, 0.3, 0.4}, true, []float64{0.2, 0.1, 0.3, 0.4}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fCorrQRS], row[fWidthRatio] = tc.b.qrs, tc.b.width
+			got := append([]float64(nil), tc.in...)
+			called := notVentricular(row, got, tc.prob)
+			for k := range got {
+				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
+					t.Errorf("notVentricular(%+v, %v) = %v, want %v", tc.b, tc.in, got, tc.want)
+					break
+				}
+			}
+			if called != tc.called {
+				t.Errorf("notVentricular(%+v) reported %v, want %v", tc.b, called, tc.called)
+			}
+		})
+	}
+}
+
+// TestApplyRulesOrder: a premature normal-QRS beat the trees call V loses
+// V to the normal-QRS rule, then the prematurity rule makes it S; in an
+// irregular rhythm the AF rule keeps it N.
+func TestApplyRulesOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		irr  float32
+		want byte
+	}{
+		{"regular rhythm", 0.02, 'S'},
+		{"irregular rhythm", 0.3, 'N'},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fCorrQRS], row[fWidthRatio], row[fRRPreEarly], row[fRRPreNN], row[fCorrP], row[fRRIrregLong] = 0.97, 1.0, 0.6, 0.6, 0.9, tc.irr
+			p := []float64{0.3, 0.1, 0.6, 0}
+			h := applyRules(row, p, true)
+			if got := modelClasses[argmax(p)]; got != tc.want || !h.normal {
+				t.Errorf("applyRules(irregularity %v) = %c (%+v), want %c after the normal-QRS rule", tc.irr, got, h, tc.want)
+			}
+		})
+	}
+}
+
+func argmax(p []float64) int {
+	k := 0
+	for i := range p {
+		if p[i] > p[k] {
+			k = i
+		}
+	}
+	return k
+}
+
+// TestClassifyExplainsNormalQRS trains a model that calls every beat with
+// a short preceding RR V, whatever its shape; ClassifyRow must take V away
+// from such a beat with a normal QRS, and say why.
+func TestClassifyExplainsNormalQRS(t *testing.T) {
+	const n = 2400
+	f := &Features{X: make([]float32, n*NumFeatures), Beats: make([]int, n), Fs: 360}
+	labels := make([]byte, n)
+	for i := range n {
+		f.Beats[i] = 300 * (i + 1)
+		row := f.Row(i)
+		row[fQRSPP], row[fNoise], row[fCorrQRS], row[fWidthRatio], row[fQRSWidth] = 1, 0.01, 0.97, 1, 90
+		row[fRRPre], row[fRRPreEarly], row[fRRPreNN], row[fCorrP] = 0.8, 1, 1, 0.9
+		labels[i] = "NNSVNNFV"[i%8]
+		switch labels[i] {
+		case 'V':
+			row[fRRPre] = 0.5
+		case 'S':
+			row[fRRPost] = 2
+		case 'F':
+			row[fRRPost] = 3
+		}
+	}
+	c, _, err := Train(context.Background(), []*Recording{{Name: "synthetic", Features: f, Labels: labels}}, TrainConfig{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name         string
+		qrs, width   float32
+		want         byte
+		wantExplains bool
+	}{
+		{"normal QRS", 0.97, 1, 'N', true},
+		{"wide QRS", 0.97, 1.6, 'V', false},
+		{"QRS unlike the usual", 0.2, 1, 'V', false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := append([]float32(nil), f.Row(3)...) // a V row of the training set
+			row[fCorrQRS], row[fWidthRatio] = tc.qrs, tc.width
+			r := c.ClassifyRow(row)
+			explains := strings.Contains(r.Explanation, "so not called ventricular")
+			if r.Class != tc.want || explains != tc.wantExplains {
+				t.Errorf("ClassifyRow(QRS correlation %v, width ratio %v) = %c, %q; want %c, explained: %v", tc.qrs, tc.width, r.Class, r.Explanation, tc.want, tc.wantExplains)
+			}
+			if lab := c.Label(&Features{X: row, Beats: []int{0}, Fs: 360}); lab[0] != tc.want {
+				t.Errorf("Label(QRS correlation %v, width ratio %v) = %c, want %c", tc.qrs, tc.width, lab[0], tc.want)
+			}
+		})
+	}
+}
