@@ -37,12 +37,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	// The import runs through the access policy as the operator (a
 	// service principal with every scope), so that the patients of what it
 	// writes are noted, and each file is recorded in the audit trail.
-	user := env.Getenv("USER")
-	if user == "" {
-		user = "unknown"
-	}
-	op := &vigil.Principal{AccountID: "cli:" + user, Username: user, Role: vigil.RoleService, Method: "cli",
-		Scopes: []vigil.Scope{{Type: "*", Read: true, Write: true}}}
+	op := operator(env)
 	guarded := records.New(app.Policy.Store(), app.Model)
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -137,6 +132,17 @@ func importFile(ctx context.Context, env *Env, rec *records.Service, name string
 		_ = bar.Finish()
 	}
 	return res.Resources, err
+}
+
+// operator is the principal of an operator's command-line tool run on the
+// server (cli:$USER): a service with every scope.
+func operator(env *Env) *vigil.Principal {
+	user := env.Getenv("USER")
+	if user == "" {
+		user = "unknown"
+	}
+	return &vigil.Principal{AccountID: "cli:" + user, Username: user, Role: vigil.RoleService, Method: "cli",
+		Scopes: []vigil.Scope{{Type: "*", Read: true, Write: true}}}
 }
 
 // auditImport records one imported file: who ran the import, how many

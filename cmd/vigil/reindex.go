@@ -39,11 +39,8 @@ func runReindex(ctx context.Context, env *Env, args []string) error {
 		}
 	})
 	// The operator's tool read every resource: one record in the trail.
-	user := env.Getenv("USER")
-	if user == "" {
-		user = "unknown"
-	}
-	rec := vigil.AuditRecord{ActorID: "cli:" + user, ActorName: user, Role: string(vigil.RoleService),
+	op := operator(env)
+	rec := vigil.AuditRecord{ActorID: op.AccountID, ActorName: op.Username, Role: string(op.Role),
 		Action: vigil.AuditReindex, Outcome: vigil.AuditSuccess, Source: "cli",
 		Detail: fmt.Sprintf("vigil reindex: %d resources reindexed, %d skipped", st.Resources, st.Skipped)}
 	if err != nil {
