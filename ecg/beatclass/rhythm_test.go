@@ -180,6 +180,13 @@ func TestRhythmEarly(t *testing.T) {
 	// speeding up by 1 % a beat from 0.8 s to 0.5 s and staying there.
 	run := make([]float64, 200)
 	gradual := make([]float64, 200)
+	longRun := make([]float64, 300)
+	for i := range longRun {
+		longRun[i] = 0.8
+		if i >= 100 && i < 220 {
+			longRun[i] = 0.5
+		}
+	}
 	for i := range run {
 		run[i] = 0.8
 		if i >= 100 && i < 130 {
@@ -197,6 +204,9 @@ func TestRhythmEarly(t *testing.T) {
 		{"first beat of the run", run, 100, 0.6, 0.65},
 		{"last beat of a 30-beat run: the run is not the reference", run, 129, 0.6, 0.65},
 		{"after the run", run, 131, 1, 1},
+		{"120-beat run, beat 60: the last 48 intervals hold no NN interval, the reference is the earlier NN intervals", longRun, 160, 0.6, 0.65},
+		{"120-beat run, last beat", longRun, 219, 0.6, 0.65},
+		{"after the long run", longRun, 221, 1, 1},
 		{"gradual speeding up is not early", gradual, 160, 1, 1},
 		{"nor after it", gradual, 199, 1, 1},
 	}
