@@ -24,6 +24,10 @@ func FuzzParseSearch(f *testing.F) {
 		f.Add("Observation", s)
 	}
 	f.Add("", "_id=1&_lastUpdated=gt2020")
+	f.Add("", "_type=Patient,Observation&_id=1")
+	f.Add("", "_type=Observation&code=x")
+	f.Add("Patient", "_has:Observation:patient:_has:AuditEvent:entity:agent=x&identifier:of-type=s|MR|1")
+	f.Add("Observation", "subject:identifier=urn:mrn|1&performer:identifier=x")
 	m := searchModel(f)
 	f.Fuzz(func(t *testing.T, typ, raw string) {
 		q, err := url.ParseQuery(raw)
