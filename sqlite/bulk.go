@@ -38,6 +38,11 @@ func (db *DB) BulkLoad(ctx context.Context) (finish func(context.Context) error,
 		if has > 0 {
 			return nil
 		}
+		// The load's large transactions touch many pages that live in the
+		// WAL: the writer gets the readers' cache size until finish.
+		if _, err := db.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", db.cacheKiB)); err != nil {
+			return err
+		}
 		for _, name := range deferredIndexes {
 			var def string
 			err := db.conn.QueryRowContext(ctx, "SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?", name).Scan(&def)
@@ -65,7 +70,11 @@ func (db *DB) BulkLoad(ctx context.Context) (finish func(context.Context) error,
 	}
 	return func(ctx context.Context) error {
 		err := db.Write(ctx, func(ctx context.Context, _ vigil.ResourceTx) error {
-			return finishBulkLoad(ctx, db.conn)
+			if err := finishBulkLoad(ctx, db.conn); err != nil {
+				return err
+			}
+			_, err := db.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", db.writerCacheKiB))
+			return err
 		})
 		if err != nil {
 			return fmt.Errorf("sqlite: finish bulk load: %w", err)

@@ -171,3 +171,39 @@ func TestBulkLoad(t *testing.T) {
 		}
 	})
 }
+
+// TestBulkLoadWriterCache checks that a bulk load lends the writer the
+// readers' page cache size and that finish gives it back its own.
+func TestBulkLoadWriterCache(t *testing.T) {
+	db, err := Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	size := func() int {
+		var kib int
+		err := db.Write(t.Context(), func(ctx context.Context, _ vigil.ResourceTx) error {
+			return db.conn.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&kib)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return -kib
+	}
+	if got := size(); got != db.writerCacheKiB || got >= db.cacheKiB {
+		t.Fatalf("writer cache %d KiB, want %d (below the readers' %d)", got, db.writerCacheKiB, db.cacheKiB)
+	}
+	finish, err := db.BulkLoad(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := size(); got != db.cacheKiB {
+		t.Errorf("during a bulk load the writer cache is %d KiB, want %d", got, db.cacheKiB)
+	}
+	if err := finish(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := size(); got != db.writerCacheKiB {
+		t.Errorf("after the bulk load the writer cache is %d KiB, want %d", got, db.writerCacheKiB)
+	}
+}
