@@ -19,5 +19,5 @@ func ExampleClassifier_Classify() {
 	fmt.Printf("beat 7: %c (p=%.2f): %s\n", r.Class, r.Prob[2], r.Explanation)
 	// Output:
 	// NNNNNNNVNNNNNNNV
-	// beat 7: V (p=0.87): shape unlike the patient's usual beat (correlation -0.31), short preceding RR (0.45 s vs 0.80 s average)
+	// beat 7: V (p=0.89): shape unlike the patient's usual beat (correlation -0.31), QRS unlike the previous beat's (correlation -0.61)
 }

@@ -43,6 +43,16 @@ var concepts = [...]concept{
 		}
 		return fmt.Sprintf("shape like the patient's usual beat (correlation %.2f)", r[fCorr])
 	}},
+	{[]int{fCorrPrev}, func(r []float32) string {
+		switch c := r[fCorrPrev]; {
+		case isNaN(c):
+			return "no previous beat to compare"
+		case c < 0.9:
+			return fmt.Sprintf("QRS unlike the previous beat's (correlation %.2f)", c)
+		default:
+			return fmt.Sprintf("QRS like the previous beat's (correlation %.2f)", c)
+		}
+	}},
 	{[]int{fPAmp, fCorrP}, func(r []float32) string {
 		if r[fCorrP] < 0.7 {
 			return fmt.Sprintf("P-wave region unlike the usual beat (correlation %.2f)", r[fCorrP])

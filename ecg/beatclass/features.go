@@ -50,6 +50,7 @@ const (
 	fRRIrregLong         // median |ΔRR| / median RR over the last 48 intervals (AF context)
 	fRRNNLong            // median RR / median NN interval over the last 48
 	fRRPreEarly          // RRpre / NN median for a beat in an early sequence begun abruptly, else 1 (rhythm.go)
+	fCorrPrev            // correlation of the QRS (R±100 ms) with the previous beat's, both aligned
 	fWave0               // first down-sampled waveform point; nWave points follow
 )
 
@@ -69,7 +70,8 @@ func FeatureNames() []string {
 		"rr_irregularity", "rr_pre/centred",
 		"qrs_width", "r_amp", "s_amp", "qrs_pp", "slope_up", "slope_down", "qrs_area", "t_max", "t_min",
 		"p_amp", "corr", "corr_qrs", "corr_p", "rms_diff", "width_ratio", "pp_ratio", "r_amp_ratio",
-		"noise", "wander", "rr_pre/nn", "rr_post/nn", "rr_irregularity_long", "rr_median/nn", "rr_pre/nn_early"}
+		"noise", "wander", "rr_pre/nn", "rr_post/nn", "rr_irregularity_long", "rr_median/nn", "rr_pre/nn_early",
+		"corr_prev"}
 	for _, o := range waveOffsets {
 		n = append(n, fmt.Sprintf("wave%+dms", int(math.Round(o*1000))))
 	}
@@ -443,7 +445,8 @@ func (e *extractor) templates(f *Features, dense, bases []float32) {
 		row := f.Row(i)
 		width[i], pp[i], ramp[i] = row[fQRSWidth], row[fQRSPP], row[fRAmp]
 	}
-	var aligned [denseN]float32
+	var aligned, prevQRS [denseN]float32
+	havePrev := false
 	var idx []int
 	cur := -1
 	norms := make([]float32, n)
@@ -487,6 +490,9 @@ func (e *extractor) templates(f *Features, dense, bases []float32) {
 		k := denseIndex
 		row[fCorrQRS] = corr(d[k(-0.1):k(0.1)+1], tmpl[k(-0.1):k(0.1)+1])
 		row[fCorrP] = corr(d[:k(-0.09)+1], tmpl[:k(-0.09)+1])
+		row[fCorrPrev] = prevCorr(d, prevQRS[:], havePrev)
+		copy(prevQRS[:], d)
+		havePrev = true
 		s := 0.0
 		for j := range d {
 			dd := float64(d[j] - tmpl[j])
@@ -520,6 +526,21 @@ func (e *extractor) rhythm(f *Features) {
 		}
 		h.add(rrIn, float64(row[fRRPost]), row)
 	}
+}
+
+// prevCorr returns the correlation of the QRS (R±100 ms) of a beat's
+// dense waveform d with the previous beat's, prev (NaN when there is no
+// previous beat). A beat like the one before it is not new: a normal beat
+// during a spell of changed morphology (electrode motion, a shift of the
+// electrical axis: record 108) is like its neighbours, while an isolated
+// ventricular beat is unlike the beat before it (Holter analysers compare
+// each beat with its neighbours as well as with the dominant template).
+func prevCorr(d, prev []float32, ok bool) float32 {
+	if !ok {
+		return float32(math.NaN())
+	}
+	a, b := denseIndex(-0.1), denseIndex(0.1)+1
+	return corr(d[a:b], prev[a:b])
 }
 
 // corr is the Pearson correlation of a and b (0 when either is flat).

@@ -237,7 +237,7 @@ func (le *localExpert) decide(row []float32, p []float64) localDecision {
 		}
 		nd[i], nc[i] = d, le.y[j]
 	}
-	out.novel = le.novelShape(nearN, p)
+	out.novel = le.novelShape(row, nearN, p)
 	if !math.IsInf(nd[0], 1) {
 		out.gate = 1.0
 		if r := nd[0] / (localReach * le.typ); r > 1 {

@@ -110,11 +110,14 @@ func (le *localExpert) fastPremature(row []float32, p []float64) bool {
 // novelShape gives N's probability to the likelier of V and F when N is
 // the likeliest class and the beat's shape lies beyond localNovel typical
 // distances (at least localNovelTyp) of every labelled N beat (nearN: the
-// mean squared shape difference to the nearest N prototype). It reports
-// whether it did.
-func (le *localExpert) novelShape(nearN float64, p []float64) bool {
+// mean squared shape difference to the nearest N prototype), unless its
+// QRS is normal (normalQRS, rules.go): then the difference lies in the P
+// and T regions (at a fast sinus rate the T wave meets the next P wave)
+// and, as the global normal-QRS rule says, the beat is not ventricular.
+// It reports whether it did.
+func (le *localExpert) novelShape(row []float32, nearN float64, p []float64) bool {
 	const n, v, f = 0, 2, 3
-	if math.IsInf(nearN, 1) || math.Sqrt(2*nearN) <= localNovel*max(le.typ, localNovelTyp) {
+	if math.IsInf(nearN, 1) || math.Sqrt(2*nearN) <= localNovel*max(le.typ, localNovelTyp) || normalQRS(row) {
 		return false
 	}
 	for k := range p {

@@ -120,18 +120,25 @@ func TestNovelShape(t *testing.T) {
 		in     []float64
 		want   []float64
 		called bool
+		normal bool // the QRS matches the template (normalQRS)
 	}{
-		{"unlike every labelled N: N to V", le, far, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0, 0.1 / 0.8, 0.6 / 0.8, 0.1 / 0.8}, true},
-		{"unlike every labelled N, F likelier than V: N to F", le, far, []float64{0.6, 0.1, 0.1, 0.2}, []float64{0, 0.1 / 0.8, 0.1 / 0.8, 0.6 / 0.8}, true},
-		{"like a labelled N keeps N", le, near, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false},
-		{"nearly identical labelled beats: the floor keeps N", clean, near, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false},
-		{"no labelled N keeps N", le, math.Inf(1), []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false},
-		{"S stays S", le, far, []float64{0.3, 0.5, 0.2, 0}, []float64{0.3, 0.5, 0.2, 0}, false},
+		{"unlike every labelled N: N to V", le, far, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0, 0.1 / 0.8, 0.6 / 0.8, 0.1 / 0.8}, true, false},
+		{"unlike every labelled N, F likelier than V: N to F", le, far, []float64{0.6, 0.1, 0.1, 0.2}, []float64{0, 0.1 / 0.8, 0.1 / 0.8, 0.6 / 0.8}, true, false},
+		{"like a labelled N keeps N", le, near, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false, false},
+		{"nearly identical labelled beats: the floor keeps N", clean, near, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false, false},
+		{"no labelled N keeps N", le, math.Inf(1), []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false, false},
+		{"S stays S", le, far, []float64{0.3, 0.5, 0.2, 0}, []float64{0.3, 0.5, 0.2, 0}, false, false},
+		{"unlike every labelled N but a normal QRS keeps N", le, far, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fCorrQRS], row[fWidthRatio] = 0.5, 1.5
+			if tc.normal {
+				row[fCorrQRS], row[fWidthRatio] = 0.98, 1
+			}
 			got := slices.Clone(tc.in)
-			called := tc.le.novelShape(tc.nearN, got)
+			called := tc.le.novelShape(row, tc.nearN, got)
 			if !closeTo(got, tc.want) || called != tc.called {
 				t.Errorf("novelShape(%v, %v) with typ %v = %v, %v; want %v, %v", tc.nearN, tc.in, tc.le.typ, got, called, tc.want, tc.called)
 			}

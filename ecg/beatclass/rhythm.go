@@ -41,10 +41,18 @@ const (
 	// 209: 79 and 42 more S beats found in cross-validation, seed 1; the
 	// variant that held the last reference for rhythmN more beats found
 	// only 3 more in 207, README.md). Only an NN interval, never an early
-	// one, enters it, so it does not follow a run; a sinus rate that
-	// changes during a long run is followed only once NN intervals
-	// return.
+	// one, enters it, so it does not follow a run.
 	nnLong = 256
+	// nnLongFor bounds how long the long NN reference is used: for at
+	// most nnLongFor intervals after the last NN interval (about 1.5 min
+	// at 130 beats/min), then the median of the last rhythmN intervals
+	// takes over as before. Without the bound, a sinus rhythm that sped
+	// up abruptly by more than 20 % and stayed fast would be called S for
+	// as long as it lasted (its early intervals never become NN
+	// intervals); with it, for at most about nnLongFor + rhythmN beats.
+	// Chosen as a round number above DS1's longest run (207: 104 beats),
+	// not on the cross-validated figures.
+	nnLongFor = 200
 )
 
 // rhythm holds the last rhythmN intervals and whether each is an NN
@@ -61,6 +69,7 @@ type rhythm struct {
 	// longNN holds the last nnLong NN intervals, whenever they came.
 	longNN         [nnLong]float32
 	longN, longNxt int
+	sinceNN        int // intervals added since the last NN interval
 	longScratch    [nnLong]float32
 }
 
@@ -95,7 +104,7 @@ func (h *rhythm) features(pre, post float64, row []float32) {
 	switch {
 	case len(s) >= nnMin:
 		ref = float64(selectNth(s, len(s)/2))
-	case h.longN >= nnMin:
+	case h.longN >= nnMin && h.sinceNN <= nnLongFor:
 		l := append(h.longScratch[:0], h.longNN[:h.longN]...)
 		ref = float64(selectNth(l, len(l)/2))
 	default:
@@ -148,10 +157,12 @@ func (h *rhythm) add(rrIn, post float64, row []float32) {
 		// reference it is measured against.
 		nn := normal && h.prevNormal && (math.IsNaN(post) || rrIn >= nnPremature*post) && !h.early
 		h.rr[h.next], h.nn[h.next] = float32(rrIn), nn
+		h.sinceNN++
 		if nn {
 			h.longNN[h.longNxt] = float32(rrIn)
 			h.longNxt = (h.longNxt + 1) % nnLong
 			h.longN = min(h.longN+1, nnLong)
+			h.sinceNN = 0
 		}
 		h.next = (h.next + 1) % rhythmN
 		h.n = min(h.n+1, rhythmN)

@@ -187,6 +187,16 @@ func TestRhythmEarly(t *testing.T) {
 			longRun[i] = 0.5
 		}
 	}
+	// A sinus rhythm that speeds up abruptly from 0.8 s to 0.6 s at beat
+	// 100 and stays there: early at first, no longer once the long NN
+	// reference has expired (nnLongFor).
+	sustained := make([]float64, 500)
+	for i := range sustained {
+		sustained[i] = 0.8
+		if i >= 100 {
+			sustained[i] = 0.6
+		}
+	}
 	for i := range run {
 		run[i] = 0.8
 		if i >= 100 && i < 130 {
@@ -207,6 +217,8 @@ func TestRhythmEarly(t *testing.T) {
 		{"120-beat run, beat 60: the last 48 intervals hold no NN interval, the reference is the earlier NN intervals", longRun, 160, 0.6, 0.65},
 		{"120-beat run, last beat", longRun, 219, 0.6, 0.65},
 		{"after the long run", longRun, 221, 1, 1},
+		{"sustained abrupt acceleration: early within the long reference's bound", sustained, 100 + rhythmN + nnLongFor/2, 0.7, 0.8},
+		{"sustained abrupt acceleration: not early once it has expired", sustained, 100 + rhythmN + nnLongFor + 10, 1, 1},
 		{"gradual speeding up is not early", gradual, 160, 1, 1},
 		{"nor after it", gradual, 199, 1, 1},
 	}

@@ -132,3 +132,59 @@ func TestClassifyExplainsNormalQRS(t *testing.T) {
 		})
 	}
 }
+
+// TestCorrPrev: the QRS correlation with the previous beat, on the
+// synthetic lead (a wide inverted beat every 8th), in Extract and Stream.
+func TestCorrPrev(t *testing.T) {
+	x, beats, _ := synthECG()
+	f, err := Extract(x, 360, beats)
+	if err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[int][]float32{}
+	s, err := c.NewStream(360)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.onRow = func(pos int64, row []float32) { rows[int(pos)] = append([]float32(nil), row...) }
+	b64 := make([]int64, len(beats))
+	for i, b := range beats {
+		b64[i] = int64(b)
+	}
+	if _, err := s.Write(0, x, b64, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Flush(nil)
+	tests := []struct {
+		name   string
+		beat   int
+		lo, hi float32
+	}{
+		{"normal after normal", 5, 0.95, 1},
+		{"wide beat after a normal one", 7, -1, 0.5},
+		{"normal after the wide beat", 8, -1, 0.5},
+		{"wide beat, later", 23, -1, 0.5},
+		{"normal after normal, later", 26, 0.95, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := f.Row(tc.beat)[fCorrPrev]; !(got >= tc.lo && got <= tc.hi) {
+				t.Errorf("Extract: corr_prev of beat %d = %v, want in [%v, %v]", tc.beat, got, tc.lo, tc.hi)
+			}
+			row, ok := rows[beats[tc.beat]]
+			if !ok {
+				t.Fatalf("Stream did not classify beat %d", tc.beat)
+			}
+			if got := row[fCorrPrev]; !(got >= tc.lo && got <= tc.hi) {
+				t.Errorf("Stream: corr_prev of beat %d = %v, want in [%v, %v]", tc.beat, got, tc.lo, tc.hi)
+			}
+		})
+	}
+	if got := f.Row(0)[fCorrPrev]; !isNaN(got) {
+		t.Errorf("Extract: corr_prev of the first beat = %v, want NaN", got)
+	}
+}

@@ -104,6 +104,10 @@ type Stream struct {
 	warm     []heldBeat
 	col      []float32
 	rh       rhythm
+	// prevQRS is the aligned dense waveform of the last finished beat
+	// (fCorrPrev), havePrev whether there is one.
+	prevQRS  [denseN]float32
+	havePrev bool
 
 	// Feature rows of recent beats, for Explain.
 	recent    [recentN]recentRow
@@ -483,6 +487,9 @@ func (s *Stream) finish(h *heldBeat, out []Classified) []Classified {
 	row[fCorr] = corr(d, tmpl)
 	row[fCorrQRS] = corr(d[k(-0.1):k(0.1)+1], tmpl[k(-0.1):k(0.1)+1])
 	row[fCorrP] = corr(d[:k(-0.09)+1], tmpl[:k(-0.09)+1])
+	row[fCorrPrev] = prevCorr(d, s.prevQRS[:], s.havePrev)
+	copy(s.prevQRS[:], d)
+	s.havePrev = true
 	sum := 0.0
 	for j := range d {
 		dd := float64(d[j] - tmpl[j])
