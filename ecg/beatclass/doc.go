@@ -9,7 +9,9 @@
 // intervals around each beat, normalised by the patient's own local and
 // long-term rhythm and by the intervals between the patient's N-like beats,
 // and from the QRS morphology of channel 0, here also compared with the
-// patient's running median beat after aligning the beat to it (align.go).
+// patient's running median beat after aligning the beat to it (align.go)
+// and with the previous beat. A beat the model calls V whose QRS matches
+// the patient's usual one in shape and width is not called V (rules.go).
 // A beat the model calls S in an irregularly irregular rhythm (atrial
 // fibrillation) is called N, and a beat it calls N whose QRS matches the
 // patient's usual one but that comes early (premature against the NN
