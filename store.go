@@ -45,6 +45,15 @@ type ResourceStore interface {
 	Close() error
 }
 
+// BatchPutter is implemented by the ResourceTx of stores that can send many
+// Puts in one round trip (PostgreSQL). PutBatch is Put for each of rs in
+// order, with index[i] the entries of rs[i], and returns the first error;
+// after an error the transaction is unusable and the Write's fn must fail
+// (the statements after the failed one may have run).
+type BatchPutter interface {
+	PutBatch(ctx context.Context, rs []*Resource, index [][]IndexEntry) error
+}
+
 // Reindexer is implemented by the ResourceTx of stores that can replace the
 // search index entries of a resource's current version in place, without a
 // new version (vigil reindex, after the index extraction changed).

@@ -302,6 +302,52 @@ func (t *guardedTx) Search(ctx context.Context, q *vigil.SearchQuery) (*vigil.Se
 	return res, nil
 }
 
+// PutBatch checks each new resource as Put does and hands them to the
+// store in one batch when it can take one (vigil.BatchPutter); resources
+// with earlier versions, whose current version Put must read, go one by
+// one.
+func (t *guardedTx) PutBatch(ctx context.Context, rs []*vigil.Resource, index [][]vigil.IndexEntry) error {
+	bp, ok := t.inner.(vigil.BatchPutter)
+	if !ok || len(rs) != len(index) {
+		for i, r := range rs {
+			if err := t.Put(ctx, r, index[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var batch []*vigil.Resource
+	var bidx [][]vigil.IndexEntry
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := bp.PutBatch(ctx, batch, bidx)
+		batch, bidx = batch[:0], bidx[:0]
+		return err
+	}
+	for i, r := range rs {
+		if r.Version > 1 {
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := t.Put(ctx, r, index[i]); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := t.p.canWrite(ctx, t.v, r, index[i], nil); err != nil {
+			return err
+		}
+		t.v.log.Note(t.p.patientsOf(r.Type, r.ID, index[i])...)
+		batch, bidx = append(batch, r), append(bidx, index[i])
+		if r.Type == "CareTeam" || r.Type == "Device" {
+			*t.written = append(*t.written, r.Type)
+		}
+	}
+	return flush()
+}
+
 func (t *guardedTx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
 	var old *vigil.Resource
 	if r.Version > 1 {

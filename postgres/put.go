@@ -210,11 +210,21 @@ func upperBound(t time.Time) pgtype.Timestamptz {
 }
 
 func put(ctx context.Context, q querier, r *vigil.Resource, index []vigil.IndexEntry) error {
+	sql, args, err := putStatement(r, index)
+	if err != nil {
+		return err
+	}
+	var key int64
+	return putResult(r, q.QueryRow(ctx, sql, args...).Scan(&key))
+}
+
+// putStatement checks r and returns the statement that writes it.
+func putStatement(r *vigil.Resource, index []vigil.IndexEntry) (string, []any, error) {
 	if r.Type == "" || r.ID == "" {
-		return vigil.Errorf(vigil.ErrInvalid, "a resource needs a type and an id")
+		return "", nil, vigil.Errorf(vigil.ErrInvalid, "a resource needs a type and an id")
 	}
 	if r.Version < 1 {
-		return vigil.Errorf(vigil.ErrConflict, "version %d of %s/%s is not the next version", r.Version, r.Type, r.ID)
+		return "", nil, vigil.Errorf(vigil.ErrConflict, "version %d of %s/%s is not the next version", r.Version, r.Type, r.ID)
 	}
 	var c columns
 	json := r.JSON
@@ -223,20 +233,47 @@ func put(ctx context.Context, q querier, r *vigil.Resource, index []vigil.IndexE
 	}
 	for i := range index {
 		if err := c.add(&index[i]); err != nil {
-			return err
+			return "", nil, err
 		}
 	}
 	sql := putUpdateSQL
 	if r.Version == 1 {
 		sql = putCreateSQL
 	}
-	var key int64
-	err := q.QueryRow(ctx, sql, c.args(r, json)...).Scan(&key)
+	return sql, c.args(r, json), nil
+}
+
+// putResult maps the outcome of r's statement (the Scan of its key).
+func putResult(r *vigil.Resource, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return vigil.Errorf(vigil.ErrConflict, "version %d of %s/%s is not the next version", r.Version, r.Type, r.ID)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: put %s: %w", r.Type, err)
+	}
+	return nil
+}
+
+// putBatch writes rs in one round trip; see vigil.BatchPutter.
+func putBatch(ctx context.Context, q querier, rs []*vigil.Resource, index [][]vigil.IndexEntry) error {
+	b := &pgx.Batch{}
+	for i, r := range rs {
+		sql, args, err := putStatement(r, index[i])
+		if err != nil {
+			return err
+		}
+		b.Queue(sql, args...)
+	}
+	br := q.SendBatch(ctx, b)
+	for _, r := range rs {
+		var key int64
+		if err := putResult(r, br.QueryRow().Scan(&key)); err != nil {
+			br.Close()
+			return err
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("postgres: put batch: %w", err)
 	}
 	return nil
 }

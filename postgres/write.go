@@ -420,6 +420,31 @@ func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, index [
 	return t.note(reindex(ctx, t.p, typ, id, version, index))
 }
 
+// PutBatch implements vigil.BatchPutter.
+func (t *tx) PutBatch(ctx context.Context, rs []*vigil.Resource, index [][]vigil.IndexEntry) error {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if len(rs) != len(index) {
+		return vigil.Errorf(vigil.ErrInvalid, "PutBatch: %d resources but %d index lists", len(rs), len(index))
+	}
+	if err := putBatch(ctx, t.p, rs, index); err != nil {
+		// The statements after the failed one ran: the fn must fail.
+		if t.failed == nil {
+			t.failed = err
+		}
+		return err
+	}
+	t.puts += len(rs)
+	if t.track {
+		for _, r := range rs {
+			t.written = append(t.written, r.Type+"/"+r.ID)
+		}
+	}
+	return nil
+}
+
 // Put implements vigil.ResourceTx.
 func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
 	ctx, err := t.begin(ctx)

@@ -183,14 +183,34 @@ func (s *Service) commitImport(ctx context.Context, batch []*prepared) error {
 	err := s.store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
 		written = written[:0]
 		now := s.instant()
+		// New ids go to a store that can take many Puts in one round trip
+		// (PostgreSQL) together; anything that reads first waits for them.
+		bp, _ := tx.(vigil.BatchPutter)
+		var pend []*vigil.Resource
+		var pidx [][]vigil.IndexEntry
+		flush := func() error {
+			if len(pend) == 0 {
+				return nil
+			}
+			err := bp.PutBatch(ctx, pend, pidx)
+			pend, pidx = pend[:0], pidx[:0]
+			return err
+		}
 		for _, p := range batch {
 			if p.obj == nil { // a new id, prepared in full
 				r := p.res
+				written = append(written, &r)
+				if bp != nil {
+					pend, pidx = append(pend, &r), append(pidx, p.index)
+					continue
+				}
 				if err := tx.Put(ctx, &r, p.index); err != nil {
 					return err
 				}
-				written = append(written, &r)
 				continue
+			}
+			if err := flush(); err != nil {
+				return err
 			}
 			cur, err := tx.Read(ctx, p.res.Type, p.res.ID)
 			var next int64 = 1
@@ -210,7 +230,7 @@ func (s *Service) commitImport(ctx context.Context, batch []*prepared) error {
 			}
 			written = append(written, &r)
 		}
-		return nil
+		return flush()
 	})
 	if err != nil {
 		return err

@@ -424,7 +424,8 @@ func testReindex(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		return f.s.Write(f.ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
 			r, ok := tx.(vigil.Reindexer)
 			if !ok {
-				t.Skip("the store's transactions are no vigil.Reindexer")
+				// Not t.Skip: the fn may run on the store's own goroutine.
+				return vigil.Errorf(vigil.ErrUnsupported, "the store's transactions are no vigil.Reindexer")
 			}
 			return r.Reindex(ctx, typ, id, version, idx)
 		})
@@ -455,4 +456,48 @@ func testReindex(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 	}
 	f.expectSet(query("Observation", code("x")))
 	f.expectSet(query("Observation", code("old")), "o2")
+}
+
+// testPutBatch checks vigil.BatchPutter where a store has it: the batch's
+// versions are stored as by Put, and a failing member fails the Write,
+// which then leaves nothing of it.
+func testPutBatch(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	f.save("Observation", "taken")
+	// The fn may run on the store's own goroutine: skip outside it.
+	supported := false
+	if err := f.s.Write(f.ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+		_, supported = tx.(vigil.BatchPutter)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !supported {
+		t.Skip("the store's transactions are no vigil.BatchPutter")
+	}
+	batch := func(ids ...string) error {
+		return f.s.Write(f.ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+			bp := tx.(vigil.BatchPutter)
+			var rs []*vigil.Resource
+			var idx [][]vigil.IndexEntry
+			for _, id := range ids {
+				rs = append(rs, doc("Observation", id, 1, f.tick()))
+				idx = append(idx, []vigil.IndexEntry{tok("code", "l", "batch")})
+			}
+			return bp.PutBatch(ctx, rs, idx)
+		})
+	}
+	if err := batch("b1", "b2", "b3"); err != nil {
+		t.Fatalf("PutBatch = %v", err)
+	}
+	f.expectSet(query("Observation", param("code", vigil.ParamToken, vCode("batch"))), "b1", "b2", "b3")
+	if err := batch("b4", "taken", "b5"); !errors.Is(err, vigil.ErrConflict) {
+		t.Fatalf("PutBatch over an existing id = %v, want ErrConflict", err)
+	}
+	f.expectSet(query("Observation", param("code", vigil.ParamToken, vCode("batch"))), "b1", "b2", "b3")
+	for _, id := range []string{"b4", "b5"} {
+		if _, err := f.s.Read(f.ctx, "Observation", id); !errors.Is(err, vigil.ErrNotFound) {
+			t.Errorf("Read(%s) after the failed batch = %v, want ErrNotFound", id, err)
+		}
+	}
 }

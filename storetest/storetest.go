@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		{"Include", testInclude},
 		{"IncludeCap", testIncludeCap},
 		{"Reindex", testReindex},
+		{"PutBatch", testPutBatch},
 		{"Concurrent", testConcurrent},
 	}
 	for _, g := range groups {
