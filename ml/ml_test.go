@@ -249,3 +249,23 @@ func TestRefit(t *testing.T) {
 		t.Errorf("refit trained on %d of %d rows, temperature %v (want %v)", rrep.TrainRows, d.Rows, r.Temperature(), m.Temperature())
 	}
 }
+
+// TestMarginsBatch checks that MarginsBatch gives exactly the margins of
+// Margins, row by row, for batch lengths around the width it walks at once.
+func TestMarginsBatch(t *testing.T) {
+	m, d := benchModel()
+	K := m.NumClasses()
+	want := make([]float64, K)
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 100} {
+		out := make([]float64, n*K)
+		m.MarginsBatch(d.X[:n*d.Cols], out)
+		for r := range n {
+			m.Margins(d.Row(r), want)
+			for k := range K {
+				if out[r*K+k] != want[k] {
+					t.Fatalf("n=%d row %d class %d: batch %v, single %v", n, r, k, out[r*K+k], want[k])
+				}
+			}
+		}
+	}
+}
