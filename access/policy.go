@@ -27,6 +27,8 @@ type Policy struct {
 	mu      sync.Mutex
 	teams   map[string]teamEntry   // practitioner id → patients
 	devices map[string]deviceEntry // device id → binding history
+
+	patients patientCache // stored versions → their patients
 }
 
 type teamEntry struct {
@@ -80,6 +82,9 @@ type view struct {
 	log      *vigil.PatientLog // the request's audit log of patients, may be nil
 	all      bool              // sees every patient (service with a read scope)
 	patients []string          // sorted patient ids whose compartments are visible
+	// inWrite marks the view of a write transaction, whose reads may see
+	// versions that roll back: their patients are not cached.
+	inWrite bool
 }
 
 func (v *view) sees(patient string) bool {
@@ -344,11 +349,30 @@ func (p *Policy) patientsOf(typ, id string, index []vigil.IndexEntry) []string {
 	return slices.Compact(out)
 }
 
-// patientsOfJSON is patientsOf for a stored resource.
-func (p *Policy) patientsOfJSON(r *vigil.Resource) ([]string, error) {
+// patientsOfJSON is patientsOf for a stored resource. With committed set,
+// r is a committed version (read outside a write transaction), whose
+// answer is cached per version; the slice is then shared, and callers must
+// not change it.
+func (p *Policy) patientsOfJSON(r *vigil.Resource, committed bool) ([]string, error) {
 	if r.Type == "Patient" {
 		return []string{r.ID}, nil
 	}
+	k := keyOf(r)
+	if ps, ok := p.patients.get(k); ok {
+		return ps, nil
+	}
+	ps, err := p.decodePatients(r)
+	if err != nil {
+		return nil, err
+	}
+	if committed && r.Version > 0 {
+		p.patients.put(k, ps)
+	}
+	return ps, nil
+}
+
+// decodePatients decodes r's JSON and indexes its compartment parameters.
+func (p *Policy) decodePatients(r *vigil.Resource) ([]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(r.JSON))
 	dec.UseNumber()
 	var obj map[string]any
@@ -387,7 +411,7 @@ func (p *Policy) canRead(v *view, r *vigil.Resource) (bool, error) {
 	if r.Deleted || len(r.JSON) == 0 {
 		return false, nil
 	}
-	ps, err := p.patientsOfJSON(r)
+	ps, err := p.patientsOfJSON(r, !v.inWrite)
 	if err != nil {
 		return false, err
 	}

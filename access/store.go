@@ -56,7 +56,7 @@ func (p *Policy) note(v *view, r *vigil.Resource) {
 	if v.log == nil || r.Deleted || !p.inCompartmentType(r.Type) {
 		return
 	}
-	if ps, err := p.patientsOfJSON(r); err == nil {
+	if ps, err := p.patientsOfJSON(r, !v.inWrite); err == nil {
 		v.log.Note(ps...)
 	}
 }
@@ -214,8 +214,10 @@ func (g *guarded) Write(ctx context.Context, fn func(ctx context.Context, tx vig
 		return err
 	}
 	var written []string
+	wv := *v
+	wv.inWrite = true
 	err = g.inner.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
-		gt := &guardedTx{p: g.p, v: v, inner: tx, written: &written}
+		gt := &guardedTx{p: g.p, v: &wv, inner: tx, written: &written}
 		if l, ok := tx.(vigil.Locker); ok {
 			return fn(ctx, &lockingTx{guardedTx: gt, l: l})
 		}
