@@ -11,7 +11,7 @@ import (
 
 // Probabilities returns the calibrated probability of each model class
 // (N, S, V, F, in that order) for every beat of f, len(modelClasses) values
-// per beat, as ClassifyRow gives them: after the AF and prematurity rules
+// per beat, as ClassifyRow gives them: after the rules of applyRules
 // and, for an adapted classifier, the local expert and its patient rules. An unclassifiable beat (Q) has NaN
 // probabilities.
 func (c *Classifier) Probabilities(f *Features) []float32 {

@@ -11,7 +11,10 @@
 // and from the QRS morphology of channel 0, here also compared with the
 // patient's running median beat after aligning the beat to it (align.go)
 // and with the previous beat. A beat the model calls V whose QRS matches
-// the patient's usual one in shape and width is not called V (rules.go).
+// the patient's usual one in shape and width is not called V, and one
+// whose QRS keeps the usual beat's form but that ends a very short cycle
+// after a longer one (aberrant conduction, the Ashman phenomenon) is
+// called S (rules.go).
 // A beat the model calls S in an irregularly irregular rhythm (atrial
 // fibrillation) is called N, and a beat it calls N whose QRS matches the
 // patient's usual one but that comes early (premature against the NN

@@ -46,6 +46,47 @@ func TestNotVentricular(t *testing.T) {
 	}
 }
 
+func TestAberrated(t *testing.T) {
+	nan := float32(math.NaN())
+	inf := math.Inf(-1)
+	type beat struct{ qrs, preNN, prePrev float32 } // fCorrQRS, fRRPreNN, fRRPrePrev
+	tests := []struct {
+		name   string
+		b      beat
+		in     []float64
+		prob   bool
+		want   []float64
+		called bool
+	}{
+		{"long-short, usual QRS form: V probability to S", beat{0.7, 0.3, 0.5}, []float64{0.2, 0.1, 0.7, 0}, true, []float64{0.2 / 0.9, 0.7 / 0.9, 0, 0}, true},
+		{"long-short, usual QRS form: V margin to S", beat{0.55, 0.35, 0.4}, []float64{0, 1, 2, 0.5}, false, []float64{0, 2, inf, 0.5}, true},
+		{"QRS unlike the template stays V", beat{0.3, 0.3, 0.5}, []float64{0.2, 0.1, 0.7, 0}, true, []float64{0.2, 0.1, 0.7, 0}, false},
+		{"not early enough stays V", beat{0.7, 0.45, 0.5}, []float64{0.2, 0.1, 0.7, 0}, true, []float64{0.2, 0.1, 0.7, 0}, false},
+		{"no longer cycle before stays V", beat{0.7, 0.3, 0.8}, []float64{0.2, 0.1, 0.7, 0}, true, []float64{0.2, 0.1, 0.7, 0}, false},
+		{"unknown interval stays V", beat{0.7, nan, 0.5}, []float64{0.2, 0.1, 0.7, 0}, true, []float64{0.2, 0.1, 0.7, 0}, false},
+		{"unknown correlation stays V", beat{nan, 0.3, 0.5}, []float64{0.2, 0.1, 0.7, 0}, true, []float64{0.2, 0.1, 0.7, 0}, false},
+		{"N is left alone", beat{0.7, 0.3, 0.5}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0.6, 0.1, 0.3, 0}, false},
+		{"F is left alone", beat{0.7, 0.3, 0.5}, []float64{0.2, 0.1, 0.3, 0.4}, true, []float64{0.2, 0.1, 0.3, 0.4}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fCorrQRS], row[fRRPreNN], row[fRRPrePrev] = tc.b.qrs, tc.b.preNN, tc.b.prePrev
+			got := append([]float64(nil), tc.in...)
+			called := aberrated(row, got, tc.prob)
+			for k := range got {
+				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
+					t.Errorf("aberrated(%+v, %v) = %v, want %v", tc.b, tc.in, got, tc.want)
+					break
+				}
+			}
+			if called != tc.called {
+				t.Errorf("aberrated(%+v) reported %v, want %v", tc.b, called, tc.called)
+			}
+		})
+	}
+}
+
 // TestApplyRulesOrder: a premature normal-QRS beat the trees call V loses
 // V to the normal-QRS rule, then the prematurity rule makes it S; in an
 // irregular rhythm the AF rule keeps it N.
@@ -66,6 +107,31 @@ func TestApplyRulesOrder(t *testing.T) {
 			h := applyRules(row, p, true)
 			if got := modelClasses[argmax(p)]; got != tc.want || !h.normal {
 				t.Errorf("applyRules(irregularity %v) = %c (%+v), want %c after the normal-QRS rule", tc.irr, got, h, tc.want)
+			}
+		})
+	}
+}
+
+// TestApplyRulesAberratedInAF: an aberrated beat the trees call V is S in
+// an irregular rhythm too (the rule follows the AF rule), and a beat the
+// normal-QRS rule has taken V from is not aberrated.
+func TestApplyRulesAberratedInAF(t *testing.T) {
+	tests := []struct {
+		name       string
+		qrs, width float32
+		want       byte
+	}{
+		{"aberrated, wide", 0.7, 1.9, 'S'},
+		{"normal QRS: the normal-QRS rule, then the AF rule", 0.95, 1.0, 'N'},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fCorrQRS], row[fWidthRatio], row[fRRPreNN], row[fRRPrePrev], row[fRRPreEarly], row[fRRIrregLong] = tc.qrs, tc.width, 0.3, 0.5, 1, 0.3
+			p := []float64{0.2, 0.1, 0.7, 0}
+			h := applyRules(row, p, true)
+			if got := modelClasses[argmax(p)]; got != tc.want {
+				t.Errorf("applyRules(QRS correlation %v, width ratio %v, irregular) = %c (%+v), want %c", tc.qrs, tc.width, got, h, tc.want)
 			}
 		})
 	}
@@ -107,24 +173,29 @@ func TestClassifyExplainsNormalQRS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The training rows hold rr_pre/nn at 1 and rr_pre/prev at 0, so the
+	// trees cannot use them; only the rules read them.
 	tests := []struct {
-		name         string
-		qrs, width   float32
-		want         byte
-		wantExplains bool
+		name           string
+		qrs, width     float32
+		preNN, prePrev float32 // rr_pre/nn, rr_pre/prev
+		want           byte
+		explains       string // "" when no rule should act
 	}{
-		{"normal QRS", 0.97, 1, 'N', true},
-		{"wide QRS", 0.97, 1.6, 'V', false},
-		{"QRS unlike the usual", 0.2, 1, 'V', false},
+		{"normal QRS", 0.97, 1, 1, 0, 'N', "so not called ventricular"},
+		{"wide QRS", 0.97, 1.6, 1, 0, 'V', ""},
+		{"QRS unlike the usual", 0.2, 1, 1, 0, 'V', ""},
+		{"aberrated: very early after a longer cycle, QRS of the usual form", 0.7, 1.9, 0.3, 0.5, 'S', "aberrant conduction"},
+		{"very early after a longer cycle, QRS unlike the usual", 0.2, 1.9, 0.3, 0.5, 'V', ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			row := append([]float32(nil), f.Row(3)...) // a V row of the training set
-			row[fCorrQRS], row[fWidthRatio] = tc.qrs, tc.width
+			row[fCorrQRS], row[fWidthRatio], row[fRRPreNN], row[fRRPrePrev] = tc.qrs, tc.width, tc.preNN, tc.prePrev
 			r := c.ClassifyRow(row)
-			explains := strings.Contains(r.Explanation, "so not called ventricular")
-			if r.Class != tc.want || explains != tc.wantExplains {
-				t.Errorf("ClassifyRow(QRS correlation %v, width ratio %v) = %c, %q; want %c, explained: %v", tc.qrs, tc.width, r.Class, r.Explanation, tc.want, tc.wantExplains)
+			explained := tc.explains != "" && strings.Contains(r.Explanation, tc.explains)
+			if r.Class != tc.want || explained != (tc.explains != "") || (tc.explains == "" && strings.Contains(r.Explanation, "so ")) {
+				t.Errorf("ClassifyRow(QRS correlation %v, width ratio %v, rr_pre/nn %v, rr_pre/prev %v) = %c, %q; want %c, explained by %q", tc.qrs, tc.width, tc.preNN, tc.prePrev, r.Class, r.Explanation, tc.want, tc.explains)
 			}
 			if lab := c.Label(&Features{X: row, Beats: []int{0}, Fs: 360}); lab[0] != tc.want {
 				t.Errorf("Label(QRS correlation %v, width ratio %v) = %c, want %c", tc.qrs, tc.width, lab[0], tc.want)
