@@ -208,7 +208,7 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 		res.Explanation = fmt.Sprintf("irregular rhythm (RR changes by %.0f %% beat to beat), so a normal-looking beat is not called supraventricular, %s",
 			100*row[fRRIrregLong], res.Explanation)
 	case aberrant:
-		res.Explanation = fmt.Sprintf("QRS of the usual beat's form (correlation %.2f) but very early (RR %.2f s, %.0f %% of the %.2f s between normal beats) after a longer cycle (%.0f %% of it): aberrant conduction, so called supraventricular, %s",
+		res.Explanation = fmt.Sprintf("QRS of the usual beat's form (correlation %.2f) but very early (RR %.2f s, %.0f %% of the %.2f s between normal beats) after a longer cycle (RR %.0f %% of the one before): aberrant conduction, so called supraventricular, %s",
 			row[fCorrQRS], row[fRRPre], 100*row[fRRPreNN], row[fRRPre]/row[fRRPreNN], 100*row[fRRPrePrev], res.Explanation)
 	case early && ak != gk && row[fRRPreEarly] < svPremature:
 		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats), so called supraventricular, %s",
