@@ -74,14 +74,22 @@ func newClassifier(f *ml.File, raw []byte) (*Classifier, error) {
 	if !slices.Equal(f.Classes, classNames()) {
 		return nil, fmt.Errorf("%w: model classes %v, want %v", vigil.ErrInvalid, f.Classes, classNames())
 	}
-	sum := sha256.Sum256(raw)
-	c := &Classifier{model: g, file: f, version: "beatclass-" + hex.EncodeToString(sum[:6])}
+	h := sha256.New()
+	h.Write(raw)
+	h.Write([]byte("\x00rules " + rulesRevision))
+	c := &Classifier{model: g, file: f, version: "beatclass-" + hex.EncodeToString(h.Sum(nil)[:6])}
 	c.names = FeatureNames()
 	c.expl.New = func() any {
 		return &explainer{e: ml.NewExplainer(g), phi: make([]float64, NumFeatures), idx: make([]int, NumFeatures)}
 	}
 	return c, nil
 }
+
+// rulesRevision names the revision of the decision rules applied over the
+// trees (rules.go, localrules.go). It is part of every model version, so
+// that a version names the behaviour a clinician's label answered: bump it
+// whenever a rule changes what a beat is called.
+const rulesRevision = "6"
 
 func classNames() []string {
 	n := make([]string, len(modelClasses))
@@ -91,8 +99,9 @@ func classNames() []string {
 	return n
 }
 
-// Version identifies the model: "beatclass-" and the first 12 hex digits of
-// the SHA-256 of its file.
+// Version identifies the model and the rules over it: "beatclass-" and the
+// first 12 hex digits of the SHA-256 of its file followed by the rules
+// revision.
 func (c *Classifier) Version() string { return c.version }
 
 // Info returns the metadata stored with the model (shared; do not modify).
