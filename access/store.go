@@ -338,16 +338,34 @@ func (t *guardedTx) PutBatch(ctx context.Context, rs []*vigil.Resource, index []
 			}
 			continue
 		}
-		if err := t.p.canWrite(ctx, t.v, r, index[i], nil); err != nil {
+		if err := t.admit(ctx, r, index[i], nil); err != nil {
 			return err
 		}
-		t.v.log.Note(t.p.patientsOf(r.Type, r.ID, index[i])...)
 		batch, bidx = append(batch, r), append(bidx, index[i])
-		if r.Type == "CareTeam" || r.Type == "Device" {
-			*t.written = append(*t.written, r.Type)
-		}
+		t.wrote(r)
 	}
 	return flush()
+}
+
+// admit checks that v may write r over old (nil for a new resource) and
+// notes the patients concerned for the audit trail.
+func (t *guardedTx) admit(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry, old *vigil.Resource) error {
+	if err := t.p.canWrite(ctx, t.v, r, index, old); err != nil {
+		return err
+	}
+	t.v.log.Note(t.p.patientsOf(r.Type, r.ID, index)...)
+	if old != nil {
+		t.p.note(t.v, old)
+	}
+	return nil
+}
+
+// wrote remembers a write that changes who may see what (care teams,
+// device bindings), for the policy's caches to forget after the Write.
+func (t *guardedTx) wrote(r *vigil.Resource) {
+	if r.Type == "CareTeam" || r.Type == "Device" {
+		*t.written = append(*t.written, r.Type)
+	}
 }
 
 func (t *guardedTx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
@@ -364,18 +382,12 @@ func (t *guardedTx) Put(ctx context.Context, r *vigil.Resource, index []vigil.In
 			return err
 		}
 	}
-	if err := t.p.canWrite(ctx, t.v, r, index, old); err != nil {
+	if err := t.admit(ctx, r, index, old); err != nil {
 		return err
-	}
-	t.v.log.Note(t.p.patientsOf(r.Type, r.ID, index)...)
-	if old != nil {
-		t.p.note(t.v, old)
 	}
 	if err := t.inner.Put(ctx, r, index); err != nil {
 		return err
 	}
-	if r.Type == "CareTeam" || r.Type == "Device" {
-		*t.written = append(*t.written, r.Type)
-	}
+	t.wrote(r)
 	return nil
 }

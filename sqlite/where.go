@@ -445,19 +445,15 @@ func (b *builder) chain(a string, p *vigil.SearchParam, m mode) (frag, error) {
 		}
 	}
 	from := fmt.Sprintf("FROM idx_ref %s JOIN resources %s ON %s.type = %s.ref_type AND %s.id = %s.ref_id", i, t, t, i, t, i)
-	if b.restrict != nil {
-		vis, err := b.visible(t)
-		if err != nil {
-			return frag{}, err
-		}
-		where += " AND " + vis.sql
-		args = append(args, vis.args...)
+	vis, err := b.visible(t)
+	if err != nil {
+		return frag{}, err
 	}
-	args = append(args, inner.args...)
+	cond := join(" AND ", f(where, args...), vis, inner)
 	if m == modeIn {
-		return frag{sql: fmt.Sprintf("%s.key IN (SELECT %s.key %s WHERE %s AND %s)", a, i, from, where, inner.sql), args: args}, nil
+		return frag{sql: fmt.Sprintf("%s.key IN (SELECT %s.key %s WHERE %s)", a, i, from, cond.sql), args: cond.args}, nil
 	}
-	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 %s WHERE %s.key = %s.key AND %s AND %s)", from, i, a, where, inner.sql), args: args}, nil
+	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 %s WHERE %s.key = %s.key AND %s)", from, i, a, cond.sql), args: cond.args}, nil
 }
 
 // has implements a _has filter on resource alias a: a current resource of
@@ -469,24 +465,24 @@ func (b *builder) has(a string, h *vigil.ReverseChain) (frag, error) {
 	if err != nil {
 		return frag{}, err
 	}
-	where := fmt.Sprintf("%s.ref_id = %s.id AND %s.ref_type = %s.type AND %s.param = ? AND %s.type = ? AND %s.deleted = 0", i, a, i, a, i, o, o)
-	args := []any{h.Param, h.Type}
-	if b.restrict != nil {
-		vis, err := b.visible(o)
-		if err != nil {
-			return frag{}, err
-		}
-		where += " AND " + vis.sql
-		args = append(args, vis.args...)
+	vis, err := b.visible(o)
+	if err != nil {
+		return frag{}, err
 	}
-	args = append(args, inner.args...)
-	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s AND %s)", i, o, o, i, where, inner.sql), args: args}, nil
+	cond := join(" AND ",
+		f(fmt.Sprintf("%s.ref_id = %s.id AND %s.ref_type = %s.type AND %s.param = ? AND %s.type = ? AND %s.deleted = 0", i, a, i, a, i, o, o), h.Param, h.Type),
+		vis, inner)
+	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s)", i, o, o, i, cond.sql), args: cond.args}, nil
 }
 
 // visible is the access restriction on a resource alias t of any type:
 // resources of types that cannot be in a patient compartment stay
-// visible; the others must be in the restriction's compartment.
+// visible; the others must be in the restriction's compartment. Without a
+// restriction it is true.
 func (b *builder) visible(t string) (frag, error) {
+	if b.restrict == nil {
+		return f("1"), nil
+	}
 	types := []any{"Patient"}
 	for typ, ps := range b.restrict.Params {
 		if len(ps) > 0 && typ != "Patient" {

@@ -376,12 +376,20 @@ func (t *tx) Put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntr
 	return nil
 }
 
-func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
-	s := t.db.stmts
+// checkIndex refuses index entries of a type no index table holds.
+func checkIndex(index []vigil.IndexEntry) error {
 	for i := range index {
 		if _, ok := tableIndex(index[i].Type); !ok {
 			return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", index[i].Param, index[i].Type)
 		}
+	}
+	return nil
+}
+
+func (t *tx) put(ctx context.Context, r *vigil.Resource, index []vigil.IndexEntry) error {
+	s := t.db.stmts
+	if err := checkIndex(index); err != nil {
+		return err
 	}
 	var key, cur int64
 	// Version 1 creates the resource: the UNIQUE (type, id) constraint of
@@ -471,10 +479,8 @@ func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, index [
 	if err := t.check(); err != nil {
 		return err
 	}
-	for i := range index {
-		if _, ok := tableIndex(index[i].Type); !ok {
-			return vigil.Errorf(vigil.ErrInvalid, "index entry %q has unsupported type %q", index[i].Param, index[i].Type)
-		}
+	if err := checkIndex(index); err != nil {
+		return err
 	}
 	var key, cur int64
 	var deleted bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -28,7 +27,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = quietLogger(env)
 	app, err := NewApp(ctx, cfg)
 	if err != nil {
 		return err

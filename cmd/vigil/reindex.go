@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/vigilhealth/vigil"
@@ -24,7 +23,7 @@ func runReindex(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.Logger = quietLogger(env)
 	app, err := NewApp(ctx, cfg)
 	if err != nil {
 		return err

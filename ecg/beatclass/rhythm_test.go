@@ -110,17 +110,7 @@ func TestNotInAF(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			row := make([]float32, NumFeatures)
 			row[fRRIrregLong] = tc.irr
-			got := append([]float64(nil), tc.in...)
-			called := notInAF(row, got, tc.prob)
-			for k := range got {
-				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
-					t.Errorf("notInAF(%v, %v) = %v, want %v", tc.irr, tc.in, got, tc.want)
-					break
-				}
-			}
-			if called != tc.called {
-				t.Errorf("notInAF(%v) reported %v, want %v", tc.irr, called, tc.called)
-			}
+			checkRule(t, notInAF, row, tc.in, tc.prob, tc.want, tc.called)
 		})
 	}
 }
@@ -159,17 +149,7 @@ func TestPremature(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			row := make([]float32, NumFeatures)
 			row[fRRPreEarly], row[fRRPreNN], row[fCorrQRS], row[fCorrP], row[fRRIrregLong] = tc.b.early, tc.b.nn, tc.b.qrs, tc.b.p, tc.b.irr
-			got := append([]float64(nil), tc.in...)
-			called := premature(row, got, tc.prob)
-			for k := range got {
-				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
-					t.Errorf("premature(%+v, %v) = %v, want %v", tc.b, tc.in, got, tc.want)
-					break
-				}
-			}
-			if called != tc.called {
-				t.Errorf("premature(%+v) reported %v, want %v", tc.b, called, tc.called)
-			}
+			checkRule(t, premature, row, tc.in, tc.prob, tc.want, tc.called)
 		})
 	}
 }

@@ -31,18 +31,26 @@ func TestNotVentricular(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			row := make([]float32, NumFeatures)
 			row[fCorrQRS], row[fWidthRatio] = tc.b.qrs, tc.b.width
-			got := append([]float64(nil), tc.in...)
-			called := notVentricular(row, got, tc.prob)
-			for k := range got {
-				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
-					t.Errorf("notVentricular(%+v, %v) = %v, want %v", tc.b, tc.in, got, tc.want)
-					break
-				}
-			}
-			if called != tc.called {
-				t.Errorf("notVentricular(%+v) reported %v, want %v", tc.b, called, tc.called)
-			}
+			checkRule(t, notVentricular, row, tc.in, tc.prob, tc.want, tc.called)
 		})
+	}
+}
+
+// checkRule applies rule to row and a copy of in (probabilities when prob,
+// else margins) and checks the scores it leaves and whether it reports a
+// change.
+func checkRule(t *testing.T, rule func(row []float32, scores []float64, prob bool) bool, row []float32, in []float64, prob bool, want []float64, called bool) {
+	t.Helper()
+	got := append([]float64(nil), in...)
+	c := rule(row, got, prob)
+	for k := range got {
+		if math.Abs(got[k]-want[k]) > 1e-12 && got[k] != want[k] {
+			t.Errorf("scores %v = %v, want %v", in, got, want)
+			break
+		}
+	}
+	if c != called {
+		t.Errorf("scores %v: reported a change %v, want %v", in, c, called)
 	}
 }
 
@@ -72,17 +80,7 @@ func TestAberrated(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			row := make([]float32, NumFeatures)
 			row[fCorrQRS], row[fRRPreNN], row[fRRPrePrev] = tc.b.qrs, tc.b.preNN, tc.b.prePrev
-			got := append([]float64(nil), tc.in...)
-			called := aberrated(row, got, tc.prob)
-			for k := range got {
-				if math.Abs(got[k]-tc.want[k]) > 1e-12 && got[k] != tc.want[k] {
-					t.Errorf("aberrated(%+v, %v) = %v, want %v", tc.b, tc.in, got, tc.want)
-					break
-				}
-			}
-			if called != tc.called {
-				t.Errorf("aberrated(%+v) reported %v, want %v", tc.b, called, tc.called)
-			}
+			checkRule(t, aberrated, row, tc.in, tc.prob, tc.want, tc.called)
 		})
 	}
 }
