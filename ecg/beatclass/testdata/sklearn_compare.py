@@ -2,24 +2,42 @@
 """Development-time check: scikit-learn's HistGradientBoostingClassifier on
 Vigil's beat features, same protocol as `vigil model cv --folds 11
 --early-stop 0 --rounds 40` (records sorted by name, fold = index % 11, fixed
-40 rounds, 8-leaf trees with >= 200 beats per leaf, L2 1, learning rate 0.1,
-class weights sqrt(n_N / n_k) on the training folds, Q beats not trained on).
-The matrix is printed twice: the learner's raw predictions, and after the
-rules Vigil's Label applies to any model's output (a beat with a flat or
-missing QRS or noise above twice its amplitude is Q; in rhythm.go, a beat
-called S while the long RR irregularity exceeds 0.1 is N, the AF rule, and
-a beat called N with a normal QRS that is early, or mildly premature with
-an unusual P wave, in a regular rhythm is S, the prematurity rule), which is what `vigil model cv` prints. Not a
-dependency of Vigil.
+40 rounds, 8-leaf trees with >= 200 beats per leaf, depth <= 6, L2 1,
+learning rate 0.1, class weights sqrt(n_N / n_k) on the training folds, Q
+beats not trained on); with --loro, one fold per record (as `vigil model cv
+--early-stop 0 --rounds 40`).
 
-    vigil model features --data DIR > features.csv
-    python3 sklearn_compare.py features.csv
+The matrix is printed twice: the learner's raw predictions, and after the
+rules Vigil's Label applies to any model's output, in applyRules' order
+(rules.go, rhythm.go; sixth round): the normal-QRS rule (a beat called V
+whose QRS matches the template, correlation >= 0.9 over the QRS and width
+<= 1.15 of the template's, takes its likeliest other class), the AF rule (a
+beat called S while the long RR irregularity exceeds 0.1 is N), the
+aberrated-beat rule (a beat called V with QRS correlation >= 0.5, RR below
+0.4 of the NN median and below 0.6 of the interval before it is S), the
+prematurity rule (a beat called N with a normal QRS that is early, or mildly
+premature with an unusual P wave, in a regular rhythm is S), and Q for a
+beat with a flat or missing QRS or noise above twice its amplitude. That is
+what `vigil model cv` prints.
+
+With features at the detector's beats (`--positions detector`), lines of
+class "-" (a detection without a reference beat) are not trained on and
+count against the +P of the class they are given (the "no ref" row), lines
+of class "!" (inside ventricular flutter) are left out, and beats the
+detector missed are not in the file: compare the matched-beat accuracy,
+which `vigil model cv` prints too. Not a dependency of Vigil.
+
+    vigil model features --data DIR [--positions detector] > features.csv
+    python3 sklearn_compare.py [--loro] features.csv
 """
 import sys, time
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 CLASSES = "NSVFQ"
+ROWS = CLASSES + "-"
+N, S, V, F, Q = range(5)
+
 
 def load(path):
     rec, y, X = [], [], []
@@ -27,64 +45,102 @@ def load(path):
         names = next(f).rstrip("\n").split(",")[3:]
         for line in f:
             p = line.rstrip("\n").split(",")
+            if p[2] == "!":
+                continue
             rec.append(p[0]); y.append(p[2]); X.append([float(v) for v in p[3:]])
     return names, np.array(rec), np.array(y), np.array(X, dtype=np.float32)
 
-def vigil_rules(names, X, pred):
-    """Vigil's rules around the model (classifier.go unclassifiable, rhythm.go notInAF, premature)."""
-    pp, noise = X[:, names.index("qrs_pp")], X[:, names.index("noise")]
-    irr = X[:, names.index("rr_irregularity_long")]
-    early, cq = X[:, names.index("rr_pre/nn_early")], X[:, names.index("corr_qrs")]
-    nn, cp = X[:, names.index("rr_pre/nn")], X[:, names.index("corr_p")]
-    out = pred.copy()
-    out[(out == "S") & (irr > 0.1)] = "N"
+
+def vigil_rules(names, X, prob):
+    """Vigil's rules around the model (rules.go applyRules, classifier.go
+    unclassifiable); prob holds the N, S, V, F probabilities. Returns class
+    indices into CLASSES."""
+    col = lambda n: X[:, names.index(n)]
+    cq, wr, irr = col("corr_qrs"), col("width_ratio"), col("rr_irregularity_long")
+    nn, prev, early, cp = col("rr_pre/nn"), col("rr_pre/prev"), col("rr_pre/nn_early"), col("corr_p")
+    pp, noise = col("qrs_pp"), col("noise")
+    out = prob.argmax(axis=1)
+    # normal-QRS rule: V -> the likeliest other class
+    other = prob.copy()
+    other[:, V] = -1
+    nv = (out == V) & (cq >= 0.9) & (wr <= 1.15)
+    out[nv] = other.argmax(axis=1)[nv]
+    # AF rule
+    out[(out == S) & (irr > 0.1)] = N
+    # aberrated-beat rule
+    out[(out == V) & (cq >= 0.5) & (nn < 0.4) & (prev < 0.6)] = S
+    # prematurity rule
     early = (early < 0.8) | ((nn < 0.9) & (cp < 0.3))
-    out[(out == "N") & early & (cq >= 0.9) & ~(irr > 0.1)] = "S"
-    out[np.isnan(pp) | (pp < 0.03) | (noise > 2)] = "Q"
+    out[(out == N) & early & (cq >= 0.9) & ~(irr > 0.1)] = S
+    out[np.isnan(pp) | (pp < 0.03) | (noise > 2)] = Q
     return out
+
 
 def report(title, cm):
     print(title)
     print("ref\\pred " + "".join("%8s" % c for c in CLASSES) + "    Se%    +P%")
-    for i, c in enumerate(CLASSES):
-        se = 100 * cm[i, i] / max(cm[i].sum(), 1)
-        pp = 100 * cm[i, i] / max(cm[:, i].sum(), 1)
-        print("%-9s" % c + "".join("%8d" % v for v in cm[i]) + "  %5.1f  %5.1f" % (se, pp))
-    print("accuracy %.2f %% over %d beats" % (100 * np.trace(cm) / cm.sum(), cm.sum()))
+    for i, c in enumerate(ROWS):
+        name = c if c != "-" else "no ref"
+        line = "%-9s" % name + "".join("%8d" % v for v in cm[i])
+        if c != "-":
+            se = 100 * cm[i, i] / max(cm[i].sum(), 1)
+            pp = 100 * cm[i, i] / max(cm[:, i].sum(), 1)
+            line += "  %5.1f  %5.1f" % (se, pp)
+        if c != "-" or cm[i].sum() > 0:
+            print(line)
+    m = cm[:5].sum()
+    print("accuracy %.2f %% over %d beats (detections without reference counted as errors); %.2f %% over the %d matched beats"
+          % (100 * np.trace(cm[:5]) / cm.sum(), cm.sum(), 100 * np.trace(cm[:5]) / m, m))
+
 
 def model():
     return HistGradientBoostingClassifier(learning_rate=0.1, max_iter=40, max_leaf_nodes=8,
         max_depth=6, min_samples_leaf=200, l2_regularization=1.0, max_bins=255,
         early_stopping=False, random_state=1)
 
+
 def weights(y):
     n = {c: max((y == c).sum(), 1) for c in "NSVF"}
     return np.array([np.sqrt(n["N"] / n[c]) for c in y])
 
+
+def proba(m, X):
+    """The N, S, V, F columns of m.predict_proba (classes_ are sorted)."""
+    p = m.predict_proba(X)
+    out = np.zeros((len(X), 4))
+    for j, c in enumerate(m.classes_):
+        out[:, "NSVF".index(c)] = p[:, j]
+    return out
+
+
 def main():
-    names, rec, y, X = load(sys.argv[1])
+    args = [a for a in sys.argv[1:] if a != "--loro"]
+    names, rec, y, X = load(args[0])
     recs = sorted(set(rec))
-    fold = {r: i % 11 for i, r in enumerate(recs)}
+    k_folds = len(recs) if "--loro" in sys.argv else 11
+    fold = {r: i % k_folds for i, r in enumerate(recs)}
     f = np.array([fold[r] for r in rec])
-    raw = np.zeros((5, 5), dtype=int)
-    ruled = np.zeros((5, 5), dtype=int)
+    trainable = np.isin(y, list("NSVF"))
+    raw = np.zeros((6, 5), dtype=int)
+    ruled = np.zeros((6, 5), dtype=int)
     t0, c0 = time.time(), time.process_time()
-    for k in range(11):
-        tr = (f != k) & (y != "Q")
+    for k in range(k_folds):
+        tr = (f != k) & trainable
         te = f == k
         m = model().fit(X[tr], y[tr], sample_weight=weights(y[tr]))
-        pred = m.predict(X[te])
-        for a, b, c in zip(y[te], pred, vigil_rules(names, X[te], pred)):
-            raw[CLASSES.index(a), CLASSES.index(b)] += 1
-            ruled[CLASSES.index(a), CLASSES.index(c)] += 1
+        p = proba(m, X[te])
+        for a, b, c in zip(y[te], p.argmax(axis=1), vigil_rules(names, X[te], p)):
+            raw[ROWS.index(a), b] += 1
+            ruled[ROWS.index(a), c] += 1
     cv_wall, cv_cpu = time.time() - t0, time.process_time() - c0
-    report("11-fold grouped CV, scikit-learn HistGradientBoostingClassifier, raw predictions", raw)
-    report("same, with Vigil's Q, AF and prematurity rules (as vigil model cv prints)", ruled)
+    report("%d-fold grouped CV, scikit-learn HistGradientBoostingClassifier, raw predictions" % k_folds, raw)
+    report("same, with Vigil's rules (as vigil model cv prints)", ruled)
     print("CV time %.1f s wall, %.1f s CPU" % (cv_wall, cv_cpu))
-    tr = y != "Q"
     t0, c0 = time.time(), time.process_time()
-    model().fit(X[tr], y[tr], sample_weight=weights(y[tr]))
-    print("one fit on all DS1 (%d beats, 40 rounds): %.2f s wall, %.2f s CPU" % (tr.sum(), time.time() - t0, time.process_time() - c0))
+    model().fit(X[trainable], y[trainable], sample_weight=weights(y[trainable]))
+    print("one fit on all DS1 (%d beats, 40 rounds): %.2f s wall, %.2f s CPU"
+          % (trainable.sum(), time.time() - t0, time.process_time() - c0))
+
 
 if __name__ == "__main__":
     main()
