@@ -51,6 +51,7 @@ type BundleRequest struct {
 // whole request and nothing is written; its error names the entry. A batch
 // runs each entry on its own and reports per-entry outcomes.
 func (s *Service) Process(ctx context.Context, req *BundleRequest) ([]byte, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	obj, entriesValid, err := s.decodeBundle(req.Body)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,7 @@ func (s *Service) Create(ctx context.Context, typ string, body []byte, ifNoneExi
 
 // CreateObject is Create for an already decoded and validated resource.
 func (s *Service) CreateObject(ctx context.Context, typ string, obj Object, ifNoneExist string) (*Result, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	var cond *vigil.SearchQuery
 	if ifNoneExist != "" {
 		q, err := s.conditionQuery(typ, ifNoneExist)
@@ -199,6 +200,7 @@ func (s *Service) Update(ctx context.Context, typ, id string, body []byte, ifMat
 
 // UpdateObject is Update for an already decoded and validated resource.
 func (s *Service) UpdateObject(ctx context.Context, typ, id string, obj Object, ifMatch string) (*Result, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	if err := s.checkType(typ); err != nil {
 		return nil, err
 	}
@@ -306,6 +308,7 @@ func (s *Service) ConditionalUpdate(ctx context.Context, typ, query string, body
 
 // ConditionalUpdateObject is ConditionalUpdate for a decoded resource.
 func (s *Service) ConditionalUpdateObject(ctx context.Context, typ, query string, obj Object, ifMatch string) (*Result, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	if err := s.checkType(typ); err != nil {
 		return nil, err
 	}
@@ -359,6 +362,7 @@ func (s *Service) conditionalPutTx(ctx context.Context, tx vigil.ResourceTx, typ
 // typ/id and writes the result as a new version, after validating it. The
 // patch may not change resourceType or id.
 func (s *Service) Patch(ctx context.Context, typ, id string, patch []byte, ifMatch string) (*Result, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	if err := s.checkType(typ); err != nil {
 		return nil, err
 	}
@@ -438,6 +442,7 @@ func (s *Service) patchTx(ctx context.Context, tx vigil.ResourceTx, typ, id stri
 // never existed succeeds and writes nothing (FHIR R4 delete is idempotent);
 // the result's Resource is nil then.
 func (s *Service) Delete(ctx context.Context, typ, id string) (*Result, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	if err := s.checkType(typ); err != nil {
 		return nil, err
 	}
@@ -478,6 +483,7 @@ const maxConditionalDeletes = 1000
 // ConditionalDelete deletes every resource of typ matching query (at most
 // 1000; more fails with ErrPrecondition). It returns the number deleted.
 func (s *Service) ConditionalDelete(ctx context.Context, typ, query string) (int, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	if err := s.checkType(typ); err != nil {
 		return 0, err
 	}

@@ -45,6 +45,7 @@ const defaultImportBatch = 5000
 // (update-as-create); those without get one. It stops at the first invalid
 // resource, reporting its line or entry; what was committed before stays.
 func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (ImportStats, error) {
+	defer s.track()() // history's horizon (horizon.go)
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = defaultImportBatch
 	}

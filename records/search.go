@@ -233,7 +233,18 @@ func (s *Service) History(ctx context.Context, req *HistoryRequest) (*Page, erro
 			return nil, err
 		}
 	}
-	q := &vigil.HistoryQuery{Type: req.Type, ID: req.ID, Cursor: req.Query.Get(pagingParam)}
+	// Every page of one listing carries its first page's horizon (horizon.go).
+	q := &vigil.HistoryQuery{Type: req.Type, ID: req.ID}
+	var mark time.Time
+	if c := req.Query.Get(pagingParam); c != "" {
+		at, store, ok := parseHistoryCursor(c)
+		if !ok {
+			return nil, vigil.Errorf(vigil.ErrInvalid, "invalid history cursor")
+		}
+		mark, q.Cursor = at, store
+	} else {
+		mark = s.Horizon()
+	}
 	for k, vs := range req.Query {
 		if len(vs) == 0 {
 			continue
@@ -282,7 +293,7 @@ func (s *Service) History(ctx context.Context, req *HistoryRequest) (*Page, erro
 		p := cloneValues(req.Query)
 		p.Del(pagingParam)
 		if cursor != "" {
-			p.Set(pagingParam, cursor)
+			p.Set(pagingParam, historyCursor(mark, cursor))
 		}
 		if enc := p.Encode(); enc != "" {
 			return path + "?" + enc
@@ -290,7 +301,7 @@ func (s *Service) History(ctx context.Context, req *HistoryRequest) (*Page, erro
 		return path
 	}
 	var buf bytes.Buffer
-	buf.WriteString(`{"resourceType":"Bundle","id":"` + NewID() + `","type":"history"`)
+	buf.WriteString(`{"resourceType":"Bundle","id":"` + NewID() + `","meta":{"lastUpdated":"` + FormatInstant(mark) + `"},"type":"history"`)
 	if res.Total >= 0 {
 		buf.WriteString(`,"total":` + strconv.Itoa(res.Total))
 	}

@@ -27,6 +27,9 @@ type Service struct {
 	// (WithSamples, samples*.go); nil without.
 	samples     SampleSource
 	seesPatient func(ctx context.Context, patient string) (bool, error)
+	// inflight tracks the writes in flight for history's horizon
+	// (horizon.go).
+	inflight horizon
 }
 
 // WriteHook is told about every resource version the Service commits, after
