@@ -68,6 +68,7 @@ func newStructure(defs *Definitions) (*Model, error) {
 		defs:        defs,
 		types:       defs.Types,
 		resourceSet: make(map[string]bool, len(defs.Resources)),
+		children:    invertHierarchies(defs.CodeSystems),
 	}
 	if m.types == nil {
 		m.types = map[string]*TypeDef{}

@@ -18,10 +18,17 @@ type Definitions struct {
 	// their path ("Observation.component"). Written and read by the
 	// structure side (see Element).
 	Types map[string]*TypeDef `json:"types"`
-	// ValueSets maps a required-binding value set URL (without version) to
-	// its expansion, as code system URL → sorted codes, for the value sets
-	// that could be expanded.
+	// ValueSets maps a value set URL (without version) to its expansion, as
+	// code system URL → sorted codes, for the value sets of the release that
+	// could be expanded: those of required bindings (validation) and the
+	// others (token :in and :not-in searches).
 	ValueSets map[string]map[string][]string `json:"valueSets"`
+	// CodeSystems maps the URL of each code system of the release with
+	// complete content to its codes, as code → sorted parent codes in its
+	// is-a hierarchy (none for a root; nested concepts are is-a). Token
+	// :above and :below searches walk it; :in uses it for value sets that
+	// include a whole system.
+	CodeSystems map[string]map[string][]string `json:"codeSystems,omitempty"`
 	// SearchParams are the official search parameters, as in
 	// search-parameters.json, reduced to what the server uses.
 	SearchParams []RawSearchParam `json:"searchParams"`
@@ -114,6 +121,8 @@ type Model struct {
 	resourceSet map[string]bool
 	// search is the compiled search side (built by newSearchSet).
 	search *searchSet
+	// children inverts defs.CodeSystems: system → code → child codes.
+	children map[string]map[string][]string
 }
 
 // SearchOptions are the result-shaping parameters of a search (_summary,

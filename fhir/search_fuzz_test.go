@@ -28,6 +28,7 @@ func FuzzParseSearch(f *testing.F) {
 	f.Add("", "_type=Observation&code=x")
 	f.Add("Patient", "_has:Observation:patient:_has:AuditEvent:entity:agent=x&identifier:of-type=s|MR|1")
 	f.Add("Observation", "subject:identifier=urn:mrn|1&performer:identifier=x")
+	f.Add("Observation", "code:in=http://x/vs|1,http://y&status:below=http://hl7.org/fhir/observation-status|amended&category:not-in=u&code:above=s|c")
 	m := searchModel(f)
 	f.Fuzz(func(t *testing.T, typ, raw string) {
 		q, err := url.ParseQuery(raw)

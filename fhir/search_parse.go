@@ -43,8 +43,9 @@ var errUnknownParam = errors.New("unknown search parameter")
 //   - quantity: "value[|system|code]", canonicalised when system is UCUM;
 //   - token: "code", "system|code", "|code", "system|"; modifiers :text,
 //     :not, and :of-type ("type-system|type-code|value" on identifiers,
-//     against OfTypeParam's entries); :above, :below, :in, :not-in are
-//     ErrUnsupported;
+//     against OfTypeParam's entries); :in and :not-in take a value set URL
+//     (in URI), :above and :below "system|code" — the caller resolves these
+//     four against terminology (records does) before a store sees them;
 //   - string: modifiers :exact, :contains;
 //   - uri: modifiers :above, :below;
 //   - reference: "id", "Type/id", an absolute URL, "url|version"; the
@@ -516,7 +517,9 @@ func checkModifier(s *searchSet, pd *paramDef, name, mod string) error {
 		case "of-type":
 			return nil
 		case "above", "below", "in", "not-in":
-			return unsupported(name, "modifier not supported")
+			// Resolved against terminology by the caller (records) before
+			// the store sees the query.
+			return nil
 		}
 	case vigil.ParamURI:
 		if mod == "above" || mod == "below" {
@@ -546,8 +549,21 @@ func (s *searchSet) parseValue(pt vigil.ParamType, pd *paramDef, mod, item strin
 		u := unescape(item)
 		v.Text, v.Exact = normalizeString(u), u
 	case vigil.ParamToken:
-		if mod == "text" {
+		switch mod {
+		case "text":
 			v.Text = normalizeString(unescape(item))
+			return v, nil
+		case "in", "not-in":
+			if v.URI = unescape(item); v.URI == "" {
+				return v, errors.New("expected a value set URL")
+			}
+			return v, nil
+		case "above", "below":
+			parts := splitEscaped(item, '|')
+			if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+				return v, errors.New("expected system|code")
+			}
+			v.System, v.Code = unescape(parts[0]), unescape(parts[1])
 			return v, nil
 		}
 		parts := splitEscaped(item, '|')

@@ -497,6 +497,9 @@ func (s *Service) getEntry(ctx context.Context, r vigil.ResourceReader, e *entry
 		if err != nil {
 			return err
 		}
+		if err := s.resolveTerms(ctx, r, q); err != nil {
+			return err
+		}
 		res, err := r.Search(ctx, q)
 		if err != nil {
 			return err

@@ -93,6 +93,11 @@ func (s *Service) conditionQuery(typ, query string) (*vigil.SearchQuery, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Only the release's terminology: a conditional query is also run
+	// inside transactions, where the server's own ValueSets are not read.
+	if err := s.resolveTerms(context.Background(), nil, q); err != nil {
+		return nil, err
+	}
 	q.Count = 2
 	return q, nil
 }

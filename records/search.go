@@ -70,6 +70,9 @@ func (s *Service) Search(ctx context.Context, req *SearchRequest) (*Page, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.resolveTerms(ctx, s.store, q); err != nil {
+		return nil, err
+	}
 	q.Cursor = cursor
 	if req.Compartment != "" {
 		ctype, cid, _ := strings.Cut(req.Compartment, "/")

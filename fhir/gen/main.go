@@ -114,6 +114,8 @@ func build(dir string, log io.Writer) (*fhir.Definitions, error) {
 	for _, u := range skipped {
 		fmt.Fprintf(log, "gen: not enforced (cannot expand): %s\n", u)
 	}
+	added, systems := buildTerminology(defs, &vs, version)
+	fmt.Fprintf(log, "gen: search terminology: %d more value sets expanded, %d code systems\n", added, systems)
 
 	var sp bundle[searchParameter]
 	if err := readJSON(filepath.Join(dir, "search-parameters.json"), &sp); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"slices"
 	"sort"
 
 	"github.com/vigilhealth/vigil/fhir"
@@ -50,22 +51,7 @@ type vsInclude struct {
 // Only ValueSets of the given FHIR version are used; code systems keep
 // their own versions.
 func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], version string) (expanded int, skipped []string) {
-	e := &expander{
-		valueSets:   make(map[string]*valueSetOrCodeSystem),
-		codeSystems: make(map[string]*valueSetOrCodeSystem),
-		done:        make(map[string]codeSet),
-	}
-	for _, en := range b.Entry {
-		r := en.Resource
-		switch r.ResourceType {
-		case "ValueSet":
-			if r.Version == version {
-				e.valueSets[r.URL] = r
-			}
-		case "CodeSystem":
-			e.codeSystems[r.URL] = r
-		}
-	}
+	e := newExpander(b, version)
 	defs.ValueSets = make(map[string]map[string][]string)
 	var names []string
 	for name := range defs.Types {
@@ -96,6 +82,84 @@ func buildValueSets(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], ver
 	}
 	sort.Strings(skipped)
 	return expanded, skipped
+}
+
+// newExpander indexes the ValueSets of version and every CodeSystem of b.
+func newExpander(b *bundle[valueSetOrCodeSystem], version string) *expander {
+	e := &expander{
+		valueSets:   make(map[string]*valueSetOrCodeSystem),
+		codeSystems: make(map[string]*valueSetOrCodeSystem),
+		done:        make(map[string]codeSet),
+	}
+	for _, en := range b.Entry {
+		r := en.Resource
+		switch r.ResourceType {
+		case "ValueSet":
+			if r.Version == version {
+				e.valueSets[r.URL] = r
+			}
+		case "CodeSystem":
+			e.codeSystems[r.URL] = r
+		}
+	}
+	return e
+}
+
+// buildTerminology adds what token searches with :in, :not-in, :above and
+// :below need (https://hl7.org/fhir/R4/search.html#token): every other
+// ValueSet of version that can be expanded, into defs.ValueSets beside
+// those of the required bindings (expanded the same way, so that no
+// binding changes), and every code of each CodeSystem with complete
+// content, into defs.CodeSystems as code → parent codes (nesting is is-a;
+// the roots have none). It returns the number of value sets added and of
+// code systems.
+func buildTerminology(defs *fhir.Definitions, b *bundle[valueSetOrCodeSystem], version string) (added, systems int) {
+	e := newExpander(b, version)
+	urls := make([]string, 0, len(e.valueSets))
+	for u := range e.valueSets {
+		urls = append(urls, u)
+	}
+	sort.Strings(urls)
+	if defs.ValueSets == nil {
+		defs.ValueSets = make(map[string]map[string][]string)
+	}
+	for _, u := range urls {
+		if _, ok := defs.ValueSets[u]; ok {
+			continue
+		}
+		if set, ok := e.expand(u, 0); ok {
+			defs.ValueSets[u] = set.sorted()
+			added++
+		}
+	}
+	defs.CodeSystems = make(map[string]map[string][]string)
+	for url, cs := range e.codeSystems {
+		if cs.Content != "complete" {
+			continue
+		}
+		parents := make(map[string][]string)
+		var walk func(cs []concept, parent string)
+		walk = func(cs []concept, parent string) {
+			for _, c := range cs {
+				if parents[c.Code] == nil {
+					parents[c.Code] = []string{} // a root: known, no parent
+				}
+				if parent != "" && !slices.Contains(parents[c.Code], parent) {
+					parents[c.Code] = append(parents[c.Code], parent)
+				}
+				walk(c.Concept, c.Code)
+			}
+		}
+		walk(cs.Concept, "")
+		if len(parents) > 0 {
+			for _, ps := range parents {
+				sort.Strings(ps)
+			}
+			defs.CodeSystems[url] = parents
+			systems++
+		}
+	}
+	return added, systems
 }
 
 // codeSet is an expanded value set: code system URL → set of codes.
