@@ -33,7 +33,7 @@ func (db *DB) wrote(n int) {
 		ctx, cancel := context.WithTimeout(db.bgCtx, 5*time.Minute)
 		defer cancel()
 		start := time.Now()
-		_, err := db.pool.Exec(ctx, `ANALYZE resources, versions, idx_string, idx_token, idx_ref, idx_date, idx_number, idx_quantity, idx_uri`)
+		_, err := db.pool.Exec(ctx, `ANALYZE resources, versions, idx_string, idx_token, idx_ref, idx_date, idx_number, idx_quantity, idx_uri, idx_ref_token`)
 		if err != nil {
 			db.log.Warn("analyze after bulk writes failed", "err", err)
 			return

@@ -111,3 +111,37 @@ func floatVal(f float64) *pgtype.Float8 { return &pgtype.Float8{Float64: f, Vali
 func timeVal(string) *pgtype.Timestamptz {
 	return &pgtype.Timestamptz{InfinityModifier: pgtype.Infinity, Valid: true}
 }
+
+// TestCompilePairs checks which searches idx_ref_token answers: one
+// reference value by type and id of subject or patient with one code, on
+// a typed search; not a chain, not several values, not a system search.
+func TestCompilePairs(t *testing.T) {
+	subj := vigil.SearchParam{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: "p1"}}}
+	code := vigil.SearchParam{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{{System: "http://loinc.org", Code: "8867-4"}}}
+	twoCodes := code
+	twoCodes.Values = append(slices.Clone(code.Values), vigil.SearchValue{Code: "x", AnySystem: true})
+	bareID := subj
+	bareID.Values = []vigil.SearchValue{{RefID: "p1"}}
+	notCode := code
+	notCode.Modifier = "not"
+	tests := []struct {
+		name string
+		q    vigil.SearchQuery
+		want bool
+	}{
+		{"subject and code", vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{code, subj}}, true},
+		{"two codes", vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{subj, twoCodes}}, false},
+		{"bare id", vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{bareID, code}}, false},
+		{":not", vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{subj, notCode}}, false},
+		{"system search", vigil.SearchQuery{Params: []vigil.SearchParam{subj, code}}, false},
+	}
+	for _, tc := range tests {
+		pg, err := compile(&tc.q)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := strings.Contains(pg.countSQL, "idx_ref_token"); got != tc.want {
+			t.Errorf("%s: uses idx_ref_token = %v, want %v (%s)", tc.name, got, tc.want, pg.countSQL)
+		}
+	}
+}

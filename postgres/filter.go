@@ -59,7 +59,19 @@ func (b *sqlBuilder) where(q *vigil.SearchQuery) (string, error) {
 	if q.Restrict != nil {
 		conds = append(conds, b.compartment("r", q.Type, q.Restrict))
 	}
+	ri, ti := -1, -1
+	if rt != "" {
+		// A reference and a token parameter idx_ref_token answers together
+		// are one condition on it (pairs.go).
+		if r, t, ok := findPair(q.Params); ok {
+			ri, ti = r, t
+			conds = append(conds, b.pairCond("r", rt, &q.Params[ri], &q.Params[ti]))
+		}
+	}
 	for i := range q.Params {
+		if i == ri || i == ti {
+			continue
+		}
 		c, err := b.param("r", rt, &q.Params[i])
 		if err != nil {
 			return "", err

@@ -17,7 +17,10 @@ import (
 // version row, and the index entries of every table, passed as arrays and
 // expanded with unnest. One round trip per Put; an update replaces the
 // index entries of the previous version (the DELETEs see the statement's
-// snapshot, so they do not remove the rows inserted beside them).
+// snapshot, so they do not remove the rows inserted beside them). The
+// idx_ref_token rows (migration 0005, pairs.go) are derived in the same
+// statement: inserted from the reference and token arrays, deleted by
+// probing the pairs of the previous version's index rows.
 
 const putCreateHead = `WITH r AS (
 	INSERT INTO resources (type, id, version, last_updated, deleted)
@@ -49,7 +52,12 @@ d3 AS (DELETE FROM idx_ref WHERE key = (SELECT key FROM r)),
 d4 AS (DELETE FROM idx_date WHERE key = (SELECT key FROM r)),
 d5 AS (DELETE FROM idx_number WHERE key = (SELECT key FROM r)),
 d6 AS (DELETE FROM idx_quantity WHERE key = (SELECT key FROM r)),
-d7 AS (DELETE FROM idx_uri WHERE key = (SELECT key FROM r)),`
+d7 AS (DELETE FROM idx_uri WHERE key = (SELECT key FROM r)),
+d8 AS (DELETE FROM idx_ref_token p USING idx_ref rf, idx_token tk
+	WHERE rf.key = (SELECT key FROM r) AND tk.key = rf.key
+	AND rf.param IN ('subject', 'patient') AND rf.ref_id <> '' AND tk.param = 'code' AND tk.code <> ''
+	AND p.ref_id = rf.ref_id AND p.ref_type = rf.ref_type AND p.rtype = rf.rtype AND p.tok_param = tk.param
+	AND p.code = tk.code AND p.system = tk.system AND p.key = rf.key AND p.ref_param = rf.param),`
 
 const putTail = `
 v AS (
@@ -87,6 +95,14 @@ i6 AS (
 i7 AS (
 	INSERT INTO idx_uri (key, rtype, param, grp, part, uri)
 	SELECT r.key, $1, u.* FROM r, unnest($49::text[], $50::int[], $51::int[], $52::text[]) u
+),
+i8 AS (
+	INSERT INTO idx_ref_token (ref_id, ref_type, rtype, tok_param, code, system, key, ref_param)
+	SELECT DISTINCT rf.ref_id, rf.ref_type, $1, tk.param, tk.code, tk.system, r.key, rf.param
+	FROM r, unnest($19::text[], $22::text[], $23::text[]) rf (param, ref_type, ref_id),
+		unnest($13::text[], $16::text[], $17::text[]) tk (param, system, code)
+	WHERE rf.param IN ('subject', 'patient') AND rf.ref_id <> '' AND tk.param = 'code' AND tk.code <> ''
+	ON CONFLICT DO NOTHING
 )
 SELECT key FROM r`
 
