@@ -34,6 +34,12 @@ type Config struct {
 	MaxFuture time.Duration
 	// MaxItems bounds a batch (default 10,000).
 	MaxItems int
+	// Horizon, when set, is told about every batch from before its
+	// received time is taken until its readings are stored, so that FHIR
+	// clients polling by _lastUpdated (which is the received time of a
+	// reading) are told from when to ask next without missing a batch
+	// that commits late (vigil.WriteHorizon). Nil: not tracked.
+	Horizon *vigil.WriteHorizon
 	// Audit, when set, records each batch that did not come over HTTP (the
 	// HTTP layer audits its own requests): the source and the patients
 	// whose readings were stored or already there. An error fails the
@@ -146,6 +152,7 @@ func (s *Service) Ingest(ctx context.Context, source string, items []vigil.Readi
 	if len(items) > s.cfg.MaxItems {
 		return nil, vigil.Errorf(vigil.ErrTooLarge, "a batch holds at most %d readings", s.cfg.MaxItems)
 	}
+	defer s.cfg.Horizon.Begin(func() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) })()
 	now := s.cfg.Now().UTC()
 	b := &batch{s: s, p: p, now: now, source: source, bound: map[string]vigil.DeviceBindings{}, seen: map[string]bool{}}
 	st := make([]item, len(items))

@@ -24,6 +24,10 @@ type fixture struct {
 	svc     *ingest.Service
 	samples *sqlite.Samples
 	sunk    []vigil.Sample
+	horizon *vigil.WriteHorizon
+	// inSink, when set, runs inside the Sink (after the batch is stored,
+	// before Ingest returns).
+	inSink func()
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -67,10 +71,15 @@ func newFixture(t *testing.T) *fixture {
 		}
 	}
 	pol := access.New(store, model)
-	f := &fixture{samples: samples}
+	f := &fixture{samples: samples, horizon: &vigil.WriteHorizon{}}
 	f.svc, err = ingest.New(ingest.Config{Samples: samples, DeviceBindings: pol.DeviceBindings, SeesPatient: pol.SeesPatient,
-		Now:  func() time.Time { return now },
-		Sink: func(_ context.Context, s []vigil.Sample, _ []vigil.Waveform) { f.sunk = append(f.sunk, s...) }})
+		Now: func() time.Time { return now }, Horizon: f.horizon,
+		Sink: func(_ context.Context, s []vigil.Sample, _ []vigil.Waveform) {
+			f.sunk = append(f.sunk, s...)
+			if f.inSink != nil {
+				f.inSink()
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,4 +318,27 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "readings/s")
+}
+
+// TestIngestHorizon checks that a batch holds the write horizon from before
+// its received time is taken until its readings are stored: a FHIR client
+// polling by _lastUpdated (the received time) is told an instant no later
+// than that of a batch still in flight (vigil.WriteHorizon).
+func TestIngestHorizon(t *testing.T) {
+	f := newFixture(t)
+	later := func() time.Time { return now.Add(time.Minute) }
+	var during time.Time
+	f.inSink = func() { during = f.horizon.At(later) }
+	ctx := vigil.WithPrincipal(context.Background(), device1)
+	res, err := f.svc.Ingest(ctx, "http", []vigil.Reading{{Code: "8867-4", Time: tp(now.Add(-time.Minute)), Value: fp(70), Unit: "/min"}})
+	if err != nil || res[0].Status != vigil.ItemStored {
+		t.Fatalf("Ingest = %+v, %v", res, err)
+	}
+	received := f.sunk[0].Received
+	if during.IsZero() || during.After(received) {
+		t.Errorf("horizon while the batch was in flight = %v, want at most its received time %v", during, received)
+	}
+	if got := f.horizon.At(later); !got.Equal(later()) {
+		t.Errorf("horizon after the batch = %v, want the clock's %v", got, later())
+	}
 }

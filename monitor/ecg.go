@@ -110,7 +110,17 @@ func (m *Monitor) storeHR(ctx context.Context, patient string, hr []vigil.Sample
 	if len(hr) == 0 || m.cfg.Samples == nil {
 		return
 	}
+	// A derived reading is received when it is stored: its
+	// meta.lastUpdated then tells a polling client something new, inside
+	// the write horizon (vigil.WriteHorizon).
+	clock := func() time.Time { return m.cfg.Now().UTC().Truncate(time.Millisecond) }
+	end := m.cfg.Horizon.Begin(clock)
+	now := clock()
+	for i := range hr {
+		hr[i].Received = now
+	}
 	stored, err := m.cfg.Samples.AppendSamples(ctx, hr)
+	end()
 	if err != nil {
 		m.cfg.Logger.ErrorContext(ctx, "monitor: ECG heart rate not stored", "patient", patient, "err", err)
 		return
@@ -238,7 +248,7 @@ func (st *ecgStream) emitHR(w *vigil.Waveform, win int64, work *ecgWork) {
 		if rd, err := vitals.Normalize(vitals.CodeHeartRate, math.Round(med), "/min"); err == nil {
 			at := st.origin.Add(time.Duration(float64(end) / st.fs * float64(time.Second))).UTC().Truncate(time.Millisecond)
 			work.hr = append(work.hr, vigil.Sample{Patient: w.Patient, Device: w.Device, Code: rd.Code, Time: at,
-				Value: rd.Value, Unit: rd.Unit, Received: w.Received, Source: "ecg"})
+				Value: rd.Value, Unit: rd.Unit, Source: "ecg"}) // Received when stored (storeHR)
 		}
 	}
 	st.hrs = st.hrs[:0]

@@ -56,6 +56,10 @@ type Config struct {
 	// (default 4 days: the longest default trend window plus a margin).
 	History time.Duration
 	Logger  *slog.Logger
+	// Horizon, when set, is told about the heart-rate readings the monitor
+	// derives from ECG while it stores them (vigil.WriteHorizon). Nil: not
+	// tracked.
+	Horizon *vigil.WriteHorizon
 	// ECG configures the classification of ECG beats and its findings
 	// (ecgconfig.go).
 	ECG ECGConfig

@@ -500,6 +500,7 @@ func (s *Service) getEntry(ctx context.Context, r vigil.ResourceReader, e *entry
 		if err := s.resolveTerms(ctx, r, q); err != nil {
 			return err
 		}
+		mark := s.Horizon()
 		res, err := r.Search(ctx, q)
 		if err != nil {
 			return err
@@ -508,7 +509,7 @@ func (s *Service) getEntry(ctx context.Context, r vigil.ResourceReader, e *entry
 		if e.query != "" {
 			self += "?" + e.query
 		}
-		b, err := s.renderSearchset(base, self, "", res, q.Total || q.SummaryCount, opts)
+		b, err := s.renderSearchset(base, self, "", mark, res, q.Total || q.SummaryCount, opts)
 		if err != nil {
 			return err
 		}

@@ -80,6 +80,19 @@ func historyPage(t *testing.T, svc *records.Service, q url.Values) historyBundle
 	return b
 }
 
+func searchPage(t *testing.T, svc *records.Service, q url.Values) historyBundle {
+	t.Helper()
+	page, err := svc.Search(context.Background(), &records.SearchRequest{Type: "Basic", Query: q, Base: "http://x/fhir"})
+	if err != nil {
+		t.Fatalf("search %v: %v", q, err)
+	}
+	var b historyBundle
+	if err := json.Unmarshal(page.Bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func (b historyBundle) ids() map[string]bool {
 	m := map[string]bool{}
 	for _, e := range b.Entry {
@@ -88,12 +101,13 @@ func (b historyBundle) ids() map[string]bool {
 	return m
 }
 
-// TestHistoryPollingHorizon is the late-commit case of history polling: a
+// TestHistoryPollingHorizon is the late-commit case of polling (history
+// with _since, and searches with _lastUpdated): a
 // create stamped at t0 commits after one stamped at t0+5 ms. A client that
 // polled in between and asked next from the newest version it saw would
 // never see the first; asking from the history Bundle's meta.lastUpdated
 // (the horizon) it does, on both stores. Every page of one listing names
-// its first page's horizon.
+// its first page's horizon; searchset Bundles carry it too.
 func TestHistoryPollingHorizon(t *testing.T) {
 	model, err := fhir.LoadR4()
 	if err != nil {
@@ -145,8 +159,20 @@ func TestHistoryPollingHorizon(t *testing.T) {
 				t.Fatalf("first poll meta.lastUpdated = %s, want the held write's beginning %s", first.Meta.LastUpdated, want)
 			}
 
+			// A searchset Bundle carries the same horizon.
+			firstSearch := searchPage(t, svc, url.Values{"_count": {"100"}})
+			if want := records.FormatInstant(tLate); firstSearch.Meta.LastUpdated != want {
+				t.Fatalf("search meta.lastUpdated = %s, want the held write's beginning %s", firstSearch.Meta.LastUpdated, want)
+			}
+
 			store.let()
 			wg.Wait()
+			if !searchPage(t, svc, url.Values{"_lastUpdated": {"ge" + firstSearch.Meta.LastUpdated}}).ids()[late.Resource.ID] {
+				t.Errorf("polling a search from meta.lastUpdated %s missed the late commit", firstSearch.Meta.LastUpdated)
+			}
+			if searchPage(t, svc, url.Values{"_lastUpdated": {"gt" + records.FormatInstant(early.Resource.LastUpdated)}}).ids()[late.Resource.ID] {
+				t.Errorf("the late commit is stamped after the newest version seen; the case is not made")
+			}
 			if !late.Resource.LastUpdated.Before(early.Resource.LastUpdated) {
 				t.Fatalf("the held create (%v) should carry an earlier stamp than the one that committed first (%v)", late.Resource.LastUpdated, early.Resource.LastUpdated)
 			}
@@ -181,6 +207,21 @@ func TestHistoryPollingHorizon(t *testing.T) {
 			p2 := historyPage(t, svc, u.Query())
 			if p2.Meta.LastUpdated != p1.Meta.LastUpdated {
 				t.Errorf("page 2 meta.lastUpdated = %s, want page 1's %s", p2.Meta.LastUpdated, p1.Meta.LastUpdated)
+			}
+			s1 := searchPage(t, svc, url.Values{"_count": {"1"}})
+			clock.Add(int64(time.Minute))
+			var searchNext string
+			for _, l := range s1.Link {
+				if l.Relation == "next" {
+					searchNext = l.URL
+				}
+			}
+			su, err := url.Parse(searchNext)
+			if err != nil || searchNext == "" {
+				t.Fatalf("no next link on a search page of one of three (%v)", err)
+			}
+			if s2 := searchPage(t, svc, su.Query()); s2.Meta.LastUpdated != s1.Meta.LastUpdated || len(s2.Entry) != 1 {
+				t.Errorf("search page 2 meta.lastUpdated = %s with %d entries, want page 1's %s and one", s2.Meta.LastUpdated, len(s2.Entry), s1.Meta.LastUpdated)
 			}
 			if len(p2.Entry) != 1 || p2.ids()[p1.Entry[0].Resource.ID] {
 				t.Errorf("page 2 = %v after page 1 = %v", p2.ids(), p1.ids())

@@ -62,7 +62,10 @@ func (s *Service) Search(ctx context.Context, req *SearchRequest) (*Page, error)
 		}
 	}
 	params := cloneValues(req.Query)
-	cursor := params.Get(pagingParam)
+	mark, cursor, err := s.markedCursor(params.Get(pagingParam))
+	if err != nil {
+		return nil, err
+	}
 	params.Del(pagingParam)
 	params.Del("_format")
 	params.Del("_pretty")
@@ -99,12 +102,12 @@ func (s *Service) Search(ctx context.Context, req *SearchRequest) (*Page, error)
 		warnings = append(warnings, vigil.Issue{Severity: "warning", Code: "too-costly",
 			Message: fmt.Sprintf("_include/_revinclude brought in the first %d resources only; ask for smaller pages (_count)", vigil.MaxIncluded)})
 	}
-	self := searchURL(req, params, cursor)
+	self := searchURL(req, params, markCursor(mark, cursor))
 	next := ""
 	if res.Next != "" {
-		next = searchURL(req, params, res.Next)
+		next = searchURL(req, params, markCursor(mark, res.Next))
 	}
-	b, err := s.renderSearchset(req.Base, self, next, res, q.SummaryCount || q.Total, opts)
+	b, err := s.renderSearchset(req.Base, self, next, mark, res, q.SummaryCount || q.Total, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,13 +143,14 @@ func searchURL(req *SearchRequest, params url.Values, cursor string) string {
 
 // renderSearchset writes a searchset Bundle around the raw resource JSON,
 // without decoding resources unless _summary/_elements ask for it.
-func (s *Service) renderSearchset(base, self, next string, res *vigil.SearchResult, withTotal bool, opts *fhir.SearchOptions) ([]byte, error) {
+// updated is the listing's horizon (vigil.WriteHorizon), its meta.lastUpdated.
+func (s *Service) renderSearchset(base, self, next string, updated time.Time, res *vigil.SearchResult, withTotal bool, opts *fhir.SearchOptions) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(256 + 1024*len(res.Matches))
 	buf.WriteString(`{"resourceType":"Bundle","id":"`)
 	buf.WriteString(NewID())
 	buf.WriteString(`","meta":{"lastUpdated":"`)
-	buf.WriteString(FormatInstant(s.now()))
+	buf.WriteString(FormatInstant(updated))
 	buf.WriteString(`"},"type":"searchset"`)
 	if withTotal && res.Total >= 0 {
 		buf.WriteString(`,"total":`)
@@ -237,17 +241,11 @@ func (s *Service) History(ctx context.Context, req *HistoryRequest) (*Page, erro
 		}
 	}
 	// Every page of one listing carries its first page's horizon (horizon.go).
-	q := &vigil.HistoryQuery{Type: req.Type, ID: req.ID}
-	var mark time.Time
-	if c := req.Query.Get(pagingParam); c != "" {
-		at, store, ok := parseHistoryCursor(c)
-		if !ok {
-			return nil, vigil.Errorf(vigil.ErrInvalid, "invalid history cursor")
-		}
-		mark, q.Cursor = at, store
-	} else {
-		mark = s.Horizon()
+	mark, cursor, err := s.markedCursor(req.Query.Get(pagingParam))
+	if err != nil {
+		return nil, err
 	}
+	q := &vigil.HistoryQuery{Type: req.Type, ID: req.ID, Cursor: cursor}
 	for k, vs := range req.Query {
 		if len(vs) == 0 {
 			continue
@@ -296,7 +294,7 @@ func (s *Service) History(ctx context.Context, req *HistoryRequest) (*Page, erro
 		p := cloneValues(req.Query)
 		p.Del(pagingParam)
 		if cursor != "" {
-			p.Set(pagingParam, historyCursor(mark, cursor))
+			p.Set(pagingParam, markCursor(mark, cursor))
 		}
 		if enc := p.Encode(); enc != "" {
 			return path + "?" + enc
@@ -362,7 +360,10 @@ func (s *Service) Everything(ctx context.Context, patientID string, query url.Va
 	if _, err := s.Read(ctx, "Patient", patientID); err != nil {
 		return nil, err
 	}
-	cursor := query.Get(pagingParam)
+	mark, cursor, err := s.markedCursor(query.Get(pagingParam))
+	if err != nil {
+		return nil, err
+	}
 	q := &vigil.SearchQuery{
 		Compartment: &vigil.Compartment{Type: "Patient", ID: patientID, Params: s.model.PatientCompartment()},
 		Cursor:      cursor,
@@ -408,7 +409,7 @@ func (s *Service) Everything(ctx context.Context, patientID string, query url.Va
 		p := cloneValues(query)
 		p.Del(pagingParam)
 		if c != "" {
-			p.Set(pagingParam, c)
+			p.Set(pagingParam, markCursor(mark, c))
 		}
 		if enc := p.Encode(); enc != "" {
 			return path + "?" + enc
@@ -419,7 +420,7 @@ func (s *Service) Everything(ctx context.Context, patientID string, query url.Va
 	if res.Next != "" {
 		next = link(res.Next)
 	}
-	b, err := s.renderSearchset(base, link(cursor), next, res, true, nil)
+	b, err := s.renderSearchset(base, link(cursor), next, mark, res, true, nil)
 	if err != nil {
 		return nil, err
 	}

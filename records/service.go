@@ -27,9 +27,8 @@ type Service struct {
 	// (WithSamples, samples*.go); nil without.
 	samples     SampleSource
 	seesPatient func(ctx context.Context, patient string) (bool, error)
-	// inflight tracks the writes in flight for history's horizon
-	// (horizon.go).
-	inflight horizon
+	// horizon tracks the writes in flight (WithHorizon; horizon.go).
+	horizon *vigil.WriteHorizon
 }
 
 // WriteHook is told about every resource version the Service commits, after
@@ -47,12 +46,18 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 // 128-bit hex in UUID layout).
 func WithIDs(newID func() string) Option { return func(s *Service) { s.newID = newID } }
 
+// WithHorizon shares h with the other writers of the process (device
+// ingestion, the monitor's derived readings), so that the meta.lastUpdated
+// of history and searchset Bundles covers their writes in flight too.
+// Without it the Service tracks its own writes only.
+func WithHorizon(h *vigil.WriteHorizon) Option { return func(s *Service) { s.horizon = h } }
+
 // WithWriteHook adds a hook called after each committed version.
 func WithWriteHook(h WriteHook) Option { return func(s *Service) { s.hooks = append(s.hooks, h) } }
 
 // New returns a Service over store, validating with model.
 func New(store vigil.ResourceStore, model *fhir.Model, opts ...Option) *Service {
-	s := &Service{store: store, model: model, now: time.Now, newID: NewID}
+	s := &Service{store: store, model: model, now: time.Now, newID: NewID, horizon: &vigil.WriteHorizon{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -73,7 +73,11 @@ type App struct {
 	// (import, demo loading). The HTTP server uses Guarded.
 	Records *records.Service
 	// Guarded runs on the store wrapped by the access policy.
-	Guarded  *records.Service
+	Guarded *records.Service
+	// Horizon tracks every write in flight in this process (FHIR writes,
+	// device readings, derived readings) for the meta.lastUpdated of
+	// history and searchset Bundles (vigil.WriteHorizon).
+	Horizon  *vigil.WriteHorizon
 	Policy   *access.Policy
 	Accounts vigil.AccountStore
 	Auth     *auth.Service
@@ -126,7 +130,8 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	app := &App{cfg: cfg, Store: store, Model: model, Records: records.New(store, model)}
+	horizon := &vigil.WriteHorizon{}
+	app := &App{cfg: cfg, Store: store, Model: model, Horizon: horizon, Records: records.New(store, model, records.WithHorizon(horizon))}
 	fail := func(err error) (*App, error) {
 		app.Close()
 		return nil, err
@@ -160,7 +165,8 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	}
 	app.Guarded = records.New(app.Policy.Store(), model, records.WithWriteHook(app.Mon.writeHook(func(msg string, err error) {
 		cfg.Logger.Error("monitoring: "+msg, "err", err)
-	})), records.WithSamples(app.Mon.Samples, app.Policy.SeesPatient)) // device samples are Observations too
+	})), records.WithSamples(app.Mon.Samples, app.Policy.SeesPatient), // device samples are Observations too
+		records.WithHorizon(horizon))
 	var auditor httpapi.Auditor = &trailAuditor{trail: app.Trail}
 	if cfg.NoAudit {
 		auditor = nil

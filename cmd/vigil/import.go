@@ -37,7 +37,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	// service principal with every scope), so that the patients of what it
 	// writes are noted, and each file is recorded in the audit trail.
 	op := operator(env)
-	guarded := records.New(app.Policy.Store(), app.Model)
+	guarded := records.New(app.Policy.Store(), app.Model, records.WithHorizon(app.Horizon))
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

@@ -158,14 +158,14 @@ func openMonitoring(ctx context.Context, app *App) (*Monitoring, error) {
 		m.Close()
 		return nil, err
 	}
-	if m.Monitor, err = monitor.New(monitor.Config{Samples: m.Samples, Alerts: m.Engine, Logger: cfg.Logger, ECG: ecgCfg,
+	if m.Monitor, err = monitor.New(monitor.Config{Samples: m.Samples, Alerts: m.Engine, Logger: cfg.Logger, ECG: ecgCfg, Horizon: app.Horizon,
 		ProgrammeFor: func(ctx context.Context, patient string) (monitor.Programme, error) {
 			return programmeOf(ctx, app.Store, patient)
 		}}); err != nil {
 		m.Close()
 		return nil, err
 	}
-	if m.Ingest, err = ingest.New(ingest.Config{Samples: m.Samples, DeviceBindings: app.Policy.DeviceBindings, SeesPatient: app.Policy.SeesPatient,
+	if m.Ingest, err = ingest.New(ingest.Config{Samples: m.Samples, DeviceBindings: app.Policy.DeviceBindings, SeesPatient: app.Policy.SeesPatient, Horizon: app.Horizon,
 		Sink: func(ctx context.Context, s []vigil.Sample, w []vigil.Waveform) {
 			if len(s) > 0 {
 				m.Monitor.Observe(ctx, s)
