@@ -153,6 +153,15 @@ type AuditHead struct {
 	CheckpointSeq int64
 }
 
+// AuditIndexChecker is implemented by audit stores that keep a query index
+// apart from their records (the SQLite store's patient index, filled in
+// batches): CheckAuditIndex returns the first record, up to upTo, that the
+// index misfiles (a patient missing from it, or listed for a record that
+// does not name them), with a description, or 0 when it agrees.
+type AuditIndexChecker interface {
+	CheckAuditIndex(ctx context.Context, upTo int64) (seq int64, detail string, err error)
+}
+
 // AuditStore keeps the audit trail's entries and checkpoints. It does not
 // compute or check hashes: package audit does. Implementations are safe for
 // concurrent use and never update or delete entries.

@@ -88,7 +88,7 @@ func openSQLite(t testing.TB) *fixture {
 		return b
 	}
 	f.unlock = func(t testing.TB) {
-		for _, tb := range []string{"audit_log", "audit_patient", "audit_checkpoint"} {
+		for _, tb := range []string{"audit_log", "audit_patient", "audit_checkpoint", "audit_patient_index"} {
 			f.exec(t, "DROP TRIGGER "+tb+"_no_update")
 			f.exec(t, "DROP TRIGGER "+tb+"_no_delete")
 		}

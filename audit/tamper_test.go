@@ -85,6 +85,13 @@ func TestTamper(t *testing.T) {
 		{name: "edit the index", want: &audit.Problem{Seq: 12, Kind: audit.Index}, tamper: func(t testing.TB, f *fixture) {
 			f.exec(t, "UPDATE audit_log SET agent = 'nobody' WHERE seq = 12")
 		}},
+		{name: "file a record under another patient", want: &audit.Problem{Seq: 46, Kind: audit.Index}, tamper: func(t testing.TB, f *fixture) {
+			if f.patientTable == "" {
+				f.exec(t, "UPDATE audit_log SET patients = '{someone-else}' WHERE seq = 46")
+				return
+			}
+			f.exec(t, "INSERT INTO audit_patient_index (patient, seq) VALUES ('someone-else', 46)")
+		}},
 		{name: "delete a record", want: &audit.Problem{Seq: 50, Kind: audit.Missing}, tamper: func(t testing.TB, f *fixture) {
 			f.exec(t, "DELETE FROM audit_log WHERE seq = 50")
 		}},

@@ -107,7 +107,8 @@ func (r *Report) OK() bool { return r.Problem == nil }
 // Verify walks the whole trail in sequence order, streaming, and checks
 // every record against the previous one (hash chain), its MAC (with a
 // private key), its index columns and the signed checkpoints, then the
-// witness file. It stops at the first broken record and describes it in
+// witness file, then a query index kept apart from the records
+// (vigil.AuditIndexChecker). It stops at the first broken record and describes it in
 // Report.Problem; the error is for failures to read the store or the
 // witness. Memory is bounded by the number of checkpoints (about 150
 // bytes each).
@@ -189,6 +190,17 @@ func Verify(ctx context.Context, store vigil.AuditStore, key VerifyKey, opt Veri
 		last := walkers[len(walkers)-1]
 		last.tail(head)
 		rep.Problem, rep.Unsigned = last.rep.Problem, last.rep.Unsigned
+	}
+	// A query index kept apart from the records (vigil.AuditIndexChecker)
+	// must list exactly the patients the records name.
+	if ic, ok := store.(vigil.AuditIndexChecker); ok && rep.Problem == nil {
+		seq, detail, err := ic.CheckAuditIndex(ctx, head.Seq)
+		if err != nil {
+			return nil, fmt.Errorf("audit: check the index: %w", err)
+		}
+		if seq > 0 {
+			rep.Problem = &Problem{Seq: seq, Kind: Index, Detail: detail}
+		}
 	}
 	rep.Elapsed = time.Since(start)
 	return rep, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -201,6 +202,12 @@ func (a *AuditDB) AppendAudit(ctx context.Context, fn func(head vigil.AuditHead)
 	if err := a.ins.append(ctx, fn); err != nil {
 		return err
 	}
+	if a.ins.unindexed {
+		// Tools append a record now and then: index it at once.
+		if err := a.ins.indexPatients(ctx, time.Now()); err != nil {
+			return err
+		}
+	}
 	if _, err := a.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return fmt.Errorf("sqlite: audit commit: %w", err)
 	}
@@ -214,6 +221,50 @@ type auditIns struct {
 	head    *sql.Stmt // headQuery, prepared on first use
 	insCkp  *sql.Stmt
 	inserts map[string]*sql.Stmt // multi-row INSERTs by table and row count
+	// index and advance fill audit_patient_index (indexPatients).
+	index, advance *sql.Stmt
+	// unindexed is set when patient rows were inserted since the last
+	// indexPatients; indexedAt is when that ran.
+	unindexed bool
+	indexedAt time.Time
+}
+
+// auditIndexEvery is how often the writer moves the trail's new patient
+// rows into audit_patient_index (migration 0005): often enough that a
+// patient query reads few rows of the unindexed tail, seldom enough that
+// each page of the index is written about once per batch.
+const auditIndexEvery = time.Second
+
+// indexDue reports whether indexPatients should run in the transaction
+// about to commit, every being the store's interval (auditIndexEvery).
+func (w *auditIns) indexDue(now time.Time, every time.Duration) bool {
+	return w.unindexed && now.Sub(w.indexedAt) >= every
+}
+
+// indexPatients copies the patient rows after audit_index_state.indexed
+// into audit_patient_index, sorted by patient, and moves indexed to the
+// last record, in the transaction its owner opened.
+func (w *auditIns) indexPatients(ctx context.Context, now time.Time) error {
+	if w.index == nil {
+		var err error
+		if w.index, err = w.conn.PrepareContext(ctx, `INSERT OR IGNORE INTO audit_patient_index (patient, seq)
+			SELECT patient, seq FROM audit_patient WHERE seq > (SELECT indexed FROM audit_index_state WHERE id = 1)
+			ORDER BY patient, seq`); err != nil {
+			return fmt.Errorf("sqlite: prepare audit index: %w", err)
+		}
+		if w.advance, err = w.conn.PrepareContext(ctx, `UPDATE audit_index_state
+			SET indexed = MAX(indexed, (SELECT IFNULL(MAX(seq), 0) FROM audit_log)) WHERE id = 1`); err != nil {
+			return fmt.Errorf("sqlite: prepare audit index: %w", err)
+		}
+	}
+	if _, err := w.index.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: index audit patients: %w", err)
+	}
+	if _, err := w.advance.ExecContext(ctx); err != nil {
+		return fmt.Errorf("sqlite: index audit patients: %w", err)
+	}
+	w.unindexed, w.indexedAt = false, now
+	return nil
 }
 
 // append reads the head, calls fn with it and inserts what fn returns.
@@ -276,7 +327,7 @@ func (w *auditIns) readHead(ctx context.Context) (vigil.AuditHead, error) {
 
 func (w *auditIns) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{w.head, w.insCkp} {
+	for _, st := range []*sql.Stmt{w.head, w.insCkp, w.index, w.advance} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -328,6 +379,7 @@ func (w *auditIns) insertEntries(ctx context.Context, entries []vigil.AuditEntry
 			return fmt.Errorf("sqlite: insert audit patients: %w", err)
 		}
 		args = args[:0]
+		w.unindexed = true
 		return nil
 	}
 	for i := range entries {
@@ -452,26 +504,69 @@ func (a *AuditDB) ScanAuditCheckpoints(ctx context.Context, from int64, fn func(
 	return nil
 }
 
-// QueryAudit implements vigil.AuditStore. A patient query walks the
-// (patient, seq) index newest first, an agent query the (agent, seq)
-// index, anything else audit_log backwards; the other filters are
-// checked on the way.
+// CheckAuditIndex implements vigil.AuditIndexChecker: audit_patient_index
+// must hold exactly the patient rows of audit_patient up to the indexed
+// mark (those after it are found by scanning audit_patient itself).
+func (a *AuditDB) CheckAuditIndex(ctx context.Context, upTo int64) (int64, string, error) {
+	tx, err := a.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return 0, "", fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	var missing, extra sql.NullInt64
+	err = tx.QueryRowContext(ctx, `SELECT
+		(SELECT MIN(p.seq) FROM audit_patient p WHERE p.seq <= MIN(?1, (SELECT indexed FROM audit_index_state WHERE id = 1))
+			AND NOT EXISTS (SELECT 1 FROM audit_patient_index i WHERE i.patient = p.patient AND i.seq = p.seq)),
+		(SELECT MIN(i.seq) FROM audit_patient_index i WHERE i.seq <= ?1
+			AND NOT EXISTS (SELECT 1 FROM audit_patient p WHERE p.seq = i.seq AND p.patient = i.patient))`, upTo).Scan(&missing, &extra)
+	if err != nil {
+		return 0, "", fmt.Errorf("sqlite: check audit index: %w", err)
+	}
+	switch {
+	case missing.Valid && (!extra.Valid || missing.Int64 <= extra.Int64):
+		return missing.Int64, "a patient of the record is missing from the patient index", nil
+	case extra.Valid:
+		return extra.Int64, "the patient index lists a patient the record does not name", nil
+	}
+	return 0, "", nil
+}
+
+// QueryAudit implements vigil.AuditStore. A patient query reads, in one
+// read transaction, the rows of audit_patient after the index's mark
+// (audit_index_state: newer than everything indexed) and then walks
+// audit_patient_index newest first for the rest; an agent query walks the
+// (agent, seq) index, anything else audit_log backwards; the other filters
+// are checked on the way.
 func (a *AuditDB) QueryAudit(ctx context.Context, q *vigil.AuditQuery) ([]vigil.AuditEntry, error) {
-	var (
-		where []string
-		args  []any
-	)
-	from := "audit_log l"
-	if q.Patient != "" {
-		from = "audit_patient p JOIN audit_log l ON l.seq = p.seq"
-		where = append(where, "p.patient = ?")
-		args = append(args, q.Patient)
-		if q.Before > 0 {
-			where = append(where, "p.seq < ?")
-			args = append(args, q.Before)
-		}
-	} else if q.Before > 0 {
-		where = append(where, "l.seq < ?")
+	tx, err := a.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback()
+	if q.Patient == "" {
+		return queryAudit(ctx, tx, "audit_log l", "l.seq", nil, nil, q, q.Count)
+	}
+	var indexed int64
+	if err := tx.QueryRowContext(ctx, "SELECT indexed FROM audit_index_state WHERE id = 1").Scan(&indexed); err != nil {
+		return nil, fmt.Errorf("sqlite: query audit: %w", err)
+	}
+	out, err := queryAudit(ctx, tx, "audit_patient p JOIN audit_log l ON l.seq = p.seq", "p.seq",
+		[]string{"p.seq > ?", "p.patient = ?"}, []any{indexed, q.Patient}, q, q.Count)
+	if err != nil || len(out) >= q.Count {
+		return out, err
+	}
+	older, err := queryAudit(ctx, tx, "audit_patient_index p JOIN audit_log l ON l.seq = p.seq", "p.seq",
+		[]string{"p.patient = ?", "p.seq <= ?"}, []any{q.Patient, indexed}, q, q.Count-len(out))
+	return append(out, older...), err
+}
+
+// queryAudit runs one audit query over from (which names audit_log l),
+// newest first by order, with the conditions where (args) and those of q
+// other than the patient, returning at most limit entries.
+func queryAudit(ctx context.Context, tx *sql.Tx, from, order string, where []string, args []any, q *vigil.AuditQuery, limit int) ([]vigil.AuditEntry, error) {
+	where, args = slices.Clone(where), slices.Clone(args)
+	if q.Before > 0 {
+		where = append(where, order+" < ?")
 		args = append(args, q.Before)
 	}
 	if q.Agent != "" {
@@ -492,17 +587,13 @@ func (a *AuditDB) QueryAudit(ctx context.Context, q *vigil.AuditQuery) ([]vigil.
 			args = append(args, string(act))
 		}
 	}
-	order := "l.seq"
-	if q.Patient != "" {
-		order = "p.seq"
-	}
 	query := "SELECT l.seq, l.time, l.agent, l.action, l.data, l.hash, l.mac FROM " + from
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
 	query += " ORDER BY " + order + " DESC LIMIT ?"
-	args = append(args, q.Count)
-	rows, err := a.read.QueryContext(ctx, query, args...)
+	args = append(args, limit)
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: query audit: %w", err)
 	}

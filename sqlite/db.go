@@ -50,7 +50,15 @@ type config struct {
 	// writerPragmas).
 	writerCacheKiB int
 	mmapBytes      int64
+	// auditIndexEvery is how often the writer indexes the trail's patient
+	// rows (auditIndexEvery in audit.go; tests set it with
+	// withAuditIndexEvery).
+	auditIndexEvery time.Duration
 }
+
+// withAuditIndexEvery sets how often the writer indexes the audit trail's
+// patient rows (tests: 0 for every commit, a long time for never).
+func withAuditIndexEvery(d time.Duration) Option { return func(c *config) { c.auditIndexEvery = d } }
 
 // WithSynchronous sets the durability level (default SyncFull).
 func WithSynchronous(s Synchronous) Option { return func(c *config) { c.sync = s } }
@@ -93,6 +101,9 @@ type DB struct {
 
 	sync     Synchronous
 	auditIns *auditIns // audit inserts on conn; owned by the writer goroutine
+	// auditIndexEvery is how often the writer indexes the trail's patient
+	// rows (audit.go).
+	auditIndexEvery time.Duration
 	// cacheKiB and writerCacheKiB are the page cache sizes of the
 	// readers and of the writer (BulkLoad lends the writer the former).
 	cacheKiB, writerCacheKiB int
@@ -145,7 +156,8 @@ func (db *DB) checkpointer() {
 // read cost twice the CPU of one through the page cache (A/B in
 // README #2).
 func openFile(dir, file string, batch int, opts []Option, pragmas ...string) (config, string, func(extra ...string) string, error) {
-	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: batch, busy: 5000, cacheKiB: 64 << 10, writerCacheKiB: 64 << 10, mmapBytes: 256 << 20}
+	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: batch, busy: 5000, cacheKiB: 64 << 10, writerCacheKiB: 64 << 10, mmapBytes: 256 << 20,
+		auditIndexEvery: auditIndexEvery}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -209,7 +221,7 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 	}
 	cfg.writerCacheKiB = cfg.cacheKiB / 8 // see writerPragmas
 	db := &DB{path: path, batch: cfg.batch, sync: cfg.sync, jobs: make(chan *job), stop: make(chan struct{}), done: make(chan struct{}),
-		cacheKiB: cfg.cacheKiB, writerCacheKiB: cfg.writerCacheKiB}
+		cacheKiB: cfg.cacheKiB, writerCacheKiB: cfg.writerCacheKiB, auditIndexEvery: cfg.auditIndexEvery}
 	if db.write, err = sql.Open("sqlite", dsn(cfg.writerPragmas()...)); err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}

@@ -237,6 +237,16 @@ func (db *DB) commit(batch []*job) {
 			return
 		}
 	}
+	// About once a second, the trail's new patient rows go into its
+	// (patient, seq) index in one sorted batch (migration 0005).
+	if w := db.auditIns; w != nil {
+		if now := time.Now(); w.indexDue(now, db.auditIndexEvery) {
+			if err := w.indexPatients(ctx, now); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}
 	if err := exec("COMMIT"); err != nil {
 		fail(fmt.Errorf("sqlite: commit: %w", err))
 		return
