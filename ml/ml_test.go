@@ -148,6 +148,7 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		{"one class", good, 1, Config{}},
 		{"class weights length", good, 3, Config{ClassWeights: []float64{1}}},
 		{"negative class weight", good, 3, Config{ClassWeights: []float64{1, -1, 1}}},
+		{"excluded feature out of range", good, 3, Config{Exclude: []int{3}}},
 		{"infinite feature", func() Dataset { d := synth(100, 3, 1); d.X[4] = float32(math.Inf(1)); return d }(), 3, Config{}},
 	}
 	for _, tc := range tests {
@@ -265,6 +266,50 @@ func TestMarginsBatch(t *testing.T) {
 				if out[r*K+k] != want[k] {
 					t.Fatalf("n=%d row %d class %d: batch %v, single %v", n, r, k, out[r*K+k], want[k])
 				}
+			}
+		}
+	}
+}
+
+// TestExclude: the trees never split on an excluded column, and are the
+// trees trained on the data without it.
+func TestExclude(t *testing.T) {
+	d := synth(2000, 4, 1)
+	cfg := Config{Rounds: 10, Seed: 1, Exclude: []int{0}}
+	m, _, err := TrainGBT(context.Background(), d, 3, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range m.Trees() {
+		for _, f := range tr.Feature {
+			if f == 0 {
+				t.Fatalf("a tree splits on excluded feature 0")
+			}
+		}
+	}
+	// The same data without column 0 (now the last column, constant).
+	w := d
+	w.X = make([]float32, len(d.X))
+	for i := range d.Rows {
+		copy(w.Row(i), d.Row(i)[1:])
+	}
+	ref, _, err := TrainGBT(context.Background(), w, 3, Config{Rounds: 10, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := m.Trees(), ref.Trees()
+	if len(got) != len(want) {
+		t.Fatalf("%d trees with the column excluded, %d without the column", len(got), len(want))
+	}
+	for i := range got {
+		for j, f := range got[i].Feature {
+			wf := want[i].Feature[j]
+			if f >= 0 {
+				f-- // column 0 removed
+			}
+			if f != wf || got[i].Threshold[j] != want[i].Threshold[j] || got[i].Value[j] != want[i].Value[j] {
+				t.Fatalf("tree %d node %d: feature %d threshold %v value %v, want %d %v %v",
+					i, j, f, got[i].Threshold[j], got[i].Value[j], wf, want[i].Threshold[j], want[i].Value[j])
 			}
 		}
 	}

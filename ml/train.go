@@ -43,6 +43,12 @@ type Config struct {
 	Refit bool
 	// Progress, if set, is called after every round.
 	Progress func(Progress)
+	// Exclude lists feature columns the trees never split on: columns the
+	// caller carries in its rows for other uses (rules after the model,
+	// explanations). Their histograms are still built, so they cost
+	// training time but change nothing else: the trees are those of the
+	// same data without them. An index out of range is ErrInvalid.
+	Exclude []int
 }
 
 // Progress reports one finished boosting round.
@@ -194,6 +200,11 @@ func boost(ctx context.Context, prev *GBT, all Dataset, classes int, cfg Config)
 	if cfg.ClassWeights != nil && len(cfg.ClassWeights) != classes {
 		return nil, nil, fmt.Errorf("%w: %d class weights for %d classes", vigil.ErrInvalid, len(cfg.ClassWeights), classes)
 	}
+	for _, f := range cfg.Exclude {
+		if f < 0 || f >= all.Cols {
+			return nil, nil, fmt.Errorf("%w: excluded feature %d of %d", vigil.ErrInvalid, f, all.Cols)
+		}
+	}
 	for _, w := range cfg.ClassWeights {
 		if !(w >= 0) || math.IsInf(w, 0) {
 			return nil, nil, fmt.Errorf("%w: class weight %v", vigil.ErrInvalid, w)
@@ -266,6 +277,9 @@ func boost(ctx context.Context, prev *GBT, all Dataset, classes int, cfg Config)
 	g.nb = make([]int, d.Cols)
 	for f := range g.nb {
 		g.nb[f] = bn.nbins(f)
+	}
+	for _, f := range cfg.Exclude {
+		g.nb[f] = 1 // a single bin: no split point (grower.best)
 	}
 
 	var trees []Tree

@@ -22,6 +22,7 @@ func AdaptConfig() ml.Config {
 		MinLeaf:       3,
 		L2:            5,
 		ValidFraction: -1,
+		Exclude:       ruleOnly(),
 	}
 }
 

@@ -24,8 +24,9 @@ const (
 	alignMinCorr = 0.8
 	// snipBefore and snipAfter bound the signal a shift can need: the
 	// dense waveform (R−250 … R+450 ms) and the QRS width search (±150 ms)
-	// moved by up to alignMax.
-	snipBefore = 0.32
+	// moved by up to alignMax, and the P-wave search (pwave.go: R−250 ms
+	// moved by up to pShiftEarly) after it.
+	snipBefore = 0.38
 	snipAfter  = 0.52
 )
 
@@ -51,55 +52,18 @@ func reshape(snip []float32, r, shift int, fs float64, base float32, row, dense 
 // raises the correlation by alignGain to at least alignMinCorr. The cost is about 40 correlations of
 // 19 points at 360 Hz.
 func align(y []float32, r int, fs float64, tmpl []float32) int {
-	k0, k1 := denseIndex(-0.1), denseIndex(0.1)
-	const maxPts = denseN
-	var off [maxPts]int
-	var t [maxPts]float64
-	n := k1 - k0 + 1
-	tm := 0.0
-	for k := range n {
-		o := denseFrom + (denseTo-denseFrom)*float64(k0+k)/float64(denseN-1)
-		off[k] = int(math.Round(o * fs))
-		t[k] = float64(tmpl[k0+k])
-		tm += t[k]
-	}
-	tm /= float64(n)
-	tt := 0.0
-	for k := range n {
-		t[k] -= tm
-		tt += t[k] * t[k]
-	}
-	if !(tt > 1e-12) {
+	m, ok := newDenseMatch(tmpl, denseIndex(-0.1), denseIndex(0.1), fs)
+	if !ok {
 		return 0
 	}
-	c := func(shift int) float64 {
-		var v [maxPts]float64
-		m := 0.0
-		for k := range n {
-			j := min(max(r+shift+off[k], 0), len(y)-1)
-			v[k] = float64(y[j])
-			m += v[k]
-		}
-		m /= float64(n)
-		var vt, vv float64
-		for k := range n {
-			d := v[k] - m
-			vt += d * t[k]
-			vv += d * d
-		}
-		if vv <= 1e-12 {
-			return 0
-		}
-		return vt / math.Sqrt(vv*tt)
-	}
 	w := int(math.Round(alignMax * fs))
-	c0 := c(0)
+	c0 := m.corr(y, r, 0)
 	best, bestC := 0, c0
 	for s := -w; s <= w; s++ {
 		if s == 0 {
 			continue
 		}
-		if cs := c(s); cs > bestC || (cs == bestC && abs(s) < abs(best)) {
+		if cs := m.corr(y, r, s); cs > bestC || (cs == bestC && abs(s) < abs(best)) {
 			best, bestC = s, cs
 		}
 	}
@@ -107,6 +71,60 @@ func align(y []float32, r int, fs float64, tmpl []float32) int {
 		return 0
 	}
 	return best
+}
+
+// denseMatch is a stretch of the dense template (points k0…k1), centred,
+// to be correlated with a beat's signal at the same offsets from its R
+// peak, moved by a shift (align, pWave).
+type denseMatch struct {
+	off [denseN]int     // offsets from R, samples
+	t   [denseN]float64 // the template's points minus their mean
+	n   int
+	tt  float64 // Σ t²
+}
+
+// newDenseMatch prepares points k0…k1 of tmpl at fs Hz; false when they
+// are flat.
+func newDenseMatch(tmpl []float32, k0, k1 int, fs float64) (denseMatch, bool) {
+	var m denseMatch
+	m.n = k1 - k0 + 1
+	tm := 0.0
+	for k := range m.n {
+		o := denseFrom + (denseTo-denseFrom)*float64(k0+k)/float64(denseN-1)
+		m.off[k] = int(math.Round(o * fs))
+		m.t[k] = float64(tmpl[k0+k])
+		tm += m.t[k]
+	}
+	tm /= float64(m.n)
+	for k := range m.n {
+		m.t[k] -= tm
+		m.tt += m.t[k] * m.t[k]
+	}
+	return m, m.tt > 1e-12
+}
+
+// corr returns the correlation of the template's points with y at the
+// same offsets from index r moved by shift (clamped to y's ends), 0 for a
+// flat stretch of y.
+func (m *denseMatch) corr(y []float32, r, shift int) float64 {
+	var v [denseN]float64
+	mean := 0.0
+	for k := range m.n {
+		j := min(max(r+shift+m.off[k], 0), len(y)-1)
+		v[k] = float64(y[j])
+		mean += v[k]
+	}
+	mean /= float64(m.n)
+	var vt, vv float64
+	for k := range m.n {
+		d := v[k] - mean
+		vt += d * m.t[k]
+		vv += d * d
+	}
+	if vv <= 1e-12 {
+		return 0
+	}
+	return vt / math.Sqrt(vv*m.tt)
 }
 
 // denseIndex returns the index of the dense waveform point nearest sec

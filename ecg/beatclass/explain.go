@@ -53,6 +53,16 @@ var concepts = [...]concept{
 			return fmt.Sprintf("QRS like the previous beat's (correlation %.2f)", c)
 		}
 	}},
+	{[]int{fPFit, fPShift}, func(r []float32) string {
+		switch f := r[fPFit]; {
+		case isNaN(f):
+			return "no P wave in the patient's usual beat"
+		case f < 0.7:
+			return fmt.Sprintf("no P wave like the usual one before the QRS (best fit %.2f)", f)
+		default:
+			return fmt.Sprintf("P wave like the usual one before the QRS (fit %.2f, PR %+.0f ms from the usual)", f, -r[fPShift])
+		}
+	}},
 	{[]int{fPAmp, fCorrP}, func(r []float32) string {
 		if r[fCorrP] < 0.7 {
 			return fmt.Sprintf("P-wave region unlike the usual beat (correlation %.2f)", r[fCorrP])

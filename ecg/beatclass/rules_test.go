@@ -257,3 +257,33 @@ func TestCorrPrev(t *testing.T) {
 		t.Errorf("Extract: corr_prev of the first beat = %v, want NaN", got)
 	}
 }
+
+func TestFusion(t *testing.T) {
+	nan := float32(math.NaN())
+	inf := math.Inf(-1)
+	type beat struct{ fit, shift, preNN float32 } // fPFit, fPShift, fRRPreNN
+	tests := []struct {
+		name   string
+		b      beat
+		in     []float64
+		prob   bool
+		want   []float64
+		called bool
+	}{
+		{"on time after the usual P wave: V probability to F", beat{0.95, -5, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2 / 0.9, 0.1 / 0.9, 0, 0.6 / 0.9}, true},
+		{"PR 20 ms shorter, RR 0.9 of the NN median: V margin to F", beat{0.9, 20, 0.9}, []float64{0, 1, 2, 0.5}, false, []float64{0, 1, inf, 2}, true},
+		{"premature stays V", beat{0.95, 0, 0.7}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"P wave unlike the usual stays V", beat{0.6, 0, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"PR far from the usual stays V", beat{0.95, -40, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"no P wave in the template stays V", beat{nan, nan, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"unknown interval stays V", beat{0.95, 0, nan}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"N is left alone", beat{0.95, 0, 1.0}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0.6, 0.1, 0.3, 0}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fPFit], row[fPShift], row[fRRPreNN] = tc.b.fit, tc.b.shift, tc.b.preNN
+			checkRule(t, fusion, row, tc.in, tc.prob, tc.want, tc.called)
+		})
+	}
+}

@@ -480,7 +480,8 @@ func (s *Stream) finish(h *heldBeat, out []Classified) []Classified {
 	d := h.dense[:]
 	tmpl := s.tmpl[:]
 	// The ring holds the beat as detected; align its features.
-	if shift := align(h.snip, h.sr, s.fs, tmpl); shift != 0 {
+	shift := align(h.snip, h.sr, s.fs, tmpl)
+	if shift != 0 {
 		reshape(h.snip, h.sr, shift, s.fs, h.base, row, d)
 	}
 	k := denseIndex
@@ -488,6 +489,7 @@ func (s *Stream) finish(h *heldBeat, out []Classified) []Classified {
 	row[fCorrQRS] = corr(d[k(-0.1):k(0.1)+1], tmpl[k(-0.1):k(0.1)+1])
 	row[fCorrP] = corr(d[:k(-0.09)+1], tmpl[:k(-0.09)+1])
 	row[fCorrPrev] = prevCorr(d, s.prevQRS[:], s.havePrev)
+	row[fPFit], row[fPShift] = pWave(h.snip, h.sr+shift, s.fs, tmpl)
 	copy(s.prevQRS[:], d)
 	s.havePrev = true
 	sum := 0.0

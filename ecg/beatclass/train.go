@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -33,6 +34,7 @@ func ModelConfig(seed uint64) ml.Config {
 		ValidFraction: 0.2,
 		Refit:         true,
 		Seed:          seed,
+		Exclude:       ruleOnly(),
 	}
 }
 
@@ -93,6 +95,7 @@ func Train(ctx context.Context, recs []*Recording, cfg TrainConfig) (*Classifier
 		mc = *cfg.Model
 	}
 	mc.ClassWeights = classWeights(d.Y)
+	mc.Exclude = append(slices.Clone(mc.Exclude), ruleOnly()...)
 	mc.Progress = cfg.Progress
 	m, rep, err := ml.TrainGBT(ctx, d, len(modelClasses), mc)
 	if err != nil {

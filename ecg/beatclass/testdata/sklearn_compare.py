@@ -9,16 +9,20 @@ beats not trained on); with --loro, one fold per record (as `vigil model cv
 
 The matrix is printed twice: the learner's raw predictions, and after the
 rules Vigil's Label applies to any model's output, in applyRules' order
-(rules.go, rhythm.go; sixth round): the normal-QRS rule (a beat called V
+(rules.go, rhythm.go; seventh round): the normal-QRS rule (a beat called V
 whose QRS matches the template, correlation >= 0.9 over the QRS and width
-<= 1.15 of the template's, takes its likeliest other class), the AF rule (a
+<= 1.15 of the template's, takes its likeliest other class), the fusion
+rule (a beat called V on time, RR >= 0.9 of the NN median, after the usual
+P wave, p_fit >= 0.9 within 20 ms of the usual PR, is F), the AF rule (a
 beat called S while the long RR irregularity exceeds 0.1 is N), the
 aberrated-beat rule (a beat called V with QRS correlation >= 0.5, RR below
 0.4 of the NN median and below 0.6 of the interval before it is S), the
 prematurity rule (a beat called N with a normal QRS that is early, or mildly
 premature with an unusual P wave, in a regular rhythm is S), and Q for a
 beat with a flat or missing QRS or noise above twice its amplitude. That is
-what `vigil model cv` prints.
+what `vigil model cv` prints. The columns only the rules read (p_fit,
+p_shift; Vigil's trees may not split on them, ml.Config.Exclude) are left
+out of the learner's matrix.
 
 With features at the detector's beats (`--positions detector`), lines of
 class "-" (a detection without a reference beat) are not trained on and
@@ -36,6 +40,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 CLASSES = "NSVFQ"
 ROWS = CLASSES + "-"
+RULE_ONLY = ("p_fit", "p_shift")  # read by the rules, not by the trees
 N, S, V, F, Q = range(5)
 
 
@@ -65,6 +70,10 @@ def vigil_rules(names, X, prob):
     other[:, V] = -1
     nv = (out == V) & (cq >= 0.9) & (wr <= 1.15)
     out[nv] = other.argmax(axis=1)[nv]
+    # fusion rule
+    if "p_fit" in names:
+        fit, shift = col("p_fit"), col("p_shift")
+        out[(out == V) & (fit >= 0.9) & (np.abs(shift) <= 20) & (nn >= 0.9)] = F
     # AF rule
     out[(out == S) & (irr > 0.1)] = N
     # aberrated-beat rule
@@ -116,6 +125,7 @@ def proba(m, X):
 def main():
     args = [a for a in sys.argv[1:] if a != "--loro"]
     names, rec, y, X = load(args[0])
+    learn = [j for j, n in enumerate(names) if n not in RULE_ONLY]
     recs = sorted(set(rec))
     k_folds = len(recs) if "--loro" in sys.argv else 11
     fold = {r: i % k_folds for i, r in enumerate(recs)}
@@ -127,8 +137,8 @@ def main():
     for k in range(k_folds):
         tr = (f != k) & trainable
         te = f == k
-        m = model().fit(X[tr], y[tr], sample_weight=weights(y[tr]))
-        p = proba(m, X[te])
+        m = model().fit(X[tr][:, learn], y[tr], sample_weight=weights(y[tr]))
+        p = proba(m, X[te][:, learn])
         for a, b, c in zip(y[te], p.argmax(axis=1), vigil_rules(names, X[te], p)):
             raw[ROWS.index(a), b] += 1
             ruled[ROWS.index(a), c] += 1
@@ -137,7 +147,7 @@ def main():
     report("same, with Vigil's rules (as vigil model cv prints)", ruled)
     print("CV time %.1f s wall, %.1f s CPU" % (cv_wall, cv_cpu))
     t0, c0 = time.time(), time.process_time()
-    model().fit(X[trainable], y[trainable], sample_weight=weights(y[trainable]))
+    model().fit(X[trainable][:, learn], y[trainable], sample_weight=weights(y[trainable]))
     print("one fit on all DS1 (%d beats, 40 rounds): %.2f s wall, %.2f s CPU"
           % (trainable.sum(), time.time() - t0, time.process_time() - c0))
 
