@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/internal/refpair"
 )
 
 // This file turns SearchQuery filters into SQL conditions on a resources
@@ -63,7 +64,7 @@ func (b *sqlBuilder) where(q *vigil.SearchQuery) (string, error) {
 	if rt != "" {
 		// A reference and a token parameter idx_ref_token answers together
 		// are one condition on it (pairs.go).
-		if r, t, ok := findPair(q.Params); ok {
+		if r, t, ok := refpair.Find(q.Params); ok {
 			ri, ti = r, t
 			conds = append(conds, b.pairCond("r", rt, &q.Params[ri], &q.Params[ti]))
 		}

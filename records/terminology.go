@@ -150,17 +150,11 @@ func (ts termSource) valueSet(ctx context.Context, u string, depth int) (map[str
 // subsumption returns code with its descendants (below) or ancestors: from
 // the server's own CodeSystem of that url, else the release's.
 func (ts termSource) subsumption(ctx context.Context, system, code string, below bool) ([]string, error) {
-	stored, err := ts.stored(ctx, "CodeSystem", system)
+	parents, err := ts.storedSystem(ctx, system)
 	if err != nil {
 		return nil, err
 	}
-	if stored != nil {
-		var cs storedCodeSystem
-		if err := json.Unmarshal(stored, &cs); err != nil {
-			return nil, fmt.Errorf("decode the stored CodeSystem: %w", err)
-		}
-		parents := map[string][]string{}
-		cs.walk(cs.Concept, "", parents)
+	if parents != nil {
 		if _, ok := parents[code]; ok {
 			return walkHierarchy(parents, code, below), nil
 		}
@@ -374,17 +368,11 @@ func (ts termSource) include(ctx context.Context, inc vsInclude, depth int) (map
 // wholeSystem lists every code of a code system: the server's own
 // CodeSystem, else one of the release that the model can enumerate.
 func (ts termSource) wholeSystem(ctx context.Context, system string) ([]string, error) {
-	stored, err := ts.stored(ctx, "CodeSystem", system)
+	parents, err := ts.storedSystem(ctx, system)
 	if err != nil {
 		return nil, err
 	}
-	if stored != nil {
-		var cs storedCodeSystem
-		if err := json.Unmarshal(stored, &cs); err != nil {
-			return nil, fmt.Errorf("decode the stored CodeSystem: %w", err)
-		}
-		parents := map[string][]string{}
-		cs.walk(cs.Concept, "", parents)
+	if parents != nil {
 		out := make([]string, 0, len(parents))
 		for c := range parents {
 			out = append(out, c)
@@ -409,6 +397,23 @@ func intersect(a, b codeSet) codeSet {
 		}
 	}
 	return out
+}
+
+// storedSystem returns the codes of the server's own CodeSystem of url
+// system, as code → parent codes (nested concepts are is-a), or nil when
+// the server has none.
+func (ts termSource) storedSystem(ctx context.Context, system string) (map[string][]string, error) {
+	stored, err := ts.stored(ctx, "CodeSystem", system)
+	if err != nil || stored == nil {
+		return nil, err
+	}
+	var cs storedCodeSystem
+	if err := json.Unmarshal(stored, &cs); err != nil {
+		return nil, fmt.Errorf("decode the stored CodeSystem: %w", err)
+	}
+	parents := map[string][]string{}
+	cs.walk(cs.Concept, "", parents)
+	return parents, nil
 }
 
 // storedCodeSystem is the part of a CodeSystem resource read here.

@@ -6,20 +6,15 @@ import (
 	"strings"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/internal/refpair"
 )
 
 // The idx_ref_token table (migration 0003) pairs a resource's reference
-// entries of the parameters pairRef accepts with its token entries of the
-// parameters pairToken accepts, so that a search by both (a patient's
+// entries of the parameters refpair.Ref accepts with its token entries of the
+// parameters refpair.Token accepts, so that a search by both (a patient's
 // Observations of one code) reads only the matching rows instead of
 // probing the token table for every resource of the patient. The backfill
 // in the migration lists the same parameters.
-
-// pairRef reports whether reference parameter param is paired.
-func pairRef(param string) bool { return param == "subject" || param == "patient" }
-
-// pairToken reports whether token parameter param is paired.
-func pairToken(param string) bool { return param == "code" }
 
 // pairRow is one idx_ref_token row of resource key.
 type pairRow struct {
@@ -34,12 +29,12 @@ type pairRow struct {
 func pairRows(out []pairRow, key int64, index []vigil.IndexEntry) []pairRow {
 	for i := range index {
 		r := &index[i]
-		if r.Type != vigil.ParamReference || r.RefID == "" || !pairRef(r.Param) {
+		if r.Type != vigil.ParamReference || r.RefID == "" || !refpair.Ref(r.Param) {
 			continue
 		}
 		for j := range index {
 			t := &index[j]
-			if t.Type != vigil.ParamToken || t.Code == "" || !pairToken(t.Param) {
+			if t.Type != vigil.ParamToken || t.Code == "" || !refpair.Token(t.Param) {
 				continue
 			}
 			out = append(out, pairRow{key: key, refID: r.RefID, refType: r.RefType, refParam: r.Param,
@@ -102,44 +97,11 @@ func (t *tx) exec(ctx context.Context, q string, args ...any) error {
 	return err
 }
 
-// pairable reports whether p can be answered from idx_ref_token as its
-// reference (ref) or token side: one value, no chain, and a value the
-// table holds (a reference by type and id, a token with a code).
-func pairable(p *vigil.SearchParam, ref bool) bool {
-	if p.Chain != nil || len(p.Values) != 1 {
-		return false
-	}
-	v := &p.Values[0]
-	if ref {
-		return p.Type == vigil.ParamReference && pairRef(p.Name) && (p.Modifier == "" || isTypeName(p.Modifier)) &&
-			v.URI == "" && v.RefID != "" && (v.RefType != "" || isTypeName(p.Modifier))
-	}
-	return p.Type == vigil.ParamToken && pairToken(p.Name) && p.Modifier == "" && v.Code != ""
-}
-
-// findPair returns the positions of a reference and a token parameter of
-// params that idx_ref_token answers together, or ok false.
-func findPair(params []vigil.SearchParam) (ri, ti int, ok bool) {
-	ri, ti = -1, -1
-	for i := range params {
-		switch {
-		case ri < 0 && pairable(&params[i], true):
-			ri = i
-		case ti < 0 && pairable(&params[i], false):
-			ti = i
-		}
-	}
-	return ri, ti, ri >= 0 && ti >= 0
-}
-
 // pairCond is the condition on idx_ref_token row x that the reference
 // parameter rp and the token parameter tp (both pairable) put together.
 func pairCond(x string, rp, tp *vigil.SearchParam) frag {
 	rv, tv := &rp.Values[0], &tp.Values[0]
-	typ := rv.RefType
-	if typ == "" {
-		typ = rp.Modifier
-	}
+	typ := refpair.RefType(rp)
 	c := f(fmt.Sprintf("%[1]s.ref_id = ? AND %[1]s.ref_type = ? AND %[1]s.tok_param = ? AND %[1]s.code = ?", x),
 		rv.RefID, typ, tp.Name, tv.Code)
 	if !tv.AnySystem {

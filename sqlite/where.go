@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/internal/refpair"
 )
 
 // frag is a piece of SQL with its arguments, in order of their "?".
@@ -140,7 +141,7 @@ func (b *builder) filters(a, typ string, params []vigil.SearchParam, comp *vigil
 			return frag{}, err
 		}
 		conds = append(conds, c)
-	} else if ri, ti, ok := findPair(params); ok {
+	} else if ri, ti, ok := refpair.Find(params); ok {
 		// A reference and a token parameter idx_ref_token answers together
 		// drive the query; the others are folded into it.
 		return b.pairDriver(a, params, ri, ti)
