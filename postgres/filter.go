@@ -64,7 +64,7 @@ func (b *sqlBuilder) where(q *vigil.SearchQuery) (string, error) {
 	if rt != "" {
 		// A reference and a token parameter idx_ref_token answers together
 		// are one condition on it (pairs.go).
-		if r, t, ok := refpair.Find(q.Params); ok {
+		if r, t, ok := refpair.Find(q.Params); ok && shortPair(&q.Params[r], &q.Params[t]) {
 			ri, ti = r, t
 			conds = append(conds, b.pairCond("r", rt, &q.Params[ri], &q.Params[ti]))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,7 +164,7 @@ func checkPairs(t *testing.T, u string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	const derived = `SELECT DISTINCT r.ref_id, r.ref_type, r.rtype, t.param, t.code, t.system, r.key, r.param
+	const derived = `SELECT DISTINCT left(r.ref_id, 200), r.ref_type, r.rtype, t.param, left(t.code, 200), left(t.system, 200), r.key, r.param
 FROM idx_ref r JOIN idx_token t ON t.key = r.key
 WHERE r.param IN ('subject', 'patient') AND r.ref_id <> '' AND t.param = 'code' AND t.code <> ''`
 	const stored = `SELECT ref_id, ref_type, rtype, tok_param, code, system, key, ref_param FROM idx_ref_token`
@@ -223,5 +224,78 @@ func TestPairsBackfill(t *testing.T) {
 	want := []string{"o15", "o21", "o27", "o3", "o33", "o39", "o45", "o9"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("subject=Patient/p0&code=c1 after the backfill = %v, want %v", ids, want)
+	}
+}
+
+// TestPairsKeptByUpdates checks the cases where the old and the new
+// version share pairs: an update that keeps the subject and code (a status
+// change), one that adds a second code, a reindex, and a delete. Every
+// step must leave the table exactly as derived, and the search by subject
+// and code must find the resource while it has them.
+func TestPairsKeptByUpdates(t *testing.T) {
+	u := testURL(t)
+	db, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	q := vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{
+		{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: "p1"}}},
+		{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{{System: "http://loinc.org", Code: "8867-4"}}}}}
+	found := func(step string, want int) {
+		t.Helper()
+		if got, _ := searchAll(t, db, q); len(got) != want {
+			t.Errorf("%s: subject+code finds %v, want %d", step, got, want)
+		}
+		checkPairs(t, u)
+	}
+	putObs(t, db, "o1", 1, false, obsIndex("Patient", "p1", at, "8867-4"))
+	found("create", 1)
+	putObs(t, db, "o1", 2, false, obsIndex("Patient", "p1", at.Add(time.Hour), "8867-4"))
+	found("update keeping subject and code", 1)
+	putObs(t, db, "o1", 3, false, obsIndex("Patient", "p1", at, "8867-4", "9279-1"))
+	found("update adding a code", 1)
+	putObs(t, db, "o1", 4, false, obsIndex("Patient", "p1", at, "8867-4"))
+	found("update removing it again", 1)
+	err = db.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
+		return tx.(vigil.Reindexer).Reindex(ctx, "Observation", "o1", 4, obsIndex("Patient", "p1", at, "8867-4"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found("reindex", 1)
+	putObs(t, db, "o1", 5, true, nil)
+	if got, _ := searchAll(t, db, q); len(got) != 0 {
+		t.Errorf("delete: subject+code finds %v", got)
+	}
+}
+
+// TestPairsLongValues checks that references and codes longer than the
+// pairs keep (pairClip characters) are stored, searched exactly (not
+// through the pairs) and do not overflow the pairs' key.
+func TestPairsLongValues(t *testing.T) {
+	u := testURL(t)
+	db, err := postgres.Open(t.Context(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	long := strings.Repeat("x", 999)
+	sys := "http://example.org/" + strings.Repeat("s", 980)
+	idx := []vigil.IndexEntry{
+		{Param: "subject", Type: vigil.ParamReference, RefType: "Patient", RefID: long},
+		{Param: "code", Type: vigil.ParamToken, System: sys, Code: long},
+	}
+	putObs(t, db, "long1", 1, false, idx)
+	other := slices.Clone(idx)
+	other[1].Code = long[:998] + "y" // differs after 200 characters
+	putObs(t, db, "long2", 1, false, other)
+	checkPairs(t, u)
+	q := vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{
+		{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: long}}},
+		{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{{System: sys, Code: long}}}}}
+	if got, _ := searchAll(t, db, q); !slices.Equal(got, []string{"long1"}) {
+		t.Errorf("long subject and code find %v, want [long1]", got)
 	}
 }

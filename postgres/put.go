@@ -19,8 +19,12 @@ import (
 // index entries of the previous version (the DELETEs see the statement's
 // snapshot, so they do not remove the rows inserted beside them). The
 // idx_ref_token rows (migration 0005, pairs.go) are derived in the same
-// statement: inserted from the reference and token arrays, deleted by
-// probing the pairs of the previous version's index rows.
+// statement: inserted from the reference and token arrays, and the pairs
+// of the previous version's index rows that the new arrays do not hold
+// deleted. (The data-modifying parts run in no set order on one snapshot:
+// a delete of a pair the insert finds still there and skips would lose
+// it, so a pair kept by an update or reindex is never deleted.) Pair
+// texts are cut to pairClip characters (pairs.go).
 
 const putCreateHead = `WITH r AS (
 	INSERT INTO resources (type, id, version, last_updated, deleted)
@@ -56,8 +60,12 @@ d7 AS (DELETE FROM idx_uri WHERE key = (SELECT key FROM r)),
 d8 AS (DELETE FROM idx_ref_token p USING idx_ref rf, idx_token tk
 	WHERE rf.key = (SELECT key FROM r) AND tk.key = rf.key
 	AND rf.param IN ('subject', 'patient') AND rf.ref_id <> '' AND tk.param = 'code' AND tk.code <> ''
-	AND p.ref_id = rf.ref_id AND p.ref_type = rf.ref_type AND p.rtype = rf.rtype AND p.tok_param = tk.param
-	AND p.code = tk.code AND p.system = tk.system AND p.key = rf.key AND p.ref_param = rf.param),`
+	AND p.ref_id = left(rf.ref_id, 200) AND p.ref_type = rf.ref_type AND p.rtype = rf.rtype AND p.tok_param = tk.param
+	AND p.code = left(tk.code, 200) AND p.system = left(tk.system, 200) AND p.key = rf.key AND p.ref_param = rf.param
+	AND NOT EXISTS (SELECT 1 FROM unnest($19::text[], $22::text[], $23::text[]) n (param, ref_type, ref_id),
+		unnest($13::text[], $16::text[], $17::text[]) m (param, system, code)
+		WHERE n.param = p.ref_param AND n.ref_type = p.ref_type AND left(n.ref_id, 200) = p.ref_id
+		AND m.param = p.tok_param AND left(m.system, 200) = p.system AND left(m.code, 200) = p.code)),`
 
 const putTail = `
 v AS (
@@ -98,7 +106,7 @@ i7 AS (
 ),
 i8 AS (
 	INSERT INTO idx_ref_token (ref_id, ref_type, rtype, tok_param, code, system, key, ref_param)
-	SELECT DISTINCT rf.ref_id, rf.ref_type, $1, tk.param, tk.code, tk.system, r.key, rf.param
+	SELECT DISTINCT left(rf.ref_id, 200), rf.ref_type, $1, tk.param, left(tk.code, 200), left(tk.system, 200), r.key, rf.param
 	FROM r, unnest($19::text[], $22::text[], $23::text[]) rf (param, ref_type, ref_id),
 		unnest($13::text[], $16::text[], $17::text[]) tk (param, system, code)
 	WHERE rf.param IN ('subject', 'patient') AND rf.ref_id <> '' AND tk.param = 'code' AND tk.code <> ''

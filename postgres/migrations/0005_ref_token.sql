@@ -9,7 +9,10 @@
 -- matches the reference value and the token value" is exactly "some
 -- reference entry matches and some token entry matches", the meaning of
 -- the two parameters ANDed. Put statements maintain it from the same
--- index arrays (put.go); pairs.go lists the same parameters.
+-- index arrays (put.go); pairs.go lists the same parameters. The three
+-- texts are cut to 200 characters (left(), as put.go does), so that the
+-- key stays within a btree row (2,704 bytes) whatever the values; a search
+-- uses the table only with values shorter than that (pairs.go).
 CREATE TABLE idx_ref_token (
     ref_id    text COLLATE "C" NOT NULL,
     ref_type  text COLLATE "C" NOT NULL,
@@ -24,7 +27,7 @@ CREATE TABLE idx_ref_token (
 
 -- Backfill from the current index rows of an existing store.
 INSERT INTO idx_ref_token (ref_id, ref_type, rtype, tok_param, code, system, key, ref_param)
-SELECT r.ref_id, r.ref_type, r.rtype, t.param, t.code, t.system, r.key, r.param
+SELECT left(r.ref_id, 200), r.ref_type, r.rtype, t.param, left(t.code, 200), left(t.system, 200), r.key, r.param
 FROM idx_ref r JOIN idx_token t ON t.key = r.key
 WHERE r.param IN ('subject', 'patient') AND r.ref_id <> ''
   AND t.param = 'code' AND t.code <> ''
