@@ -33,15 +33,17 @@ func markCursor(at time.Time, cursor string) string {
 
 // markedCursor reads a paging parameter made by markCursor: the first
 // page's horizon and the inner cursor. Without one (a first page) it
-// takes the horizon now, before the listing is read.
+// takes the horizon now, before the listing is read; so it does for a
+// cursor made before cursors carried it (no leading "<digits>."), which
+// the store then checks as before.
 func (s *Service) markedCursor(c string) (at time.Time, cursor string, err error) {
-	if c == "" {
-		return s.Horizon(), "", nil
+	ms, inner, found := strings.Cut(c, ".")
+	if !found || ms == "" || strings.Trim(ms, "0123456789") != "" {
+		return s.Horizon(), c, nil
 	}
-	ms, cursor, found := strings.Cut(c, ".")
 	n, perr := strconv.ParseInt(ms, 10, 64)
-	if !found || perr != nil || n < 0 || cursor == "" {
+	if perr != nil || inner == "" {
 		return time.Time{}, "", vigil.Errorf(vigil.ErrInvalid, "the paging cursor is not valid")
 	}
-	return time.UnixMilli(n).UTC(), cursor, nil
+	return time.UnixMilli(n).UTC(), inner, nil
 }

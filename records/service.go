@@ -29,6 +29,10 @@ type Service struct {
 	seesPatient func(ctx context.Context, patient string) (bool, error)
 	// horizon tracks the writes in flight (WithHorizon; horizon.go).
 	horizon *vigil.WriteHorizon
+	// terms reads the server's own ValueSet and CodeSystem resources for
+	// token :in, :not-in, :above and :below (WithTerminology;
+	// terminology.go); nil: the store.
+	terms vigil.ResourceReader
 }
 
 // WriteHook is told about every resource version the Service commits, after
@@ -51,6 +55,14 @@ func WithIDs(newID func() string) Option { return func(s *Service) { s.newID = n
 // of history and searchset Bundles covers their writes in flight too.
 // Without it the Service tracks its own writes only.
 func WithHorizon(h *vigil.WriteHorizon) Option { return func(s *Service) { s.horizon = h } }
+
+// WithTerminology reads the server's own ValueSet and CodeSystem resources
+// (for token :in, :not-in, :above and :below) through r instead of the
+// Service's store. A Service on an access-guarded store is given the
+// unguarded one: those resources hold no patient data, and a patient or a
+// narrowly scoped token may search with the modifiers without being
+// allowed to read ValueSets (the expansion is used, never returned).
+func WithTerminology(r vigil.ResourceReader) Option { return func(s *Service) { s.terms = r } }
 
 // WithWriteHook adds a hook called after each committed version.
 func WithWriteHook(h WriteHook) Option { return func(s *Service) { s.hooks = append(s.hooks, h) } }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 
@@ -26,12 +25,21 @@ func (e termErr) Error() string { return string(e) }
 // maxTermDepth bounds value sets that include other value sets.
 const maxTermDepth = 8
 
+// maxTermLookups bounds how many of the server's ValueSet and CodeSystem
+// resources one search may read (value sets that include each other many
+// times over would otherwise cost exponentially many).
+const maxTermLookups = 64
+
 // termSource resolves value sets and code system hierarchies: the server's
 // own ValueSet and CodeSystem resources first (through reader; nil for
-// none), then those of the FHIR release (the model).
+// none), then those of the FHIR release (the model). It remembers what it
+// read for the length of one search.
 type termSource struct {
-	s      *Service
-	reader vigil.ResourceReader
+	s        *Service
+	reader   vigil.ResourceReader
+	read     map[string][]byte              // typ|url → JSON (nil: none stored)
+	expanded map[string]map[string][]string // value set url → expansion
+	lookups  *int
 }
 
 // resolveTerms rewrites the token parameters of q that need terminology
@@ -40,9 +48,13 @@ type termSource struct {
 // :below → the code and its descendants, :above → the code and its
 // ancestors, in the code system's is-a hierarchy. Chains and _has filters
 // are resolved too. reader finds the server's own ValueSet and CodeSystem
-// resources; with nil only the release's are used.
+// resources (the WithTerminology reader instead, when set); with nil only
+// the release's are used.
 func (s *Service) resolveTerms(ctx context.Context, reader vigil.ResourceReader, q *vigil.SearchQuery) error {
-	ts := termSource{s: s, reader: reader}
+	if reader != nil && s.terms != nil {
+		reader = s.terms
+	}
+	ts := termSource{s: s, reader: reader, read: map[string][]byte{}, expanded: map[string]map[string][]string{}, lookups: new(int)}
 	for i := range q.Params {
 		if err := ts.param(ctx, &q.Params[i]); err != nil {
 			return err
@@ -134,12 +146,22 @@ func (ts termSource) valueSet(ctx context.Context, u string, depth int) (map[str
 		return nil, termErr("value sets include each other too deeply")
 	}
 	base, _, _ := strings.Cut(u, "|")
+	if base == "" {
+		return nil, termErr("a value set URL is needed")
+	}
+	if set, ok := ts.expanded[base]; ok {
+		return set, nil
+	}
 	stored, err := ts.stored(ctx, "ValueSet", base)
 	if err != nil {
 		return nil, err
 	}
 	if stored != nil {
-		return ts.expandStored(ctx, stored, depth)
+		set, err := ts.expandStored(ctx, stored, depth)
+		if err == nil {
+			ts.expanded[base] = set
+		}
+		return set, err
 	}
 	if set, ok := ts.s.model.ValueSet(base); ok {
 		return set, nil
@@ -170,25 +192,33 @@ func (ts termSource) subsumption(ctx context.Context, system, code string, below
 // ("ValueSet" or "CodeSystem") whose url is u, or nil; more than one is an
 // error.
 func (ts termSource) stored(ctx context.Context, typ, u string) ([]byte, error) {
-	if ts.reader == nil {
+	if ts.reader == nil || u == "" {
 		return nil, nil
 	}
-	q, _, _, err := ts.s.model.ParseSearch(typ, url.Values{"url": {u}}, true)
-	if err != nil {
-		return nil, err
+	if data, ok := ts.read[typ+"|"+u]; ok {
+		return data, nil
 	}
-	q.Count = 2
+	if *ts.lookups++; *ts.lookups > maxTermLookups {
+		return nil, termErr("the value sets include too many others")
+	}
+	// The url as one value, not parsed from a query string: it may hold
+	// commas or a "|".
+	q := &vigil.SearchQuery{Type: typ, Count: 2, Params: []vigil.SearchParam{
+		{Name: "url", Type: vigil.ParamURI, Values: []vigil.SearchValue{{URI: u}}}}}
 	res, err := ts.reader.Search(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("look up the %s: %w", typ, err)
 	}
+	var data []byte
 	switch len(res.Matches) {
 	case 0:
-		return nil, nil
 	case 1:
-		return res.Matches[0].JSON, nil
+		data = res.Matches[0].JSON
+	default:
+		return nil, termErr("more than one " + typ + " has that url")
 	}
-	return nil, termErr("more than one " + typ + " has that url")
+	ts.read[typ+"|"+u] = data
+	return data, nil
 }
 
 // storedValueSet is the part of a ValueSet resource expansion reads.
@@ -401,7 +431,7 @@ func intersect(a, b codeSet) codeSet {
 
 // storedSystem returns the codes of the server's own CodeSystem of url
 // system, as code → parent codes (nested concepts are is-a), or nil when
-// the server has none.
+// the server has none with complete content.
 func (ts termSource) storedSystem(ctx context.Context, system string) (map[string][]string, error) {
 	stored, err := ts.stored(ctx, "CodeSystem", system)
 	if err != nil || stored == nil {
@@ -411,6 +441,11 @@ func (ts termSource) storedSystem(ctx context.Context, system string) (map[strin
 	if err := json.Unmarshal(stored, &cs); err != nil {
 		return nil, fmt.Errorf("decode the stored CodeSystem: %w", err)
 	}
+	if cs.Content != "complete" {
+		// A stub (not-present, example, fragment, supplement) does not list
+		// the system: the release's definition, if any, is used instead.
+		return nil, nil
+	}
 	parents := map[string][]string{}
 	cs.walk(cs.Concept, "", parents)
 	return parents, nil
@@ -418,6 +453,7 @@ func (ts termSource) storedSystem(ctx context.Context, system string) (map[strin
 
 // storedCodeSystem is the part of a CodeSystem resource read here.
 type storedCodeSystem struct {
+	Content string          `json:"content"`
 	Concept []storedConcept `json:"concept"`
 }
 

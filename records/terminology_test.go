@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/access"
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/internal/teststore"
 	"github.com/vigilhealth/vigil/records"
@@ -189,4 +191,98 @@ func searchIDs(t *testing.T, svc *records.Service, typ, query string) []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// TestTerminologyReviewCases covers what a review of the first version
+// found: a patient (or a narrowly scoped token) searching with :in through
+// the access policy, a stored CodeSystem stub that must not hide the
+// release's codes, value-set URLs holding a comma or only a version, and
+// value sets that include each other many times over.
+func TestTerminologyReviewCases(t *testing.T) {
+	model, err := fhir.LoadR4()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range teststore.All() {
+		t.Run(st.Name, func(t *testing.T) {
+			store := st.Open(t)
+			t.Cleanup(func() { store.Close() })
+			ctx := context.Background()
+			plain := records.New(store, model)
+			create := func(body string) string {
+				t.Helper()
+				res, err := plain.Create(ctx, resourceType(body), []byte(body), "")
+				if err != nil {
+					t.Fatalf("create: %v", err)
+				}
+				return res.Resource.ID
+			}
+			pat := create(`{"resourceType":"Patient","name":[{"family":"Own"}]}`)
+			obs := create(`{"resourceType":"Observation","status":"amended","subject":{"reference":"Patient/` + pat + `"},
+				"category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],
+				"code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]}}`)
+			final := create(`{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"9279-1"}]}}`)
+
+			// A patient, through the access policy: the release's value
+			// sets and hierarchies work without reading ValueSets.
+			guarded := records.New(access.New(store, model).Store(), model, records.WithTerminology(store))
+			asPatient := vigil.WithPrincipal(ctx, &vigil.Principal{AccountID: "acc-p", Username: "p", Role: vigil.RolePatient, Patient: pat})
+			for _, q := range []string{
+				"subject=Patient/" + pat + "&category:in=http://hl7.org/fhir/ValueSet/observation-category",
+				"subject=Patient/" + pat + "&status:below=http://hl7.org/fhir/observation-status|amended",
+			} {
+				page, err := guarded.Search(asPatient, &records.SearchRequest{Type: "Observation", Query: mustQuery(t, q), Base: "http://x/fhir"})
+				if err != nil {
+					t.Errorf("as the patient, Observation?%s: %v", q, err)
+					continue
+				}
+				if len(page.Matches) != 1 || page.Matches[0].ID != obs {
+					t.Errorf("as the patient, Observation?%s = %d matches, want their own observation", q, len(page.Matches))
+				}
+			}
+
+			// A stub of a release code system does not hide its codes.
+			create(`{"resourceType":"CodeSystem","url":"http://hl7.org/fhir/observation-status","status":"active","content":"not-present"}`)
+			create(`{"resourceType":"ValueSet","url":"http://example.org/vs/statuses","status":"active",
+				"compose":{"include":[{"system":"http://hl7.org/fhir/observation-status"}]}}`)
+			if got := searchIDs(t, plain, "Observation", "status:in=http://example.org/vs/statuses"); len(got) != 2 {
+				t.Errorf("status:in a value set of the whole system, with a stub stored = %v, want both observations", got)
+			}
+			if got := searchIDs(t, plain, "Observation", "status:below=http://hl7.org/fhir/observation-status|amended"); !slices.Equal(got, []string{obs}) {
+				t.Errorf("status:below=amended with a stub stored = %v, want [%s]", got, obs)
+			}
+
+			// URLs: an escaped comma is part of one URL; a bare version is
+			// no URL.
+			create(`{"resourceType":"ValueSet","url":"http://example.org/vs2","status":"active",
+				"compose":{"include":[{"system":"http://loinc.org","concept":[{"code":"9279-1"}]}]}}`)
+			for _, q := range []string{`code:in=http://nope/vs\,http://example.org/vs2`, "code:in=|1.0", "code:not-in=|1.0"} {
+				_, err := plain.Search(ctx, &records.SearchRequest{Type: "Observation", Query: mustQuery(t, q), Base: "http://x/fhir"})
+				if !errors.Is(err, vigil.ErrInvalid) {
+					t.Errorf("Observation?%s: err = %v, want ErrInvalid", q, err)
+				}
+			}
+			if got := searchIDs(t, plain, "Observation", "code:in=http://example.org/vs2"); !slices.Equal(got, []string{final}) {
+				t.Errorf("code:in=vs2 = %v, want [%s]", got, final)
+			}
+
+			// Nine value sets, each including the next four times: read
+			// once each, answered quickly.
+			for i := range 9 {
+				inc := `{"system":"http://loinc.org","concept":[{"code":"8867-4"}]}`
+				if i < 8 {
+					n := fmt.Sprintf(`{"valueSet":["http://example.org/nest/%d"]}`, i+1)
+					inc = n + "," + n + "," + n + "," + n
+				}
+				create(fmt.Sprintf(`{"resourceType":"ValueSet","url":"http://example.org/nest/%d","status":"active","compose":{"include":[%s]}}`, i, inc))
+			}
+			start := time.Now()
+			if got := searchIDs(t, plain, "Observation", "code:in=http://example.org/nest/0"); !slices.Equal(got, []string{obs}) {
+				t.Errorf("nested value sets = %v, want [%s]", got, obs)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("nested value sets took %v", d)
+			}
+		})
+	}
 }

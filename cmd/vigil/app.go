@@ -166,7 +166,7 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	app.Guarded = records.New(app.Policy.Store(), model, records.WithWriteHook(app.Mon.writeHook(func(msg string, err error) {
 		cfg.Logger.Error("monitoring: "+msg, "err", err)
 	})), records.WithSamples(app.Mon.Samples, app.Policy.SeesPatient), // device samples are Observations too
-		records.WithHorizon(horizon))
+		records.WithHorizon(horizon), records.WithTerminology(store))
 	var auditor httpapi.Auditor = &trailAuditor{trail: app.Trail}
 	if cfg.NoAudit {
 		auditor = nil
