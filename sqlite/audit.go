@@ -109,6 +109,9 @@ func OpenAudit(ctx context.Context, dir string, opts ...Option) (*AuditDB, error
 	if err := moveLegacyAudit(ctx, a.conn, dir); err != nil {
 		return fail(err)
 	}
+	if err := catchUpAuditIndex(ctx, a.conn); err != nil {
+		return fail(err)
+	}
 	a.ins = &auditIns{conn: a.conn}
 	if a.read, err = sql.Open("sqlite", dsn("query_only(1)", "mmap_size(268435456)")); err != nil {
 		return fail(fmt.Errorf("sqlite: open audit readers: %w", err))
@@ -529,6 +532,30 @@ func (a *AuditDB) CheckAuditIndex(ctx context.Context, upTo int64) (int64, strin
 		return extra.Int64, "the patient index lists a patient the record does not name", nil
 	}
 	return 0, "", nil
+}
+
+// catchUpAuditIndex indexes the trail's patient rows left after the index's
+// mark (a crash between batches, or a trail moved in from audit.db) when a
+// store opens, in a transaction of its own on the write connection, so
+// that patient queries do not scan a long tail until the next append.
+func catchUpAuditIndex(ctx context.Context, conn *sql.Conn) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: audit index: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	w := &auditIns{conn: conn}
+	defer w.close()
+	if err := w.indexPatients(ctx, time.Now()); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("sqlite: audit index: %w", err)
+	}
+	return nil
 }
 
 // QueryAudit implements vigil.AuditStore. A patient query reads, in one

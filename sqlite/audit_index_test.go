@@ -131,6 +131,15 @@ func TestAuditPatientIndex(t *testing.T) {
 		t.Fatalf("indexing hourly: indexed = %d, want 31", got)
 	}
 	check("61 records, the last 30 unindexed")
+	// A store opened normally indexes the tail at once.
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if got := indexed(); got != 61 {
+		t.Fatalf("after a normal open: indexed = %d, want 61", got)
+	}
 	appendN(0, 1)
 	if got := indexed(); got != 62 {
 		t.Fatalf("after catching up: indexed = %d, want 62", got)

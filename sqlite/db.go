@@ -54,11 +54,17 @@ type config struct {
 	// rows (auditIndexEvery in audit.go; tests set it with
 	// withAuditIndexEvery).
 	auditIndexEvery time.Duration
+	// noAuditCatchUp leaves the unindexed tail alone at open (tests of the
+	// boundary between the index and the tail).
+	noAuditCatchUp bool
 }
 
 // withAuditIndexEvery sets how often the writer indexes the audit trail's
-// patient rows (tests: 0 for every commit, a long time for never).
-func withAuditIndexEvery(d time.Duration) Option { return func(c *config) { c.auditIndexEvery = d } }
+// patient rows (tests: 0 for every commit, a long time for never); a
+// positive interval also leaves the unindexed tail alone at open.
+func withAuditIndexEvery(d time.Duration) Option {
+	return func(c *config) { c.auditIndexEvery, c.noAuditCatchUp = d, d > 0 }
+}
 
 // WithSynchronous sets the durability level (default SyncFull).
 func WithSynchronous(s Synchronous) Option { return func(c *config) { c.sync = s } }
@@ -251,6 +257,11 @@ func Open(ctx context.Context, dir string, opts ...Option) (*DB, error) {
 	}
 	if err := moveLegacyAudit(ctx, db.conn, dir); err != nil {
 		return fail(err)
+	}
+	if !cfg.noAuditCatchUp {
+		if err := catchUpAuditIndex(ctx, db.conn); err != nil {
+			return fail(err)
+		}
 	}
 	if err := finishInterruptedLoad(ctx, db.conn); err != nil {
 		return fail(fmt.Errorf("sqlite: finish an interrupted bulk load: %w", err))
