@@ -114,6 +114,11 @@ type ReverseChain struct {
 	Param string
 	// Filter is the condition a referring resource must meet.
 	Filter *SearchParam
+	// Also lists ids of the searched type that match as well, found
+	// outside the store: the patients whose device readings (served as
+	// Observations from the sample store) meet the filter. Not part of a
+	// cursor's identity: like any data, it may grow between pages.
+	Also []string `json:"-"`
 }
 
 // SearchValue is one parsed value of a search parameter. Which fields are

@@ -268,9 +268,13 @@ func (b *sqlBuilder) has(a string, h *vigil.ReverseChain) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return "EXISTS (SELECT 1 FROM idx_ref " + i + " JOIN resources " + o + " ON " + o + ".key = " + i + ".key" +
+	ex := "EXISTS (SELECT 1 FROM idx_ref " + i + " JOIN resources " + o + " ON " + o + ".key = " + i + ".key" +
 		" WHERE " + i + ".ref_id = " + a + ".id AND " + i + ".ref_type = " + a + ".type AND " + i + ".rtype = " + b.arg(h.Type) +
-		" AND " + i + ".param = " + b.arg(h.Param) + " AND " + o + ".type = " + b.arg(h.Type) + " AND NOT " + o + ".deleted AND " + sub + b.visible(o) + ")", nil
+		" AND " + i + ".param = " + b.arg(h.Param) + " AND " + o + ".type = " + b.arg(h.Type) + " AND NOT " + o + ".deleted AND " + sub + b.visible(o) + ")"
+	if len(h.Also) == 0 {
+		return ex, nil
+	}
+	return "(" + ex + " OR " + a + ".id = ANY(" + b.arg(h.Also) + "))", nil
 }
 
 // visible is the access restriction on resource row t of any type, as

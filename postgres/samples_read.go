@@ -232,3 +232,21 @@ func (s *Samples) QueryWaveforms(ctx context.Context, patient, code string, from
 	}
 	return slices.Clip(out), nil
 }
+
+// SamplePatients returns the patients who have samples or waveform chunks
+// of any of codes, sorted (records uses it for _has on device readings).
+// It reads the series table only.
+func (s *Samples) SamplePatients(ctx context.Context, codes []string) ([]string, error) {
+	if len(codes) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, "SELECT DISTINCT patient FROM sample_series WHERE code = ANY($1) ORDER BY patient", codes)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sample patients: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sample patients: %w", err)
+	}
+	return out, nil
+}

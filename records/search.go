@@ -93,6 +93,9 @@ func (s *Service) Search(ctx context.Context, req *SearchRequest) (*Page, error)
 			return nil, err
 		}
 	}
+	if err := s.hasSamples(ctx, q); err != nil { // _has on device readings (samples_has.go)
+		return nil, err
+	}
 	res, sampleIssues, err := s.searchWithSamples(ctx, q, queryHash("search", req.Type, req.Compartment, params)) // + device samples (samples_search.go)
 	if err != nil {
 		return nil, err

@@ -268,3 +268,33 @@ func ceilMillis(t time.Time) int64 {
 	}
 	return ms
 }
+
+// SamplePatients returns the patients who have samples or waveform chunks
+// of any of codes, sorted (records uses it for _has on device readings).
+// It reads the series table only.
+func (s *Samples) SamplePatients(ctx context.Context, codes []string) ([]string, error) {
+	if len(codes) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(codes))
+	for i, c := range codes {
+		args[i] = c
+	}
+	rows, err := s.read.QueryContext(ctx, "SELECT DISTINCT patient FROM series WHERE code IN ("+placeholders(len(codes))+") ORDER BY patient", args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sample patients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("sqlite: sample patients: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: sample patients: %w", err)
+	}
+	return out, nil
+}

@@ -473,7 +473,15 @@ func (b *builder) has(a string, h *vigil.ReverseChain) (frag, error) {
 	cond := join(" AND ",
 		f(fmt.Sprintf("%s.ref_id = %s.id AND %s.ref_type = %s.type AND %s.param = ? AND %s.type = ? AND %s.deleted = 0", i, a, i, a, i, o, o), h.Param, h.Type),
 		vis, inner)
-	return frag{sql: fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s)", i, o, o, i, cond.sql), args: cond.args}, nil
+	ex := frag{sql: fmt.Sprintf("EXISTS (SELECT 1 FROM idx_ref %s JOIN resources %s ON %s.key = %s.key WHERE %s)", i, o, o, i, cond.sql), args: cond.args}
+	if len(h.Also) == 0 {
+		return ex, nil
+	}
+	also := make([]any, len(h.Also))
+	for k, id := range h.Also {
+		also[k] = id
+	}
+	return frag{sql: fmt.Sprintf("(%s OR %s.id IN (%s))", ex.sql, a, placeholders(len(also))), args: append(ex.args, also...)}, nil
 }
 
 // visible is the access restriction on a resource alias t of any type:
