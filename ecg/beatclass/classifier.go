@@ -89,7 +89,7 @@ func newClassifier(f *ml.File, raw []byte) (*Classifier, error) {
 // trees (rules.go, localrules.go). It is part of every model version, so
 // that a version names the behaviour a clinician's label answered: bump it
 // whenever a rule changes what a beat is called.
-const rulesRevision = "7"
+const rulesRevision = "8"
 
 func classNames() []string {
 	n := make([]string, len(modelClasses))
@@ -185,6 +185,7 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	// The rules of applyRules, one at a time, to explain each change.
 	normal := notVentricular(row, p[:], true)
 	fused := fusion(row, p[:], true)
+	wide := wideNoPWave(row, p[:], true)
 	nk := ml.Argmax(p[:])
 	af := notInAF(row, p[:], true)
 	ak := ml.Argmax(p[:])
@@ -226,6 +227,10 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	case early && ak != gk:
 		res.Explanation = fmt.Sprintf("normal QRS (correlation %.2f) %.0f %% premature (RR %.2f s vs %.2f s between normal beats) with a P-wave region unlike the usual beat (correlation %.2f), so called supraventricular, %s",
 			row[fCorrQRS], 100*(1-row[fRRPreNN]), row[fRRPre], row[fRRPre]/row[fRRPreNN], row[fCorrP], res.Explanation)
+	}
+	if wide && gk == 2 { // still V after the aberrated-beat rule
+		res.Explanation = fmt.Sprintf("QRS wider than the usual (%.2f×) and changed, with no P wave like the usual one before it (best fit %.2f), so called ventricular, %s",
+			row[fWidthRatio], row[fPFit], res.Explanation)
 	}
 	if fused {
 		res.Explanation = fmt.Sprintf("on time (RR %.0f %% of the %.2f s between normal beats) after the usual P wave (fit %.2f, PR %+.0f ms from the usual): the sinus impulse reached the ventricles, so called fusion rather than ventricular, %s",

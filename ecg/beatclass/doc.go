@@ -15,8 +15,9 @@
 // whose QRS keeps the usual beat's form but that ends a very short cycle
 // after a longer one (aberrant conduction, the Ashman phenomenon) is
 // called S; one that comes on time after the patient's usual P wave at
-// the usual PR interval (pwave.go) is a fusion beat and called F
-// (rules.go).
+// the usual PR interval (pwave.go) is a fusion beat and called F, and a
+// beat the model calls N whose QRS is wide and changed with no such P
+// wave before it is called V (rules.go).
 // A beat the model calls S in an irregularly irregular rhythm (atrial
 // fibrillation) is called N, and a beat it calls N whose QRS matches the
 // patient's usual one but that comes early (premature against the NN

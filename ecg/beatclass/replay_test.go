@@ -78,16 +78,21 @@ func TestReplayDump(t *testing.T) {
 	}
 }
 
-// TestReplayExplainFusion prints the explanation of the first beats of a
-// held-out record (VIGIL_EXPLAIN_RECORD, default 208) the fusion rule
-// calls F, for the README.
-func TestReplayExplainFusion(t *testing.T) {
+// TestReplayExplainRule prints the explanation of the first beats of a
+// held-out record (VIGIL_EXPLAIN_RECORD, default 208) that a rule
+// (VIGIL_EXPLAIN_RULE: fusion, the default, or wide) changes, for the
+// README.
+func TestReplayExplainRule(t *testing.T) {
 	if os.Getenv("VIGIL_REPLAY_DIR") == "" {
 		t.Skip("VIGIL_REPLAY_DIR not set")
 	}
 	name := os.Getenv("VIGIL_EXPLAIN_RECORD")
 	if name == "" {
 		name = "208"
+	}
+	rule := fusion
+	if os.Getenv("VIGIL_EXPLAIN_RULE") == "wide" {
+		rule = wideNoPWave
 	}
 	recs := loadDirAt(t, needData(t), nil, PositionsDetector)
 	var train []*Recording
@@ -109,7 +114,8 @@ func TestReplayExplainFusion(t *testing.T) {
 		p := make([]float64, len(modelClasses))
 		c.model.Proba(row, p)
 		notVentricular(row, p, true)
-		if !fusion(row, p, true) {
+		fusion(row, p, true)
+		if !rule(row, p, true) {
 			continue
 		}
 		res := c.Classify(test.Features, i)

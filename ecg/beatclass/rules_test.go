@@ -287,3 +287,32 @@ func TestFusion(t *testing.T) {
 		})
 	}
 }
+
+func TestWideNoPWave(t *testing.T) {
+	nan := float32(math.NaN())
+	inf := math.Inf(-1)
+	type beat struct{ width, rms, fit float32 } // fWidthRatio, fRMSDiff, fPFit
+	tests := []struct {
+		name   string
+		b      beat
+		in     []float64
+		prob   bool
+		want   []float64
+		called bool
+	}{
+		{"wide, changed, no P wave: N probability to V", beat{1.4, 0.2, 0.1}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0, 0.1 / 0.7, 0.6 / 0.7, 0}, true},
+		{"at the thresholds: N margin to V", beat{1.2, 0.1, 0.29}, []float64{2, 1, 0, 0.5}, false, []float64{inf, 1, 2, 0.5}, true},
+		{"the usual P wave before it stays N", beat{1.4, 0.2, 0.9}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0.6, 0.1, 0.3, 0}, false},
+		{"narrow stays N", beat{1.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0.6, 0.1, 0.3, 0}, false},
+		{"unchanged stays N", beat{1.4, 0.05, 0.1}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0.6, 0.1, 0.3, 0}, false},
+		{"unknown P-wave fit stays N", beat{1.4, 0.2, nan}, []float64{0.6, 0.1, 0.3, 0}, true, []float64{0.6, 0.1, 0.3, 0}, false},
+		{"S is left alone", beat{1.4, 0.2, 0.1}, []float64{0.3, 0.6, 0.1, 0}, true, []float64{0.3, 0.6, 0.1, 0}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fWidthRatio], row[fRMSDiff], row[fPFit] = tc.b.width, tc.b.rms, tc.b.fit
+			checkRule(t, wideNoPWave, row, tc.in, tc.prob, tc.want, tc.called)
+		})
+	}
+}

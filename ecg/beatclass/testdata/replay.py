@@ -44,7 +44,7 @@ class Dump:
 def rules(d, extra=None):
     """The class index of every row after the shipped rules, in
     applyRules' order; extra(d, out, M), if given, runs after the
-    normal-QRS rule (a candidate rule)."""
+    wide-beat rule (a candidate rule)."""
     c = d.col
     M = d.M
     out = M.argmax(axis=1)
@@ -59,6 +59,10 @@ def rules(d, extra=None):
     if "p_fit" in d.names:
         fu = (out == V) & (c("p_fit") >= 0.9) & (np.abs(c("p_shift")) <= 20) & (nn >= 0.9)
         out[fu] = F
+    # wide-beat rule: N wide, changed, without the usual P wave is V
+    if "p_fit" in d.names:
+        wb = (out == N) & (wr >= 1.2) & (c("rms_diff") >= 0.1) & (c("p_fit") < 0.3)
+        out[wb] = V
     if extra is not None:
         out = extra(d, out, M)
     # AF rule
