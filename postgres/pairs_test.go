@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/postgres"
+	"github.com/vigilhealth/vigil/storetest"
 )
 
 // obsIndex returns the index entries of an Observation of subject (a
@@ -31,23 +32,20 @@ func obsIndex(subjType, subjID string, at time.Time, codes ...string) []vigil.In
 }
 
 // searchAll runs sq page by page and returns the ids of all matches in
-// order and the total of the first page.
-func searchAll(t *testing.T, db *postgres.DB, sq vigil.SearchQuery) (ids []string, total int) {
+// order.
+func searchAll(t *testing.T, db *postgres.DB, sq vigil.SearchQuery) []string {
 	t.Helper()
-	sq.Total = true
-	for page := 0; ; page++ {
+	var ids []string
+	for {
 		res, err := db.Search(t.Context(), &sq)
 		if err != nil {
 			t.Fatalf("Search(%+v) = %v", sq.Params, err)
-		}
-		if page == 0 {
-			total = res.Total
 		}
 		for _, r := range res.Matches {
 			ids = append(ids, r.ID)
 		}
 		if res.Next == "" {
-			return ids, total
+			return ids
 		}
 		sq.Cursor = res.Next
 	}
@@ -64,11 +62,10 @@ func putObs(t *testing.T, db *postgres.DB, id string, version int64, deleted boo
 	}
 }
 
-// TestPairSearch checks that searches idx_ref_token answers return what
-// the per-type tables return (the same search written so that the pairs
-// do not apply: a second code value that no resource has), after
-// creates, updates that move a resource to another patient or code, and
-// deletes; with paging, sorting, totals and an access restriction.
+// TestPairSearch runs storetest.PairSearch and PairsKept on PostgreSQL:
+// the searches idx_ref_token answers return what the per-type tables
+// return, updates and reindexes that keep a pair keep it, and the table
+// holds exactly the rows its definition derives.
 func TestPairSearch(t *testing.T) {
 	u := testURL(t)
 	db, err := postgres.Open(t.Context(), u)
@@ -76,82 +73,9 @@ func TestPairSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	from := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	codes := []string{"8867-4", "9279-1", "2708-6"}
-	for i := range 300 {
-		at := from.Add(time.Duration(i*7%300) * time.Hour)
-		cs := []string{codes[i%len(codes)]}
-		if i%10 == 0 { // two codings, one of them twice
-			cs = append(cs, codes[(i+1)%len(codes)], codes[(i+1)%len(codes)])
-		}
-		subjType := "Patient"
-		if i%17 == 0 {
-			subjType = "Group"
-		}
-		putObs(t, db, fmt.Sprint("o", i), 1, false, obsIndex(subjType, fmt.Sprint("p", i%4), at, cs...))
-	}
-	for i := 0; i < 300; i += 7 { // another patient and code
-		putObs(t, db, fmt.Sprint("o", i), 2, false, obsIndex("Patient", fmt.Sprint("p", (i+1)%4), from.Add(time.Duration(i)*time.Hour), codes[(i+2)%len(codes)]))
-	}
-	for i := 3; i < 300; i += 11 {
-		putObs(t, db, fmt.Sprint("o", i), 3-int64(min(1, i%7)), true, nil)
-	}
-	// Without the pairs: a second code value no resource has.
-	unpaired := func(q vigil.SearchQuery) vigil.SearchQuery {
-		params := slices.Clone(q.Params)
-		for i, p := range params {
-			if p.Name == "code" {
-				params[i].Values = append(slices.Clone(p.Values), vigil.SearchValue{System: "http://loinc.org", Code: "none"})
-			}
-		}
-		q.Params = params
-		return q
-	}
-	subject := func(name, typ, id string) vigil.SearchParam {
-		return vigil.SearchParam{Name: name, Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: typ, RefID: id}}}
-	}
-	code := func(c string, any bool) vigil.SearchParam {
-		v := vigil.SearchValue{System: "http://loinc.org", Code: c, AnySystem: any}
-		if any {
-			v.System = ""
-		}
-		return vigil.SearchParam{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{v}}
-	}
-	date := vigil.SearchParam{Name: "date", Type: vigil.ParamDate, Values: []vigil.SearchValue{{Prefix: vigil.PrefixGe, Start: from.Add(100 * time.Hour), End: from.Add(101 * time.Hour)}}}
-	restrict := &vigil.Compartment{Type: "Patient", IDs: []string{"p1", "p2"}, Params: map[string][]string{"Observation": {"subject", "patient"}}}
-	cases := []struct {
-		name string
-		q    vigil.SearchQuery
-	}{
-		{"subject code", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("8867-4", false)}}},
-		{"patient code date", vigil.SearchQuery{Params: []vigil.SearchParam{date, code("9279-1", false), subject("patient", "Patient", "p2")}}},
-		{"group subject", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Group", "p0"), code("2708-6", false)}}},
-		{"any system", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p3"), code("2708-6", true)}}},
-		{"type modifier", vigil.SearchQuery{Params: []vigil.SearchParam{{Name: "subject", Type: vigil.ParamReference, Modifier: "Patient",
-			Values: []vigil.SearchValue{{RefID: "p0"}}}, code("8867-4", false)}}},
-		{"paged", vigil.SearchQuery{Count: 7, Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("9279-1", false)}}},
-		{"sorted", vigil.SearchQuery{Count: 5, Sort: []vigil.SortKey{{Param: "date", Type: vigil.ParamDate, Desc: true}},
-			Params: []vigil.SearchParam{subject("subject", "Patient", "p2"), code("2708-6", false)}}},
-		{"with _id", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("8867-4", false),
-			{Name: "_id", Type: vigil.ParamToken, Values: []vigil.SearchValue{{Code: "o1"}, {Code: "o5"}, {Code: "o9"}, {Code: "o13"}}}}}},
-		{"restricted, visible", vigil.SearchQuery{Restrict: restrict, Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("8867-4", false)}}},
-		{"restricted, hidden", vigil.SearchQuery{Restrict: restrict, Params: []vigil.SearchParam{subject("subject", "Patient", "p3"), code("8867-4", false)}}},
-		{"no match", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p9"), code("8867-4", false)}}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			c.q.Type = "Observation"
-			got, gotTotal := searchAll(t, db, c.q)
-			want, wantTotal := searchAll(t, db, unpaired(c.q))
-			if !slices.Equal(got, want) || gotTotal != wantTotal {
-				t.Errorf("with pairs: %d %v, want %d %v", gotTotal, got, wantTotal, want)
-			}
-			if c.name != "no match" && c.name != "restricted, hidden" && len(got) == 0 {
-				t.Errorf("no match: the case tests nothing")
-			}
-		})
-	}
-	checkPairs(t, u)
+	check := func(t *testing.T) { checkPairs(t, u) }
+	storetest.PairSearch(t, db, check)
+	storetest.PairsKept(t, db, check)
 }
 
 // checkPairs checks that idx_ref_token holds exactly the rows the backfill
@@ -227,50 +151,6 @@ func TestPairsBackfill(t *testing.T) {
 	}
 }
 
-// TestPairsKeptByUpdates checks the cases where the old and the new
-// version share pairs: an update that keeps the subject and code (a status
-// change), one that adds a second code, a reindex, and a delete. Every
-// step must leave the table exactly as derived, and the search by subject
-// and code must find the resource while it has them.
-func TestPairsKeptByUpdates(t *testing.T) {
-	u := testURL(t)
-	db, err := postgres.Open(t.Context(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	q := vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{
-		{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: "p1"}}},
-		{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{{System: "http://loinc.org", Code: "8867-4"}}}}}
-	found := func(step string, want int) {
-		t.Helper()
-		if got, _ := searchAll(t, db, q); len(got) != want {
-			t.Errorf("%s: subject+code finds %v, want %d", step, got, want)
-		}
-		checkPairs(t, u)
-	}
-	putObs(t, db, "o1", 1, false, obsIndex("Patient", "p1", at, "8867-4"))
-	found("create", 1)
-	putObs(t, db, "o1", 2, false, obsIndex("Patient", "p1", at.Add(time.Hour), "8867-4"))
-	found("update keeping subject and code", 1)
-	putObs(t, db, "o1", 3, false, obsIndex("Patient", "p1", at, "8867-4", "9279-1"))
-	found("update adding a code", 1)
-	putObs(t, db, "o1", 4, false, obsIndex("Patient", "p1", at, "8867-4"))
-	found("update removing it again", 1)
-	err = db.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
-		return tx.(vigil.Reindexer).Reindex(ctx, "Observation", "o1", 4, obsIndex("Patient", "p1", at, "8867-4"))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	found("reindex", 1)
-	putObs(t, db, "o1", 5, true, nil)
-	if got, _ := searchAll(t, db, q); len(got) != 0 {
-		t.Errorf("delete: subject+code finds %v", got)
-	}
-}
-
 // TestPairsLongValues checks that references and codes longer than the
 // pairs keep (pairClip characters) are stored, searched exactly (not
 // through the pairs) and do not overflow the pairs' key.
@@ -295,7 +175,7 @@ func TestPairsLongValues(t *testing.T) {
 	q := vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{
 		{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: long}}},
 		{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{{System: sys, Code: long}}}}}
-	if got, _ := searchAll(t, db, q); !slices.Equal(got, []string{"long1"}) {
+	if got := searchAll(t, db, q); !slices.Equal(got, []string{"long1"}) {
 		t.Errorf("long subject and code find %v, want [long1]", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/storetest"
 )
 
 // obsIndex returns the index entries of an Observation of subject (a
@@ -50,103 +51,18 @@ func searchAll(t *testing.T, db *DB, sq vigil.SearchQuery) (ids []string, total 
 	}
 }
 
-// TestPairSearch checks that searches idx_ref_token answers return what
-// the per-type tables return (the same search written so that the pairs
-// do not apply: a second code value that no resource has), after
-// creates, updates that move a resource to another patient or code, and
-// deletes; with paging, sorting, totals and an access restriction.
+// TestPairSearch runs storetest.PairSearch and PairsKept on SQLite: the
+// searches idx_ref_token answers return what the per-type tables return,
+// and the table holds exactly the rows its definition derives.
 func TestPairSearch(t *testing.T) {
 	db, err := Open(t.Context(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	from := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	codes := []string{"8867-4", "9279-1", "2708-6"}
-	put := func(id string, version int64, deleted bool, idx []vigil.IndexEntry) {
-		t.Helper()
-		err := db.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
-			r := &vigil.Resource{Type: "Observation", ID: id, Version: version, LastUpdated: from, Deleted: deleted, JSON: []byte(`{}`)}
-			return tx.Put(ctx, r, idx)
-		})
-		if err != nil {
-			t.Fatalf("Put(%s v%d) = %v", id, version, err)
-		}
-	}
-	for i := range 300 {
-		at := from.Add(time.Duration(i*7%300) * time.Hour)
-		cs := []string{codes[i%len(codes)]}
-		if i%10 == 0 { // two codings, one of them twice
-			cs = append(cs, codes[(i+1)%len(codes)], codes[(i+1)%len(codes)])
-		}
-		subjType := "Patient"
-		if i%17 == 0 {
-			subjType = "Group"
-		}
-		put(fmt.Sprint("o", i), 1, false, obsIndex(subjType, fmt.Sprint("p", i%4), at, cs...))
-	}
-	for i := 0; i < 300; i += 7 { // another patient and code
-		put(fmt.Sprint("o", i), 2, false, obsIndex("Patient", fmt.Sprint("p", (i+1)%4), from.Add(time.Duration(i)*time.Hour), codes[(i+2)%len(codes)]))
-	}
-	for i := 3; i < 300; i += 11 {
-		put(fmt.Sprint("o", i), 3-int64(min(1, i%7)), true, nil)
-	}
-	// Without the pairs: a second code value no resource has.
-	unpaired := func(q vigil.SearchQuery) vigil.SearchQuery {
-		params := slices.Clone(q.Params)
-		for i, p := range params {
-			if p.Name == "code" {
-				params[i].Values = append(slices.Clone(p.Values), vigil.SearchValue{System: "http://loinc.org", Code: "none"})
-			}
-		}
-		q.Params = params
-		return q
-	}
-	subject := func(name, typ, id string) vigil.SearchParam {
-		return vigil.SearchParam{Name: name, Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: typ, RefID: id}}}
-	}
-	code := func(c string, any bool) vigil.SearchParam {
-		v := vigil.SearchValue{System: "http://loinc.org", Code: c, AnySystem: any}
-		if any {
-			v.System = ""
-		}
-		return vigil.SearchParam{Name: "code", Type: vigil.ParamToken, Values: []vigil.SearchValue{v}}
-	}
-	date := vigil.SearchParam{Name: "date", Type: vigil.ParamDate, Values: []vigil.SearchValue{{Prefix: vigil.PrefixGe, Start: from.Add(100 * time.Hour), End: from.Add(101 * time.Hour)}}}
-	restrict := &vigil.Compartment{Type: "Patient", IDs: []string{"p1", "p2"}, Params: map[string][]string{"Observation": {"subject", "patient"}}}
-	cases := []struct {
-		name string
-		q    vigil.SearchQuery
-	}{
-		{"subject code", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("8867-4", false)}}},
-		{"patient code date", vigil.SearchQuery{Params: []vigil.SearchParam{date, code("9279-1", false), subject("patient", "Patient", "p2")}}},
-		{"group subject", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Group", "p0"), code("2708-6", false)}}},
-		{"any system", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p3"), code("2708-6", true)}}},
-		{"type modifier", vigil.SearchQuery{Params: []vigil.SearchParam{{Name: "subject", Type: vigil.ParamReference, Modifier: "Patient",
-			Values: []vigil.SearchValue{{RefID: "p0"}}}, code("8867-4", false)}}},
-		{"paged", vigil.SearchQuery{Count: 7, Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("9279-1", false)}}},
-		{"sorted", vigil.SearchQuery{Count: 5, Sort: []vigil.SortKey{{Param: "date", Type: vigil.ParamDate, Desc: true}},
-			Params: []vigil.SearchParam{subject("subject", "Patient", "p2"), code("2708-6", false)}}},
-		{"with _id", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("8867-4", false),
-			{Name: "_id", Type: vigil.ParamToken, Values: []vigil.SearchValue{{Code: "o1"}, {Code: "o5"}, {Code: "o9"}, {Code: "o13"}}}}}},
-		{"restricted, visible", vigil.SearchQuery{Restrict: restrict, Params: []vigil.SearchParam{subject("subject", "Patient", "p1"), code("8867-4", false)}}},
-		{"restricted, hidden", vigil.SearchQuery{Restrict: restrict, Params: []vigil.SearchParam{subject("subject", "Patient", "p3"), code("8867-4", false)}}},
-		{"no match", vigil.SearchQuery{Params: []vigil.SearchParam{subject("subject", "Patient", "p9"), code("8867-4", false)}}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			c.q.Type = "Observation"
-			got, gotTotal := searchAll(t, db, c.q)
-			want, wantTotal := searchAll(t, db, unpaired(c.q))
-			if !slices.Equal(got, want) || gotTotal != wantTotal {
-				t.Errorf("with pairs: %d %v, want %d %v", gotTotal, got, wantTotal, want)
-			}
-			if c.name != "no match" && c.name != "restricted, hidden" && len(got) == 0 {
-				t.Errorf("no match: the case tests nothing")
-			}
-		})
-	}
-	checkPairs(t, db)
+	check := func(t *testing.T) { checkPairs(t, db) }
+	storetest.PairSearch(t, db, check)
+	storetest.PairsKept(t, db, check)
 }
 
 // checkPairs checks that idx_ref_token holds exactly the rows the backfill
