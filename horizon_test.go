@@ -58,3 +58,26 @@ func ExampleWriteHorizon() {
 	// 10:00:00
 	// 10:00:05
 }
+
+// BenchmarkWriteHorizon measures what every write pays to register in the
+// horizon (Begin and its end) with writers on every core, and a poll's At
+// beside them.
+func BenchmarkWriteHorizon(b *testing.B) {
+	var h vigil.WriteHorizon
+	now := time.Now
+	b.Run("begin-end", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				h.Begin(now)()
+			}
+		})
+	})
+	b.Run("at", func(b *testing.B) {
+		for range 32 {
+			defer h.Begin(now)()
+		}
+		for b.Loop() {
+			h.At(now)
+		}
+	})
+}
