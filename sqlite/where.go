@@ -477,11 +477,13 @@ func (b *builder) has(a string, h *vigil.ReverseChain) (frag, error) {
 	if len(h.Also) == 0 {
 		return ex, nil
 	}
-	also := make([]any, len(h.Also))
-	for k, id := range h.Also {
-		also[k] = id
+	// One JSON array, not a placeholder per id: thousands of patients may
+	// have readings (SQLite allows 32,766 variables per statement).
+	also, err := json.Marshal(h.Also)
+	if err != nil {
+		return frag{}, err
 	}
-	return frag{sql: fmt.Sprintf("(%s OR %s.id IN (%s))", ex.sql, a, placeholders(len(also))), args: append(ex.args, also...)}, nil
+	return frag{sql: fmt.Sprintf("(%s OR %s.id IN (SELECT value FROM json_each(?)))", ex.sql, a), args: append(ex.args, string(also))}, nil
 }
 
 // visible is the access restriction on a resource alias t of any type:
