@@ -530,6 +530,26 @@ func allSeen(v *view, ids []string) bool {
 	return true
 }
 
+// testedTypes returns the resource types a parameter's chains and _has
+// filters read (a chain with no target types may read any: "*").
+func testedTypes(p *vigil.SearchParam) []string {
+	var out []string
+	if p.Chain != nil {
+		if len(p.TargetTypes) == 0 {
+			out = append(out, "*")
+		}
+		out = append(out, p.TargetTypes...)
+		out = append(out, testedTypes(p.Chain)...)
+	}
+	if p.Has != nil {
+		out = append(out, p.Has.Type)
+		if p.Has.Filter != nil {
+			out = append(out, testedTypes(p.Has.Filter)...)
+		}
+	}
+	return out
+}
+
 // restrict narrows a search to what v may see, or refuses it.
 func (p *Policy) restrict(v *view, q *vigil.SearchQuery) (*vigil.SearchQuery, error) {
 	pr := v.p
@@ -540,6 +560,11 @@ func (p *Policy) restrict(v *view, q *vigil.SearchQuery) (*vigil.SearchQuery, er
 	scoped := []string{typOrAll(typ)}
 	if typ == "" && len(q.Types) > 0 {
 		scoped = q.Types // _type: the scopes must allow each of them
+	}
+	// Chains and _has test other types' resources: the scopes must allow
+	// reading those too, or the answer tells what they hold.
+	for i := range q.Params {
+		scoped = append(scoped, testedTypes(&q.Params[i])...)
 	}
 	for _, t := range scoped {
 		if pr.Scopes != nil && !vigil.Allows(pr.Scopes, t, false) {

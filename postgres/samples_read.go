@@ -235,12 +235,17 @@ func (s *Samples) QueryWaveforms(ctx context.Context, patient, code string, from
 
 // SamplePatients returns the patients who have samples or waveform chunks
 // of any of codes, sorted (records uses it for _has on device readings).
-// It reads the series table only.
+// It reads the series table and probes each series' rows.
 func (s *Samples) SamplePatients(ctx context.Context, codes []string) ([]string, error) {
 	if len(codes) == 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, "SELECT DISTINCT patient FROM sample_series WHERE code = ANY($1) ORDER BY patient", codes)
+	// A series is interned in its own statement before its rows are
+	// written (samples_write.go), so one may exist without any: it counts
+	// only with a sample or a chunk.
+	rows, err := s.pool.Query(ctx, `SELECT DISTINCT ss.patient FROM sample_series ss WHERE ss.code = ANY($1)
+		AND (EXISTS (SELECT 1 FROM sample x WHERE x.series = ss.id) OR EXISTS (SELECT 1 FROM waveform w WHERE w.series = ss.id))
+		ORDER BY ss.patient`, codes)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: sample patients: %w", err)
 	}

@@ -500,6 +500,9 @@ func (s *Service) getEntry(ctx context.Context, r vigil.ResourceReader, e *entry
 		if err := s.resolveTerms(ctx, r, q); err != nil {
 			return err
 		}
+		if err := s.hasSamples(ctx, q); err != nil { // _has on device readings
+			return err
+		}
 		mark := s.Horizon()
 		res, err := r.Search(ctx, q)
 		if err != nil {

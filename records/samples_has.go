@@ -2,6 +2,7 @@ package records
 
 import (
 	"context"
+	"strings"
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/sampleobs"
@@ -20,8 +21,7 @@ type SamplePatientFinder interface {
 // with heart-rate readings from a device. Only a filter on code alone
 // (any number of values; LOINC, MDC or no system) is answered from the
 // readings; any other filter (value, date, status…) is left to the store,
-// which does not see readings (README, known gaps). Patients the caller
-// may not see are never added.
+// which does not see readings (README, known gaps).
 func (s *Service) hasSamples(ctx context.Context, q *vigil.SearchQuery) error {
 	finder, ok := s.samples.(SamplePatientFinder)
 	if !ok || q.Type != "Patient" {
@@ -36,29 +36,30 @@ func (s *Service) hasSamples(ctx context.Context, q *vigil.SearchQuery) error {
 		if f == nil || f.Name != "code" || f.Type != vigil.ParamToken || f.Modifier != "" || f.Chain != nil || f.Has != nil {
 			continue
 		}
+		// A reading's code is LOINC, or (waveforms) an all-digit MDC code:
+		// a value keeps its code only where its system could render it.
 		var codes []string
 		for _, v := range f.Values {
-			if v.Code != "" && (v.AnySystem || v.System == sampleobs.SystemLOINC || v.System == sampleobs.SystemMDC) {
+			mdc := v.Code != "" && strings.Trim(v.Code, "0123456789") == ""
+			switch {
+			case v.Code == "":
+			case v.AnySystem, v.System == sampleobs.SystemLOINC && sampleobs.IsLOINC(v.Code), v.System == sampleobs.SystemMDC && mdc:
 				codes = append(codes, v.Code)
 			}
 		}
 		if len(codes) == 0 {
 			continue
 		}
+		// The ids go to the store as they are: the access policy's
+		// restriction of the search (ANDed with everything) keeps out the
+		// patients the caller may not see, as for any other match, and the
+		// policy refuses _has on Observation to a token that may not read
+		// Observations.
 		patients, err := finder.SamplePatients(ctx, codes)
 		if err != nil {
 			return err
 		}
-		h.Also = h.Also[:0]
-		for _, p := range patients {
-			see, err := s.sees(ctx, p)
-			if err != nil {
-				return err
-			}
-			if see {
-				h.Also = append(h.Also, p)
-			}
-		}
+		h.Also = patients
 	}
 	return nil
 }

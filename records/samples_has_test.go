@@ -2,10 +2,14 @@ package records_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"net/url"
 	"slices"
 	"testing"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/records"
 )
 
 // TestSampleHas checks that Patient?_has:Observation:…:code= sees device
@@ -39,6 +43,8 @@ func TestSampleHas(t *testing.T) {
 			{"_has:Observation:subject:code=" + codeSpO2, []string{"pf", "pm", "ps"}},
 			{"_has:Observation:subject:code=urn:other|" + codeHR, nil},
 			{"_has:Observation:subject:code=29463-7", nil},
+			// A LOINC code under the MDC system names no reading.
+			{"_has:Observation:subject:code=urn:oid:2.16.840.1.113883.6.24|" + codeHR, nil},
 			// Not from readings: a value filter sees stored Observations.
 			{"_has:Observation:subject:value-quantity=gt0", []string{"pf", "pm"}},
 			// Combined with another parameter on the patient.
@@ -48,6 +54,22 @@ func TestSampleHas(t *testing.T) {
 			if got := ids(ctx, nil, tc.query); !slices.Equal(got, tc.want) {
 				t.Errorf("Patient?%s = %v, want %v", tc.query, got, tc.want)
 			}
+		}
+		// A batch GET entry sees readings too.
+		resp, err := f.svc.Process(ctx, &records.BundleRequest{Base: "http://x/fhir", Body: []byte(`{"resourceType":"Bundle","type":"batch","entry":[
+			{"request":{"method":"GET","url":"Patient?_has:Observation:subject:code=` + codeHR + `&_total=accurate"}}]}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Entry []struct {
+				Resource struct {
+					Total int `json:"total"`
+				} `json:"resource"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(resp, &out); err != nil || len(out.Entry) != 1 || out.Entry[0].Resource.Total != 3 {
+			t.Errorf("batch GET _has: %s (%v), want a searchset of 3", resp, err)
 		}
 		// A clinician in ps's care team: ps only.
 		team := map[string]any{"resourceType": "CareTeam", "id": "ct1", "status": "active",
@@ -59,6 +81,14 @@ func TestSampleHas(t *testing.T) {
 		clin := vigil.WithPrincipal(ctx, &vigil.Principal{AccountID: "a4", Role: vigil.RoleClinician, Practitioner: "prac1"})
 		if got := ids(clin, true, "_has:Observation:subject:code="+codeHR); !slices.Equal(got, []string{"ps"}) {
 			t.Errorf("clinician of ps: %v, want [ps]", got)
+		}
+		// A token that may read Patients but not Observations may not ask
+		// about their Observations (readings or stored).
+		narrow := vigil.WithPrincipal(ctx, &vigil.Principal{AccountID: "a5", Role: vigil.RoleClinician, Practitioner: "prac1",
+			Scopes: []vigil.Scope{{Type: "Patient", Read: true}}})
+		_, err = f.guarded.Search(narrow, &records.SearchRequest{Type: "Patient", Query: url.Values{"_has:Observation:subject:code": {codeHR}}})
+		if !errors.Is(err, vigil.ErrForbidden) {
+			t.Errorf("Patient-only token, _has on Observation: err = %v, want ErrForbidden", err)
 		}
 	})
 }

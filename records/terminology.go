@@ -37,6 +37,7 @@ const maxTermLookups = 64
 type termSource struct {
 	s        *Service
 	reader   vigil.ResourceReader
+	fallback vigil.ResourceReader           // read when reader refuses (ErrForbidden)
 	read     map[string][]byte              // typ|url → JSON (nil: none stored)
 	expanded map[string]map[string][]string // value set url → expansion
 	lookups  *int
@@ -51,10 +52,16 @@ type termSource struct {
 // resources (the WithTerminology reader instead, when set); with nil only
 // the release's are used.
 func (s *Service) resolveTerms(ctx context.Context, reader vigil.ResourceReader, q *vigil.SearchQuery) error {
-	if reader != nil && s.terms != nil {
-		reader = s.terms
-	}
 	ts := termSource{s: s, reader: reader, read: map[string][]byte{}, expanded: map[string]map[string][]string{}, lookups: new(int)}
+	if reader != nil && s.terms != nil {
+		if reader == vigil.ResourceReader(s.store) {
+			ts.reader = s.terms
+		} else {
+			// A transaction: it sees its own new ValueSets; what it may
+			// not read comes from the terminology reader.
+			ts.fallback = s.terms
+		}
+	}
 	for i := range q.Params {
 		if err := ts.param(ctx, &q.Params[i]); err != nil {
 			return err
@@ -199,13 +206,16 @@ func (ts termSource) stored(ctx context.Context, typ, u string) ([]byte, error) 
 		return data, nil
 	}
 	if *ts.lookups++; *ts.lookups > maxTermLookups {
-		return nil, termErr("the value sets include too many others")
+		return nil, termErr("the search names or includes too many value sets and code systems")
 	}
 	// The url as one value, not parsed from a query string: it may hold
 	// commas or a "|".
 	q := &vigil.SearchQuery{Type: typ, Count: 2, Params: []vigil.SearchParam{
 		{Name: "url", Type: vigil.ParamURI, Values: []vigil.SearchValue{{URI: u}}}}}
 	res, err := ts.reader.Search(ctx, q)
+	if errors.Is(err, vigil.ErrForbidden) && ts.fallback != nil {
+		res, err = ts.fallback.Search(ctx, q)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("look up the %s: %w", typ, err)
 	}

@@ -266,6 +266,20 @@ func TestTerminologyReviewCases(t *testing.T) {
 				t.Errorf("code:in=vs2 = %v, want [%s]", got, final)
 			}
 
+			// Inside a transaction, a ValueSet created earlier in it is
+			// seen, also by a Service that reads terminology elsewhere.
+			withTerms := records.New(store, model, records.WithTerminology(store))
+			resp, err := withTerms.Process(ctx, &records.BundleRequest{Base: "http://x/fhir", Body: []byte(`{"resourceType":"Bundle","type":"transaction","entry":[
+				{"fullUrl":"urn:uuid:0f2a5c1e-0000-4000-8000-000000000001","resource":{"resourceType":"ValueSet","url":"http://example.org/vs/in-tx","status":"active",
+				 "compose":{"include":[{"system":"http://loinc.org","concept":[{"code":"9279-1"}]}]}},"request":{"method":"POST","url":"ValueSet"}},
+				{"request":{"method":"GET","url":"Observation?code:in=http://example.org/vs/in-tx&_total=accurate"}}]}`)})
+			if err != nil {
+				t.Fatalf("transaction with :in on its own ValueSet: %v", err)
+			}
+			if !strings.Contains(string(resp), `"total":1`) {
+				t.Errorf("transaction GET with :in on its own ValueSet: %s", resp)
+			}
+
 			// Nine value sets, each including the next four times: read
 			// once each, answered quickly.
 			for i := range 9 {

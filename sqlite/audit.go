@@ -539,6 +539,16 @@ func (a *AuditDB) CheckAuditIndex(ctx context.Context, upTo int64) (int64, strin
 // store opens, in a transaction of its own on the write connection, so
 // that patient queries do not scan a long tail until the next append.
 func catchUpAuditIndex(ctx context.Context, conn *sql.Conn) (err error) {
+	// Nothing to do (the usual case) costs a read, not a write
+	// transaction that would wait for a running server's writer.
+	var pending bool
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT IFNULL(MAX(seq), 0) FROM audit_log) >
+		(SELECT indexed FROM audit_index_state WHERE id = 1)`).Scan(&pending); err != nil {
+		return fmt.Errorf("sqlite: audit index: %w", err)
+	}
+	if !pending {
+		return nil
+	}
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("sqlite: audit index: %w", err)
 	}

@@ -271,7 +271,8 @@ func ceilMillis(t time.Time) int64 {
 
 // SamplePatients returns the patients who have samples or waveform chunks
 // of any of codes, sorted (records uses it for _has on device readings).
-// It reads the series table only.
+// It reads the series table and probes each series' rows (a series with
+// none counts for nothing).
 func (s *Samples) SamplePatients(ctx context.Context, codes []string) ([]string, error) {
 	if len(codes) == 0 {
 		return nil, nil
@@ -280,7 +281,9 @@ func (s *Samples) SamplePatients(ctx context.Context, codes []string) ([]string,
 	for i, c := range codes {
 		args[i] = c
 	}
-	rows, err := s.read.QueryContext(ctx, "SELECT DISTINCT patient FROM series WHERE code IN ("+placeholders(len(codes))+") ORDER BY patient", args...)
+	rows, err := s.read.QueryContext(ctx, "SELECT DISTINCT s.patient FROM series s WHERE s.code IN ("+placeholders(len(codes))+")"+
+		" AND (EXISTS (SELECT 1 FROM sample x WHERE x.series = s.id) OR EXISTS (SELECT 1 FROM waveform w WHERE w.series = s.id))"+
+		" ORDER BY s.patient", args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sample patients: %w", err)
 	}
