@@ -361,6 +361,22 @@ func testHas(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		q.Restrict = &vigil.Compartment{Type: "Patient", IDs: []string{"p1", "p2"}, Params: comp}
 		f.expectSet(q, "p1")
 	})
+	t.Run("also", func(t *testing.T) {
+		f.t = t
+		// Ids found outside the store (patients with device readings)
+		// match as well, ORed with the referrers, and stay under the
+		// restriction like any other match.
+		also := has("Observation", "subject", code("hr"))
+		also.Has.Also = []string{"p3", "nobody"}
+		f.expectSet(query("Patient", also), "p1", "p3")
+		f.expectSet(query("Patient", also, name("cid")), "p3")
+		q := query("Patient", also)
+		q.Restrict = &vigil.Compartment{Type: "Patient", ID: "p1", Params: map[string][]string{"Observation": {"subject"}}}
+		f.expectSet(q, "p1")
+		empty := has("Observation", "subject", code("zz"))
+		empty.Has.Also = []string{"p2"}
+		f.expectSet(query("Patient", empty), "p2")
+	})
 }
 
 // testIncludeCap checks that a page brings in at most vigil.MaxIncluded
