@@ -68,7 +68,7 @@ func newStructure(defs *Definitions) (*Model, error) {
 		defs:        defs,
 		types:       defs.Types,
 		resourceSet: make(map[string]bool, len(defs.Resources)),
-		children:    invertHierarchies(defs.CodeSystems),
+		children:    &childIndex{},
 	}
 	if m.types == nil {
 		m.types = map[string]*TypeDef{}

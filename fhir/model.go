@@ -121,8 +121,9 @@ type Model struct {
 	resourceSet map[string]bool
 	// search is the compiled search side (built by newSearchSet).
 	search *searchSet
-	// children inverts defs.CodeSystems: system → code → child codes.
-	children map[string]map[string][]string
+	// children inverts defs.CodeSystems (terminology.go), built on the
+	// first :below search rather than at load; shared by copies of m.
+	children *childIndex
 }
 
 // SearchOptions are the result-shaping parameters of a search (_summary,

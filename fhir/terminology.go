@@ -3,6 +3,7 @@ package fhir
 import (
 	"slices"
 	"strings"
+	"sync"
 )
 
 // ValueSet returns the expansion of a value set of the release, as code
@@ -27,7 +28,7 @@ func (m *Model) Subsumption(system, code string, below bool) ([]string, bool) {
 	}
 	next := parents
 	if below {
-		next = m.children[system]
+		next = m.children.of(m.defs.CodeSystems)[system]
 	}
 	if _, known := parents[code]; !known {
 		return nil, false
@@ -67,6 +68,18 @@ func (m *Model) SystemCodes(system string) ([]string, bool) {
 	}
 	slices.Sort(out)
 	return out, true
+}
+
+// childIndex is code → child codes per system, built once on first use.
+type childIndex struct {
+	once sync.Once
+	m    map[string]map[string][]string
+}
+
+// of returns the index of parents (defs.CodeSystems), building it once.
+func (c *childIndex) of(parents map[string]map[string][]string) map[string]map[string][]string {
+	c.once.Do(func() { c.m = invertHierarchies(parents) })
+	return c.m
 }
 
 // invertHierarchies builds code → child codes from code → parent codes.

@@ -48,10 +48,23 @@ func (vs *valueSet) has(system, code string) bool {
 	return ok
 }
 
-// newValueSets builds the lookup sets of the generated expansions.
-func newValueSets(expansions map[string]map[string][]string) map[string]*valueSet {
-	out := make(map[string]*valueSet, len(expansions))
+// newValueSets builds the lookup sets of the generated expansions that a
+// required binding names (the others serve token :in searches only, which
+// read the expansions themselves).
+func newValueSets(types map[string]*TypeDef, expansions map[string]map[string][]string) map[string]*valueSet {
+	bound := make(map[string]bool)
+	for _, td := range types {
+		for _, el := range td.Elements {
+			if el.Binding != "" {
+				bound[el.Binding] = true
+			}
+		}
+	}
+	out := make(map[string]*valueSet, len(bound))
 	for url, systems := range expansions {
+		if !bound[url] {
+			continue
+		}
 		vs := &valueSet{url: url, bySystem: make(map[string]map[string]struct{}, len(systems)), all: make(map[string]struct{})}
 		for sys, codes := range systems {
 			set := make(map[string]struct{}, len(codes))
@@ -70,7 +83,7 @@ func newValueSets(expansions map[string]map[string][]string) map[string]*valueSe
 // inv, Element.names, Element.vs) so that validation does no string
 // building or searching.
 func compileTypes(types map[string]*TypeDef, expansions map[string]map[string][]string) error {
-	valueSets := newValueSets(expansions)
+	valueSets := newValueSets(types, expansions)
 	var err error
 	for name, td := range types {
 		td.props = make(map[string]prop)

@@ -14,23 +14,6 @@ import (
 	"github.com/vigilhealth/vigil/storetest"
 )
 
-// obsIndex returns the index entries of an Observation of subject (a
-// "Type/id" pair) with the given LOINC codes, effective at at.
-func obsIndex(subjType, subjID string, at time.Time, codes ...string) []vigil.IndexEntry {
-	idx := []vigil.IndexEntry{
-		{Param: "subject", Type: vigil.ParamReference, RefType: subjType, RefID: subjID},
-		{Param: "status", Type: vigil.ParamToken, System: "http://hl7.org/fhir/observation-status", Code: "final"},
-		{Param: "date", Type: vigil.ParamDate, Start: at, End: at.Add(time.Second)},
-	}
-	if subjType == "Patient" {
-		idx = append(idx, vigil.IndexEntry{Param: "patient", Type: vigil.ParamReference, RefType: subjType, RefID: subjID})
-	}
-	for _, c := range codes {
-		idx = append(idx, vigil.IndexEntry{Param: "code", Type: vigil.ParamToken, System: "http://loinc.org", Code: c})
-	}
-	return idx
-}
-
 // searchAll runs sq page by page and returns the ids of all matches in
 // order.
 func searchAll(t *testing.T, db *postgres.DB, sq vigil.SearchQuery) []string {
@@ -114,7 +97,7 @@ func TestPairsBackfill(t *testing.T) {
 	}
 	from := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 50 {
-		putObs(t, db, fmt.Sprint("o", i), 1, false, obsIndex("Patient", fmt.Sprint("p", i%3), from.Add(time.Duration(i)*time.Hour), "8867-4", fmt.Sprint("c", i%2)))
+		putObs(t, db, fmt.Sprint("o", i), 1, false, storetest.ObservationIndex("Patient", fmt.Sprint("p", i%3), from.Add(time.Duration(i)*time.Hour), "8867-4", fmt.Sprint("c", i%2)))
 	}
 	db.Close()
 	conn, err := pgx.Connect(t.Context(), u)
@@ -130,7 +113,7 @@ func TestPairsBackfill(t *testing.T) {
 	}
 	defer db.Close()
 	checkPairs(t, u)
-	putObs(t, db, "o1", 2, false, obsIndex("Patient", "p2", from, "9279-1"))
+	putObs(t, db, "o1", 2, false, storetest.ObservationIndex("Patient", "p2", from, "9279-1"))
 	checkPairs(t, u)
 	q := &vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{
 		{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: "p0"}}},

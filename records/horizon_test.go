@@ -69,28 +69,28 @@ type historyBundle struct {
 
 func historyPage(t *testing.T, svc *records.Service, q url.Values) historyBundle {
 	t.Helper()
-	page, err := svc.History(context.Background(), &records.HistoryRequest{Type: "Basic", Query: q, Base: "http://x/fhir"})
-	if err != nil {
-		t.Fatalf("history %v: %v", q, err)
-	}
-	var b historyBundle
-	if err := json.Unmarshal(page.Bundle, &b); err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return decodePage(t, "history", q)(svc.History(context.Background(), &records.HistoryRequest{Type: "Basic", Query: q, Base: "http://x/fhir"}))
 }
 
 func searchPage(t *testing.T, svc *records.Service, q url.Values) historyBundle {
 	t.Helper()
-	page, err := svc.Search(context.Background(), &records.SearchRequest{Type: "Basic", Query: q, Base: "http://x/fhir"})
-	if err != nil {
-		t.Fatalf("search %v: %v", q, err)
+	return decodePage(t, "search", q)(svc.Search(context.Background(), &records.SearchRequest{Type: "Basic", Query: q, Base: "http://x/fhir"}))
+}
+
+// decodePage returns a function that decodes a page's Bundle, failing the
+// test on an error of the interaction what with query q.
+func decodePage(t *testing.T, what string, q url.Values) func(*records.Page, error) historyBundle {
+	return func(page *records.Page, err error) historyBundle {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s %v: %v", what, q, err)
+		}
+		var b historyBundle
+		if err := json.Unmarshal(page.Bundle, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
-	var b historyBundle
-	if err := json.Unmarshal(page.Bundle, &b); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func (b historyBundle) ids() map[string]bool {

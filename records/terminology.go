@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -52,6 +53,9 @@ type termSource struct {
 // resources (the WithTerminology reader instead, when set); with nil only
 // the release's are used.
 func (s *Service) resolveTerms(ctx context.Context, reader vigil.ResourceReader, q *vigil.SearchQuery) error {
+	if !slices.ContainsFunc(q.Params, needsTerms) {
+		return nil // the usual search: nothing to set up
+	}
 	ts := termSource{s: s, reader: reader, read: map[string][]byte{}, expanded: map[string]map[string][]string{}, lookups: new(int)}
 	if reader != nil && s.terms != nil {
 		if reader == vigil.ResourceReader(s.store) {
@@ -68,6 +72,18 @@ func (s *Service) resolveTerms(ctx context.Context, reader vigil.ResourceReader,
 		}
 	}
 	return nil
+}
+
+// needsTerms reports whether p, its chain or its _has filter is a token
+// parameter with a modifier resolved against terminology.
+func needsTerms(p vigil.SearchParam) bool {
+	switch {
+	case p.Chain != nil && needsTerms(*p.Chain):
+		return true
+	case p.Has != nil && p.Has.Filter != nil && needsTerms(*p.Has.Filter):
+		return true
+	}
+	return p.Type == vigil.ParamToken && (p.Modifier == "in" || p.Modifier == "not-in" || p.Modifier == "above" || p.Modifier == "below")
 }
 
 func (ts termSource) param(ctx context.Context, p *vigil.SearchParam) error {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/storetest"
 )
 
 // loadObservations writes n Observations (ids o-0…) of 10 patients, with
@@ -19,7 +20,7 @@ func loadObservations(t *testing.T, db *DB, n int) {
 	for lo := 0; lo < n; lo += 100 {
 		err := db.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
 			for i := lo; i < min(lo+100, n); i++ {
-				idx := obsIndex("Patient", fmt.Sprint("p-", i%10), at.Add(time.Duration(i)*time.Hour), []string{"8867-4", "8310-5", "29463-7"}[i%3])
+				idx := storetest.ObservationIndex("Patient", fmt.Sprint("p-", i%10), at.Add(time.Duration(i)*time.Hour), []string{"8867-4", "8310-5", "29463-7"}[i%3])
 				idx = append(idx,
 					vigil.IndexEntry{Param: "value-quantity", Type: vigil.ParamQuantity, Value: float64(i % 90), System: "http://unitsofmeasure.org", Code: "/min", CanonCode: "/min", CanonValue: float64(i % 90)},
 					vigil.IndexEntry{Param: "note", Type: vigil.ParamString, Text: fmt.Sprint("note ", i%7), Exact: fmt.Sprint("Note ", i%7)})

@@ -11,23 +11,6 @@ import (
 	"github.com/vigilhealth/vigil/storetest"
 )
 
-// obsIndex returns the index entries of an Observation of subject (a
-// "Type/id" pair) with the given LOINC codes, effective at at.
-func obsIndex(subjType, subjID string, at time.Time, codes ...string) []vigil.IndexEntry {
-	idx := []vigil.IndexEntry{
-		{Param: "subject", Type: vigil.ParamReference, RefType: subjType, RefID: subjID},
-		{Param: "status", Type: vigil.ParamToken, System: "http://hl7.org/fhir/observation-status", Code: "final"},
-		{Param: "date", Type: vigil.ParamDate, Start: at, End: at.Add(time.Second)},
-	}
-	if subjType == "Patient" {
-		idx = append(idx, vigil.IndexEntry{Param: "patient", Type: vigil.ParamReference, RefType: subjType, RefID: subjID})
-	}
-	for _, c := range codes {
-		idx = append(idx, vigil.IndexEntry{Param: "code", Type: vigil.ParamToken, System: "http://loinc.org", Code: c})
-	}
-	return idx
-}
-
 // searchAll runs sq page by page and returns the ids of all matches in
 // order and the total of the first page.
 func searchAll(t *testing.T, db *DB, sq vigil.SearchQuery) (ids []string, total int) {
@@ -105,7 +88,7 @@ func TestPairsBackfill(t *testing.T) {
 		}
 	}
 	for i := range 50 {
-		put(db, fmt.Sprint("o", i), 1, obsIndex("Patient", fmt.Sprint("p", i%3), from.Add(time.Duration(i)*time.Hour), "8867-4", fmt.Sprint("c", i%2)))
+		put(db, fmt.Sprint("o", i), 1, storetest.ObservationIndex("Patient", fmt.Sprint("p", i%3), from.Add(time.Duration(i)*time.Hour), "8867-4", fmt.Sprint("c", i%2)))
 	}
 	if _, err := db.conn.ExecContext(t.Context(), "DROP TABLE idx_ref_token"); err != nil {
 		t.Fatal(err)
@@ -125,7 +108,7 @@ func TestPairsBackfill(t *testing.T) {
 		t.Errorf("user_version = %d (%v), want at least 3", v, err)
 	}
 	checkPairs(t, db)
-	put(db, "o1", 2, obsIndex("Patient", "p2", from, "9279-1"))
+	put(db, "o1", 2, storetest.ObservationIndex("Patient", "p2", from, "9279-1"))
 	checkPairs(t, db)
 	q := &vigil.SearchQuery{Type: "Observation", Params: []vigil.SearchParam{
 		{Name: "subject", Type: vigil.ParamReference, Values: []vigil.SearchValue{{RefType: "Patient", RefID: "p0"}}},

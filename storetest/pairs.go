@@ -17,9 +17,11 @@ import (
 // store's own test that the table holds exactly the rows derived from its
 // index tables, run after the writes.
 
-// pairObs returns the index entries of an Observation of subject (a
-// "Type/id" pair) with the given LOINC codes, effective at at.
-func pairObs(subjType, subjID string, at time.Time, codes ...string) []vigil.IndexEntry {
+// ObservationIndex returns the index entries of an Observation of
+// subject (a "Type/id" pair) with the given LOINC codes, effective at at:
+// subject (and patient for a Patient), status, date and code, as the
+// stores' pair tests write them.
+func ObservationIndex(subjType, subjID string, at time.Time, codes ...string) []vigil.IndexEntry {
 	idx := []vigil.IndexEntry{
 		{Param: "subject", Type: vigil.ParamReference, RefType: subjType, RefID: subjID},
 		{Param: "status", Type: vigil.ParamToken, System: "http://hl7.org/fhir/observation-status", Code: "final"},
@@ -87,10 +89,10 @@ func PairSearch(t *testing.T, s vigil.ResourceStore, check func(t *testing.T)) {
 		if i%17 == 0 {
 			subjType = "Group"
 		}
-		pairPut(t, s, fmt.Sprint("o", i), 1, false, pairObs(subjType, fmt.Sprint("p", i%4), at, cs...))
+		pairPut(t, s, fmt.Sprint("o", i), 1, false, ObservationIndex(subjType, fmt.Sprint("p", i%4), at, cs...))
 	}
 	for i := 0; i < 300; i += 7 { // another patient and code
-		pairPut(t, s, fmt.Sprint("o", i), 2, false, pairObs("Patient", fmt.Sprint("p", (i+1)%4), from.Add(time.Duration(i)*time.Hour), codes[(i+2)%len(codes)]))
+		pairPut(t, s, fmt.Sprint("o", i), 2, false, ObservationIndex("Patient", fmt.Sprint("p", (i+1)%4), from.Add(time.Duration(i)*time.Hour), codes[(i+2)%len(codes)]))
 	}
 	for i := 3; i < 300; i += 11 {
 		pairPut(t, s, fmt.Sprint("o", i), 3-int64(min(1, i%7)), true, nil)
@@ -170,17 +172,17 @@ func PairsKept(t *testing.T, s vigil.ResourceStore, check func(t *testing.T)) {
 		}
 		check(t)
 	}
-	pairPut(t, s, "k1", 1, false, pairObs("Patient", "kept", at, "8867-4"))
+	pairPut(t, s, "k1", 1, false, ObservationIndex("Patient", "kept", at, "8867-4"))
 	found("create", 1)
-	pairPut(t, s, "k1", 2, false, pairObs("Patient", "kept", at.Add(time.Hour), "8867-4"))
+	pairPut(t, s, "k1", 2, false, ObservationIndex("Patient", "kept", at.Add(time.Hour), "8867-4"))
 	found("update keeping subject and code", 1)
-	pairPut(t, s, "k1", 3, false, pairObs("Patient", "kept", at, "8867-4", "9279-1"))
+	pairPut(t, s, "k1", 3, false, ObservationIndex("Patient", "kept", at, "8867-4", "9279-1"))
 	found("update adding a code", 1)
-	pairPut(t, s, "k1", 4, false, pairObs("Patient", "kept", at, "8867-4"))
+	pairPut(t, s, "k1", 4, false, ObservationIndex("Patient", "kept", at, "8867-4"))
 	found("update removing it again", 1)
 	err := s.Write(t.Context(), func(ctx context.Context, tx vigil.ResourceTx) error {
 		if ri, ok := tx.(vigil.Reindexer); ok {
-			return ri.Reindex(ctx, "Observation", "k1", 4, pairObs("Patient", "kept", at, "8867-4"))
+			return ri.Reindex(ctx, "Observation", "k1", 4, ObservationIndex("Patient", "kept", at, "8867-4"))
 		}
 		return nil
 	})
