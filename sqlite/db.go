@@ -54,6 +54,9 @@ type config struct {
 	// rows (auditIndexEvery in audit.go; tests set it with
 	// withAuditIndexEvery).
 	auditIndexEvery time.Duration
+	// mergeRows is how many rows the sample log holds before a merge
+	// (WithSampleMerge).
+	mergeRows int
 	// noAuditCatchUp leaves the unindexed tail alone at open (tests of the
 	// boundary between the index and the tail).
 	noAuditCatchUp bool
@@ -163,7 +166,7 @@ func (db *DB) checkpointer() {
 // README #2).
 func openFile(dir, file string, batch int, opts []Option, pragmas ...string) (config, string, func(extra ...string) string, error) {
 	cfg := config{sync: SyncFull, readers: max(4, runtime.GOMAXPROCS(0)), batch: batch, busy: 5000, cacheKiB: 64 << 10, writerCacheKiB: 64 << 10, mmapBytes: 256 << 20,
-		auditIndexEvery: auditIndexEvery}
+		auditIndexEvery: auditIndexEvery, mergeRows: defaultMergeRows}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -172,8 +175,8 @@ func openFile(dir, file string, batch int, opts []Option, pragmas ...string) (co
 	default:
 		return cfg, "", nil, vigil.Errorf(vigil.ErrInvalid, "unknown synchronous setting %q", cfg.sync)
 	}
-	if cfg.readers < 1 || cfg.batch < 1 {
-		return cfg, "", nil, vigil.Errorf(vigil.ErrInvalid, "readers and batch must be positive")
+	if cfg.readers < 1 || cfg.batch < 1 || cfg.mergeRows < 1 {
+		return cfg, "", nil, vigil.Errorf(vigil.ErrInvalid, "readers, batch and sample merge rows must be positive")
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return cfg, "", nil, fmt.Errorf("sqlite: create directory: %w", err)

@@ -74,7 +74,7 @@ CREATE TABLE waveform (
 
 // samplesSchemaVersion is the PRAGMA user_version of a samples.db with the
 // current schema.
-const samplesSchemaVersion = 2
+const samplesSchemaVersion = 3
 
 // samplesStep returns the schema change that takes samples.db from PRAGMA
 // user_version v to v+1. Add a step for a change; never edit one that has
@@ -85,6 +85,8 @@ func samplesStep(v int) string {
 		return samplesSchema
 	case 1:
 		return beatsSchema // beats.go
+	case 2:
+		return sampleLogSchema // samples_log.go
 	}
 	panic("sqlite: no samples schema step from version " + strconv.Itoa(v))
 }
@@ -103,6 +105,7 @@ type Samples struct {
 	write *sql.DB
 	conn  *sql.Conn
 	w     *sampleWriter
+	log   *sampleLog
 	jobs  chan *sampleJob
 	stop  chan struct{}
 	done  chan struct{}
@@ -116,13 +119,18 @@ type Samples struct {
 
 	closed sync.Once
 	cerr   error
+	// mergeErr is the last failed merge of the sample log, reported by
+	// Close (the rows stay in the log; the next owner merges them).
+	mergeErr error
 }
 
 // OpenSamples opens (creating if needed) the sample store dir/samples.db.
 // Of the options WithSynchronous (default SyncFull: an acknowledged sample
-// survives power loss), WithReaders and WithBatch (the most calls one
-// transaction groups, default 256) apply. The context bounds the opening
-// only.
+// survives power loss), WithReaders, WithBatch (the most calls one
+// transaction groups, default 256) and WithSampleMerge apply. The first
+// process to open a directory owns its sample log (samples_log.go) until
+// it closes the store; it merges what a previous owner left in the log
+// before it returns. The context bounds the opening only.
 func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, error) {
 	cfg, path, dsn, err := openFile(dir, SamplesFileName, 256, opts)
 	if err != nil {
@@ -135,9 +143,13 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 	s.write.SetMaxOpenConns(1)
 	s.write.SetConnMaxIdleTime(0)
 	s.write.SetConnMaxLifetime(0)
+	s.log = &sampleLog{}
 	fail := func(err error) (*Samples, error) {
 		if s.w != nil {
 			s.w.close()
+		}
+		if s.log.unlock != nil {
+			s.log.unlock()
 		}
 		if s.conn != nil {
 			s.conn.Close()
@@ -157,9 +169,25 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 	if err := migrateSamples(ctx, s.conn); err != nil {
 		return fail(err)
 	}
-	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), attrs: make(map[attrKey]int64)}
+	if s.log.unlock, err = ownLog(path + "-log.lock"); err != nil {
+		return fail(err)
+	}
+	s.log.owner = s.log.unlock != nil
+	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), attrs: make(map[attrKey]int64),
+		log: logState{log: s.log, nextID: 1, beginID: 1, mergeRows: cfg.mergeRows}}
 	if err := s.w.prepare(ctx); err != nil {
 		return fail(err)
+	}
+	if s.log.owner {
+		var left bool
+		if err := s.conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM sample_log)").Scan(&left); err != nil {
+			return fail(fmt.Errorf("sqlite: read sample log: %w", err))
+		}
+		if left {
+			if err := s.w.merge(ctx); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	if s.read, err = sql.Open("sqlite", dsn("query_only(1)")); err != nil {
 		return fail(fmt.Errorf("sqlite: open sample readers: %w", err))
@@ -225,7 +253,10 @@ func (s *Samples) Close() error {
 		_, oerr := s.conn.ExecContext(context.Background(), "PRAGMA optimize")
 		s.w.close()
 		_, cerr := s.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
-		s.cerr = errors.Join(oerr, cerr, s.ckpt.Close(), s.conn.Close(), s.write.Close(), s.read.Close())
+		s.cerr = errors.Join(s.mergeErr, oerr, cerr, s.ckpt.Close(), s.conn.Close(), s.write.Close(), s.read.Close())
+		if s.log.unlock != nil {
+			s.log.unlock()
+		}
 		if s.cerr != nil {
 			s.cerr = fmt.Errorf("sqlite: close samples: %w", s.cerr)
 		}

@@ -18,13 +18,21 @@ import (
 // TestSamplesSurviveKill kills.
 const crashChildEnv = "VIGIL_SAMPLES_CRASH_CHILD_DIR"
 
-// crashBatch returns batch n of the crash test: 50 samples of one patient.
-func crashBatch(n int) []vigil.Sample {
+// crashSpreadEnv makes the child append batches of many devices (which go
+// to the sample log) instead of one patient's.
+const crashSpreadEnv = "VIGIL_SAMPLES_CRASH_SPREAD"
+
+// crashBatch returns batch n of the crash test: 50 samples of one patient,
+// or with spread one sample of each of 50 patients.
+func crashBatch(n int, spread bool) []vigil.Sample {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	out := make([]vigil.Sample, 50)
 	for i := range out {
 		out[i] = vigil.Sample{Patient: "p" + strconv.Itoa(n%7), Device: "d", Code: "8867-4",
 			Time: base.Add(time.Duration(n*50+i) * time.Second), Value: float64(i), Unit: "/min", Source: "http"}
+		if spread {
+			out[i].Patient, out[i].Time = "p"+strconv.Itoa(i), base.Add(time.Duration(n)*time.Second)
+		}
 	}
 	return out
 }
@@ -45,7 +53,7 @@ func TestSamplesCrashChild(t *testing.T) {
 	for g := range 4 {
 		go func() {
 			for n := g; ; n += 4 {
-				if _, err := s.AppendSamples(context.Background(), crashBatch(n)); err != nil {
+				if _, err := s.AppendSamples(context.Background(), crashBatch(n, os.Getenv(crashSpreadEnv) != "")); err != nil {
 					fmt.Println("append:", err)
 					os.Exit(2)
 				}
@@ -61,14 +69,25 @@ func TestSamplesCrashChild(t *testing.T) {
 }
 
 // TestSamplesSurviveKill kills an appending process with SIGKILL and checks
-// that every batch it had acknowledged is stored, complete, after reopening.
+// that every batch it had acknowledged is stored, complete, after reopening
+// (batches of one patient, and of many devices: those are in the sample
+// log, which the reopening merges).
 func TestSamplesSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
+	for _, spread := range []bool{false, true} {
+		t.Run(map[bool]string{false: "one patient", true: "many devices"}[spread], func(t *testing.T) { surviveKill(t, spread) })
+	}
+}
+
+func surviveKill(t *testing.T, spread bool) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSamplesCrashChild$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	if spread {
+		cmd.Env = append(cmd.Env, crashSpreadEnv+"=1")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -93,13 +112,16 @@ func TestSamplesSurviveKill(t *testing.T) {
 	if len(acked) < 200 {
 		t.Fatalf("child acknowledged %d batches before it stopped, want 200", len(acked))
 	}
+	if _, log := logRows(t, dir); spread && log == 0 {
+		t.Fatal("the killed process left nothing in the sample log: the test does not test the log")
+	}
 	s, err := sqlite.OpenSamples(t.Context(), dir)
 	if err != nil {
 		t.Fatalf("OpenSamples after kill = %v", err)
 	}
 	defer s.Close()
 	for _, n := range acked {
-		b := crashBatch(n)
+		b := crashBatch(n, spread)
 		stored, err := s.AppendSamples(t.Context(), b)
 		if err != nil {
 			t.Fatalf("AppendSamples(batch %d) after kill = %v", n, err)

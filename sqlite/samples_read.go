@@ -51,7 +51,8 @@ func patientSeries(ctx context.Context, tx *sql.Tx, patient string, codes []stri
 //
 // Each of the patient's series (code and device) that the query selects is
 // read with one range scan of the sample table's primary key, at most
-// Limit rows each, and the scans are merged.
+// Limit rows each, with the series' samples still in the log
+// (samples_log.go), and the lists are merged.
 func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vigil.Sample, error) {
 	if q.Patient == "" {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "sample query: patient is required")
@@ -72,6 +73,7 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 	if from >= to {
 		return []vigil.Sample{}, nil
 	}
+	defer s.log.readLock()()
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin read: %w", err)
@@ -109,6 +111,19 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		rows.Close()
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: read samples: %w", err)
+		}
+		logged, err := s.log.series(ctx, tx, sr.id, from, to, limit, q.Desc)
+		if err != nil {
+			return nil, err
+		}
+		if len(logged) > 0 {
+			more := make([]vigil.Sample, len(logged))
+			for i := range logged {
+				if more[i], err = logged[i].sample(q.Patient, sr, attrs); err != nil {
+					return nil, err
+				}
+			}
+			list = mergeSorted(list, more, limit, q.Desc)
 		}
 		if len(list) > 0 {
 			lists = append(lists, list)
@@ -162,11 +177,13 @@ func scanSample(row interface{ Scan(...any) error }, x *vigil.Sample, attrs map[
 
 // LatestSamples implements vigil.SampleStore: the newest sample of each
 // code (over all devices; at equal times the greater device id), in code
-// order. It costs one primary-key lookup per series of the patient.
+// order. It costs one primary-key lookup per series of the patient, and a
+// look at the series' samples still in the log.
 func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sample, error) {
 	if patient == "" {
 		return nil, vigil.Errorf(vigil.ErrInvalid, "latest samples: patient is required")
 	}
+	defer s.log.readLock()()
 	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin read: %w", err)
@@ -184,11 +201,22 @@ func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sa
 	for _, sr := range series {
 		x := vigil.Sample{Patient: patient, Code: sr.code, Device: sr.device}
 		err := scanSample(tx.QueryRowContext(ctx, "SELECT t, value, attr, lag FROM sample WHERE series = ? ORDER BY t DESC LIMIT 1", sr.id), &x, attrs)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			continue // a series with no samples: its batch was rejected
-		case err != nil:
+		found := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
+		}
+		logged, err := s.log.series(ctx, tx, sr.id, math.MinInt64, math.MaxInt64, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		if len(logged) > 0 && (!found || logged[0].t > x.Time.UnixMilli()) {
+			if x, err = logged[0].sample(patient, sr, attrs); err != nil {
+				return nil, err
+			}
+			found = true
+		}
+		if !found {
+			continue // a series with no samples: its batch was rejected
 		}
 		// Series come in (code, device) order: the code's best so far is last.
 		if n := len(out); n > 0 && out[n-1].Code == x.Code {
@@ -272,17 +300,23 @@ func ceilMillis(t time.Time) int64 {
 // SamplePatients returns the patients who have samples or waveform chunks
 // of any of codes, sorted (records uses it for _has on device readings).
 // It reads the series table and probes each series' rows (a series with
-// none counts for nothing).
+// none counts for nothing), in the table, the log and the waveforms.
 func (s *Samples) SamplePatients(ctx context.Context, codes []string) ([]string, error) {
 	if len(codes) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(codes))
+	args := make([]any, len(codes), len(codes)+1)
 	for i, c := range codes {
 		args[i] = c
 	}
+	defer s.log.readLock()()
+	logged := "EXISTS (SELECT 1 FROM sample_log l WHERE l.series = s.id)" // scanned: another process's view
+	if ids := s.log.seriesJSON(); ids != "" {
+		logged = "s.id IN (SELECT value FROM json_each(?))"
+		args = append(args, ids)
+	}
 	rows, err := s.read.QueryContext(ctx, "SELECT DISTINCT s.patient FROM series s WHERE s.code IN ("+placeholders(len(codes))+")"+
-		" AND (EXISTS (SELECT 1 FROM sample x WHERE x.series = s.id) OR EXISTS (SELECT 1 FROM waveform w WHERE w.series = s.id))"+
+		" AND (EXISTS (SELECT 1 FROM sample x WHERE x.series = s.id) OR EXISTS (SELECT 1 FROM waveform w WHERE w.series = s.id) OR "+logged+")"+
 		" ORDER BY s.patient", args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sample patients: %w", err)

@@ -21,6 +21,7 @@ import (
 type sampleDirs struct {
 	mu   sync.Mutex
 	dirs map[*testing.T]string
+	opts []sqlite.Option
 }
 
 // open opens the test's sample store (closed when the test ends).
@@ -33,7 +34,7 @@ func (d *sampleDirs) open(t *testing.T) *sqlite.Samples {
 		d.dirs[t] = dir
 	}
 	d.mu.Unlock()
-	s, err := sqlite.OpenSamples(t.Context(), dir)
+	s, err := sqlite.OpenSamples(t.Context(), dir, d.opts...)
 	if err != nil {
 		t.Fatalf("OpenSamples(%s) = %v", dir, err)
 	}
@@ -139,9 +140,11 @@ func TestSamplesFailedBatchAlone(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if _, err := db.Exec(`CREATE TRIGGER refuse_666 BEFORE INSERT ON sample WHEN NEW.value = 666
-				BEGIN SELECT RAISE(ABORT, 'value 666 refused'); END`); err != nil {
-				t.Fatal(err)
+			for _, table := range []string{"sample", "sample_log"} {
+				if _, err := db.Exec(`CREATE TRIGGER refuse_666_` + table + ` BEFORE INSERT ON ` + table + ` WHEN NEW.value = 666
+					BEGIN SELECT RAISE(ABORT, 'value 666 refused'); END`); err != nil {
+					t.Fatal(err)
+				}
 			}
 			t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 			const batches, perBatch, bad = 24, 300, 7
@@ -197,7 +200,8 @@ func TestSamplesFailedBatchAlone(t *testing.T) {
 				}
 			}
 			var n int
-			if err := db.QueryRow("SELECT count(*) FROM sample WHERE value = 70 AND t < ?", t0.Add(100*time.Hour).UnixMilli()).Scan(&n); err != nil {
+			if err := db.QueryRow("SELECT count(*) FROM (SELECT t, value FROM sample UNION ALL SELECT t, value FROM sample_log) WHERE value = 70 AND t < ?",
+				t0.Add(100*time.Hour).UnixMilli()).Scan(&n); err != nil {
 				t.Fatal(err)
 			}
 			if want := (batches - 1) * perBatch; n != want {

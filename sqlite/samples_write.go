@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/sampleobs"
@@ -97,14 +98,32 @@ const maxGroupSamples = 50_000
 // writer is the writer goroutine: it takes the jobs waiting (up to batch
 // jobs or maxGroupSamples samples), runs them in one transaction and
 // commits once.
+//
+// The owner of the sample log merges it after a commit that leaves it due
+// (WithSampleMerge, mergeAge), when no job has come for mergeIdle, and
+// when the store closes.
 func (s *Samples) writer(batch int) {
 	defer close(s.done)
 	group := make([]*sampleJob, 0, batch)
+	merge := func() { s.mergeErr = s.w.merge(context.Background()) }
+	idle := time.NewTimer(mergeIdle)
+	defer idle.Stop()
 	for {
+		var wake <-chan time.Time
+		if s.log.owner && len(s.w.log.keys) > 0 {
+			idle.Reset(mergeIdle)
+			wake = idle.C
+		}
 		select {
 		case j := <-s.jobs:
 			group = append(group[:0], j)
+		case <-wake:
+			merge()
+			continue
 		case <-s.stop:
+			if s.log.owner && len(s.w.log.keys) > 0 {
+				merge()
+			}
 			return
 		}
 		n := len(group[0].samples)
@@ -123,6 +142,9 @@ func (s *Samples) writer(batch int) {
 			close(j.done)
 		}
 		clear(group)
+		if s.w.mergeDue() {
+			merge()
+		}
 	}
 }
 
@@ -152,8 +174,17 @@ type sampleWriter struct {
 	// top maps a series to a time at or after its latest stored sample
 	// (see runSamples). It may only err late: a time too late costs a
 	// look-up, one too early would take a duplicate for a new sample.
-	top         map[int64]int64
-	fresh, late []int // runSamples' scratch
+	top map[int64]int64
+	// tableTop is, per series, a time at or after its latest sample in
+	// the sample table itself (filled with top, kept by the writes to the
+	// table and by merges; it too may only err late): a late sample after
+	// it can only be in the log, so the owner does not look the table up.
+	tableTop    map[int64]int64
+	table       []int              // runSamples' scratch
+	seen        map[int64]struct{} // scattered's scratch
+	fresh, late []int              // runSamples' scratch
+	// log is the writer's side of the sample log (samples_log.go).
+	log logState
 }
 
 func (w *sampleWriter) prepare(ctx context.Context) error {
@@ -173,6 +204,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.latest = p("SELECT max(t) FROM sample WHERE series = ?")
 	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
 	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
+	w.log.claimByID = p("UPDATE sample_log SET attr = ? WHERE id = ? AND attr <> ?")
 	w.insertWave = p("INSERT OR IGNORE INTO waveform (series, start, end, rate, gain, unit, received, source, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	if err != nil {
 		w.close()
@@ -193,6 +225,7 @@ func (w *sampleWriter) close() {
 	for _, st := range w.lookups {
 		st.Close()
 	}
+	w.log.close()
 }
 
 // maxSampleRows is the most rows of one multi-row INSERT or look-up;
@@ -218,6 +251,7 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		fail(fmt.Errorf("sqlite: begin: %w", err))
 		return
 	}
+	w.log.begin()
 	ok := 0
 	for _, j := range group {
 		if j.err = j.ctx.Err(); j.err != nil {
@@ -254,6 +288,7 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 			j.err = fmt.Errorf("sqlite: savepoint: %w", err)
 			continue
 		}
+		claims := len(w.log.claims)
 		j.err = w.run(j)
 		if j.err == nil {
 			if j.err = w.exec("RELEASE j"); j.err == nil {
@@ -261,6 +296,7 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 				continue
 			}
 		}
+		w.log.claims = w.log.claims[:claims]
 		if err := errors.Join(w.exec("ROLLBACK TO j"), w.exec("RELEASE j")); err != nil {
 			// The transaction is unusable: abort the whole group.
 			w.rollback()
@@ -281,6 +317,7 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		return
 	}
 	w.created, w.createdAttrs = w.created[:0], w.createdAttrs[:0]
+	w.log.publish()
 }
 
 // retryAlone commits each job of group in a transaction of its own, after
@@ -305,6 +342,7 @@ func (w *sampleWriter) rollback() {
 		delete(w.attrs, k)
 	}
 	w.created, w.createdAttrs = w.created[:0], w.createdAttrs[:0]
+	w.log.discard()
 }
 
 // resolve sets j.ids.
@@ -373,8 +411,39 @@ func (w *sampleWriter) run(j *sampleJob) error {
 	if j.wave != nil {
 		return w.runWave(ctx, j)
 	}
-	if err := w.runSavepoint(ctx, j); err != nil {
+	// Samples whose keys are in the log are duplicates (the table's
+	// INSERT OR IGNORE cannot see them).
+	idx := w.late[:0] // scratch: runSamples is not running
+	for i := range j.samples {
+		idx = append(idx, i)
+	}
+	defer func() { w.late = idx[:0] }()
+	var claim []int // FHIR copies of logged samples
+	var logged map[sampleKey]int64
+	if !w.log.log.owner || len(w.log.keys) > 0 {
+		logged = make(map[sampleKey]int64)
+		if err := w.logged(ctx, j, idx, logged); err != nil {
+			return err
+		}
+		if len(logged) > 0 {
+			idx = idx[:0]
+			for i := range j.samples {
+				if _, ok := logged[sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}]; !ok {
+					idx = append(idx, i)
+				} else if j.samples[i].Source == fhirSource {
+					claim = append(claim, i)
+				}
+			}
+		}
+	}
+	if err := w.runSavepoint(ctx, j, idx); err != nil {
 		return err
+	}
+	for _, i := range claim {
+		k := sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}
+		if err := w.claimLogged(ctx, k, logged[k], j.attrs[i]); err != nil {
+			return err
+		}
 	}
 	// Keep every top at or after the latest stored sample (too late if
 	// the savepoint is rolled back: that only costs look-ups).
@@ -386,23 +455,23 @@ func (w *sampleWriter) run(j *sampleJob) error {
 		if err != nil {
 			return err
 		}
-		if t := j.samples[i].Time.UnixMilli(); t > top {
+		t := j.samples[i].Time.UnixMilli()
+		if t > top {
 			w.top[j.ids[i]] = t
+		}
+		if t > w.tableTop[j.ids[i]] {
+			w.tableTop[j.ids[i]] = t
 		}
 	}
 	return nil
 }
 
-// runSavepoint writes samples inside the job's savepoint: multi-row
-// INSERT OR IGNOREs; when every row went in all samples were new,
-// otherwise the job is rolled back to its savepoint and inserted again row
-// by row to learn which were duplicates.
-func (w *sampleWriter) runSavepoint(ctx context.Context, j *sampleJob) error {
-	idx := w.late[:0] // scratch: runSamples is not running
-	for i := range j.samples {
-		idx = append(idx, i)
-	}
-	defer func() { w.late = idx[:0] }()
+// runSavepoint writes samples idx of j inside the job's savepoint:
+// multi-row INSERT OR IGNOREs; when every row went in all samples were
+// new, otherwise the job is rolled back to its savepoint and inserted
+// again row by row to learn which were duplicates. A claim of a logged
+// sample (run) comes after the roll-back: it must not be rolled back.
+func (w *sampleWriter) runSavepoint(ctx context.Context, j *sampleJob, idx []int) error {
 	all := true
 	for rest := idx; len(rest) > 0 && all; {
 		n := min(len(rest), maxSampleRows)
@@ -414,7 +483,7 @@ func (w *sampleWriter) runSavepoint(ctx context.Context, j *sampleJob) error {
 		rest = rest[n:]
 	}
 	if all {
-		for i := range j.stored {
+		for _, i := range idx {
 			j.stored[i] = true
 		}
 		return nil
@@ -422,7 +491,7 @@ func (w *sampleWriter) runSavepoint(ctx context.Context, j *sampleJob) error {
 	if err := w.exec("ROLLBACK TO j"); err != nil {
 		return fmt.Errorf("sqlite: roll back to find duplicates: %w", err)
 	}
-	for i := range j.samples {
+	for _, i := range idx {
 		if err := w.insertRow(ctx, j, i); err != nil {
 			return err
 		}
@@ -478,13 +547,16 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 	ctx := context.Background() // a statement is never canceled midway
 	fresh, late := w.fresh[:0], w.late[:0]
 	defer func() { w.fresh, w.late = fresh[:0], late[:0] }()
+	owner := w.log.log.owner
 	for i := range j.samples {
 		id, t := j.ids[i], j.samples[i].Time.UnixMilli()
 		top, err := w.topOf(ctx, id)
 		if err != nil {
 			return false, err
 		}
-		if t > top {
+		// A process that does not own the log cannot know the log's
+		// latest times: every sample is looked up.
+		if t > top && owner {
 			w.top[id] = t
 			fresh = append(fresh, i)
 		} else {
@@ -492,15 +564,30 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 		}
 	}
 	if len(late) > 0 {
-		// Which keys of the late samples are stored? Which come earlier
-		// in the batch?
-		stored := make(map[sampleKey]bool, len(late))
-		for rest := late; len(rest) > 0; {
+		// Which keys of the late samples are stored, in the table or in
+		// the log? Which come earlier in the batch? (The owner looks in
+		// the table only for samples not after the table's top.)
+		table := late
+		if owner {
+			table = w.table[:0]
+			for _, i := range late {
+				if j.samples[i].Time.UnixMilli() <= w.tableTop[j.ids[i]] {
+					table = append(table, i)
+				}
+			}
+			defer func() { w.table = table[:0] }()
+		}
+		stored := make(map[sampleKey]bool, len(table))
+		for rest := table; len(rest) > 0; {
 			n := min(len(rest), maxSampleRows)
 			if err := w.lookup(ctx, j, rest[:n], stored); err != nil {
 				return false, err
 			}
 			rest = rest[n:]
+		}
+		logged := make(map[sampleKey]int64)
+		if err := w.logged(ctx, j, late, logged); err != nil {
+			return false, err
 		}
 		queued := make(map[sampleKey]bool, len(fresh)+len(late))
 		for _, i := range fresh {
@@ -520,6 +607,13 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 					}
 					wrote = true
 				}
+			case logged[k] != 0:
+				if s.Source == fhirSource {
+					wrote = true
+					if err := w.claimLogged(ctx, k, logged[k], j.attrs[i]); err != nil {
+						return true, err
+					}
+				}
 			case !queued[k]:
 				queued[k] = true
 				fresh = append(fresh, i)
@@ -528,14 +622,51 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 	}
 	if len(fresh) > 0 {
 		wrote = true
-		if err := w.insertRows(ctx, j, fresh); err != nil {
-			return true, err
+		if owner && w.scattered(j, fresh) {
+			if err := w.insertLog(ctx, j, fresh); err != nil {
+				return true, err
+			}
+		} else {
+			if err := w.insertRows(ctx, j, fresh); err != nil {
+				return true, err
+			}
+			if owner {
+				for _, i := range fresh {
+					if t := j.samples[i].Time.UnixMilli(); t > w.tableTop[j.ids[i]] {
+						w.tableTop[j.ids[i]] = t
+					}
+				}
+			}
 		}
 	}
 	for _, i := range fresh {
 		j.stored[i] = true
 	}
 	return wrote, nil
+}
+
+// logRunMin is the fewest new samples per series, on average, for which
+// a batch goes into the sample table directly rather than into the log.
+// A gateway's upload (runs of readings of a few devices) touches a few
+// pages per series and costs less inserted at once than logged and merged;
+// readings of many devices, one or two each, land on a page each and
+// cost less logged (SAMPLES.md).
+const logRunMin = 4
+
+// scattered reports whether samples idx of j are spread over so many
+// series (fewer than logRunMin each on average) that they go to the log.
+func (w *sampleWriter) scattered(j *sampleJob, idx []int) bool {
+	if w.seen == nil {
+		w.seen = make(map[int64]struct{})
+	}
+	defer clear(w.seen)
+	for _, i := range idx {
+		w.seen[j.ids[i]] = struct{}{}
+		if len(w.seen)*logRunMin > len(idx) {
+			return true
+		}
+	}
+	return false
 }
 
 // sampleKey is the stored key of a sample.
@@ -551,7 +682,7 @@ func (w *sampleWriter) insertRows(ctx context.Context, j *sampleJob, idx []int) 
 			return err
 		}
 		if got != int64(n) {
-			w.top = nil
+			w.top, w.tableTop = nil, nil
 			return fmt.Errorf("sqlite: insert samples: %d of %d rows inserted", got, n)
 		}
 		idx = idx[n:]
@@ -628,7 +759,7 @@ func (w *sampleWriter) topOf(ctx context.Context, id int64) (int64, error) {
 		return top, nil
 	}
 	if w.top == nil {
-		w.top = make(map[int64]int64)
+		w.top, w.tableTop = make(map[int64]int64), make(map[int64]int64)
 	}
 	var t sql.NullInt64
 	if err := w.latest.QueryRowContext(ctx, id).Scan(&t); err != nil {
@@ -637,6 +768,10 @@ func (w *sampleWriter) topOf(ctx context.Context, id int64) (int64, error) {
 	top := int64(math.MinInt64)
 	if t.Valid {
 		top = t.Int64
+	}
+	w.tableTop[id] = top
+	if lt, ok := w.logTop(id); ok && lt > top {
+		top = lt
 	}
 	w.top[id] = top
 	return top, nil
