@@ -1,6 +1,9 @@
 package vigil
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Prefix is a comparison prefix for ordered search values
 // (https://hl7.org/fhir/R4/search.html#prefix). The zero value means eq.
@@ -94,6 +97,9 @@ type SearchParam struct {
 	// be of one of TargetTypes (e.g. subject:Patient.name=peter).
 	Chain       *SearchParam
 	TargetTypes []string
+	// A parameter of Type ParamSpecial without Has is Location's near: each
+	// of its Values has Near set.
+	//
 	// Has, when set, makes this a _has filter (reverse chaining,
 	// https://hl7.org/fhir/R4/search.html#has): Name is "_has", and the
 	// resource matches when a current resource of Has.Type refers to it
@@ -164,6 +170,30 @@ type SearchValue struct {
 
 	// composite: the component values, in component order.
 	Components []SearchValue
+
+	// Near is the value of Location's special parameter near (the only
+	// special parameter of R4 other than _has). Its entries are number
+	// entries of one Group: Part 0 the latitude, Part 1 the longitude.
+	Near *Near
+}
+
+// Near is a circle on the WGS84 earth, the value of `near=[latitude]|
+// [longitude]|[distance]|[units]`: a position matches when its
+// great-circle distance from (Latitude, Longitude), in degrees, is at most
+// Km kilometres (haversine formula on a sphere of EarthRadiusKm).
+type Near struct {
+	Latitude, Longitude, Km float64
+}
+
+// EarthRadiusKm is the mean radius of the earth (IUGG) that near searches
+// measure great-circle distances on.
+const EarthRadiusKm = 6371.0088
+
+// LatitudeSpan returns the latitudes within n's distance of its centre: a
+// bound stores use to find candidates before they measure distances.
+func (n *Near) LatitudeSpan() (lo, hi float64) {
+	d := n.Km / EarthRadiusKm * 180 / math.Pi
+	return n.Latitude - d, n.Latitude + d
 }
 
 // Compartment restricts a search to one compartment

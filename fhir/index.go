@@ -80,6 +80,10 @@ func (m *Model) index(obj map[string]any, only []string) ([]vigil.IndexEntry, er
 			ix.composite(c, pd, items)
 			continue
 		}
+		if pd.Type == vigil.ParamSpecial {
+			ix.position(pd.Name, items)
+			continue
+		}
 		start := len(ix.out)
 		for _, n := range items {
 			ix.out = appendEntries(ix.out, pd.Name, pd.Type, n)
@@ -116,6 +120,27 @@ func dedupe(es []vigil.IndexEntry, start int) []vigil.IndexEntry {
 		}
 	}
 	return es[:w]
+}
+
+// position indexes each Location.position node with a valid latitude
+// and longitude as the number entries of one Group: Part 0 the latitude,
+// Part 1 the longitude (vigil.Near).
+func (ix *indexer) position(name string, nodes []node) {
+	for _, n := range nodes {
+		m, ok := n.v.(map[string]any)
+		if !ok {
+			continue
+		}
+		lat, ok1 := toFloat(m["latitude"])
+		lon, ok2 := toFloat(m["longitude"])
+		if !ok1 || !ok2 || !(lat >= -90 && lat <= 90) || !(lon >= -180 && lon <= 180) {
+			continue
+		}
+		ix.group++
+		ix.out = append(ix.out,
+			vigil.IndexEntry{Param: name, Type: vigil.ParamNumber, Group: ix.group, Part: 0, Value: lat, Low: lat, High: lat},
+			vigil.IndexEntry{Param: name, Type: vigil.ParamNumber, Group: ix.group, Part: 1, Value: lon, Low: lon, High: lon})
+	}
 }
 
 // composite indexes each context node as the combinations of its

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -158,6 +159,40 @@ func testIndexExamples(t *testing.T, m *Model) {
 // TestIndexBloodPressure checks composite entries: each component of the
 // blood pressure panel gives component-code-value-quantity groups pairing
 // its code (Part 0) with its value (Part 1).
+// TestIndexPosition checks that Location.position is indexed for near as
+// one group of latitude and longitude, and an impossible position not at
+// all.
+func TestIndexPosition(t *testing.T) {
+	m := searchModel(t)
+	for _, tc := range []struct {
+		name     string
+		position any
+		want     []vigil.IndexEntry
+	}{
+		{"position", map[string]any{"latitude": 51.5074, "longitude": -0.1278, "altitude": 11.0}, []vigil.IndexEntry{
+			{Param: "near", Type: vigil.ParamNumber, Group: 1, Part: 0, Value: 51.5074, Low: 51.5074, High: 51.5074},
+			{Param: "near", Type: vigil.ParamNumber, Group: 1, Part: 1, Value: -0.1278, Low: -0.1278, High: -0.1278}}},
+		{"latitude out of range", map[string]any{"latitude": 91.0, "longitude": 0.0}, nil},
+		{"longitude missing", map[string]any{"latitude": 1.0}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			es, err := m.Index(map[string]any{"resourceType": "Location", "position": tc.position})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []vigil.IndexEntry
+			for _, e := range es {
+				if e.Param == "near" {
+					got = append(got, e)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("near entries = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestIndexBloodPressure(t *testing.T) {
 	m := searchModel(t)
 	es, err := m.Index(readExample(t, "Observation-blood-pressure.json"))

@@ -65,9 +65,13 @@ type searchSet struct {
 	arenas *sync.Pool
 }
 
+// nearParam is the one special search parameter of a type that Vigil
+// supports: Location's near, indexed as positions (indexer.position).
+const nearParam = "near"
+
 // notIndexed are parameters that Index does not extract: the store answers
 // _id and _lastUpdated from its columns; the rest have no expression or
-// need the server (near, _text, _content, _query).
+// need the server (_text, _content, _query).
 var notIndexed = map[string]bool{"_id": true, "_lastUpdated": true}
 
 // resourceLevel are the Resource parameters offered on every type.
@@ -113,7 +117,7 @@ func newSearchSet(defs *Definitions) (*searchSet, error) {
 		def := SearchParamDef{Name: rp.Code, Type: typ, Definition: rp.URL,
 			Expression: rp.Expression, Targets: slices.Clone(rp.Target)}
 		var full expr
-		if rp.Expression != "" && typ != vigil.ParamSpecial {
+		if rp.Expression != "" && (typ != vigil.ParamSpecial || rp.Code == nearParam) {
 			e, err := compileFHIRPath(rp.Expression)
 			if err != nil {
 				bad = append(bad, fmt.Sprintf("%s: %v", rp.URL, err))
@@ -194,7 +198,7 @@ func (s *searchSet) lookup(typ, name string) *paramDef {
 // by name: the type's own parameters and _tag, _profile, _security and
 // _source. The resource-level _id and _lastUpdated, answered by every
 // store from its own columns, are not listed; nor are parameters Vigil
-// does not support (the special "near", _text, _content, _query). The
+// does not support (_text, _content, _query). The
 // caller owns the returned slice but must not modify the Targets and
 // Components it shares with the model.
 func (m *Model) SearchParams(typ string) []SearchParamDef {
@@ -209,7 +213,7 @@ func (m *Model) SearchParams(typ string) []SearchParamDef {
 		}
 	}
 	for _, pd := range s.params[typ] {
-		if pd.Type != vigil.ParamSpecial {
+		if pd.Type != vigil.ParamSpecial || pd.expr != nil {
 			out = append(out, pd.SearchParamDef)
 		}
 	}

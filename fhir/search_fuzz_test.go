@@ -27,6 +27,7 @@ func FuzzParseSearch(f *testing.F) {
 	f.Add("", "_type=Patient,Observation&_id=1")
 	f.Add("", "_type=Observation&code=x")
 	f.Add("Patient", "_has:Observation:patient:_has:AuditEvent:entity:agent=x&identifier:of-type=s|MR|1")
+	f.Add("Location", "near=51.5|-0.12|11.2|km,-17|179.9&near=1|2|3|[mi_i]")
 	f.Add("Observation", "subject:identifier=urn:mrn|1&performer:identifier=x")
 	f.Add("Observation", "code:in=http://x/vs|1,http://y&status:below=http://hl7.org/fhir/observation-status|amended&category:not-in=u&code:above=s|c")
 	m := searchModel(f)

@@ -375,7 +375,26 @@ func (s *searchSet) parseParam(typ, key, raw string, depth int) (*vigil.SearchPa
 		return s.parseChain(p, pd, mod, rest, raw, depth)
 	}
 	if pd.Type == vigil.ParamSpecial {
-		return nil, unsupported(name, "special parameters are not supported")
+		if pd.expr == nil {
+			return nil, unsupported(name, "special parameters are not supported")
+		}
+		if mod != "" {
+			return nil, unsupported(name, "modifiers are not supported on near")
+		}
+		for _, item := range splitEscaped(raw, ',') {
+			if item == "" {
+				continue
+			}
+			n, err := parseNear(item)
+			if err != nil {
+				return nil, invalid(name, err.Error())
+			}
+			p.Values = append(p.Values, vigil.SearchValue{Near: n})
+		}
+		if len(p.Values) == 0 {
+			return nil, nil
+		}
+		return p, nil
 	}
 	if err := checkModifier(s, pd, name, mod); err != nil {
 		return nil, err
@@ -767,4 +786,46 @@ func unescape(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// NearDefaultKm is the distance of a near search that gives none (R4
+// leaves it to the server).
+const NearDefaultKm = 10
+
+// nearUnits are the UCUM units a near distance may be given in, as
+// kilometres (R4: "If the units are omitted, then kms should be assumed").
+var nearUnits = map[string]float64{"km": 1, "m": 0.001, "[mi_i]": 1.609344, "[mi_us]": 1.609347218694437, "[nmi_i]": 1.852}
+
+// parseNear parses one value of Location's near:
+// [latitude]|[longitude]|[distance]|[units] (WGS84 degrees; the distance
+// and units are optional).
+func parseNear(item string) (*vigil.Near, error) {
+	parts := splitEscaped(item, '|')
+	if len(parts) < 2 || len(parts) > 4 {
+		return nil, errors.New("expected latitude|longitude|distance|units")
+	}
+	num := func(s string) (float64, bool) {
+		f, err := strconv.ParseFloat(unescape(s), 64)
+		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+	}
+	lat, ok1 := num(parts[0])
+	lon, ok2 := num(parts[1])
+	if !ok1 || !ok2 || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return nil, errors.New("latitude must be a number from -90 to 90 and longitude from -180 to 180")
+	}
+	n := &vigil.Near{Latitude: lat, Longitude: lon, Km: NearDefaultKm}
+	if len(parts) > 2 && parts[2] != "" {
+		d, ok := num(parts[2])
+		if !ok || d < 0 {
+			return nil, errors.New("the distance must be a number, 0 or more")
+		}
+		per := 1.0
+		if len(parts) > 3 && parts[3] != "" {
+			if per, ok = nearUnits[unescape(parts[3])]; !ok {
+				return nil, errors.New("distance units must be km, m, [mi_i], [mi_us] or [nmi_i]")
+			}
+		}
+		n.Km = d * per
+	}
+	return n, nil
 }

@@ -48,6 +48,16 @@ func TestParseSearchParams(t *testing.T) {
 			Values: []vigil.SearchValue{{Text: "et", Exact: "et"}, {Text: "ja", Exact: "ja"}}}}},
 		{"Patient", `name=a\,b`, []vigil.SearchParam{{Name: "name", Type: vigil.ParamString,
 			Values: []vigil.SearchValue{{Text: "a,b", Exact: "a,b"}}}}},
+		// Location's near: latitude|longitude|distance|units
+		{"Location", "near=51.5074|-0.1278|11.2|km,-17|179.9|500|m", []vigil.SearchParam{{Name: "near", Type: vigil.ParamSpecial,
+			Values: []vigil.SearchValue{{Near: &vigil.Near{Latitude: 51.5074, Longitude: -0.1278, Km: 11.2}},
+				{Near: &vigil.Near{Latitude: -17, Longitude: 179.9, Km: 0.5}}}}}},
+		{"Location", "near=1|2", []vigil.SearchParam{{Name: "near", Type: vigil.ParamSpecial,
+			Values: []vigil.SearchValue{{Near: &vigil.Near{Latitude: 1, Longitude: 2, Km: NearDefaultKm}}}}}},
+		{"Location", "near=1|2|10", []vigil.SearchParam{{Name: "near", Type: vigil.ParamSpecial,
+			Values: []vigil.SearchValue{{Near: &vigil.Near{Latitude: 1, Longitude: 2, Km: 10}}}}}},
+		{"Location", "near=1|2|10|[mi_i]", []vigil.SearchParam{{Name: "near", Type: vigil.ParamSpecial,
+			Values: []vigil.SearchValue{{Near: &vigil.Near{Latitude: 1, Longitude: 2, Km: 16.09344}}}}}},
 		// repeated parameter: AND
 		{"Patient", "name=a&name=b", []vigil.SearchParam{
 			{Name: "name", Type: vigil.ParamString, Values: []vigil.SearchValue{{Text: "a", Exact: "a"}}},
@@ -272,7 +282,14 @@ func TestParseSearchErrors(t *testing.T) {
 		{"Observation", "subject.foo=x", vigil.ErrInvalid, "subject.foo"},
 		{"Observation", "component-code-value-quantity=" + secret, vigil.ErrInvalid, "component-code-value-quantity"},
 		{"Observation", "component-code-value-quantity=a$" + secret, vigil.ErrInvalid, "component-code-value-quantity"},
-		{"Location", "near=1|2|3|km", vigil.ErrUnsupported, "near"},
+		{"Location", "near=91|2|3|km", vigil.ErrInvalid, "near"},
+		{"Location", "near=1|-181", vigil.ErrInvalid, "near"},
+		{"Location", "near=" + secret, vigil.ErrInvalid, "near"},
+		{"Location", "near=1|2|-3", vigil.ErrInvalid, "near"},
+		{"Location", "near=1|2|3|" + secret, vigil.ErrInvalid, "near"},
+		{"Location", "near=1|2|3|km|x", vigil.ErrInvalid, "near"},
+		{"Location", "near=1|2|NaN", vigil.ErrInvalid, "near"},
+		{"Location", "near:missing=true", vigil.ErrUnsupported, "near"},
 		{"Patient", "identifier:of-type=MR|" + secret, vigil.ErrInvalid, "identifier"},
 		{"Patient", "identifier:of-type=s||" + secret, vigil.ErrInvalid, "identifier"},
 		{"Patient", "_has:Observation:patient=" + secret, vigil.ErrInvalid, "_has"},
@@ -366,7 +383,10 @@ func TestSearchParamsList(t *testing.T) {
 		t.Errorf("SearchParams(Nope) = %v, want none", got)
 	}
 	if _, ok := byName["near"]; ok {
-		t.Errorf("near listed")
+		t.Errorf("near listed for Observation")
+	}
+	if !slices.ContainsFunc(m.SearchParams("Location"), func(p SearchParamDef) bool { return p.Name == "near" && p.Type == vigil.ParamSpecial }) {
+		t.Errorf("Location's near not listed")
 	}
 }
 

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/records"
 )
@@ -18,6 +20,10 @@ func capabilityStatement(m *fhir.Model, version string) ([]byte, error) {
 			sp := map[string]any{"name": p.Name, "type": p.Type.String()}
 			if p.Definition != "" {
 				sp["definition"] = p.Definition
+			}
+			if p.Type == vigil.ParamSpecial {
+				sp["documentation"] = fmt.Sprintf("latitude|longitude|distance|units (WGS84 degrees); great-circle distance on a sphere of %g km; "+
+					"without a distance %d km; units km (default), m, [mi_i], [mi_us] or [nmi_i]", vigil.EarthRadiusKm, fhir.NearDefaultKm)
 			}
 			params = append(params, sp)
 		}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -87,6 +88,9 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 		"jose":    `{"resourceType":"Patient","name":[{"family":"Muñoz","given":["José"]}],"gender":"male","birthDate":"1980-02","active":true,"identifier":[{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"MR"}]},"system":"urn:other","value":"777"}]}`,
 		"amy":     `{"resourceType":"Patient","name":[{"family":"Shaw","given":["Amy"]}],"gender":"female","birthDate":"2001-07-14","active":false,"generalPractitioner":[{"reference":"Practitioner/{{drsmith}}"}]}`,
 		"drsmith": `{"resourceType":"Practitioner","name":[{"family":"Smith","given":["Adam"]}]}`,
+		"clinic":  `{"resourceType":"Location","name":"Clinic","position":{"latitude":51.5074,"longitude":-0.1278}}`,
+		"annex":   `{"resourceType":"Location","name":"Annex","position":{"latitude":51.4769,"longitude":0.0005}}`,
+		"nowhere": `{"resourceType":"Location","name":"No position"}`,
 		"hr1":     obs("peter", "8867-4", "http://loinc.org", "2024-03-01T10:00:00Z", `"valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}`),
 		"hr2":     obs("peter", "8867-4", "http://loinc.org", "2024-03-02T10:00:00Z", `"valueQuantity":{"value":118,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}`),
 		"wt":      obs("peter", "29463-7", "http://loinc.org", "2024-03-02", `"valueQuantity":{"value":81500,"unit":"g","system":"http://unitsofmeasure.org","code":"g"}`),
@@ -125,6 +129,12 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 		{"Patient?email=peter@example.org", id("peter")},
 		{"Observation?code=http://loinc.org|8867-4", id("hr1", "hr2")},
 		{"Observation?code=http://loinc.org|", id("hr1", "hr2", "wt", "temp", "bp")},
+		// special: near (9.51 km between clinic and annex)
+		{"Location?near=51.5074|-0.1278|5|km", id("clinic")},
+		{"Location?near=51.5074|-0.1278", id("clinic", "annex")},
+		{"Location?near=51.5074|-0.1278|9000|m", id("clinic")},
+		{"Location?near=51.5074|-0.1278|6|[mi_i]", id("clinic", "annex")},
+		{"Location?near=51.5074|-0.1278|5,51.4769|0.0005|1&name=annex", id("annex")},
 		// missing
 		{"Patient?active:missing=true", id("peter")},
 		{"Patient?active:missing=false", id("jose", "amy")},
@@ -189,6 +199,32 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 			}
 		})
 	}
+
+	t.Run("metadata lists near", func(t *testing.T) {
+		r := do(t, "GET", base+"/metadata", "", nil)
+		var cs struct {
+			Rest []struct {
+				Resource []struct {
+					Type        string
+					SearchParam []struct{ Name, Type, Documentation string }
+				}
+			}
+		}
+		if err := json.Unmarshal(r.raw, &cs); err != nil || len(cs.Rest) == 0 {
+			t.Fatalf("metadata: %v", err)
+		}
+		for _, res := range cs.Rest[0].Resource {
+			for _, p := range res.SearchParam {
+				if p.Name == "near" {
+					if res.Type != "Location" || p.Type != "special" || !strings.Contains(p.Documentation, "10 km") {
+						t.Errorf("%s near = %+v, want Location's, special, documenting the 10 km default", res.Type, p)
+					}
+					return
+				}
+			}
+		}
+		t.Error("no resource lists near")
+	})
 
 	t.Run("POST _search", func(t *testing.T) {
 		form := url.Values{"family": {"shaw"}}

@@ -128,6 +128,8 @@ func (b *sqlBuilder) param(a, rt string, p *vigil.SearchParam) (string, error) {
 		return b.has(a, p.Has)
 	case p.Type == vigil.ParamComposite:
 		return b.composite(a, rt, p)
+	case p.Type == vigil.ParamSpecial:
+		return b.near(a, rt, p)
 	}
 	table := tableOf(p.Type)
 	if table == "" {
@@ -292,6 +294,36 @@ func (b *sqlBuilder) visible(t string) string {
 	}
 	slices.Sort(types)
 	return " AND (NOT " + t + ".type = ANY(" + b.arg(types) + ") OR " + b.compartment(t, "", b.restrict) + ")"
+}
+
+// near implements Location's near (vigil.Near): a resource matches when
+// one of its positions (the latitude and longitude number entries of one
+// group) is within a value's distance, by the haversine formula; the
+// latitude span bounds the candidates.
+func (b *sqlBuilder) near(a, rt string, p *vigil.SearchParam) (string, error) {
+	if p.Modifier != "" {
+		return "", vigil.Errorf(vigil.ErrUnsupported, "modifier %q is not supported on %s", p.Modifier, p.Name)
+	}
+	if len(p.Values) == 0 {
+		return "", vigil.Errorf(vigil.ErrInvalid, "search parameter %s has no value", p.Name)
+	}
+	name := b.arg(p.Name)
+	var ors []string
+	for _, v := range p.Values {
+		n := v.Near
+		if n == nil {
+			return "", vigil.Errorf(vigil.ErrInvalid, "%s value has no position", p.Name)
+		}
+		x, y := b.newAlias("g"), b.newAlias("g")
+		lo, hi := n.LatitudeSpan()
+		lat := b.arg(n.Latitude)
+		ors = append(ors, "EXISTS (SELECT 1 FROM idx_number "+x+" JOIN idx_number "+y+" ON "+y+".key = "+x+".key AND "+y+".param = "+x+".param AND "+
+			y+".grp = "+x+".grp AND "+y+".part = 1 WHERE "+b.entryOf(x, a, rt, name)+" AND "+x+".part = 0 AND "+
+			x+".value BETWEEN "+b.arg(lo)+"::float8 AND "+b.arg(hi)+"::float8 AND 2 * "+b.arg(vigil.EarthRadiusKm)+"::float8 * asin(least(1.0, sqrt("+
+			"power(sin(radians("+x+".value - "+lat+"::float8) / 2), 2) + cos(radians("+lat+"::float8)) * cos(radians("+x+".value)) * "+
+			"power(sin(radians("+y+".value - "+b.arg(n.Longitude)+"::float8) / 2), 2)))) <= "+b.arg(n.Km)+"::float8)")
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", nil
 }
 
 // composite implements a composite parameter: all components of one value

@@ -124,7 +124,7 @@ func score(p *vigil.SearchParam) int {
 			return 2
 		}
 		return 4
-	case vigil.ParamComposite:
+	case vigil.ParamComposite, vigil.ParamSpecial:
 		return 3
 	}
 	return 6
@@ -235,7 +235,7 @@ func onResource(p *vigil.SearchParam) bool {
 
 // plain reports whether p is a plain condition on one index table.
 func plain(p *vigil.SearchParam) bool {
-	return p.Chain == nil && !onResource(p) && p.Type != vigil.ParamComposite &&
+	return p.Chain == nil && !onResource(p) && p.Type != vigil.ParamComposite && p.Type != vigil.ParamSpecial &&
 		p.Modifier != "missing" && p.Modifier != "not"
 }
 
@@ -321,6 +321,9 @@ func (b *builder) param(a string, p *vigil.SearchParam, m mode, extra func(x str
 	}
 	if p.Type == vigil.ParamComposite {
 		return b.composite(a, p)
+	}
+	if p.Type == vigil.ParamSpecial {
+		return b.near(a, p)
 	}
 	table, ok := tableOf(p.Type)
 	if !ok {
@@ -572,6 +575,35 @@ func (b *builder) composite(a string, p *vigil.SearchParam) (frag, error) {
 			args = append(args, set.args...)
 		}
 		alts = append(alts, frag{sql: fmt.Sprintf("%s.key IN (%s)", a, sql.String()), args: args})
+	}
+	return paren(" OR ", "0", alts...), nil
+}
+
+// near implements Location's near (vigil.Near): a resource matches when
+// one of its positions (the latitude and longitude number entries of one
+// group) is within a value's distance. The latitude span bounds the
+// candidates on the number index; the haversine formula (SQLite's math
+// functions) decides.
+func (b *builder) near(a string, p *vigil.SearchParam) (frag, error) {
+	if p.Modifier != "" {
+		return frag{}, invalid("modifier :%s is not supported on %s", p.Modifier, p.Name)
+	}
+	table, _ := tableOf(vigil.ParamNumber)
+	var alts []frag
+	for _, v := range p.Values {
+		n := v.Near
+		if n == nil {
+			return frag{}, invalid("%s value has no position", p.Name)
+		}
+		x, y := b.alias("x"), b.alias("y")
+		lo, hi := n.LatitudeSpan()
+		alts = append(alts, frag{
+			sql: fmt.Sprintf("%[1]s.key IN (SELECT %[2]s.key FROM %[4]s %[2]s JOIN %[4]s %[3]s ON %[3]s.key = %[2]s.key AND %[3]s.param = %[2]s.param AND %[3]s.grp = %[2]s.grp AND %[3]s.part = 1"+
+				" WHERE %[2]s.param = ? AND %[2]s.part = 0 AND %[2]s.value BETWEEN ? AND ?"+
+				" AND 2 * ? * asin(min(1.0, sqrt(power(sin(radians(%[2]s.value - ?) / 2), 2) + cos(radians(?)) * cos(radians(%[2]s.value)) * power(sin(radians(%[3]s.value - ?) / 2), 2)))) <= ?)",
+				a, x, y, table),
+			args: []any{p.Name, lo, hi, vigil.EarthRadiusKm, n.Latitude, n.Latitude, n.Longitude, n.Km},
+		})
 	}
 	return paren(" OR ", "0", alts...), nil
 }

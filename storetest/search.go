@@ -38,6 +38,7 @@ func testSearch(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 		{"quantity", searchQuantity},
 		{"uri", searchURI},
 		{"composite", searchComposite},
+		{"near", searchNear},
 		{"missing", searchMissing},
 		{"_id", searchID},
 		{"_lastUpdated", searchLastUpdated},
@@ -401,4 +402,44 @@ func searchReindex(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
 	f.expectSet(query("Observation", param("code", vigil.ParamToken, vCode("new"))))
 	f.expectSet(query("Observation", missing("note", vigil.ParamString, true)))
 	f.expectSet(query("Observation", modified(param("code", vigil.ParamToken, vCode("x")), "not")))
+}
+
+// searchNear checks Location's near: great-circle distances (haversine,
+// figures from an independent computation), one position's latitude and
+// longitude taken together, any of a resource's positions, ORed values
+// and the antimeridian.
+func searchNear(t *testing.T, open func(t *testing.T) vigil.ResourceStore) {
+	f := newFx(t, open)
+	pos := func(g int, lat, lon float64) []vigil.IndexEntry {
+		return []vigil.IndexEntry{part("near", g, 0, num("", lat, lat, lat)), part("near", g, 1, num("", lon, lon, lon))}
+	}
+	f.save("Location", "london", pos(1, 51.5074, -0.1278)...)
+	f.save("Location", "paris", pos(1, 48.8566, 2.3522)...)     // 343.56 km from london
+	f.save("Location", "greenwich", pos(1, 51.4769, 0.0005)...) // 9.51 km from london
+	f.save("Location", "sydney-paris", append(pos(1, -33.8688, 151.2093), pos(2, 48.8566, 2.3522)...)...)
+	// london's latitude in one position and its longitude in another:
+	// 6,339 and 4,615 km away, not near.
+	f.save("Location", "split", append(pos(1, 51.5074, 100.0), pos(2, 10.0, -0.1278)...)...)
+	f.save("Location", "fiji-west", pos(1, -17.0, 179.9)...) // 21.27 km from (-17, -179.9)
+	f.save("Location", "none")
+	near := func(vs ...vigil.Near) vigil.SearchParam {
+		p := vigil.SearchParam{Name: "near", Type: vigil.ParamSpecial}
+		for i := range vs {
+			p.Values = append(p.Values, vigil.SearchValue{Near: &vs[i]})
+		}
+		return p
+	}
+	london := func(km float64) vigil.Near { return vigil.Near{Latitude: 51.5074, Longitude: -0.1278, Km: km} }
+	runCases(t, f, "Location", []searchCase{
+		{"5 km", near(london(5)), []string{"london"}},
+		{"10 km", near(london(10)), []string{"london", "greenwich"}},
+		{"343 km", near(london(343.5)), []string{"london", "greenwich"}},
+		{"344 km", near(london(343.6)), []string{"london", "greenwich", "paris", "sydney-paris"}},
+		{"0 km", near(london(0)), []string{"london"}},
+		{"or", near(vigil.Near{Latitude: -33.87, Longitude: 151.21, Km: 1}, vigil.Near{Latitude: 51.4769, Longitude: 0.0005, Km: 1}),
+			[]string{"sydney-paris", "greenwich"}},
+		{"antimeridian", near(vigil.Near{Latitude: -17.0, Longitude: -179.9, Km: 22}), []string{"fiji-west"}},
+		{"antimeridian, too far", near(vigil.Near{Latitude: -17.0, Longitude: -179.9, Km: 21}), nil},
+		{"whole earth", near(vigil.Near{Latitude: 0, Longitude: 0, Km: 20100}), []string{"london", "paris", "greenwich", "sydney-paris", "split", "fiji-west"}},
+	})
 }
