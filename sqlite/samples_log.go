@@ -341,6 +341,35 @@ func (w *sampleWriter) claimLogged(ctx context.Context, k sampleKey, id, a int64
 	return nil
 }
 
+// reclaim hands the readers the FHIR claims another process made on
+// logged samples since the owner's last transaction: that process marks
+// them in sample_log only (claimLogged), and the owner's readers read the
+// attrs of logged samples from its memory. Called by begin when another
+// process has committed; it scans the log (no index on attr).
+func (w *sampleWriter) reclaim(ctx context.Context) error {
+	s := &w.log
+	if len(s.keys) == 0 {
+		return nil
+	}
+	rows, err := w.conn.QueryContext(ctx, "SELECT series, id, attr FROM sample_log WHERE attr IN (SELECT id FROM attr WHERE source = ?)", fhirSource)
+	if err != nil {
+		return fmt.Errorf("sqlite: read sample log claims: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c logClaim
+		if err := rows.Scan(&c.series, &c.id, &c.attr); err != nil {
+			return fmt.Errorf("sqlite: read sample log claims: %w", err)
+		}
+		s.claims = append(s.claims, c)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: read sample log claims: %w", err) // begin's rollback drops the claims read
+	}
+	s.publish() // committed already; nothing is pending at begin
+	return nil
+}
+
 // insertLog appends samples idx of j, all new, to the log (owner only).
 func (w *sampleWriter) insertLog(ctx context.Context, j *sampleJob, idx []int) error {
 	s := &w.log

@@ -167,7 +167,7 @@ type sampleWriter struct {
 	createdAttrs []attrKey
 
 	findSeries, newSeries, findAttr, newAttr, insertWave, claim *sql.Stmt
-	latest, insertOne                                           *sql.Stmt
+	latest, insertOne, dataVersion                              *sql.Stmt
 	lookups                                                     map[int]*sql.Stmt // look-ups of n keys
 	inserts                                                     map[int]*sql.Stmt // multi-row INSERTs by row count
 	args                                                        []any
@@ -185,6 +185,10 @@ type sampleWriter struct {
 	fresh, late []int              // runSamples' scratch
 	// log is the writer's side of the sample log (samples_log.go).
 	log logState
+	// version is samples.db's PRAGMA data_version when the owner's last
+	// transaction began: it changes when another process commits, whose
+	// samples in the table top and tableTop do not know of (see begin).
+	version int64
 }
 
 func (w *sampleWriter) prepare(ctx context.Context) error {
@@ -202,6 +206,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
 	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
 	w.latest = p("SELECT max(t) FROM sample WHERE series = ?")
+	w.dataVersion = p("PRAGMA data_version")
 	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
 	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
 	w.log.claimByID = p("UPDATE sample_log SET attr = ? WHERE id = ? AND attr <> ?")
@@ -214,7 +219,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 }
 
 func (w *sampleWriter) close() {
-	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest, w.insertOne} {
+	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest, w.insertOne, w.dataVersion} {
 		if st != nil {
 			st.Close()
 		}
@@ -247,11 +252,10 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 			}
 		}
 	}
-	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
-		fail(fmt.Errorf("sqlite: begin: %w", err))
+	if err := w.begin(); err != nil {
+		fail(err)
 		return
 	}
-	w.log.begin()
 	ok := 0
 	for _, j := range group {
 		if j.err = j.ctx.Err(); j.err != nil {
@@ -318,6 +322,35 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 	}
 	w.created, w.createdAttrs = w.created[:0], w.createdAttrs[:0]
 	w.log.publish()
+}
+
+// begin starts a write transaction. For the owner of the sample log it
+// forgets top and tableTop when another process (which writes to the
+// sample table) has committed since the owner's last transaction: a
+// sample it stored may be after them, and the owner would log a second
+// copy of it. It then also reads the FHIR claims that process made on
+// logged samples (reclaim).
+func (w *sampleWriter) begin() error {
+	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	w.log.begin()
+	if !w.log.log.owner {
+		return nil // another process does not trust top (runSamples)
+	}
+	var v int64
+	if err := w.dataVersion.QueryRowContext(context.Background()).Scan(&v); err != nil {
+		w.rollback()
+		return fmt.Errorf("sqlite: read data version: %w", err)
+	}
+	if v != w.version {
+		w.top, w.tableTop, w.version = nil, nil, v
+		if err := w.reclaim(context.Background()); err != nil {
+			w.rollback()
+			return err
+		}
+	}
+	return nil
 }
 
 // retryAlone commits each job of group in a transaction of its own, after
