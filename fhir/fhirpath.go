@@ -23,6 +23,9 @@ type node struct {
 	v   any    // map[string]any, string, bool, json.Number, float64
 	typ string // FHIR type when known ("Quantity", "dateTime"), else ""
 	key string // the JSON member name the value came from ("telecom")
+	// vs is the required binding of a code element ("status"), whose
+	// system it implies; nil otherwise.
+	vs *valueSet
 }
 
 // evalCtx is what evaluation needs besides the input collection.
@@ -116,7 +119,13 @@ func (e child) eval(c *evalCtx, in []node) []node {
 		if info := c.elem(n.typ, e.name); info != nil {
 			if info.choice == nil {
 				if v, ok := m[e.name]; ok {
+					from := len(out)
 					out = appendValue(out, v, info.typ, e.name)
+					if info.vs != nil {
+						for i := from; i < len(out); i++ {
+							out[i].vs = info.vs
+						}
+					}
 				}
 				continue
 			}
@@ -163,6 +172,7 @@ func appendValue(out []node, v any, typ, key string) []node {
 type elemInfo struct {
 	typ    string      // the element's type when it has exactly one
 	choice []choiceKey // for a choice element: its JSON names
+	vs     *valueSet   // a code element's required binding (compileTypes)
 }
 
 type choiceKey struct{ key, typ string }
@@ -196,6 +206,9 @@ func elemIndex(types map[string]*TypeDef) map[string]map[string]*elemInfo {
 				}
 			case len(el.Types) == 1 && el.Types[0] != "Resource":
 				info.typ = el.Types[0]
+				if info.typ == "code" {
+					info.vs = el.vs
+				}
 			}
 			m[el.Name] = info
 		}

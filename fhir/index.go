@@ -269,7 +269,13 @@ func indexString(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry
 func indexToken(dst []vigil.IndexEntry, name string, n node) []vigil.IndexEntry {
 	switch v := n.v.(type) {
 	case string:
-		dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamToken, Code: v})
+		// A code element ("status") is indexed with the system its
+		// required binding implies, so that system|code finds it.
+		sys := ""
+		if n.vs != nil {
+			sys = n.vs.systemOf(v)
+		}
+		dst = append(dst, vigil.IndexEntry{Param: name, Type: vigil.ParamToken, System: sys, Code: v})
 	case bool:
 		code := "false"
 		if v {

@@ -47,14 +47,6 @@ func (m *Model) Subsumption(system, code string, below bool) ([]string, bool) {
 	return out, true
 }
 
-// DefinesCodeSystem reports whether system is a code system of the release
-// with complete content (whose codes primitive code elements carry
-// without naming the system).
-func (m *Model) DefinesCodeSystem(system string) bool {
-	_, ok := m.defs.CodeSystems[system]
-	return ok
-}
-
 // SystemCodes returns every code of a code system of the release with
 // complete content, sorted; false for any other system.
 func (m *Model) SystemCodes(system string) ([]string, bool) {

@@ -42,6 +42,22 @@ type valueSet struct {
 	all map[string]struct{}
 }
 
+// systemOf returns the code system of code in the value set: the one
+// system that has it ("" when none or several do). A code element carries
+// no system; its required binding implies it.
+func (vs *valueSet) systemOf(code string) string {
+	sys := ""
+	for s, codes := range vs.bySystem {
+		if _, ok := codes[code]; ok {
+			if sys != "" {
+				return ""
+			}
+			sys = s
+		}
+	}
+	return sys
+}
+
 // has reports whether code of system is in the value set.
 func (vs *valueSet) has(system, code string) bool {
 	_, ok := vs.bySystem[system][code]

@@ -122,6 +122,11 @@ func testSearch(t *testing.T, srv *httptest.Server) {
 		// token
 		{"Patient?gender=male", id("peter", "jose")},
 		{"Patient?gender:not=male", id("amy")},
+		// a code element's system is its required binding's
+		{"Patient?gender=http://hl7.org/fhir/administrative-gender|male", id("peter", "jose")},
+		{"Patient?gender=http://hl7.org/fhir/administrative-gender|", id("peter", "jose", "amy")},
+		{"Patient?gender=http://example.org/other|male", nil},
+		{"Observation?status=http://hl7.org/fhir/observation-status|final", id("hr1", "hr2", "wt", "temp", "byid", "bp")},
 		{"Patient?identifier=urn:mrn|12345", id("peter")},
 		{"Patient?identifier=|12345", nil},
 		{"Patient?identifier=12345", id("peter")},

@@ -141,15 +141,11 @@ func (ts termSource) param(ctx context.Context, p *vigil.SearchParam) error {
 		}
 		sort.Strings(systems)
 		for _, sys := range systems {
-			// A primitive code element (status, gender…) is indexed
-			// without its system, which its binding implies: a code of a
-			// system of the release also matches without one.
-			bare := ts.s.model.DefinesCodeSystem(sys)
+			// A primitive code element (status, gender…) is indexed with
+			// the system its required binding implies (fhir's index), so
+			// system and code are enough.
 			for _, c := range set[sys] {
 				out = append(out, vigil.SearchValue{System: sys, Code: c})
-				if bare {
-					out = append(out, vigil.SearchValue{Code: c})
-				}
 			}
 		}
 	}

@@ -56,6 +56,11 @@ func TestTokenTerminologyModifiers(t *testing.T) {
 			tachy := obs("final", cat, "exam", local, "tachycardia")
 			brady := obs("final", cat, "exam", local, "bradycardia")
 			pause := obs("final", cat, "exam", local, "pause")
+			// A category Coding with a release code and no system: not in
+			// the release's value set (a code element such as status
+			// carries its binding's system in the index; a Coding's system
+			// is its own).
+			nosys := create(`{"resourceType":"Observation","status":"final","category":[{"coding":[{"code":"vital-signs"}]}],"code":{"text":"x"}}`)
 
 			// The programme's own finding codes, a hierarchy: rhythm >
 			// rate > tachycardia, bradycardia; rhythm > pause.
@@ -78,12 +83,15 @@ func TestTokenTerminologyModifiers(t *testing.T) {
 				{"status:below=http://hl7.org/fhir/observation-status|preliminary", []string{prelim}},
 				// A release value set without a required binding.
 				{"category:in=http://hl7.org/fhir/ValueSet/observation-category", []string{final, amended, corrected, tachy, brady, pause}},
-				{"category:not-in=http://hl7.org/fhir/ValueSet/observation-category", []string{prelim}},
+				{"category:not-in=http://hl7.org/fhir/ValueSet/observation-category", []string{prelim, nosys}},
+				// A code element, status, by its binding's system.
+				{"status:in=http://hl7.org/fhir/ValueSet/observation-status", []string{final, amended, corrected, prelim, tachy, brady, pause, nosys}},
+				{"status=http://hl7.org/fhir/observation-status|amended", []string{amended}},
 				// The server's own value sets: a compose and an expansion.
 				{"code:in=http://example.org/fhir/ValueSet/hr-spo2", []string{final, amended}},
 				{"code:in=http://example.org/fhir/ValueSet/expanded", []string{corrected, prelim}},
 				{"code:in=http://example.org/fhir/ValueSet/hr-spo2,http://example.org/fhir/ValueSet/expanded", []string{final, amended, corrected, prelim}},
-				{"code:not-in=http://example.org/fhir/ValueSet/hr-spo2&category=vital-signs", []string{corrected}},
+				{"code:not-in=http://example.org/fhir/ValueSet/hr-spo2&category=vital-signs", []string{corrected, nosys}},
 				// The server's own code system and a filter on it.
 				{"code:below=" + local + "|rate", []string{tachy, brady}},
 				{"code:below=" + local + "|rhythm", []string{tachy, brady, pause}},
