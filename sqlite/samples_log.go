@@ -466,7 +466,13 @@ func (w *sampleWriter) merge(ctx context.Context) error {
 	if _, err := w.conn.ExecContext(ctx, "INSERT INTO sample "+cols); err != nil {
 		// A key in both: another process stored the reading in the table
 		// directly while it was logged here (SAMPLES.md). The table's copy
-		// stays; the statement's rows were rolled back.
+		// stays. The merge starts again in a transaction of its own: some
+		// errors (a full disk, I/O) roll back the whole transaction, and
+		// what follows must not commit by itself.
+		w.exec("ROLLBACK")
+		if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+			return fail(err)
+		}
 		if _, err := w.conn.ExecContext(ctx, "INSERT OR IGNORE INTO sample "+cols); err != nil {
 			return fail(err)
 		}

@@ -281,3 +281,35 @@ func TestSampleLogOtherProcess(t *testing.T) {
 		t.Fatalf("after the owner closed: %d rows in the table, %d in the log; want %d and 0", table, log, 2*n)
 	}
 }
+
+// TestSampleLogMergeConflict stores, from outside, a reading the log holds:
+// the merge keeps one copy (the table's) and still empties the log.
+func TestSampleLogMergeConflict(t *testing.T) {
+	dir := t.TempDir()
+	s, err := sqlite.OpenSamples(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	if _, err := s.AppendSamples(t.Context(), spread(n, 10, "http")); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.SamplesFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("INSERT INTO sample (series, t, value, attr, lag) SELECT series, t, 99, attr, lag FROM sample_log LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close (merging a log with a key in the table) = %v", err)
+	}
+	if table, log := logRows(t, dir); table != n || log != 0 {
+		t.Fatalf("after the merge: %d rows in the table, %d in the log; want %d and 0", table, log, n)
+	}
+	var kept int
+	if err := db.QueryRow("SELECT count(*) FROM sample WHERE value = 99").Scan(&kept); err != nil || kept != 1 {
+		t.Fatalf("the table's own copy kept: %d (%v), want 1", kept, err)
+	}
+}
