@@ -89,7 +89,7 @@ func newClassifier(f *ml.File, raw []byte) (*Classifier, error) {
 // trees (rules.go, localrules.go). It is part of every model version, so
 // that a version names the behaviour a clinician's label answered: bump it
 // whenever a rule changes what a beat is called.
-const rulesRevision = "8"
+const rulesRevision = "9"
 
 func classNames() []string {
 	n := make([]string, len(modelClasses))
@@ -185,6 +185,7 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	// The rules of applyRules, one at a time, to explain each change.
 	normal := notVentricular(row, p[:], true)
 	fused := fusion(row, p[:], true)
+	late := lateP(row, p[:], true)
 	wide := wideNoPWave(row, p[:], true)
 	nk := ml.Argmax(p[:])
 	af := notInAF(row, p[:], true)
@@ -232,6 +233,10 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 		res.Explanation = fmt.Sprintf("QRS wider than the usual (%.2f×) and changed, with no P wave like the usual one before it (best fit %.2f), so called ventricular, %s",
 			row[fWidthRatio], row[fPFit], res.Explanation)
 	}
+	if late {
+		res.Explanation = fmt.Sprintf("on time (RR %.0f %% of the %.2f s between normal beats) after the usual P wave (fit %.2f) at a longer PR interval (%+.0f ms from the usual): conducted from the atria, so not called ventricular, %s",
+			100*row[fRRPreNN], row[fRRPre]/row[fRRPreNN], row[fPFit], -row[fPShift], res.Explanation)
+	}
 	if fused {
 		res.Explanation = fmt.Sprintf("on time (RR %.0f %% of the %.2f s between normal beats) after the usual P wave (fit %.2f, PR %+.0f ms from the usual): the sinus impulse reached the ventricles, so called fusion rather than ventricular, %s",
 			100*row[fRRPreNN], row[fRRPre]/row[fRRPreNN], row[fPFit], -row[fPShift], res.Explanation)
@@ -245,6 +250,8 @@ func (c *Classifier) ClassifyRow(row []float32) Result {
 	case ld.fast:
 		local = fmt.Sprintf("normal QRS (correlation %.2f) with RR %.2f s, below %.0f %% of this patient's shortest labelled normal-to-normal interval (%.2f s), so called supraventricular",
 			row[fCorrQRS], row[fRRPre], 100*localFast, c.local.fastNN)
+	case ld.likeV:
+		local = "shaped like the beats labelled V for this patient (nearer to one of them than to every beat labelled N), so called ventricular"
 	case ld.novel && ld.gate < 0.5:
 		local = "shape unlike every beat labelled N for this patient, so not called normal"
 	case ld.gate >= 0.5:

@@ -69,6 +69,9 @@ type localExpert struct {
 	// fastNN is the patient's shortest labelled NN interval (s,
 	// fastestNN), 0 when there are too few.
 	fastNN float64
+	// shownV reports whether at least minShown beats are labelled V
+	// (prototypes of class V).
+	shownV bool
 }
 
 // newLocalExpert builds the local expert from the labelled rows (class
@@ -107,6 +110,7 @@ func newLocalExpert(all *Features, rows [][]float32, y []int) *localExpert {
 	for _, k := range y {
 		count[k]++
 	}
+	le.shownV = count[2] >= minShown // modelClasses[2] == 'V'
 	seen := make([]int, len(modelClasses))
 	for i, row := range rows {
 		k := y[i]
@@ -191,6 +195,7 @@ type localDecision struct {
 	votes [len(modelClasses)]int // classes of the localK nearest prototypes
 	novel bool                   // N was refused: the shape is unlike every labelled N beat
 	fast  bool                   // N was turned into S: faster than the labelled NN intervals
+	likeV bool                   // turned into V: nearer in shape to the labelled V beats (nearestV)
 }
 
 // decide combines the global model's class probabilities p (modelClasses
@@ -218,12 +223,15 @@ func (le *localExpert) decide(row []float32, p []float64) localDecision {
 	const n, s = 0, 1 // modelClasses[0] == 'N', modelClasses[1] == 'S'
 	pre := float64(row[fRRPreNN])
 	sCall := ml.Argmax(p) == s
-	nearN := math.Inf(1) // mean squared shape difference to the nearest N prototype
+	// near[k]: the mean squared shape difference to the nearest prototype
+	// of class k.
+	var near [len(modelClasses)]float64
+	for k := range near {
+		near[k] = math.Inf(1)
+	}
 	for j := range le.y {
 		a, b := le.halves(point, j)
-		if le.y[j] == n {
-			nearN = min(nearN, a)
-		}
+		near[le.y[j]] = min(near[le.y[j]], a)
 		if sCall && pre < le.early[le.y[j]] {
 			continue
 		}
@@ -237,7 +245,7 @@ func (le *localExpert) decide(row []float32, p []float64) localDecision {
 		}
 		nd[i], nc[i] = d, le.y[j]
 	}
-	out.novel = le.novelShape(row, nearN, p)
+	out.novel = le.novelShape(row, near[n], p)
 	if !math.IsInf(nd[0], 1) {
 		out.gate = 1.0
 		if r := nd[0] / (localReach * le.typ); r > 1 {
@@ -257,5 +265,6 @@ func (le *localExpert) decide(row []float32, p []float64) localDecision {
 		}
 	}
 	out.fast = le.fastPremature(row, p)
+	out.likeV = le.nearestV(row, &near, p)
 	return out
 }

@@ -3,6 +3,8 @@ package beatclass
 import (
 	"math"
 	"slices"
+
+	"github.com/vigilhealth/vigil/ml"
 )
 
 // Patient rules of an adapted classifier. The labelled beats tell more
@@ -19,6 +21,9 @@ import (
 //     however alike in shape);
 //   - novel shape: a beat the global model calls N whose shape is unlike
 //     every labelled N beat is not N (it takes the likelier of V and F);
+//   - nearest template (eighth round): a beat the rest calls N, S or F
+//     whose shape is nearer to a labelled V beat than to every labelled
+//     beat of its class (N for N and S) is V;
 //   - fast premature: a beat with a normal QRS in a regular rhythm whose
 //     preceding interval is well below the patient's shortest labelled
 //     normal-to-normal interval is S, the prematurity criterion of Holter
@@ -130,5 +135,39 @@ func (le *localExpert) novelShape(row []float32, nearN float64, p []float64) boo
 		to = f
 	}
 	moveScore(p, n, to, true)
+	return true
+}
+
+// nearestV turns a beat into V when the labelled beats include V beats
+// (at least minShown, shownV) and its shape is nearer to one of them than
+// to every labelled N beat — and, for a beat called F, every labelled F
+// beat — (near: the mean squared shape difference to the nearest
+// prototype of each class), unless its QRS is normal (normalQRS, as for
+// novelShape). This is the template classification of Holter analysis
+// (the analyst labels the patient's morphology classes and each beat takes
+// the class of the template it matches; Hamilton & Tompkins 1986 match
+// beats against normal and ectopic templates): a patient's ventricular
+// beats of one focus repeat the same QRS, so a beat shaped like the
+// confirmed ventricular beats is one of them however its timing differs
+// from theirs, which the nearest-neighbour vote, reading shape and timing
+// together, weighs against it (records 207 and 223: ventricular beats in
+// runs and in bigeminy that the global model calls N, 3–16 typical
+// distances from every labelled beat in shape and timing). An S call is
+// compared with the labelled N beats, whose QRS a supraventricular beat
+// shares. It reports whether it changed p.
+func (le *localExpert) nearestV(row []float32, near *[len(modelClasses)]float64, p []float64) bool {
+	const n, v, f = 0, 2, 3
+	k := ml.Argmax(p)
+	if !le.shownV || k == v || normalQRS(row) {
+		return false
+	}
+	ref := near[n]
+	if k == f {
+		ref = min(ref, near[f])
+	}
+	if !(near[v] < ref) {
+		return false
+	}
+	moveScore(p, k, v, true)
 	return true
 }

@@ -331,3 +331,42 @@ func TestAdaptFastRun(t *testing.T) {
 		})
 	}
 }
+
+func TestNearestV(t *testing.T) {
+	withV := &localExpert{shownV: true}
+	noV := &localExpert{}
+	inf := math.Inf(1)
+	type near [len(modelClasses)]float64
+	tests := []struct {
+		name   string
+		le     *localExpert
+		near   near // N, S, V, F
+		in     []float64
+		want   []float64
+		called bool
+		normal bool // the QRS matches the template (normalQRS)
+	}{
+		{"N nearer to a labelled V: N to V", withV, near{4, inf, 3, inf}, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0, 0.1 / 0.8, 0.6 / 0.8, 0.1 / 0.8}, true, false},
+		{"S nearer to a labelled V than to every labelled N: S to V", withV, near{4, 1, 3, inf}, []float64{0.3, 0.5, 0.1, 0.1}, []float64{0.3 / 0.9, 0, 0.5 / 0.9, 0.1 / 0.9}, true, false},
+		{"F nearer to a labelled F than to a labelled V stays F", withV, near{4, inf, 3, 2}, []float64{0.2, 0.1, 0.2, 0.5}, []float64{0.2, 0.1, 0.2, 0.5}, false, false},
+		{"F nearer to a labelled V than to labelled N and F: F to V", withV, near{4, inf, 1, 2}, []float64{0.2, 0.1, 0.2, 0.5}, []float64{0.2 / 0.8, 0.1 / 0.8, 0.5 / 0.8, 0}, true, false},
+		{"N nearer to a labelled N stays N", withV, near{2, inf, 3, inf}, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false, false},
+		{"no V labelled", noV, near{4, inf, inf, inf}, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false, false},
+		{"a normal QRS stays N", withV, near{4, inf, 3, inf}, []float64{0.6, 0.1, 0.2, 0.1}, []float64{0.6, 0.1, 0.2, 0.1}, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fCorrQRS], row[fWidthRatio] = 0.5, 1.5
+			if tc.normal {
+				row[fCorrQRS], row[fWidthRatio] = 0.98, 1
+			}
+			got := slices.Clone(tc.in)
+			n := [len(modelClasses)]float64(tc.near)
+			called := tc.le.nearestV(row, &n, got)
+			if !closeTo(got, tc.want) || called != tc.called {
+				t.Errorf("nearestV(%v, %v) = %v, %v; want %v, %v", tc.near, tc.in, got, called, tc.want, tc.called)
+			}
+		})
+	}
+}

@@ -17,7 +17,8 @@ import (
 // detector --seed N` and writes, per held-out detected beat, its reference
 // label, the final label, the raw margins and the features, plus the
 // beats the detector missed, so that rules acting after the trees can be
-// replayed on the stored margins (testdata/replay.py).
+// replayed on the stored margins (testdata/replay.py). With
+// VIGIL_FOLD_CACHE set, the fold models are kept there (TestAdaptReplay).
 func TestReplayDump(t *testing.T) {
 	out := os.Getenv("VIGIL_REPLAY_DIR")
 	if out == "" {
@@ -40,16 +41,7 @@ func TestReplayDump(t *testing.T) {
 		w := bufio.NewWriter(f)
 		fmt.Fprintf(w, "record,sample,ref,pred,mN,mS,mV,mF,%s\n", strings.Join(FeatureNames(), ","))
 		for k, r := range recs {
-			var train []*Recording
-			for i, o := range recs {
-				if i != k {
-					train = append(train, o)
-				}
-			}
-			c, _, err := Train(context.Background(), train, TrainConfig{Seed: seed})
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := foldModel(t, os.Getenv("VIGIL_FOLD_CACHE"), recs, k, seed)
 			pred := c.Label(r.Features)
 			mg := make([]float64, len(modelClasses))
 			for i := range r.Features.Len() {
@@ -80,8 +72,8 @@ func TestReplayDump(t *testing.T) {
 
 // TestReplayExplainRule prints the explanation of the first beats of a
 // held-out record (VIGIL_EXPLAIN_RECORD, default 208) that a rule
-// (VIGIL_EXPLAIN_RULE: fusion, the default, or wide) changes, for the
-// README.
+// (VIGIL_EXPLAIN_RULE: fusion, the default, late or wide)
+// changes, for the README.
 func TestReplayExplainRule(t *testing.T) {
 	if os.Getenv("VIGIL_REPLAY_DIR") == "" {
 		t.Skip("VIGIL_REPLAY_DIR not set")
@@ -90,9 +82,13 @@ func TestReplayExplainRule(t *testing.T) {
 	if name == "" {
 		name = "208"
 	}
-	rule := fusion
-	if os.Getenv("VIGIL_EXPLAIN_RULE") == "wide" {
-		rule = wideNoPWave
+	// The rules of applyRules up to and including the one explained.
+	order := []func([]float32, []float64, bool) bool{notVentricular, fusion}
+	switch os.Getenv("VIGIL_EXPLAIN_RULE") {
+	case "late":
+		order = append(order, lateP)
+	case "wide":
+		order = append(order, lateP, wideNoPWave)
 	}
 	recs := loadDirAt(t, needData(t), nil, PositionsDetector)
 	var train []*Recording
@@ -113,9 +109,11 @@ func TestReplayExplainRule(t *testing.T) {
 		row := test.Features.Row(i)
 		p := make([]float64, len(modelClasses))
 		c.model.Proba(row, p)
-		notVentricular(row, p, true)
-		fusion(row, p, true)
-		if !rule(row, p, true) {
+		changed := false
+		for _, rule := range order {
+			changed = rule(row, p, true)
+		}
+		if !changed {
 			continue
 		}
 		res := c.Classify(test.Features, i)

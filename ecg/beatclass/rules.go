@@ -125,6 +125,33 @@ func fusion(row []float32, scores []float64, prob bool) bool {
 	return true
 }
 
+// Late-PR rule (eighth round), the fusion rule's third case: a beat the
+// trees call V that comes on time (fusionOnTime) after the patient's usual
+// P wave (fusionPFit) at a PR interval longer than the usual by more than
+// fusionPShift is called N. A ventricular beat that fires on time can
+// only do so before the sinus impulse reaches the ventricles, so the P
+// wave before it, if any, stands at a shorter PR interval than the usual
+// (a late-coupled ventricular beat) or about the usual one (a fusion
+// beat); a QRS that follows the sinus P wave later than usual was
+// conducted, with a delay, and its changed shape is a conduction change
+// (a QRS preceded by a P wave at a normal or longer PR interval is the
+// textbook sign of a supraventricular origin against a ventricular one;
+// record 108: spells of changed QRS after a longer PR). The thresholds
+// are the fusion rule's, mirrored, not chosen anew.
+//
+// lateP turns V into N for such a beat. An unknown fit, shift or
+// interval leaves V. scores and prob are as for notInAF; it reports
+// whether it changed the scores.
+func lateP(row []float32, scores []float64, prob bool) bool {
+	const n, v = 0, 2 // modelClasses[0] == 'N', modelClasses[2] == 'V'
+	if ml.Argmax(scores) != v || !(row[fPFit] >= fusionPFit) ||
+		!(row[fPShift] < -fusionPShift) || !(row[fRRPreNN] >= fusionOnTime) {
+		return false
+	}
+	moveScore(scores, v, n, prob)
+	return true
+}
+
 // Wide-beat rule (seventh round), the fusion rule's converse: a beat the
 // trees call N whose QRS is wider than the template's (at least
 // wideWidthRatio of its width) and changed (RMS difference at least
@@ -160,18 +187,19 @@ func wideNoPWave(row []float32, scores []float64, prob bool) bool {
 
 // ruleHits says which of the rules changed a beat's scores.
 type ruleHits struct {
-	normal, fusion, wide, af, aberrant, early bool
+	normal, fusion, late, wide, af, aberrant, early bool
 }
 
 // applyRules applies the rules that follow the model in every path
 // (Label, Classify, Probabilities, Stream), in order: the normal-QRS rule,
-// then the fusion rule, then the wide-beat rule, then the AF rule, then
-// the aberrated-beat rule, then the prematurity rule. scores and prob are
-// as for notInAF.
+// then the fusion rule, then the late-PR rule, then the wide-beat rule,
+// then the AF rule, then the aberrated-beat rule, then the prematurity
+// rule. scores and prob are as for notInAF.
 func applyRules(row []float32, scores []float64, prob bool) ruleHits {
 	var h ruleHits
 	h.normal = notVentricular(row, scores, prob)
 	h.fusion = fusion(row, scores, prob)
+	h.late = lateP(row, scores, prob)
 	h.wide = wideNoPWave(row, scores, prob)
 	h.af = notInAF(row, scores, prob)
 	h.aberrant = aberrated(row, scores, prob)

@@ -316,3 +316,33 @@ func TestWideNoPWave(t *testing.T) {
 		})
 	}
 }
+
+func TestLateP(t *testing.T) {
+	nan := float32(math.NaN())
+	inf := math.Inf(-1)
+	type beat struct{ fit, shift, preNN float32 } // fPFit, fPShift, fRRPreNN
+	tests := []struct {
+		name   string
+		b      beat
+		in     []float64
+		prob   bool
+		want   []float64
+		called bool
+	}{
+		{"on time after the usual P wave, PR 35 ms longer: V probability to N", beat{0.95, -35, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.6 / 0.8, 0.1 / 0.8, 0, 0.1 / 0.8}, true},
+		{"PR 21 ms longer, RR 0.9 of the NN median: V margin to N", beat{0.9, -21, 0.9}, []float64{0, 1, 2, 0.5}, false, []float64{2, 1, inf, 0.5}, true},
+		{"PR 20 ms longer is the fusion rule's, stays V", beat{0.95, -20, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"shorter PR stays V", beat{0.95, 35, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"premature stays V", beat{0.95, -35, 0.7}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"P wave unlike the usual stays V", beat{0.6, -35, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"no P wave in the template stays V", beat{nan, nan, 1.0}, []float64{0.2, 0.1, 0.6, 0.1}, true, []float64{0.2, 0.1, 0.6, 0.1}, false},
+		{"F is left alone", beat{0.95, -35, 1.0}, []float64{0.2, 0.1, 0.3, 0.4}, true, []float64{0.2, 0.1, 0.3, 0.4}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			row := make([]float32, NumFeatures)
+			row[fPFit], row[fPShift], row[fRRPreNN] = tc.b.fit, tc.b.shift, tc.b.preNN
+			checkRule(t, lateP, row, tc.in, tc.prob, tc.want, tc.called)
+		})
+	}
+}

@@ -44,7 +44,9 @@ class Dump:
 def rules(d, extra=None):
     """The class index of every row after the shipped rules, in
     applyRules' order; extra(d, out, M), if given, runs after the
-    wide-beat rule (a candidate rule)."""
+    wide-beat rule (a candidate rule). A dump made before the eighth round
+    replays the eighth round's rules too (the late-PR rule reads the same
+    columns as the fusion rule)."""
     c = d.col
     M = d.M
     out = M.argmax(axis=1)
@@ -59,6 +61,11 @@ def rules(d, extra=None):
     if "p_fit" in d.names:
         fu = (out == V) & (c("p_fit") >= 0.9) & (np.abs(c("p_shift")) <= 20) & (nn >= 0.9)
         out[fu] = F
+    # late-PR rule (eighth round): V on time after the usual P wave at a
+    # longer PR is N
+    if "p_fit" in d.names:
+        lp = (out == V) & (c("p_fit") >= 0.9) & (c("p_shift") < -20) & (nn >= 0.9)
+        out[lp] = N
     # wide-beat rule: N wide, changed, without the usual P wave is V
     if "p_fit" in d.names:
         wb = (out == N) & (wr >= 1.2) & (c("rms_diff") >= 0.1) & (c("p_fit") < 0.3)

@@ -9,13 +9,14 @@ beats not trained on); with --loro, one fold per record (as `vigil model cv
 
 The matrix is printed twice: the learner's raw predictions, and after the
 rules Vigil's Label applies to any model's output, in applyRules' order
-(rules.go, rhythm.go; seventh round): the normal-QRS rule (a beat called V
+(rules.go, rhythm.go; eighth round): the normal-QRS rule (a beat called V
 whose QRS matches the template, correlation >= 0.9 over the QRS and width
 <= 1.15 of the template's, takes its likeliest other class), the fusion
 rule (a beat called V on time, RR >= 0.9 of the NN median, after the usual
-P wave, p_fit >= 0.9 within 20 ms of the usual PR, is F), the wide-beat
-rule (a beat called N with a QRS >= 1.2 times the template's width, RMS
-difference >= 0.1 and p_fit < 0.3 is V), the AF rule (a
+P wave, p_fit >= 0.9 within 20 ms of the usual PR, is F), the late-PR
+rule (the same beat with a PR more than 20 ms longer than the usual is
+N), the wide-beat rule (a beat called N with a QRS >= 1.2 times the
+template's width, RMS difference >= 0.1 and p_fit < 0.3 is V), the AF rule (a
 beat called S while the long RR irregularity exceeds 0.1 is N), the
 aberrated-beat rule (a beat called V with QRS correlation >= 0.5, RR below
 0.4 of the NN median and below 0.6 of the interval before it is S), the
@@ -76,6 +77,8 @@ def vigil_rules(names, X, prob):
     if "p_fit" in names:
         fit, shift = col("p_fit"), col("p_shift")
         out[(out == V) & (fit >= 0.9) & (np.abs(shift) <= 20) & (nn >= 0.9)] = F
+        # late-PR rule (eighth round)
+        out[(out == V) & (fit >= 0.9) & (shift < -20) & (nn >= 0.9)] = N
         # wide-beat rule
         out[(out == N) & (wr >= 1.2) & (col("rms_diff") >= 0.1) & (fit < 0.3)] = V
     # AF rule
