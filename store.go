@@ -64,6 +64,17 @@ type Reindexer interface {
 	Reindex(ctx context.Context, typ, id string, version int64, index []IndexEntry) error
 }
 
+// IndexRevisioner is implemented by the ResourceTx of stores that record
+// which revision of the search index extraction their index entries were
+// made by, so that a newer program knows to rebuild them
+// (records.Service.ReindexIfStale). A store made before it records 0.
+type IndexRevisioner interface {
+	// IndexRevision returns the recorded revision.
+	IndexRevision(ctx context.Context) (int, error)
+	// SetIndexRevision records rev.
+	SetIndexRevision(ctx context.Context, rev int) error
+}
+
 // Locker is implemented by the ResourceTx of stores whose write
 // transactions can run concurrently (PostgreSQL). Lock takes an exclusive
 // lock on name that is held until the transaction ends. The records service

@@ -9,6 +9,19 @@ import (
 	"github.com/vigilhealth/vigil"
 )
 
+// IndexRevision numbers the revisions of what Index extracts. Stores
+// record the revision their entries were made by (vigil.IndexRevisioner),
+// and a server finding an older one rebuilds them
+// (records.Service.ReindexIfStale). Raise it whenever Index extracts
+// something new or differently.
+//
+//   - 1: the first revision.
+//   - 2 (2026-12-07): Reference.identifier (:identifier) and Identifier.type
+//     (:of-type).
+//   - 3 (session 15): Location.position for near; code elements carry the
+//     system of their required binding.
+const IndexRevision = 3
+
 // maxCompositeGroups bounds the combinations one composite context node
 // may produce (the product of its components' values).
 const maxCompositeGroups = 64

@@ -420,6 +420,31 @@ func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, index [
 	return t.note(reindex(ctx, t.p, typ, id, version, index))
 }
 
+// IndexRevision implements vigil.IndexRevisioner.
+func (t *tx) IndexRevision(ctx context.Context) (int, error) {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var rev int
+	if err := t.p.QueryRow(ctx, "SELECT revision FROM index_state WHERE id = 1").Scan(&rev); err != nil {
+		return 0, t.note(fmt.Errorf("postgres: read index revision: %w", err))
+	}
+	return rev, nil
+}
+
+// SetIndexRevision implements vigil.IndexRevisioner.
+func (t *tx) SetIndexRevision(ctx context.Context, rev int) error {
+	ctx, err := t.begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := t.p.Exec(ctx, "UPDATE index_state SET revision = $1 WHERE id = 1", rev); err != nil {
+		return t.note(fmt.Errorf("postgres: record index revision: %w", err))
+	}
+	return nil
+}
+
 // PutBatch implements vigil.BatchPutter.
 func (t *tx) PutBatch(ctx context.Context, rs []*vigil.Resource, index [][]vigil.IndexEntry) error {
 	ctx, err := t.begin(ctx)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/fhir"
 )
 
 // ReindexStats counts what Reindex did.
@@ -81,8 +82,73 @@ func (s *Service) Reindex(ctx context.Context, progress func(ReindexStats)) (Rei
 			progress(st)
 		}
 		if res.Next == "" {
-			return st, nil
+			return st, s.setIndexRevision(ctx)
 		}
 		q.Cursor = res.Next
 	}
+}
+
+// ReindexIfStale runs Reindex when the store records an older revision of
+// the index extraction than this program's (fhir.IndexRevision; a store
+// made before revisions were recorded has 0), and reports whether it ran.
+// A complete Reindex records the current revision. Stores that record no
+// revision are left alone.
+func (s *Service) ReindexIfStale(ctx context.Context, progress func(ReindexStats)) (ReindexStats, bool, error) {
+	rev, ok, err := s.indexRevision(ctx)
+	if err != nil || !ok || rev >= fhir.IndexRevision {
+		return ReindexStats{}, false, err
+	}
+	st, err := s.Reindex(ctx, progress)
+	return st, true, err
+}
+
+// AdoptIndexRevision records the current index revision in a store that
+// holds no resource yet (a new store, or one made by an older program and
+// left empty), so that nothing is reindexed later for no reason. Resources
+// written after it looked are indexed by this program's extraction anyway.
+func (s *Service) AdoptIndexRevision(ctx context.Context) error {
+	rev, ok, err := s.indexRevision(ctx)
+	if err != nil || !ok || rev >= fhir.IndexRevision {
+		return err
+	}
+	res, err := s.store.Search(ctx, &vigil.SearchQuery{Count: 1})
+	if err != nil {
+		return fmt.Errorf("index revision: %w", err)
+	}
+	if len(res.Matches) > 0 {
+		return nil
+	}
+	return s.setIndexRevision(ctx)
+}
+
+// indexRevision reads the store's index revision; ok is false when the
+// store records none.
+func (s *Service) indexRevision(ctx context.Context) (rev int, ok bool, err error) {
+	err = s.store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+		r, is := tx.(vigil.IndexRevisioner)
+		if !is {
+			return nil
+		}
+		ok = true
+		rev, err = r.IndexRevision(ctx)
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("index revision: %w", err)
+	}
+	return rev, ok, nil
+}
+
+// setIndexRevision records fhir.IndexRevision in stores that keep one.
+func (s *Service) setIndexRevision(ctx context.Context) error {
+	err := s.store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+		if r, ok := tx.(vigil.IndexRevisioner); ok {
+			return r.SetIndexRevision(ctx, fhir.IndexRevision)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record the index revision: %w", err)
+	}
+	return nil
 }

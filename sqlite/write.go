@@ -509,6 +509,29 @@ func (t *tx) Reindex(ctx context.Context, typ, id string, version int64, index [
 	return t.queueIndex(ctx, key, index)
 }
 
+// IndexRevision implements vigil.IndexRevisioner.
+func (t *tx) IndexRevision(ctx context.Context) (int, error) {
+	if err := t.check(); err != nil {
+		return 0, err
+	}
+	var rev int
+	if err := t.db.w().QueryRowContext(ctx, "SELECT revision FROM index_state WHERE id = 1").Scan(&rev); err != nil {
+		return 0, fmt.Errorf("sqlite: read index revision: %w", err)
+	}
+	return rev, nil
+}
+
+// SetIndexRevision implements vigil.IndexRevisioner.
+func (t *tx) SetIndexRevision(ctx context.Context, rev int) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	if _, err := t.db.conn.ExecContext(ctx, "UPDATE index_state SET revision = ? WHERE id = 1", rev); err != nil {
+		return fmt.Errorf("sqlite: record index revision: %w", err)
+	}
+	return nil
+}
+
 // queueIndex queues the index rows of resource key (flush writes them).
 func (t *tx) queueIndex(ctx context.Context, key int64, index []vigil.IndexEntry) error {
 	for i := range index {

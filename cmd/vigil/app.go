@@ -136,6 +136,11 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		app.Close()
 		return nil, err
 	}
+	// A new store records that its index is this program's; an older one
+	// is reindexed by Serve.
+	if err := app.Records.AdoptIndexRevision(ctx); err != nil {
+		return fail(err)
+	}
 	auditStore, err := openAuditStore(store)
 	if err != nil {
 		return fail(err)
@@ -248,6 +253,10 @@ func (a *App) Serve(ctx context.Context) error {
 		tick = 10 * time.Second
 	}
 	go a.Mon.run(ctx, tick)
+	rctx, stopReindex := context.WithCancel(ctx)
+	reindexed := make(chan struct{})
+	go func() { defer close(reindexed); a.reindexIfStale(rctx) }()
+	defer func() { stopReindex(); <-reindexed }()
 	if a.securityHook != nil {
 		go func() { _ = a.securityHook.Run(ctx) }()
 	}
@@ -275,6 +284,40 @@ func (a *App) Serve(ctx context.Context) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// reindexIfStale rebuilds, in the background, the search index of a store
+// made by an older Vigil (records.Service.ReindexIfStale), logging
+// progress, and records it in the audit trail. Searches meanwhile find the
+// older resources as the older program did.
+func (a *App) reindexIfStale(ctx context.Context) {
+	start, last := time.Now(), time.Now()
+	log := a.cfg.Logger
+	st, ran, err := a.Records.ReindexIfStale(ctx, func(s records.ReindexStats) {
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			log.Info("reindexing the search index of an older Vigil", "resources", s.Resources)
+		}
+	})
+	if !ran && err == nil {
+		return
+	}
+	rec := vigil.AuditRecord{ActorID: "server:reindex", ActorName: "vigil", Role: string(vigil.RoleService), Action: vigil.AuditReindex,
+		Outcome: vigil.AuditSuccess, Source: "server",
+		Detail: fmt.Sprintf("search index rebuilt after an upgrade: %d resources reindexed, %d skipped", st.Resources, st.Skipped)}
+	if err != nil {
+		rec.Outcome = vigil.AuditFailed
+		if ctx.Err() != nil {
+			log.Info("reindexing stopped; it starts again with the server", "resources", st.Resources)
+		} else {
+			log.Error("reindexing the search index failed; run vigil reindex", "err", err)
+		}
+	} else {
+		log.Info("search index rebuilt", "resources", st.Resources, "skipped", st.Skipped, "took", time.Since(start).Round(time.Millisecond))
+	}
+	if aerr := a.Trail.Append(context.WithoutCancel(ctx), &rec); aerr != nil {
+		log.Error("record the reindex in the audit trail", "err", aerr)
+	}
 }
 
 // Close releases the stores.

@@ -90,3 +90,68 @@ func TestReindex(t *testing.T) {
 		}
 	})
 }
+
+// TestServeReindexesOlderStore stores a Patient as an older Vigil indexed
+// it (gender without its binding's system) in a store that records that
+// older revision: the server's background reindex (App.reindexIfStale, run
+// by Serve) makes system|code find it and records itself in the trail;
+// a store already current is left alone.
+func TestServeReindexesOlderStore(t *testing.T) {
+	eachConfig(t, func(t *testing.T, cfg Config) {
+		env, _, _ := testEnv()
+		cfg.Logger = quietLogger(env)
+		ctx := context.Background()
+		app, err := NewApp(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := `{"resourceType":"Patient","id":"old1","meta":{"versionId":"1","lastUpdated":"2026-01-01T00:00:00.000Z"},"gender":"male"}`
+		err = app.Store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+			if err := tx.Put(ctx, &vigil.Resource{Type: "Patient", ID: "old1", Version: 1, Method: "PUT", JSON: []byte(body)},
+				[]vigil.IndexEntry{{Param: "gender", Type: vigil.ParamToken, Code: "male"}}); err != nil {
+				return err
+			}
+			return tx.(vigil.IndexRevisioner).SetIndexRevision(ctx, 2)
+		})
+		app.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		find := func(app *App) int {
+			t.Helper()
+			page, err := app.Records.Search(ctx, &records.SearchRequest{Type: "Patient", Base: "http://x/fhir",
+				Query: url.Values{"gender": {"http://hl7.org/fhir/administrative-gender|male"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Matches)
+		}
+		reindexes := func(app *App) int {
+			t.Helper()
+			page, err := app.Trail.Query(ctx, &vigil.AuditQuery{Actions: []vigil.AuditAction{vigil.AuditReindex}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(page.Records)
+		}
+		for round := range 2 {
+			app, err := NewApp(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if round == 0 {
+				if n := find(app); n != 0 {
+					t.Fatalf("before: %d matches, want 0 (the older index)", n)
+				}
+			}
+			app.reindexIfStale(ctx)
+			if n := find(app); n != 1 {
+				t.Errorf("round %d: %d matches, want 1", round, n)
+			}
+			if n := reindexes(app); n != 1 {
+				t.Errorf("round %d: %d reindex records in the trail, want 1 (the first round's)", round, n)
+			}
+			app.Close()
+		}
+	})
+}

@@ -1,0 +1,96 @@
+package records_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/fhir"
+	"github.com/vigilhealth/vigil/internal/teststore"
+	"github.com/vigilhealth/vigil/records"
+)
+
+// TestReindexIfStale stores a Patient indexed as an older Vigil did (its
+// gender without the system its binding implies) in a store that records
+// an older index revision: ReindexIfStale rebuilds it once, after which
+// system|code finds it; AdoptIndexRevision leaves a store with resources
+// alone and marks an empty one current.
+func TestReindexIfStale(t *testing.T) {
+	model, err := fhir.LoadR4()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range teststore.All() {
+		t.Run(st.Name, func(t *testing.T) {
+			store := st.Open(t)
+			t.Cleanup(func() { store.Close() })
+			svc := records.New(store, model)
+			ctx := context.Background()
+			revision := func() int {
+				t.Helper()
+				var rev int
+				err := store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+					var err error
+					rev, err = tx.(vigil.IndexRevisioner).IndexRevision(ctx)
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return rev
+			}
+			if got := revision(); got != 0 {
+				t.Fatalf("a new store records revision %d, want 0 until told", got)
+			}
+			body := []byte(`{"resourceType":"Patient","id":"old1","meta":{"versionId":"1","lastUpdated":"2026-01-01T00:00:00.000Z"},"gender":"male"}`)
+			old := []vigil.IndexEntry{{Param: "gender", Type: vigil.ParamToken, Code: "male"}}
+			err := store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+				if err := tx.Put(ctx, &vigil.Resource{Type: "Patient", ID: "old1", Version: 1, Method: "PUT", JSON: body}, old); err != nil {
+					return err
+				}
+				return tx.(vigil.IndexRevisioner).SetIndexRevision(ctx, 2)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const query = "gender=http://hl7.org/fhir/administrative-gender|male"
+			if got := searchIDs(t, svc, "Patient", query); len(got) != 0 {
+				t.Fatalf("before: %s = %v, want nothing (the old index)", query, got)
+			}
+			if err := svc.AdoptIndexRevision(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := revision(); got != 2 {
+				t.Fatalf("AdoptIndexRevision on a store with resources: revision %d, want 2 left alone", got)
+			}
+			stats, ran, err := svc.ReindexIfStale(ctx, nil)
+			if err != nil || !ran || stats.Resources != 1 {
+				t.Fatalf("ReindexIfStale = %+v, %v, %v; want 1 resource reindexed", stats, ran, err)
+			}
+			if got := searchIDs(t, svc, "Patient", query); len(got) != 1 {
+				t.Fatalf("after: %s = %v, want old1", query, got)
+			}
+			if got := revision(); got != fhir.IndexRevision {
+				t.Fatalf("after: revision %d, want %d", got, fhir.IndexRevision)
+			}
+			if _, ran, err := svc.ReindexIfStale(ctx, nil); err != nil || ran {
+				t.Fatalf("second ReindexIfStale ran = %v (%v), want nothing to do", ran, err)
+			}
+
+			empty := st.Open(t)
+			t.Cleanup(func() { empty.Close() })
+			if err := records.New(empty, model).AdoptIndexRevision(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var rev int
+			err = empty.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
+				var err error
+				rev, err = tx.(vigil.IndexRevisioner).IndexRevision(ctx)
+				return err
+			})
+			if err != nil || rev != fhir.IndexRevision {
+				t.Fatalf("an empty store after AdoptIndexRevision: revision %d (%v), want %d", rev, err, fhir.IndexRevision)
+			}
+		})
+	}
+}
