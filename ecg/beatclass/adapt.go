@@ -55,7 +55,8 @@ type adaptMode struct {
 // labelled N beat is not called N; and a normal-QRS beat whose preceding
 // interval is below 0.8 of the patient's shortest labelled
 // normal-to-normal interval (a beat labelled N after a beat labelled N)
-// is called S. Beats labelled Q and unclassifiable beats are skipped; with
+// is called S; and a beat whose shape is nearer to a labelled V beat than
+// to every labelled N beat is called V unless its QRS is normal. Beats labelled Q and unclassifiable beats are skipped; with
 // fewer than 10 labelled beats c itself is returned. The local expert lives in memory
 // only: Write writes the global model. c is not modified.
 //

@@ -15,7 +15,8 @@
 // whose QRS keeps the usual beat's form but that ends a very short cycle
 // after a longer one (aberrant conduction, the Ashman phenomenon) is
 // called S; one that comes on time after the patient's usual P wave at
-// the usual PR interval (pwave.go) is a fusion beat and called F, and a
+// the usual PR interval (pwave.go) is a fusion beat and called F, one
+// after it at a longer PR interval was conducted and is called N, and a
 // beat the model calls N whose QRS is wide and changed with no such P
 // wave before it is called V (rules.go).
 // A beat the model calls S in an irregularly irregular rhythm (atrial
@@ -37,7 +38,8 @@
 // and bounded by rules read off the same labels: no N for an early beat
 // unless labelled N beats were as early, no N for a shape unlike every
 // labelled N beat, S for a normal-QRS beat well below the patient's
-// shortest labelled normal-to-normal interval (Adapt; AdaptBoost instead
+// shortest labelled normal-to-normal interval, V for a beat shaped more
+// like a labelled V beat than like any labelled N beat (Adapt; AdaptBoost instead
 // extends the global model with a few boosting rounds fitted on that
 // patient).
 //

@@ -17,12 +17,13 @@ import (
 // close to its labelled neighbours as labelled beats lie to each other: a
 // beat like those the clinician labelled takes their class, a beat unlike
 // any of them (a morphology or a prematurity not seen in the window) is
-// left to the global model. Three patient rules built from the same labels
+// left to the global model. Four patient rules built from the same labels
 // (localrules.go) bound what the expert may say: it cannot confirm N for a
 // beat the global model calls S that is more premature than any labelled N
 // beat; a beat whose shape is unlike every labelled N beat is not called N;
-// and a normal-QRS beat much faster than the patient's labelled NN
-// intervals is called S.
+// a normal-QRS beat much faster than the patient's labelled NN
+// intervals is called S; and a beat shaped more like a labelled V beat
+// than like any labelled N beat is called V.
 
 // localShape and localRhythm are the columns of the two halves of the
 // distance: the beat's shape (amplitude-normalised waveform and the
@@ -207,7 +208,9 @@ type localDecision struct {
 // vote (rhythmSupport). Before the vote, a beat the global model calls N
 // whose shape is unlike every labelled N beat (novelShape) is given the
 // likelier of V and F; after it, a normal-QRS beat much faster than the
-// labelled NN intervals that is still N is called S (fastPremature).
+// labelled NN intervals that is still N is called S (fastPremature), and
+// a beat not called V whose shape is nearer to a labelled V beat than to
+// the labelled beats of its class is called V (nearestV).
 func (le *localExpert) decide(row []float32, p []float64) localDecision {
 	var out localDecision
 	var pt [64]float32
