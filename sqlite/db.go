@@ -57,6 +57,9 @@ type config struct {
 	// mergeRows is how many rows the sample log holds before a merge
 	// (WithSampleMerge).
 	mergeRows int
+	// logAll sends every batch of samples to the sample log (tests of the
+	// log and its blocks through the conformance suite; withLogAll).
+	logAll bool
 	// noAuditCatchUp leaves the unindexed tail alone at open (tests of the
 	// boundary between the index and the tail).
 	noAuditCatchUp bool
@@ -68,6 +71,10 @@ type config struct {
 func withAuditIndexEvery(d time.Duration) Option {
 	return func(c *config) { c.auditIndexEvery, c.noAuditCatchUp = d, d > 0 }
 }
+
+// withLogAll makes the sample store log every batch of samples, whatever
+// its shape (tests).
+func withLogAll() Option { return func(c *config) { c.logAll = true } }
 
 // WithSynchronous sets the durability level (default SyncFull).
 func WithSynchronous(s Synchronous) Option { return func(c *config) { c.sync = s } }

@@ -74,7 +74,7 @@ CREATE TABLE waveform (
 
 // samplesSchemaVersion is the PRAGMA user_version of a samples.db with the
 // current schema.
-const samplesSchemaVersion = 3
+const samplesSchemaVersion = 4
 
 // samplesStep returns the schema change that takes samples.db from PRAGMA
 // user_version v to v+1. Add a step for a change; never edit one that has
@@ -87,6 +87,8 @@ func samplesStep(v int) string {
 		return beatsSchema // beats.go
 	case 2:
 		return sampleLogSchema // samples_log.go
+	case 3:
+		return sampleBlockSchema // samples_block.go
 	}
 	panic("sqlite: no samples schema step from version " + strconv.Itoa(v))
 }
@@ -174,7 +176,7 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 	}
 	s.log.owner = s.log.unlock != nil
 	s.w = &sampleWriter{conn: s.conn, series: make(map[seriesKey]int64), attrs: make(map[attrKey]int64),
-		log: logState{log: s.log, nextID: 1, beginID: 1, mergeRows: cfg.mergeRows}}
+		log: logState{log: s.log, nextID: 1, beginID: 1, mergeRows: cfg.mergeRows}, logAll: cfg.logAll}
 	if err := s.w.prepare(ctx); err != nil {
 		return fail(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -462,18 +463,27 @@ func (w *sampleWriter) merge(ctx context.Context) error {
 		s.retryAt = len(s.keys) + s.mergeRows
 		return fmt.Errorf("sqlite: merge sample log: %w", err)
 	}
-	const cols = "(series, t, value, attr, lag) SELECT series, t, value, attr, lag FROM sample_log ORDER BY series, t"
-	if _, err := w.conn.ExecContext(ctx, "INSERT INTO sample "+cols); err != nil {
-		// A key in both: another process stored the reading in the table
-		// directly while it was logged here (SAMPLES.md). The table's copy
-		// stays. The merge starts again in a transaction of its own: some
-		// errors (a full disk, I/O) roll back the whole transaction, and
-		// what follows must not commit by itself.
+	rows, err := w.logContents(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if err := w.mergeBlocks(ctx, rows); err != nil {
+		// A block with the same first time: a logged reading is stored
+		// already (the duplicate checks keep that from happening; a
+		// reading put into the table by hand could). The merge starts
+		// again in a transaction of its own (some errors, a full disk or
+		// I/O, roll back the whole transaction, and what follows must not
+		// commit by itself) and leaves out the logged readings stored in
+		// the table or a block: the stored copy stays.
 		w.exec("ROLLBACK")
 		if err := w.exec("BEGIN IMMEDIATE"); err != nil {
 			return fail(err)
 		}
-		if _, err := w.conn.ExecContext(ctx, "INSERT OR IGNORE INTO sample "+cols); err != nil {
+		kept, err := w.unstored(ctx, rows)
+		if err != nil {
+			return fail(err)
+		}
+		if err := w.mergeBlocks(ctx, kept); err != nil {
 			return fail(err)
 		}
 	}
@@ -483,7 +493,7 @@ func (w *sampleWriter) merge(ctx context.Context) error {
 	if s.log.owner {
 		s.log.mu.Lock()
 	}
-	err := w.exec("COMMIT")
+	err = w.exec("COMMIT")
 	if err == nil {
 		s.log.rows, s.log.n = nil, 0
 	}
@@ -502,6 +512,82 @@ func (w *sampleWriter) merge(ctx context.Context) error {
 	clear(s.top)
 	s.nextID, s.beginID, s.oldest, s.retryAt = 1, 1, time.Time{}, 0
 	return nil
+}
+
+// logContents returns the log's rows by series: the owner's copy in
+// memory when it holds every row of the table, else the table's (the merge
+// at open, or after a failure left them apart).
+func (w *sampleWriter) logContents(ctx context.Context) (map[int64][]logRow, error) {
+	l := w.log.log
+	var n int
+	if err := w.conn.QueryRowContext(ctx, "SELECT count(*) FROM sample_log").Scan(&n); err != nil {
+		return nil, fmt.Errorf("sqlite: count sample log: %w", err)
+	}
+	if l.owner && l.n == n {
+		return l.rows, nil
+	}
+	rows, err := w.conn.QueryContext(ctx, "SELECT series, id, t, value, attr, lag FROM sample_log")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read sample log: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[int64][]logRow)
+	for rows.Next() {
+		var id int64
+		var r logRow
+		if err := rows.Scan(&id, &r.id, &r.t, &r.value, &r.attr, &r.lag); err != nil {
+			return nil, fmt.Errorf("sqlite: read sample log: %w", err)
+		}
+		out[id] = append(out[id], r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read sample log: %w", err)
+	}
+	return out, nil
+}
+
+// unstored returns rows without the readings stored in the sample table
+// or in a block (a slow path: one look-up of each series' time range in
+// both).
+func (w *sampleWriter) unstored(ctx context.Context, rows map[int64][]logRow) (map[int64][]logRow, error) {
+	out := make(map[int64][]logRow, len(rows))
+	for id, list := range rows {
+		lo, hi := list[0].t, list[0].t
+		for _, r := range list {
+			lo, hi = min(lo, r.t), max(hi, r.t)
+		}
+		stored := make(map[int64]bool)
+		in, err := w.conn.QueryContext(ctx, "SELECT t FROM sample WHERE series = ? AND t >= ? AND t <= ?", id, lo, hi)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read stored samples: %w", err)
+		}
+		for in.Next() {
+			var t int64
+			if err := in.Scan(&t); err != nil {
+				in.Close()
+				return nil, fmt.Errorf("sqlite: read stored samples: %w", err)
+			}
+			stored[t] = true
+		}
+		err = in.Err()
+		in.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read stored samples: %w", err)
+		}
+		blocked, err := blockSamples(ctx, w.conn, id, lo, hi+1, math.MaxInt, false)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range blocked {
+			stored[r.t] = true
+		}
+		for _, r := range list {
+			if !stored[r.t] {
+				out[id] = append(out[id], r)
+			}
+		}
+	}
+	return out, nil
 }
 
 // closeLog closes the log's statements.

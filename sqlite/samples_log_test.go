@@ -14,7 +14,8 @@ import (
 	"github.com/vigilhealth/vigil/storetest"
 )
 
-// logRows counts the rows of the sample table and of the sample log.
+// logRows counts the samples stored in the sample table and its blocks,
+// and the rows of the sample log.
 func logRows(t *testing.T, dir string) (table, log int) {
 	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(dir, sqlite.SamplesFileName))
@@ -22,7 +23,7 @@ func logRows(t *testing.T, dir string) (table, log int) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.QueryRow("SELECT (SELECT count(*) FROM sample), (SELECT count(*) FROM sample_log)").Scan(&table, &log); err != nil {
+	if err := db.QueryRow("SELECT (SELECT count(*) FROM sample) + (SELECT coalesce(sum(n), 0) FROM sample_block), (SELECT count(*) FROM sample_log)").Scan(&table, &log); err != nil {
 		t.Fatal(err)
 	}
 	return table, log
@@ -40,11 +41,19 @@ func spread(n, sec int, source string) []vigil.Sample {
 	return out
 }
 
-// TestSamplesMergeEveryCommit runs the conformance suite with a log merged
-// after every commit that logs samples.
-func TestSamplesMergeEveryCommit(t *testing.T) {
-	d := &sampleDirs{dirs: map[*testing.T]string{}, opts: []sqlite.Option{sqlite.WithSampleMerge(1)}}
-	storetest.TestSamples(t, func(t *testing.T) vigil.SampleStore { return d.open(t) })
+// TestSamplesThroughLog runs the conformance suite with every batch sent
+// to the sample log: read from the log (never merged while the test
+// runs), and merged into blocks after every commit.
+func TestSamplesThroughLog(t *testing.T) {
+	for name, opts := range map[string][]sqlite.Option{
+		"log":    {sqlite.WithLogAll()},
+		"blocks": {sqlite.WithLogAll(), sqlite.WithSampleMerge(1)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := &sampleDirs{dirs: map[*testing.T]string{}, opts: opts}
+			storetest.TestSamples(t, func(t *testing.T) vigil.SampleStore { return d.open(t) })
+		})
+	}
 }
 
 // TestSampleLog follows readings of many devices into the log: reads see
@@ -282,8 +291,10 @@ func TestSampleLogOtherProcess(t *testing.T) {
 	}
 }
 
-// TestSampleLogMergeConflict stores, from outside, a reading the log holds:
-// the merge keeps one copy (the table's) and still empties the log.
+// TestSampleLogMergeConflict stores, from outside, a reading the log holds
+// (in the table, and in a block with the same first time, which makes
+// the block insert fail): the merge keeps one copy of each (the stored
+// one) and still empties the log.
 func TestSampleLogMergeConflict(t *testing.T) {
 	dir := t.TempDir()
 	s, err := sqlite.OpenSamples(t.Context(), dir)
@@ -299,7 +310,11 @@ func TestSampleLogMergeConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.Exec("INSERT INTO sample (series, t, value, attr, lag) SELECT series, t, 99, attr, lag FROM sample_log LIMIT 1"); err != nil {
+	if _, err := db.Exec("INSERT INTO sample (series, t, value, attr, lag) SELECT series, t, 99, attr, lag FROM sample_log ORDER BY series LIMIT 1"); err != nil {
+		t.Fatal(err)
+	}
+	// One sample, value 99, at the time of the last series' logged reading.
+	if _, err := db.Exec(`INSERT INTO sample_block (series, t0, t1, n, data) SELECT series, t, t, 1, x'010000c60101' FROM sample_log ORDER BY series DESC LIMIT 1`); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -311,5 +326,19 @@ func TestSampleLogMergeConflict(t *testing.T) {
 	var kept int
 	if err := db.QueryRow("SELECT count(*) FROM sample WHERE value = 99").Scan(&kept); err != nil || kept != 1 {
 		t.Fatalf("the table's own copy kept: %d (%v), want 1", kept, err)
+	}
+	s, err = sqlite.OpenSamples(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range []string{"p0", "p29"} {
+		got, err := s.QuerySamples(t.Context(), &vigil.SampleQuery{Patient: p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Value != 99 {
+			t.Errorf("%s's samples = %+v, want the one stored before the merge (value 99), once", p, got)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -116,6 +117,19 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		if err != nil {
 			return nil, err
 		}
+		blocked, err := blockSamples(ctx, tx, sr.id, from, to, limit, q.Desc)
+		if err != nil {
+			return nil, err
+		}
+		logged = append(logged, blocked...)
+		if len(blocked) > 0 && len(logged) > len(blocked) {
+			slices.SortFunc(logged, func(a, b logRow) int {
+				if q.Desc {
+					return cmp.Compare(b.t, a.t)
+				}
+				return cmp.Compare(a.t, b.t)
+			})
+		}
 		if len(logged) > 0 {
 			more := make([]vigil.Sample, len(logged))
 			for i := range logged {
@@ -208,6 +222,13 @@ func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sa
 		logged, err := s.log.series(ctx, tx, sr.id, math.MinInt64, math.MaxInt64, 1, true)
 		if err != nil {
 			return nil, err
+		}
+		blocked, err := blockSamples(ctx, tx, sr.id, math.MinInt64, math.MaxInt64, 1, true)
+		if err != nil {
+			return nil, err
+		}
+		if len(blocked) > 0 && (len(logged) == 0 || blocked[0].t > logged[0].t) {
+			logged = blocked
 		}
 		if len(logged) > 0 && (!found || logged[0].t > x.Time.UnixMilli()) {
 			if x, err = logged[0].sample(patient, sr, attrs); err != nil {
@@ -316,7 +337,8 @@ func (s *Samples) SamplePatients(ctx context.Context, codes []string) ([]string,
 		args = append(args, ids)
 	}
 	rows, err := s.read.QueryContext(ctx, "SELECT DISTINCT s.patient FROM series s WHERE s.code IN ("+placeholders(len(codes))+")"+
-		" AND (EXISTS (SELECT 1 FROM sample x WHERE x.series = s.id) OR EXISTS (SELECT 1 FROM waveform w WHERE w.series = s.id) OR "+logged+")"+
+		" AND (EXISTS (SELECT 1 FROM sample x WHERE x.series = s.id) OR EXISTS (SELECT 1 FROM sample_block b WHERE b.series = s.id)"+
+		" OR EXISTS (SELECT 1 FROM waveform w WHERE w.series = s.id) OR "+logged+")"+
 		" ORDER BY s.patient", args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sample patients: %w", err)

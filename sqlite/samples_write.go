@@ -167,7 +167,7 @@ type sampleWriter struct {
 	createdAttrs []attrKey
 
 	findSeries, newSeries, findAttr, newAttr, insertWave, claim *sql.Stmt
-	latest, insertOne, dataVersion                              *sql.Stmt
+	latest, insertOne, dataVersion, insertBlock                 *sql.Stmt
 	lookups                                                     map[int]*sql.Stmt // look-ups of n keys
 	inserts                                                     map[int]*sql.Stmt // multi-row INSERTs by row count
 	args                                                        []any
@@ -185,6 +185,8 @@ type sampleWriter struct {
 	fresh, late []int              // runSamples' scratch
 	// log is the writer's side of the sample log (samples_log.go).
 	log logState
+	// logAll sends every batch to the log (withLogAll).
+	logAll bool
 	// version is samples.db's PRAGMA data_version when the owner's last
 	// transaction began: it changes when another process commits, whose
 	// samples in the table top and tableTop do not know of (see begin).
@@ -205,7 +207,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.newSeries = p("INSERT INTO series (patient, code, device) VALUES (?, ?, ?) RETURNING id")
 	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
 	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
-	w.latest = p("SELECT max(t) FROM sample WHERE series = ?")
+	w.latest = p("SELECT max(m) FROM (SELECT max(t) AS m FROM sample WHERE series = ?1 UNION ALL SELECT max(t1) FROM sample_block WHERE series = ?1)")
 	w.dataVersion = p("PRAGMA data_version")
 	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
 	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
@@ -219,7 +221,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 }
 
 func (w *sampleWriter) close() {
-	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest, w.insertOne, w.dataVersion} {
+	for _, st := range []*sql.Stmt{w.findSeries, w.newSeries, w.findAttr, w.newAttr, w.insertWave, w.claim, w.latest, w.insertOne, w.dataVersion, w.insertBlock} {
 		if st != nil {
 			st.Close()
 		}
@@ -266,7 +268,7 @@ func (w *sampleWriter) commit(group []*sampleJob) {
 		if j.err = w.resolve(j); j.err != nil {
 			continue
 		}
-		if j.exec == nil && j.wave == nil && !fewSeries(j.ids) {
+		if j.exec == nil && j.wave == nil && (w.logAll || !fewSeries(j.ids)) {
 			// Samples of many series need no savepoint (see runSamples): a
 			// failed insert aborts the group, whose jobs are then retried
 			// one by one.
@@ -444,28 +446,46 @@ func (w *sampleWriter) run(j *sampleJob) error {
 	if j.wave != nil {
 		return w.runWave(ctx, j)
 	}
-	// Samples whose keys are in the log are duplicates (the table's
-	// INSERT OR IGNORE cannot see them).
+	// Samples whose keys are in the log or in a block are duplicates (the
+	// table's INSERT OR IGNORE cannot see them). Blocks are looked in for
+	// samples not after the series' latest time in the table and blocks.
 	idx := w.late[:0] // scratch: runSamples is not running
+	var inBlocks []int
 	for i := range j.samples {
 		idx = append(idx, i)
+		if _, err := w.topOf(ctx, j.ids[i]); err != nil {
+			return err
+		}
+		if j.samples[i].Time.UnixMilli() <= w.tableTop[j.ids[i]] {
+			inBlocks = append(inBlocks, i)
+		}
 	}
 	defer func() { w.late = idx[:0] }()
-	var claim []int // FHIR copies of logged samples
+	var claim []int // FHIR copies of samples in the log or in blocks
 	var logged map[sampleKey]int64
+	var blocked map[sampleKey]blockKey
 	if !w.log.log.owner || len(w.log.keys) > 0 {
 		logged = make(map[sampleKey]int64)
 		if err := w.logged(ctx, j, idx, logged); err != nil {
 			return err
 		}
-		if len(logged) > 0 {
-			idx = idx[:0]
-			for i := range j.samples {
-				if _, ok := logged[sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}]; !ok {
-					idx = append(idx, i)
-				} else if j.samples[i].Source == fhirSource {
-					claim = append(claim, i)
-				}
+	}
+	if len(inBlocks) > 0 {
+		blocked = make(map[sampleKey]blockKey)
+		if err := w.lookupBlocks(ctx, j, inBlocks, blocked); err != nil {
+			return err
+		}
+	}
+	if len(logged) > 0 || len(blocked) > 0 {
+		idx = idx[:0]
+		for i := range j.samples {
+			k := sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}
+			_, inLog := logged[k]
+			_, inBlock := blocked[k]
+			if !inLog && !inBlock {
+				idx = append(idx, i)
+			} else if j.samples[i].Source == fhirSource {
+				claim = append(claim, i)
 			}
 		}
 	}
@@ -474,7 +494,11 @@ func (w *sampleWriter) run(j *sampleJob) error {
 	}
 	for _, i := range claim {
 		k := sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}
-		if err := w.claimLogged(ctx, k, logged[k], j.attrs[i]); err != nil {
+		if id, ok := logged[k]; ok {
+			if err := w.claimLogged(ctx, k, id, j.attrs[i]); err != nil {
+				return err
+			}
+		} else if err := w.claimBlock(ctx, blocked[k], k.t, j.attrs[i]); err != nil {
 			return err
 		}
 	}
@@ -610,6 +634,12 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 			}
 			defer func() { w.table = table[:0] }()
 		}
+		blocked := make(map[sampleKey]blockKey)
+		if len(table) > 0 {
+			if err := w.lookupBlocks(ctx, j, table, blocked); err != nil {
+				return false, err
+			}
+		}
 		stored := make(map[sampleKey]bool, len(table))
 		for rest := table; len(rest) > 0; {
 			n := min(len(rest), maxSampleRows)
@@ -639,6 +669,13 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 						return true, fmt.Errorf("sqlite: mark sample as a FHIR copy: %w", err)
 					}
 					wrote = true
+				}
+			case blocked[k] != (blockKey{}):
+				if s.Source == fhirSource {
+					wrote = true
+					if err := w.claimBlock(ctx, blocked[k], k.t, j.attrs[i]); err != nil {
+						return true, err
+					}
 				}
 			case logged[k] != 0:
 				if s.Source == fhirSource {
@@ -689,6 +726,9 @@ const logRunMin = 4
 // scattered reports whether samples idx of j are spread over so many
 // series (fewer than logRunMin each on average) that they go to the log.
 func (w *sampleWriter) scattered(j *sampleJob, idx []int) bool {
+	if w.logAll {
+		return true
+	}
 	if w.seen == nil {
 		w.seen = make(map[int64]struct{})
 	}

@@ -1,0 +1,311 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Sample blocks (see SAMPLES.md, "Blocks"): the merge of the sample log
+// packs each series' logged samples into rows of sample_block, up to
+// maxBlockRows samples spanning at most maxBlockSpan each, instead of one
+// row of the sample table per sample. A merge then inserts a few thousand
+// rows rather than a hundred thousand (the B-tree inserts and the sort
+// were most of its cost), and a sample takes about 8 bytes instead of 27.
+const sampleBlockSchema = `
+CREATE TABLE sample_block (
+	series INTEGER NOT NULL,
+	t0     INTEGER NOT NULL,
+	t1     INTEGER NOT NULL,
+	n      INTEGER NOT NULL,
+	data   BLOB NOT NULL,
+	PRIMARY KEY (series, t0)
+) WITHOUT ROWID;
+`
+
+const (
+	// maxBlockRows is the most samples one block holds.
+	maxBlockRows = 256
+	// maxBlockSpan bounds t1 − t0 of a block (ms), so that the blocks
+	// overlapping a time range are found by one range of the key:
+	// t0 ≥ from − maxBlockSpan.
+	maxBlockSpan = int64(time.Hour / time.Millisecond)
+)
+
+// encodeBlock appends the packed form of rows (sorted by time, distinct
+// times, all of one series, at most maxBlockRows) to dst:
+//
+//	uvarint n, then per sample:
+//	  uvarint  t − previous t (the first: 0, its time is the block's t0)
+//	  byte     flags: 1 the value is binary64, 2 the received time is known
+//	  value    flag 1: 8 bytes of IEEE 754 binary64, little endian;
+//	           else an integer, varint (zigzag)
+//	  uvarint  attr
+//	  varint   lag (received − t, ms), when flag 2
+func encodeBlock(dst []byte, rows []logRow) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(rows)))
+	prev := rows[0].t
+	for _, r := range rows {
+		dst = binary.AppendUvarint(dst, uint64(r.t-prev))
+		prev = r.t
+		v := r.value
+		integer := v == math.Trunc(v) && math.Abs(v) <= 1<<53 && !(v == 0 && math.Signbit(v))
+		var flags byte
+		if !integer {
+			flags |= blockFloat
+		}
+		if r.lag.Valid {
+			flags |= blockLag
+		}
+		dst = append(dst, flags)
+		if integer {
+			dst = binary.AppendVarint(dst, int64(v))
+		} else {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(v))
+		}
+		dst = binary.AppendUvarint(dst, uint64(r.attr))
+		if r.lag.Valid {
+			dst = binary.AppendVarint(dst, r.lag.Int64)
+		}
+	}
+	return dst
+}
+
+// The flags of a sample in a block.
+const (
+	blockFloat = 1 // the value is binary64
+	blockLag   = 2 // a lag follows
+)
+
+// errBlock is the error of a block that cannot be decoded.
+var errBlock = errors.New("sqlite: corrupt sample block")
+
+// decodeBlock appends the samples of a block whose first time is t0 to
+// dst (their id is 0). It fails on anything encodeBlock cannot have made.
+func decodeBlock(dst []logRow, data []byte, t0 int64) ([]logRow, error) {
+	n, k := binary.Uvarint(data)
+	if k <= 0 || n == 0 || n > maxBlockRows {
+		return dst, errBlock
+	}
+	data = data[k:]
+	t := t0
+	for i := uint64(0); i < n; i++ {
+		var r logRow
+		dt, k := binary.Uvarint(data)
+		if k <= 0 || (i == 0) != (dt == 0) || dt > uint64(maxBlockSpan) {
+			return dst, errBlock
+		}
+		data = data[k:]
+		t += int64(dt)
+		r.t = t
+		if len(data) == 0 || data[0]&^(blockFloat|blockLag) != 0 {
+			return dst, errBlock
+		}
+		flags := data[0]
+		data = data[1:]
+		if flags&blockFloat != 0 {
+			if len(data) < 8 {
+				return dst, errBlock
+			}
+			r.value, data = math.Float64frombits(binary.LittleEndian.Uint64(data)), data[8:]
+		} else {
+			v, k := binary.Varint(data)
+			if k <= 0 {
+				return dst, errBlock
+			}
+			r.value, data = float64(v), data[k:]
+		}
+		a, k := binary.Uvarint(data)
+		if k <= 0 || a > math.MaxInt64 {
+			return dst, errBlock
+		}
+		r.attr, data = int64(a), data[k:]
+		if flags&blockLag != 0 {
+			l, k := binary.Varint(data)
+			if k <= 0 {
+				return dst, errBlock
+			}
+			r.lag, data = sql.NullInt64{Int64: l, Valid: true}, data[k:]
+		}
+		dst = append(dst, r)
+	}
+	if len(data) != 0 || t-t0 > maxBlockSpan {
+		return dst, errBlock
+	}
+	return dst, nil
+}
+
+// mergeBlocks packs rows (by series; each list in any order, times
+// distinct) into sample_block rows, series by series. The lists are not
+// changed.
+func (w *sampleWriter) mergeBlocks(ctx context.Context, rows map[int64][]logRow) error {
+	if w.insertBlock == nil {
+		st, err := w.conn.PrepareContext(ctx, "INSERT INTO sample_block (series, t0, t1, n, data) VALUES (?, ?, ?, ?, ?)")
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare sample block insert: %w", err)
+		}
+		w.insertBlock = st
+	}
+	ids := make([]int64, 0, len(rows))
+	for id := range rows {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var list []logRow
+	var buf []byte
+	for _, id := range ids {
+		list = append(list[:0], rows[id]...)
+		slices.SortFunc(list, func(a, b logRow) int { return cmp.Compare(a.t, b.t) })
+		for rest := list; len(rest) > 0; {
+			n := 1
+			for n < len(rest) && n < maxBlockRows && rest[n].t-rest[0].t <= maxBlockSpan {
+				n++
+			}
+			buf = encodeBlock(buf[:0], rest[:n])
+			if _, err := w.insertBlock.ExecContext(ctx, id, rest[0].t, rest[n-1].t, n, buf); err != nil {
+				return fmt.Errorf("sqlite: insert sample block: %w", err)
+			}
+			rest = rest[n:]
+		}
+	}
+	return nil
+}
+
+// blockSamples returns the samples of series id in the blocks within
+// [from, to), in time order (reversed with desc), at most limit. It reads
+// the blocks that overlap the range in t0 order and stops once no further
+// block can hold one of the first limit samples.
+func blockSamples(ctx context.Context, q querier, id, from, to int64, limit int, desc bool) ([]logRow, error) {
+	order := "ASC"
+	if desc {
+		order = "DESC"
+	}
+	lo := from
+	if lo > math.MinInt64+maxBlockSpan {
+		lo -= maxBlockSpan
+	}
+	rows, err := q.QueryContext(ctx, "SELECT t0, data FROM sample_block WHERE series = ? AND t0 >= ? AND t0 < ? AND t1 >= ? ORDER BY t0 "+order,
+		id, lo, to, from)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: read sample blocks: %w", err)
+	}
+	defer rows.Close()
+	var out, scratch []logRow
+	less := func(a, b logRow) int {
+		if desc {
+			return cmp.Compare(b.t, a.t)
+		}
+		return cmp.Compare(a.t, b.t)
+	}
+	for rows.Next() {
+		var t0 int64
+		var data []byte
+		if err := rows.Scan(&t0, &data); err != nil {
+			return nil, fmt.Errorf("sqlite: read sample blocks: %w", err)
+		}
+		if len(out) >= limit {
+			// out holds the first limit samples so far: a block can only
+			// add earlier (later, with desc) ones.
+			edge := out[limit-1].t
+			if !desc && t0 > edge || desc && t0+maxBlockSpan < edge {
+				break
+			}
+		}
+		if scratch, err = decodeBlock(scratch[:0], data, t0); err != nil {
+			return nil, fmt.Errorf("%w (series %d, t0 %d)", err, id, t0)
+		}
+		for _, r := range scratch {
+			if r.t >= from && r.t < to {
+				out = append(out, r)
+			}
+		}
+		slices.SortFunc(out, less)
+		if len(out) > limit {
+			out = out[:limit]
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read sample blocks: %w", err)
+	}
+	return out, nil
+}
+
+// blockKey is where a sample is stored in a block.
+type blockKey struct{ series, t0 int64 }
+
+// lookupBlocks notes in found which keys of samples idx of j are in
+// blocks, with the block of each (for claims). One range of blocks per
+// series of the samples.
+func (w *sampleWriter) lookupBlocks(ctx context.Context, j *sampleJob, idx []int, found map[sampleKey]blockKey) error {
+	type span struct{ lo, hi int64 }
+	spans := make(map[int64]span)
+	for _, i := range idx {
+		id, t := j.ids[i], j.samples[i].Time.UnixMilli()
+		s, ok := spans[id]
+		if !ok {
+			s = span{t, t}
+		}
+		spans[id] = span{min(s.lo, t), max(s.hi, t)}
+	}
+	var scratch []logRow
+	for id, s := range spans {
+		rows, err := w.conn.QueryContext(ctx, "SELECT t0, data FROM sample_block WHERE series = ? AND t0 >= ? AND t0 <= ? AND t1 >= ?",
+			id, s.lo-maxBlockSpan, s.hi, s.lo)
+		if err != nil {
+			return fmt.Errorf("sqlite: look up sample blocks: %w", err)
+		}
+		for rows.Next() {
+			var t0 int64
+			var data []byte
+			if err := rows.Scan(&t0, &data); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: look up sample blocks: %w", err)
+			}
+			if scratch, err = decodeBlock(scratch[:0], data, t0); err != nil {
+				rows.Close()
+				return fmt.Errorf("%w (series %d, t0 %d)", err, id, t0)
+			}
+			for _, r := range scratch {
+				found[sampleKey{id, r.t}] = blockKey{id, t0}
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("sqlite: look up sample blocks: %w", err)
+		}
+	}
+	return nil
+}
+
+// claimBlock gives the sample at t of block b to a FHIR copy whose attr is
+// a (see insertRow): the block is decoded, changed and written back.
+func (w *sampleWriter) claimBlock(ctx context.Context, b blockKey, t, a int64) error {
+	var data []byte
+	if err := w.conn.QueryRowContext(ctx, "SELECT data FROM sample_block WHERE series = ? AND t0 = ?", b.series, b.t0).Scan(&data); err != nil {
+		return fmt.Errorf("sqlite: read sample block to claim: %w", err)
+	}
+	rows, err := decodeBlock(nil, data, b.t0)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for i := range rows {
+		if rows[i].t == t && rows[i].attr != a {
+			rows[i].attr, changed = a, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := w.conn.ExecContext(ctx, "UPDATE sample_block SET data = ? WHERE series = ? AND t0 = ?", encodeBlock(nil, rows), b.series, b.t0); err != nil {
+		return fmt.Errorf("sqlite: mark block sample as a FHIR copy: %w", err)
+	}
+	return nil
+}
