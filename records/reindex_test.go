@@ -26,19 +26,7 @@ func TestReindexIfStale(t *testing.T) {
 			t.Cleanup(func() { store.Close() })
 			svc := records.New(store, model)
 			ctx := context.Background()
-			revision := func() int {
-				t.Helper()
-				var rev int
-				err := store.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
-					var err error
-					rev, err = tx.(vigil.IndexRevisioner).IndexRevision(ctx)
-					return err
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return rev
-			}
+			revision := func() int { return revisionOf(t, store) }
 			if got := revision(); got != 0 {
 				t.Fatalf("a new store records revision %d, want 0 until told", got)
 			}
@@ -82,15 +70,24 @@ func TestReindexIfStale(t *testing.T) {
 			if err := records.New(empty, model).AdoptIndexRevision(ctx); err != nil {
 				t.Fatal(err)
 			}
-			var rev int
-			err = empty.Write(ctx, func(ctx context.Context, tx vigil.ResourceTx) error {
-				var err error
-				rev, err = tx.(vigil.IndexRevisioner).IndexRevision(ctx)
-				return err
-			})
-			if err != nil || rev != fhir.IndexRevision {
-				t.Fatalf("an empty store after AdoptIndexRevision: revision %d (%v), want %d", rev, err, fhir.IndexRevision)
+			if rev := revisionOf(t, empty); rev != fhir.IndexRevision {
+				t.Fatalf("an empty store after AdoptIndexRevision: revision %d, want %d", rev, fhir.IndexRevision)
 			}
 		})
 	}
+}
+
+// revisionOf reads the index revision store records.
+func revisionOf(t *testing.T, store vigil.ResourceStore) int {
+	t.Helper()
+	var rev int
+	err := store.Write(context.Background(), func(ctx context.Context, tx vigil.ResourceTx) error {
+		var err error
+		rev, err = tx.(vigil.IndexRevisioner).IndexRevision(ctx)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rev
 }
