@@ -22,13 +22,22 @@ import (
 )
 
 // TestCrashKeepsAcknowledgedReadings runs the real binary, streams
-// readings from several devices, kills it with SIGKILL mid-stream, and
-// checks after a restart that every reading the server acknowledged is
-// stored, and that the devices' retries store nothing twice.
+// readings, kills it with SIGKILL mid-stream, and checks after a restart
+// that every reading the server acknowledged is stored, and that the
+// senders' retries store nothing twice. The senders are four devices, each
+// posting runs of its own readings (stored in the sample table directly),
+// or four gateways, each posting one reading of each of 20 devices per
+// batch (stored in the sample log, merged into blocks: sqlite/SAMPLES.md).
 func TestCrashKeepsAcknowledgedReadings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
+	for _, gateway := range []bool{false, true} {
+		t.Run(map[bool]string{false: "devices", true: "gateways"}[gateway], func(t *testing.T) { crashKeepsReadings(t, gateway) })
+	}
+}
+
+func crashKeepsReadings(t *testing.T, gateway bool) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "vigil")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -36,8 +45,11 @@ func TestCrashKeepsAcknowledgedReadings(t *testing.T) {
 	}
 	data := filepath.Join(dir, "data")
 	bundle := filepath.Join(dir, "b.json")
+	// Devices d0…d79 of patients p0…p79: device senders use d0…d3;
+	// gateway g sends for d(20g)…d(20g+19).
+	const perGateway = 20
 	var entries []string
-	for i := range 4 {
+	for i := range 4 * perGateway {
 		entries = append(entries, fmt.Sprintf(`{"resource":{"resourceType":"Patient","id":"p%d"},"request":{"method":"PUT","url":"Patient/p%d"}}`, i, i),
 			fmt.Sprintf(`{"resource":{"resourceType":"Device","id":"d%d","patient":{"reference":"Patient/p%d"}},"request":{"method":"PUT","url":"Device/d%d"}}`, i, i, i))
 	}
@@ -54,6 +66,11 @@ func TestCrashKeepsAcknowledgedReadings(t *testing.T) {
 	run("import", "--quiet", "--data", data, bundle)
 	tokens := make([]string, 4)
 	for i := range tokens {
+		if gateway {
+			run("user", "add", "--data", data, "--username", fmt.Sprintf("gw%d", i), "--role", "service", "--scope", "system/Observation.write")
+			tokens[i] = run("token", "issue", "--data", data, "--username", fmt.Sprintf("gw%d", i))
+			continue
+		}
 		run("user", "add", "--data", data, "--username", fmt.Sprintf("dev%d", i), "--role", "device", "--device", fmt.Sprintf("d%d", i))
 		tokens[i] = run("token", "issue", "--data", data, "--username", fmt.Sprintf("dev%d", i))
 	}
@@ -77,6 +94,12 @@ func TestCrashKeepsAcknowledgedReadings(t *testing.T) {
 	batchOf := func(dev, n int) []byte {
 		var items []string
 		for k := range 20 {
+			if gateway {
+				// One reading of each of the gateway's devices.
+				ts := base.Add(time.Duration(n) * time.Second).Format(time.RFC3339)
+				items = append(items, fmt.Sprintf(`{"device":"d%d","code":"8867-4","time":%q,"value":%d,"unit":"/min"}`, dev*perGateway+k, ts, 60+k))
+				continue
+			}
 			ts := base.Add(time.Duration(n*20+k) * time.Second).Format(time.RFC3339)
 			items = append(items, fmt.Sprintf(`{"code":"8867-4","time":%q,"value":%d,"unit":"/min"}`, ts, 60+k))
 		}
@@ -153,6 +176,21 @@ func TestCrashKeepsAcknowledgedReadings(t *testing.T) {
 	}
 	defer s.Close()
 	for dev, n := range acked {
+		if gateway {
+			// Each of the gateway's devices: one reading per acknowledged
+			// batch, plus the retried in-flight one.
+			for k := range perGateway {
+				p := fmt.Sprintf("p%d", dev*perGateway+k)
+				got, err := s.QuerySamples(context.Background(), &vigil.SampleQuery{Patient: p, Limit: 100000})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != n+1 {
+					t.Errorf("gateway %d, %s: %d samples stored, want %d (acknowledged %d batches + 1 retried)", dev, p, len(got), n+1, n)
+				}
+			}
+			continue
+		}
 		got, err := s.QuerySamples(context.Background(), &vigil.SampleQuery{Patient: fmt.Sprintf("p%d", dev), Limit: 100000})
 		if err != nil {
 			t.Fatal(err)
