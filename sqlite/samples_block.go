@@ -203,13 +203,22 @@ func blockSamples(ctx context.Context, q querier, id, from, to int64, limit int,
 		}
 		return cmp.Compare(a.t, b.t)
 	}
+	// out is sorted and cut to limit only once it holds limit samples, and
+	// then only when a block added one that comes before its last (sorting
+	// it after every block made a long read quadratic).
+	sorted := true
 	for rows.Next() {
 		var t0 int64
 		var data []byte
 		if err := rows.Scan(&t0, &data); err != nil {
 			return nil, fmt.Errorf("sqlite: read sample blocks: %w", err)
 		}
-		if len(out) >= limit {
+		full := len(out) >= limit
+		if full {
+			if !sorted {
+				slices.SortFunc(out, less)
+				out, sorted = out[:limit], true
+			}
 			// out holds the first limit samples so far: a block can only
 			// add earlier (later, with desc) ones.
 			edge := out[limit-1].t
@@ -221,17 +230,17 @@ func blockSamples(ctx context.Context, q querier, id, from, to int64, limit int,
 			return nil, fmt.Errorf("%w (series %d, t0 %d)", err, id, t0)
 		}
 		for _, r := range scratch {
-			if r.t >= from && r.t < to {
-				out = append(out, r)
+			if r.t >= from && r.t < to && (!full || less(r, out[limit-1]) < 0) {
+				out, sorted = append(out, r), false
 			}
-		}
-		slices.SortFunc(out, less)
-		if len(out) > limit {
-			out = out[:limit]
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: read sample blocks: %w", err)
+	}
+	slices.SortFunc(out, less)
+	if len(out) > limit {
+		out = out[:limit]
 	}
 	return out, nil
 }

@@ -455,7 +455,10 @@ func (w *sampleWriter) mergeDue() bool {
 // readable and are merged later).
 func (w *sampleWriter) merge(ctx context.Context) error {
 	s := &w.log
-	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+	// begin, not a bare BEGIN: the FHIR claims another process made on
+	// logged samples since the owner's last transaction are in the log
+	// table only, and must reach the copy in memory merged below.
+	if err := w.begin(); err != nil {
 		return fmt.Errorf("sqlite: begin sample log merge: %w", err)
 	}
 	fail := func(err error) error {
@@ -476,7 +479,11 @@ func (w *sampleWriter) merge(ctx context.Context) error {
 		// commit by itself) and leaves out the logged readings stored in
 		// the table or a block: the stored copy stays.
 		w.exec("ROLLBACK")
-		if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		if err := w.begin(); err != nil {
+			s.retryAt = len(s.keys) + s.mergeRows
+			return fmt.Errorf("sqlite: merge sample log: %w", err)
+		}
+		if rows, err = w.logContents(ctx); err != nil {
 			return fail(err)
 		}
 		kept, err := w.unstored(ctx, rows)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,7 +208,11 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	w.newSeries = p("INSERT INTO series (patient, code, device) VALUES (?, ?, ?) RETURNING id")
 	w.findAttr = p("SELECT id FROM attr WHERE unit = ? AND source = ?")
 	w.newAttr = p("INSERT INTO attr (unit, source) VALUES (?, ?) RETURNING id")
-	w.latest = p("SELECT max(m) FROM (SELECT max(t) AS m FROM sample WHERE series = ?1 UNION ALL SELECT max(t1) FROM sample_block WHERE series = ?1)")
+	// A block's t1 is at most maxBlockSpan after its t0: only the blocks
+	// that start within that of the last one are read (max(t1) of all of
+	// them scanned every block of the series).
+	w.latest = p("SELECT max(m) FROM (SELECT max(t) AS m FROM sample WHERE series = ?1 UNION ALL SELECT max(t1) FROM sample_block" +
+		" WHERE series = ?1 AND t0 >= (SELECT max(t0) FROM sample_block WHERE series = ?1) - " + strconv.FormatInt(maxBlockSpan, 10) + ")")
 	w.dataVersion = p("PRAGMA data_version")
 	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
 	w.claim = p("UPDATE sample SET attr = ? WHERE series = ? AND t = ? AND attr <> ?")
@@ -447,12 +452,19 @@ func (w *sampleWriter) run(j *sampleJob) error {
 		return w.runWave(ctx, j)
 	}
 	// Samples whose keys are in the log or in a block are duplicates (the
-	// table's INSERT OR IGNORE cannot see them). Blocks are looked in for
-	// samples not after the series' latest time in the table and blocks.
+	// table's INSERT OR IGNORE cannot see them). The owner looks in blocks
+	// for samples not after the series' latest time in the table and
+	// blocks; another process, whose tableTop the owner's merges leave
+	// behind, for every sample.
+	owner := w.log.log.owner
 	idx := w.late[:0] // scratch: runSamples is not running
 	var inBlocks []int
 	for i := range j.samples {
 		idx = append(idx, i)
+		if !owner {
+			inBlocks = append(inBlocks, i)
+			continue
+		}
 		if _, err := w.topOf(ctx, j.ids[i]); err != nil {
 			return err
 		}
@@ -464,7 +476,7 @@ func (w *sampleWriter) run(j *sampleJob) error {
 	var claim []int // FHIR copies of samples in the log or in blocks
 	var logged map[sampleKey]int64
 	var blocked map[sampleKey]blockKey
-	if !w.log.log.owner || len(w.log.keys) > 0 {
+	if !owner || len(w.log.keys) > 0 {
 		logged = make(map[sampleKey]int64)
 		if err := w.logged(ctx, j, idx, logged); err != nil {
 			return err
