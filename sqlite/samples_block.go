@@ -250,20 +250,32 @@ type blockKey struct{ series, t0 int64 }
 
 // lookupBlocks notes in found which keys of samples idx of j are in
 // blocks, with the block of each (for claims). One range of blocks per
-// series of the samples.
+// series of the samples, split where two of its times are more than
+// maxBlockSpan apart (one range from a week-old reading to today's read
+// every block in between).
 func (w *sampleWriter) lookupBlocks(ctx context.Context, j *sampleJob, idx []int, found map[sampleKey]blockKey) error {
-	type span struct{ lo, hi int64 }
-	spans := make(map[int64]span)
-	for _, i := range idx {
-		id, t := j.ids[i], j.samples[i].Time.UnixMilli()
-		s, ok := spans[id]
-		if !ok {
-			s = span{t, t}
+	type span struct{ id, lo, hi int64 }
+	keys := make([]sampleKey, len(idx))
+	for n, i := range idx {
+		keys[n] = sampleKey{j.ids[i], j.samples[i].Time.UnixMilli()}
+	}
+	slices.SortFunc(keys, func(a, b sampleKey) int {
+		if c := cmp.Compare(a.series, b.series); c != 0 {
+			return c
 		}
-		spans[id] = span{min(s.lo, t), max(s.hi, t)}
+		return cmp.Compare(a.t, b.t)
+	})
+	var spans []span
+	for _, k := range keys {
+		if n := len(spans); n > 0 && spans[n-1].id == k.series && k.t-spans[n-1].hi <= maxBlockSpan {
+			spans[n-1].hi = k.t
+			continue
+		}
+		spans = append(spans, span{k.series, k.t, k.t})
 	}
 	var scratch []logRow
-	for id, s := range spans {
+	for _, s := range spans {
+		id := s.id
 		rows, err := w.conn.QueryContext(ctx, "SELECT t0, data FROM sample_block WHERE series = ? AND t0 >= ? AND t0 <= ? AND t1 >= ?",
 			id, s.lo-maxBlockSpan, s.hi, s.lo)
 		if err != nil {

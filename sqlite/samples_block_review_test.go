@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,9 +34,12 @@ func TestBlockOtherProcessSavepoint(t *testing.T) {
 	if got, err := other.AppendSamples(t.Context(), spread(n, 10, "http")[5:6]); err != nil || !got[0] {
 		t.Fatalf("other: AppendSamples = %v, %v; want stored", got, err)
 	}
-	// The owner logs second 20 and merges it into blocks.
-	if _, err := owner.AppendSamples(t.Context(), spread(n, 20, "http")); err != nil {
-		t.Fatal(err)
+	// The owner logs second 20 and merges it into blocks after the call
+	// returns: its next call (a duplicate) waits for the merge.
+	for range 2 {
+		if _, err := owner.AppendSamples(t.Context(), spread(n, 20, "http")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if table, log := logRows(t, dir); table != n+1 || log != 0 {
 		t.Fatalf("%d samples stored, %d logged; want %d and 0 (merged)", table, log, n+1)
@@ -176,5 +180,67 @@ func BenchmarkBlockQuery(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestBlockLookupFarApart sends batches whose readings of one series are
+// hours apart, some stored in blocks and some new, through both duplicate
+// checks (one device: the savepoint; every batch logged: runSamples).
+func TestBlockLookupFarApart(t *testing.T) {
+	for name, opts := range map[string][]sqlite.Option{
+		"savepoint":  {sqlite.WithSampleMerge(1)},
+		"runSamples": {sqlite.WithSampleMerge(1), sqlite.WithLogAll()},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s, err := sqlite.OpenSamples(t.Context(), t.TempDir(), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			at := func(sec int, source string) vigil.Sample { return spread(1, sec, source)[0] }
+			// Blocks at 0 h, 2 h and 4 h, merged one batch at a time.
+			for _, sec := range []int{0, 7200, 14400} {
+				if _, err := s.AppendSamples(t.Context(), append(spread(30, sec, "http"), at(sec+1, "http"))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			batch := []vigil.Sample{at(14401, "fhir"), at(3600, "http"), at(0, "http"), at(7201, "fhir"), at(10800, "http")}
+			got, err := s.AppendSamples(t.Context(), batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []bool{false, true, false, false, true}; !slices.Equal(got, want) {
+				t.Errorf("AppendSamples = %v, want %v", got, want)
+			}
+			all, err := s.QuerySamples(t.Context(), &vigil.SampleQuery{Patient: "p0"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fhir int
+			for _, x := range all {
+				if x.Source == "fhir" {
+					fhir++
+				}
+			}
+			if len(all) != 8 || fhir != 2 {
+				t.Errorf("p0 has %d samples (%d FHIR copies), want 8 (2)", len(all), fhir)
+			}
+		})
+	}
+}
+
+// BenchmarkBlockLookupFarApart appends the FHIR copies of two readings a
+// week apart of a series with a week of blocks (30 samples each).
+func BenchmarkBlockLookupFarApart(b *testing.B) {
+	_, s := plantBlocks(b, 7*24*120, 30)
+	t0 := time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
+	for b.Loop() {
+		x := spread(1, 0, "fhir")
+		x = append(x, x[0])
+		x[0].Time = t0.Add(5 * time.Second)
+		x[1].Time = t0.Add(7*24*time.Hour - 10*time.Second)
+		if got, err := s.AppendSamples(b.Context(), x); err != nil || got[0] || got[1] {
+			b.Fatalf("AppendSamples = %v, %v; want duplicates", got, err)
+		}
 	}
 }
