@@ -161,7 +161,16 @@ func (w *sampleWriter) mergeBlocks(ctx context.Context, rows map[int64][]logRow)
 	var buf []byte
 	for _, id := range ids {
 		list = append(list[:0], rows[id]...)
-		slices.SortFunc(list, func(a, b logRow) int { return cmp.Compare(a.t, b.t) })
+		slices.SortFunc(list, func(a, b logRow) int {
+			if c := cmp.Compare(a.t, b.t); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.id, b.id)
+		})
+		// Two logged readings at one time (the duplicate checks keep that
+		// from happening) would make a block no decoder accepts: the first
+		// logged stays, as a duplicate is never stored twice.
+		list = slices.CompactFunc(list, func(a, b logRow) bool { return a.t == b.t })
 		for rest := list; len(rest) > 0; {
 			n := 1
 			for n < len(rest) && n < maxBlockRows && rest[n].t-rest[0].t <= maxBlockSpan {

@@ -174,3 +174,35 @@ func TestBlockSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockMergeDropsRepeatedTime merges a log with two readings of one
+// series at one time (the duplicate checks keep that from happening): the
+// block keeps the first logged and stays readable.
+func TestBlockMergeDropsRepeatedTime(t *testing.T) {
+	s, err := OpenSamples(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.w
+	if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[int64][]logRow{7: {{id: 2, t: 1000, value: 2, attr: 1}, {id: 1, t: 1000, value: 1, attr: 1}, {id: 3, t: 2000, value: 3, attr: 1}}}
+	if err := w.mergeBlocks(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.exec("COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := blockSamples(t.Context(), s.read, 7, math.MinInt64, math.MaxInt64, 10, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].value != 1 || got[1].value != 3 {
+		t.Errorf("block samples = %+v, want the first logged at 1000 (value 1) and the one at 2000", got)
+	}
+	if rows[7][0].id != 2 {
+		t.Error("mergeBlocks changed its input")
+	}
+}
