@@ -189,10 +189,18 @@ type Near struct {
 // measure great-circle distances on.
 const EarthRadiusKm = 6371.0088
 
-// LatitudeSpan returns the latitudes within n's distance of its centre: a
-// bound stores use to find candidates before they measure distances.
+// NearSlackKm is the rounding a near search allows on top of Km (a
+// micrometre): haversine in floating point puts one point written two
+// ways, such as the North Pole at two longitudes or a point of the
+// antimeridian at -180 and 180, about 1e-12 km from itself, so that near
+// at distance 0 would miss it.
+const NearSlackKm = 1e-9
+
+// LatitudeSpan returns the latitudes within n's distance (and
+// NearSlackKm) of its centre: a bound stores use to find candidates before
+// they measure distances.
 func (n *Near) LatitudeSpan() (lo, hi float64) {
-	d := n.Km / EarthRadiusKm * 180 / math.Pi
+	d := (n.Km + NearSlackKm) / EarthRadiusKm * 180 / math.Pi
 	return n.Latitude - d, n.Latitude + d
 }
 

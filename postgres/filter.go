@@ -321,7 +321,7 @@ func (b *sqlBuilder) near(a, rt string, p *vigil.SearchParam) (string, error) {
 			y+".grp = "+x+".grp AND "+y+".part = 1 WHERE "+b.entryOf(x, a, rt, name)+" AND "+x+".part = 0 AND "+
 			x+".value BETWEEN "+b.arg(lo)+"::float8 AND "+b.arg(hi)+"::float8 AND 2 * "+b.arg(vigil.EarthRadiusKm)+"::float8 * asin(least(1.0, sqrt("+
 			"power(sin(radians("+x+".value - "+lat+"::float8) / 2), 2) + cos(radians("+lat+"::float8)) * cos(radians("+x+".value)) * "+
-			"power(sin(radians("+y+".value - "+b.arg(n.Longitude)+"::float8) / 2), 2)))) <= "+b.arg(n.Km)+"::float8)")
+			"power(sin(radians("+y+".value - "+b.arg(n.Longitude)+"::float8) / 2), 2)))) <= "+b.arg(n.Km+vigil.NearSlackKm)+"::float8)")
 	}
 	return "(" + strings.Join(ors, " OR ") + ")", nil
 }

@@ -602,7 +602,7 @@ func (b *builder) near(a string, p *vigil.SearchParam) (frag, error) {
 				" WHERE %[2]s.param = ? AND %[2]s.part = 0 AND %[2]s.value BETWEEN ? AND ?"+
 				" AND 2 * ? * asin(min(1.0, sqrt(power(sin(radians(%[2]s.value - ?) / 2), 2) + cos(radians(?)) * cos(radians(%[2]s.value)) * power(sin(radians(%[3]s.value - ?) / 2), 2)))) <= ?)",
 				a, x, y, table),
-			args: []any{p.Name, lo, hi, vigil.EarthRadiusKm, n.Latitude, n.Latitude, n.Longitude, n.Km},
+			args: []any{p.Name, lo, hi, vigil.EarthRadiusKm, n.Latitude, n.Latitude, n.Longitude, n.Km + vigil.NearSlackKm},
 		})
 	}
 	return paren(" OR ", "0", alts...), nil
