@@ -106,17 +106,22 @@ func (s *Service) ReindexIfStale(ctx context.Context, progress func(ReindexStats
 // holds no resource yet (a new store, or one made by an older program and
 // left empty), so that nothing is reindexed later for no reason. Resources
 // written after it looked are indexed by this program's extraction anyway.
+// A store that records a newer revision (a newer program's, after a
+// rollback) is marked as this program's too: what this program writes is
+// indexed its way, and the newer program, back, must rebuild it.
 func (s *Service) AdoptIndexRevision(ctx context.Context) error {
 	rev, ok, err := s.indexRevision(ctx)
-	if err != nil || !ok || rev >= fhir.IndexRevision {
+	if err != nil || !ok || rev == fhir.IndexRevision {
 		return err
 	}
-	res, err := s.store.Search(ctx, &vigil.SearchQuery{Count: 1})
-	if err != nil {
-		return fmt.Errorf("index revision: %w", err)
-	}
-	if len(res.Matches) > 0 {
-		return nil
+	if rev < fhir.IndexRevision {
+		res, err := s.store.Search(ctx, &vigil.SearchQuery{Count: 1})
+		if err != nil {
+			return fmt.Errorf("index revision: %w", err)
+		}
+		if len(res.Matches) > 0 {
+			return nil
+		}
 	}
 	return s.setIndexRevision(ctx)
 }
