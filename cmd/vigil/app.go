@@ -299,7 +299,12 @@ func (a *App) reindexIfStale(ctx context.Context) {
 			log.Info("reindexing the search index of an older Vigil", "resources", s.Resources)
 		}
 	})
-	if !ran && err == nil {
+	if !ran {
+		// Nothing was reindexed: the store is current, or its revision
+		// could not be read (the server stopping at once, most often).
+		if err != nil && ctx.Err() == nil {
+			log.Error("read the index revision of the store", "err", err)
+		}
 		return
 	}
 	rec := vigil.AuditRecord{ActorID: "server:reindex", ActorName: "vigil", Role: string(vigil.RoleService), Action: vigil.AuditReindex,
@@ -307,6 +312,7 @@ func (a *App) reindexIfStale(ctx context.Context) {
 		Detail: fmt.Sprintf("search index rebuilt after an upgrade: %d resources reindexed, %d skipped", st.Resources, st.Skipped)}
 	if err != nil {
 		rec.Outcome = vigil.AuditFailed
+		rec.Detail = fmt.Sprintf("search index rebuild after an upgrade not finished: %d resources reindexed, %d skipped", st.Resources, st.Skipped)
 		if ctx.Err() != nil {
 			log.Info("reindexing stopped; it starts again with the server", "resources", st.Resources)
 		} else {
