@@ -171,6 +171,15 @@ func (w *sampleWriter) mergeBlocks(ctx context.Context, rows map[int64][]logRow)
 		// from happening) would make a block no decoder accepts: the first
 		// logged stays, as a duplicate is never stored twice.
 		list = slices.CompactFunc(list, func(a, b logRow) bool { return a.t == b.t })
+		if len(list) < smallMerge {
+			appended, err := w.appendToLastBlock(ctx, id, list)
+			if err != nil {
+				return err
+			}
+			if appended {
+				continue
+			}
+		}
 		for rest := list; len(rest) > 0; {
 			n := 1
 			for n < len(rest) && n < maxBlockRows && rest[n].t-rest[0].t <= maxBlockSpan {
@@ -184,6 +193,43 @@ func (w *sampleWriter) mergeBlocks(ctx context.Context, rows map[int64][]logRow)
 		}
 	}
 	return nil
+}
+
+// smallMerge is the fewest samples of a series a merge packs into blocks
+// of their own; fewer (a light load, merged after each idle second) are
+// appended to the series' last block when they fit (appendToLastBlock),
+// so that a reading a second does not make a block a second.
+const smallMerge = 16
+
+// appendToLastBlock appends list (sorted, distinct times) to series id's
+// last block when every sample of list is later than that block's and
+// the result stays within maxBlockRows and maxBlockSpan, and reports
+// whether it did.
+func (w *sampleWriter) appendToLastBlock(ctx context.Context, id int64, list []logRow) (bool, error) {
+	var t0, t1 int64
+	var n int
+	var data []byte
+	err := w.conn.QueryRowContext(ctx, "SELECT t0, t1, n, data FROM sample_block WHERE series = ? ORDER BY t0 DESC LIMIT 1", id).Scan(&t0, &t1, &n, &data)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("sqlite: read last sample block: %w", err)
+	}
+	last := list[len(list)-1].t
+	if list[0].t <= t1 || n+len(list) > maxBlockRows || last-t0 > maxBlockSpan {
+		return false, nil
+	}
+	rows, err := decodeBlock(make([]logRow, 0, n+len(list)), data, t0)
+	if err != nil {
+		return false, fmt.Errorf("%w (series %d, t0 %d)", err, id, t0)
+	}
+	rows = append(rows, list...)
+	if _, err := w.conn.ExecContext(ctx, "UPDATE sample_block SET t1 = ?, n = ?, data = ? WHERE series = ? AND t0 = ?",
+		last, len(rows), encodeBlock(nil, rows), id, t0); err != nil {
+		return false, fmt.Errorf("sqlite: append to sample block: %w", err)
+	}
+	return true, nil
 }
 
 // blockSamples returns the samples of series id in the blocks within

@@ -206,3 +206,63 @@ func TestBlockMergeDropsRepeatedTime(t *testing.T) {
 		t.Error("mergeBlocks changed its input")
 	}
 }
+
+// TestBlockMergeAppends merges a few readings at a time, as a light load
+// does: they are appended to the series' last block while they fit, and
+// start a block of their own when they come before its end, would pass
+// maxBlockRows or maxBlockSpan, or are many.
+func TestBlockMergeAppends(t *testing.T) {
+	s, err := OpenSamples(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := s.w
+	merge := func(rows ...logRow) {
+		t.Helper()
+		if err := w.exec("BEGIN IMMEDIATE"); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.mergeBlocks(t.Context(), map[int64][]logRow{1: rows}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.exec("COMMIT"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	blocks := func() int {
+		t.Helper()
+		var n int
+		if err := s.read.QueryRow("SELECT count(*) FROM sample_block WHERE series = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	at := func(ms int64) logRow { return logRow{t: ms, value: float64(ms % 1000), attr: 1} }
+	var all []logRow
+	for i := range int64(300) { // one reading a second, merged one by one
+		merge(at(i * 1000))
+		all = append(all, at(i*1000))
+	}
+	if got := blocks(); got != 2 {
+		t.Errorf("300 readings merged one at a time: %d blocks, want 2 (256 + 44)", got)
+	}
+	merge(at(500)) // before the last block's end: a block of its own
+	all = append(all, at(500))
+	if got := blocks(); got != 3 {
+		t.Errorf("a late reading: %d blocks, want 3", got)
+	}
+	merge(at(299000 + 2*maxBlockSpan)) // beyond the span
+	all = append(all, at(299000+2*maxBlockSpan))
+	if got := blocks(); got != 4 {
+		t.Errorf("a reading two hours on: %d blocks, want 4", got)
+	}
+	slices.SortFunc(all, func(a, b logRow) int { return cmp.Compare(a.t, b.t) })
+	got, err := blockSamples(t.Context(), s.read, 1, math.MinInt64, math.MaxInt64, 1000, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameRows(got, all) {
+		t.Errorf("blocks hold %d samples, want the %d merged", len(got), len(all))
+	}
+}
