@@ -47,6 +47,14 @@ func (m *Model) Subsumption(system, code string, below bool) ([]string, bool) {
 	return out, true
 }
 
+// DefinesCodeSystem reports whether system is a code system of the release
+// with complete content (the systems that required bindings of code
+// elements imply).
+func (m *Model) DefinesCodeSystem(system string) bool {
+	_, ok := m.defs.CodeSystems[system]
+	return ok
+}
+
 // SystemCodes returns every code of a code system of the release with
 // complete content, sorted; false for any other system.
 func (m *Model) SystemCodes(system string) ([]string, bool) {

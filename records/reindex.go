@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/fhir"
@@ -82,11 +83,28 @@ func (s *Service) Reindex(ctx context.Context, progress func(ReindexStats)) (Rei
 			progress(st)
 		}
 		if res.Next == "" {
-			return st, s.setIndexRevision(ctx)
+			if err := s.setIndexRevision(ctx); err != nil {
+				return st, err
+			}
+			s.index.stale.Store(false)
+			return st, nil
 		}
 		q.Cursor = res.Next
 	}
 }
+
+// IndexState tells the Services of a process whether the store's index
+// entries are an older program's (fhir.IndexRevision), not yet rebuilt.
+// While they are, token terminology searches (:in, :not-in, :above,
+// :below) also match codes without a system, as revisions before 3 indexed
+// code elements (status, gender…) without the system their binding
+// implies; once the rebuild is done they match system and code only (a
+// Coding without a system is then not taken for a release code).
+type IndexState struct{ stale atomic.Bool }
+
+// Stale reports whether the index may still hold an older program's
+// entries.
+func (st *IndexState) Stale() bool { return st != nil && st.stale.Load() }
 
 // ReindexIfStale runs Reindex when the store records an older revision of
 // the index extraction than this program's (fhir.IndexRevision; a store
@@ -98,7 +116,11 @@ func (s *Service) ReindexIfStale(ctx context.Context, progress func(ReindexStats
 	if err != nil || !ok || rev >= fhir.IndexRevision {
 		return ReindexStats{}, false, err
 	}
+	s.index.stale.Store(true)
 	st, err := s.Reindex(ctx, progress)
+	if err == nil {
+		s.index.stale.Store(false)
+	}
 	return st, true, err
 }
 
@@ -120,6 +142,7 @@ func (s *Service) AdoptIndexRevision(ctx context.Context) error {
 			return fmt.Errorf("index revision: %w", err)
 		}
 		if len(res.Matches) > 0 {
+			s.index.stale.Store(true) // until ReindexIfStale has rebuilt it
 			return nil
 		}
 	}

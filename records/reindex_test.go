@@ -51,6 +51,15 @@ func TestReindexIfStale(t *testing.T) {
 			if got := revision(); got != 2 {
 				t.Fatalf("AdoptIndexRevision on a store with resources: revision %d, want 2 left alone", got)
 			}
+			// While the older index stands, terminology searches match its
+			// system-less codes as the older program did.
+			const in, notIn = "gender:in=http://hl7.org/fhir/ValueSet/administrative-gender", "gender:not-in=http://hl7.org/fhir/ValueSet/administrative-gender"
+			if got := searchIDs(t, svc, "Patient", in); len(got) != 1 {
+				t.Errorf("stale index: %s = %v, want old1", in, got)
+			}
+			if got := searchIDs(t, svc, "Patient", notIn); len(got) != 0 {
+				t.Errorf("stale index: %s = %v, want nothing", notIn, got)
+			}
 			stats, ran, err := svc.ReindexIfStale(ctx, nil)
 			if err != nil || !ran || stats.Resources != 1 {
 				t.Fatalf("ReindexIfStale = %+v, %v, %v; want 1 resource reindexed", stats, ran, err)
@@ -60,6 +69,9 @@ func TestReindexIfStale(t *testing.T) {
 			}
 			if got := revision(); got != fhir.IndexRevision {
 				t.Fatalf("after: revision %d, want %d", got, fhir.IndexRevision)
+			}
+			if got := searchIDs(t, svc, "Patient", in); len(got) != 1 {
+				t.Errorf("after: %s = %v, want old1 (by its system now)", in, got)
 			}
 			if _, ran, err := svc.ReindexIfStale(ctx, nil); err != nil || ran {
 				t.Fatalf("second ReindexIfStale ran = %v (%v), want nothing to do", ran, err)

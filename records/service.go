@@ -33,6 +33,9 @@ type Service struct {
 	// token :in, :not-in, :above and :below (WithTerminology;
 	// terminology.go); nil: the store.
 	terms vigil.ResourceReader
+	// index tells whether the store's index is an older program's, still
+	// being rebuilt (WithIndexState; reindex.go).
+	index *IndexState
 }
 
 // WriteHook is told about every resource version the Service commits, after
@@ -64,12 +67,17 @@ func WithHorizon(h *vigil.WriteHorizon) Option { return func(s *Service) { s.hor
 // allowed to read ValueSets (the expansion is used, never returned).
 func WithTerminology(r vigil.ResourceReader) Option { return func(s *Service) { s.terms = r } }
 
+// WithIndexState shares st with the other Services of the process, so that
+// all of them search an index an older program made, while it is rebuilt,
+// the way that program did (IndexState).
+func WithIndexState(st *IndexState) Option { return func(s *Service) { s.index = st } }
+
 // WithWriteHook adds a hook called after each committed version.
 func WithWriteHook(h WriteHook) Option { return func(s *Service) { s.hooks = append(s.hooks, h) } }
 
 // New returns a Service over store, validating with model.
 func New(store vigil.ResourceStore, model *fhir.Model, opts ...Option) *Service {
-	s := &Service{store: store, model: model, now: time.Now, newID: NewID, horizon: &vigil.WriteHorizon{}}
+	s := &Service{store: store, model: model, now: time.Now, newID: NewID, horizon: &vigil.WriteHorizon{}, index: &IndexState{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -143,9 +143,15 @@ func (ts termSource) param(ctx context.Context, p *vigil.SearchParam) error {
 		for _, sys := range systems {
 			// A primitive code element (status, gender…) is indexed with
 			// the system its required binding implies (fhir's index), so
-			// system and code are enough.
+			// system and code are enough. An older program's index, still
+			// being rebuilt, has them without it: a code of a release
+			// system then also matches without a system (IndexState).
+			bare := ts.s.index.Stale() && ts.s.model.DefinesCodeSystem(sys)
 			for _, c := range set[sys] {
 				out = append(out, vigil.SearchValue{System: sys, Code: c})
+				if bare {
+					out = append(out, vigil.SearchValue{Code: c})
+				}
 			}
 		}
 	}

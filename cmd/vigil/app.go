@@ -131,7 +131,9 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	horizon := &vigil.WriteHorizon{}
-	app := &App{cfg: cfg, Store: store, Model: model, Horizon: horizon, Records: records.New(store, model, records.WithHorizon(horizon))}
+	index := &records.IndexState{}
+	app := &App{cfg: cfg, Store: store, Model: model, Horizon: horizon,
+		Records: records.New(store, model, records.WithHorizon(horizon), records.WithIndexState(index))}
 	fail := func(err error) (*App, error) {
 		app.Close()
 		return nil, err
@@ -171,7 +173,7 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	app.Guarded = records.New(app.Policy.Store(), model, records.WithWriteHook(app.Mon.writeHook(func(msg string, err error) {
 		cfg.Logger.Error("monitoring: "+msg, "err", err)
 	})), records.WithSamples(app.Mon.Samples, app.Policy.SeesPatient), // device samples are Observations too
-		records.WithHorizon(horizon), records.WithTerminology(store))
+		records.WithHorizon(horizon), records.WithTerminology(store), records.WithIndexState(index))
 	var auditor httpapi.Auditor = &trailAuditor{trail: app.Trail}
 	if cfg.NoAudit {
 		auditor = nil
