@@ -514,6 +514,9 @@ func (w *sampleWriter) merge(ctx context.Context) error {
 		if top, ok := w.tableTop[id]; ok && t > top {
 			w.tableTop[id] = t
 		}
+		if top, ok := w.blockTop[id]; ok && t > top {
+			w.blockTop[id] = t
+		}
 	}
 	clear(s.keys)
 	clear(s.top)

@@ -135,6 +135,11 @@ func TestSampleLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	append("again after the merge", spread(n, 10, "http"), false)
+	append("again after the merge, one device", spread(n, 20, "http")[4:5], false)
+	append("a FHIR copy after the merge, one device", spread(n, 20, "fhir")[4:5], false)
+	if got, err := s.QuerySamples(t.Context(), &vigil.SampleQuery{Patient: "p4", Desc: true, Limit: 1}); err != nil || len(got) != 1 || got[0].Source != "fhir" {
+		t.Fatalf("p4's latest after a FHIR copy of its merged reading = %+v (%v), want the copy's source", got, err)
+	}
 	got, err = s.QuerySamples(t.Context(), &vigil.SampleQuery{Patient: "p7"})
 	if err != nil {
 		t.Fatal(err)

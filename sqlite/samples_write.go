@@ -180,7 +180,11 @@ type sampleWriter struct {
 	// the sample table itself (filled with top, kept by the writes to the
 	// table and by merges; it too may only err late): a late sample after
 	// it can only be in the log, so the owner does not look the table up.
-	tableTop    map[int64]int64
+	tableTop map[int64]int64
+	// blockTop is, per series, a time at or after its latest sample in
+	// blocks (math.MinInt64: none), kept like tableTop: a sample after it
+	// is not looked for in blocks (most series have none).
+	blockTop    map[int64]int64
 	table       []int              // runSamples' scratch
 	seen        map[int64]struct{} // scattered's scratch
 	fresh, late []int              // runSamples' scratch
@@ -211,7 +215,7 @@ func (w *sampleWriter) prepare(ctx context.Context) error {
 	// A block's t1 is at most maxBlockSpan after its t0: only the blocks
 	// that start within that of the last one are read (max(t1) of all of
 	// them scanned every block of the series).
-	w.latest = p("SELECT max(m) FROM (SELECT max(t) AS m FROM sample WHERE series = ?1 UNION ALL SELECT max(t1) FROM sample_block" +
+	w.latest = p("SELECT (SELECT max(t) FROM sample WHERE series = ?1), (SELECT max(t1) FROM sample_block" +
 		" WHERE series = ?1 AND t0 >= (SELECT max(t0) FROM sample_block WHERE series = ?1) - " + strconv.FormatInt(maxBlockSpan, 10) + ")")
 	w.dataVersion = p("PRAGMA data_version")
 	w.insertOne = p("INSERT OR IGNORE INTO sample (series, t, value, attr, lag) VALUES (?, ?, ?, ?, ?)")
@@ -351,7 +355,7 @@ func (w *sampleWriter) begin() error {
 		return fmt.Errorf("sqlite: read data version: %w", err)
 	}
 	if v != w.version {
-		w.top, w.tableTop, w.version = nil, nil, v
+		w.top, w.tableTop, w.blockTop, w.version = nil, nil, nil, v
 		if err := w.reclaim(context.Background()); err != nil {
 			w.rollback()
 			return err
@@ -468,7 +472,7 @@ func (w *sampleWriter) run(j *sampleJob) error {
 		if _, err := w.topOf(ctx, j.ids[i]); err != nil {
 			return err
 		}
-		if j.samples[i].Time.UnixMilli() <= w.tableTop[j.ids[i]] {
+		if j.samples[i].Time.UnixMilli() <= w.blockTop[j.ids[i]] {
 			inBlocks = append(inBlocks, i)
 		}
 	}
@@ -647,8 +651,17 @@ func (w *sampleWriter) runSamples(j *sampleJob) (wrote bool, err error) {
 			defer func() { w.table = table[:0] }()
 		}
 		blocked := make(map[sampleKey]blockKey)
-		if len(table) > 0 {
-			if err := w.lookupBlocks(ctx, j, table, blocked); err != nil {
+		inBlocks := table
+		if owner {
+			inBlocks = nil
+			for _, i := range table {
+				if j.samples[i].Time.UnixMilli() <= w.blockTop[j.ids[i]] {
+					inBlocks = append(inBlocks, i)
+				}
+			}
+		}
+		if len(inBlocks) > 0 {
+			if err := w.lookupBlocks(ctx, j, inBlocks, blocked); err != nil {
 				return false, err
 			}
 		}
@@ -767,7 +780,7 @@ func (w *sampleWriter) insertRows(ctx context.Context, j *sampleJob, idx []int) 
 			return err
 		}
 		if got != int64(n) {
-			w.top, w.tableTop = nil, nil
+			w.top, w.tableTop, w.blockTop = nil, nil, nil
 			return fmt.Errorf("sqlite: insert samples: %d of %d rows inserted", got, n)
 		}
 		idx = idx[n:]
@@ -844,17 +857,21 @@ func (w *sampleWriter) topOf(ctx context.Context, id int64) (int64, error) {
 		return top, nil
 	}
 	if w.top == nil {
-		w.top, w.tableTop = make(map[int64]int64), make(map[int64]int64)
+		w.top, w.tableTop, w.blockTop = make(map[int64]int64), make(map[int64]int64), make(map[int64]int64)
 	}
-	var t sql.NullInt64
-	if err := w.latest.QueryRowContext(ctx, id).Scan(&t); err != nil {
+	var t, b sql.NullInt64
+	if err := w.latest.QueryRowContext(ctx, id).Scan(&t, &b); err != nil {
 		return 0, fmt.Errorf("sqlite: latest sample of series: %w", err)
 	}
-	top := int64(math.MinInt64)
+	top, inBlocks := int64(math.MinInt64), int64(math.MinInt64)
 	if t.Valid {
 		top = t.Int64
 	}
-	w.tableTop[id] = top
+	if b.Valid {
+		inBlocks = b.Int64
+	}
+	top = max(top, inBlocks)
+	w.tableTop[id], w.blockTop[id] = top, inBlocks
 	if lt, ok := w.logTop(id); ok && lt > top {
 		top = lt
 	}
