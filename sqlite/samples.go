@@ -190,6 +190,9 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 				return fail(err)
 			}
 		}
+		if err := s.log.loadBlocked(ctx, s.conn); err != nil {
+			return fail(err)
+		}
 	}
 	if s.read, err = sql.Open("sqlite", dsn("query_only(1)")); err != nil {
 		return fail(fmt.Errorf("sqlite: open sample readers: %w", err))

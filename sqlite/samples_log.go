@@ -86,6 +86,41 @@ type sampleLog struct {
 	// their number (owner only; guarded by mu).
 	rows map[int64][]logRow
 	n    int
+	// blocked holds the series with blocks (owner only; guarded by mu;
+	// filled at open, added to by merges), so that readers query the
+	// blocks of those series only: most series have none.
+	blocked map[int64]struct{}
+}
+
+// hasBlocks reports whether series id may have blocks. The caller holds
+// readLock.
+func (l *sampleLog) hasBlocks(id int64) bool {
+	if !l.owner {
+		return true
+	}
+	_, ok := l.blocked[id]
+	return ok
+}
+
+// loadBlocked fills l.blocked from the blocks table (owner, at open).
+func (l *sampleLog) loadBlocked(ctx context.Context, q querier) error {
+	rows, err := q.QueryContext(ctx, "SELECT DISTINCT series FROM sample_block")
+	if err != nil {
+		return fmt.Errorf("sqlite: read series with blocks: %w", err)
+	}
+	defer rows.Close()
+	l.blocked = make(map[int64]struct{})
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("sqlite: read series with blocks: %w", err)
+		}
+		l.blocked[id] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: read series with blocks: %w", err)
+	}
+	return nil
 }
 
 // readLock returns what a reader calls when its read transaction is over;
@@ -503,6 +538,11 @@ func (w *sampleWriter) merge(ctx context.Context) error {
 	err = w.exec("COMMIT")
 	if err == nil {
 		s.log.rows, s.log.n = nil, 0
+		if s.log.blocked != nil {
+			for id := range rows {
+				s.log.blocked[id] = struct{}{}
+			}
+		}
 	}
 	if s.log.owner {
 		s.log.mu.Unlock()

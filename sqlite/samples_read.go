@@ -117,9 +117,11 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		if err != nil {
 			return nil, err
 		}
-		blocked, err := blockSamples(ctx, tx, sr.id, from, to, limit, q.Desc)
-		if err != nil {
-			return nil, err
+		var blocked []logRow
+		if s.log.hasBlocks(sr.id) {
+			if blocked, err = blockSamples(ctx, tx, sr.id, from, to, limit, q.Desc); err != nil {
+				return nil, err
+			}
 		}
 		logged = append(logged, blocked...)
 		if len(blocked) > 0 && len(logged) > len(blocked) {
@@ -223,9 +225,11 @@ func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sa
 		if err != nil {
 			return nil, err
 		}
-		blocked, err := blockSamples(ctx, tx, sr.id, math.MinInt64, math.MaxInt64, 1, true)
-		if err != nil {
-			return nil, err
+		var blocked []logRow
+		if s.log.hasBlocks(sr.id) {
+			if blocked, err = blockSamples(ctx, tx, sr.id, math.MinInt64, math.MaxInt64, 1, true); err != nil {
+				return nil, err
+			}
 		}
 		if len(blocked) > 0 && (len(logged) == 0 || blocked[0].t > logged[0].t) {
 			logged = blocked
