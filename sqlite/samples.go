@@ -108,9 +108,11 @@ type Samples struct {
 	conn  *sql.Conn
 	w     *sampleWriter
 	log   *sampleLog
-	jobs  chan *sampleJob
-	stop  chan struct{}
-	done  chan struct{}
+	// rcache keeps the readers' prepared statements (a few shapes).
+	rcache *stmtCache
+	jobs   chan *sampleJob
+	stop   chan struct{}
+	done   chan struct{}
 
 	ckpt             *sql.DB
 	ckptStop, ckptOK chan struct{}
@@ -202,6 +204,7 @@ func OpenSamples(ctx context.Context, dir string, opts ...Option) (*Samples, err
 	if err := s.read.PingContext(ctx); err != nil {
 		return fail(fmt.Errorf("sqlite: connect sample reader: %w", err))
 	}
+	s.rcache = newStmtCache(s.read.PrepareContext)
 	if s.ckpt, err = sql.Open("sqlite", dsn()); err != nil {
 		return fail(fmt.Errorf("sqlite: open sample checkpointer: %w", err))
 	}
@@ -255,6 +258,7 @@ func (s *Samples) Close() error {
 		<-s.done
 		close(s.ckptStop)
 		<-s.ckptOK
+		s.rcache.close()
 		_, oerr := s.conn.ExecContext(context.Background(), "PRAGMA optimize")
 		s.w.close()
 		_, cerr := s.ckpt.ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")

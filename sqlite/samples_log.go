@@ -137,7 +137,7 @@ func (l *sampleLog) readLock() func() {
 // order (reversed with desc), at most limit. The caller holds readLock and
 // tx is its read transaction (scanned when the process does not own the
 // log).
-func (l *sampleLog) series(ctx context.Context, tx *sql.Tx, id, from, to int64, limit int, desc bool) ([]logRow, error) {
+func (l *sampleLog) series(ctx context.Context, tx querier, id, from, to int64, limit int, desc bool) ([]logRow, error) {
 	if !l.owner {
 		order := "ASC"
 		if desc {

@@ -23,7 +23,7 @@ type seriesRow struct {
 
 // patientSeries returns the series of patient, those of the given codes
 // only when codes is not empty.
-func patientSeries(ctx context.Context, tx *sql.Tx, patient string, codes []string) ([]seriesRow, error) {
+func patientSeries(ctx context.Context, tx querier, patient string, codes []string) ([]seriesRow, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT id, code, device FROM series WHERE patient = ? ORDER BY code, device", patient)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read series: %w", err)
@@ -75,11 +75,12 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 		return []vigil.Sample{}, nil
 	}
 	defer s.log.readLock()()
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	rtx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	defer tx.Rollback()
+	defer rtx.Rollback()
+	tx := cachedTx{rtx, s.rcache}
 	series, err := patientSeries(ctx, tx, q.Patient, q.Codes)
 	if err != nil {
 		return nil, err
@@ -152,7 +153,7 @@ func (s *Samples) QuerySamples(ctx context.Context, q *vigil.SampleQuery) ([]vig
 type attr struct{ unit, source string }
 
 // readAttrs reads the attr table (a few rows: one per unit and source).
-func readAttrs(ctx context.Context, tx *sql.Tx) (map[int64]attr, error) {
+func readAttrs(ctx context.Context, tx querier) (map[int64]attr, error) {
 	rows, err := tx.QueryContext(ctx, "SELECT id, unit, source FROM attr")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: read attrs: %w", err)
@@ -200,11 +201,12 @@ func (s *Samples) LatestSamples(ctx context.Context, patient string) ([]vigil.Sa
 		return nil, vigil.Errorf(vigil.ErrInvalid, "latest samples: patient is required")
 	}
 	defer s.log.readLock()()
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	rtx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	defer tx.Rollback()
+	defer rtx.Rollback()
+	tx := cachedTx{rtx, s.rcache}
 	series, err := patientSeries(ctx, tx, patient, nil)
 	if err != nil {
 		return nil, err
@@ -266,11 +268,12 @@ func (s *Samples) QueryWaveforms(ctx context.Context, patient, code string, from
 	if !from.Before(to) {
 		return []vigil.Waveform{}, nil
 	}
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	rtx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: begin read: %w", err)
 	}
-	defer tx.Rollback()
+	defer rtx.Rollback()
+	tx := cachedTx{rtx, s.rcache}
 	series, err := patientSeries(ctx, tx, patient, []string{code})
 	if err != nil {
 		return nil, err
