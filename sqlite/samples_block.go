@@ -209,7 +209,11 @@ func (w *sampleWriter) appendToLastBlock(ctx context.Context, id int64, list []l
 	var t0, t1 int64
 	var n int
 	var data []byte
-	err := w.conn.QueryRowContext(ctx, "SELECT t0, t1, n, data FROM sample_block WHERE series = ? ORDER BY t0 DESC LIMIT 1", id).Scan(&t0, &t1, &n, &data)
+	st, err := w.stmt(ctx, "SELECT t0, t1, n, data FROM sample_block WHERE series = ? ORDER BY t0 DESC LIMIT 1")
+	if err != nil {
+		return false, err
+	}
+	err = st.QueryRowContext(ctx, id).Scan(&t0, &t1, &n, &data)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
@@ -225,7 +229,11 @@ func (w *sampleWriter) appendToLastBlock(ctx context.Context, id int64, list []l
 		return false, fmt.Errorf("%w (series %d, t0 %d)", err, id, t0)
 	}
 	rows = append(rows, list...)
-	if _, err := w.conn.ExecContext(ctx, "UPDATE sample_block SET t1 = ?, n = ?, data = ? WHERE series = ? AND t0 = ?",
+	up, err := w.stmt(ctx, "UPDATE sample_block SET t1 = ?, n = ?, data = ? WHERE series = ? AND t0 = ?")
+	if err != nil {
+		return false, err
+	}
+	if _, err := up.ExecContext(ctx,
 		last, len(rows), encodeBlock(nil, rows), id, t0); err != nil {
 		return false, fmt.Errorf("sqlite: append to sample block: %w", err)
 	}
@@ -331,8 +339,11 @@ func (w *sampleWriter) lookupBlocks(ctx context.Context, j *sampleJob, idx []int
 	var scratch []logRow
 	for _, s := range spans {
 		id := s.id
-		rows, err := w.conn.QueryContext(ctx, "SELECT t0, data FROM sample_block WHERE series = ? AND t0 >= ? AND t0 <= ? AND t1 >= ?",
-			id, s.lo-maxBlockSpan, s.hi, s.lo)
+		st, err := w.stmt(ctx, "SELECT t0, data FROM sample_block WHERE series = ? AND t0 >= ? AND t0 <= ? AND t1 >= ?")
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, id, s.lo-maxBlockSpan, s.hi, s.lo)
 		if err != nil {
 			return fmt.Errorf("sqlite: look up sample blocks: %w", err)
 		}
@@ -384,4 +395,21 @@ func (w *sampleWriter) claimBlock(ctx context.Context, b blockKey, t, a int64) e
 		return fmt.Errorf("sqlite: mark block sample as a FHIR copy: %w", err)
 	}
 	return nil
+}
+
+// stmt returns the writer's prepared statement for query, preparing it
+// the first time (a few fixed queries of the block paths).
+func (w *sampleWriter) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := w.conn.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if w.stmts == nil {
+		w.stmts = make(map[string]*sql.Stmt)
+	}
+	w.stmts[query] = st
+	return st, nil
 }

@@ -192,6 +192,8 @@ type sampleWriter struct {
 	log logState
 	// logAll sends every batch to the log (withLogAll).
 	logAll bool
+	// stmts are the block paths' prepared statements (stmt).
+	stmts map[string]*sql.Stmt
 	// version is samples.db's PRAGMA data_version when the owner's last
 	// transaction began: it changes when another process commits, whose
 	// samples in the table top and tableTop do not know of (see begin).
@@ -239,6 +241,9 @@ func (w *sampleWriter) close() {
 		st.Close()
 	}
 	for _, st := range w.lookups {
+		st.Close()
+	}
+	for _, st := range w.stmts {
 		st.Close()
 	}
 	w.log.close()
