@@ -86,7 +86,7 @@ func (s *Service) Reindex(ctx context.Context, progress func(ReindexStats)) (Rei
 			if err := s.setIndexRevision(ctx); err != nil {
 				return st, err
 			}
-			s.index.stale.Store(false)
+			s.index.set(false)
 			return st, nil
 		}
 		q.Cursor = res.Next
@@ -106,21 +106,31 @@ type IndexState struct{ stale atomic.Bool }
 // entries.
 func (st *IndexState) Stale() bool { return st != nil && st.stale.Load() }
 
+// set records whether the index is stale; a nil state records nothing.
+func (st *IndexState) set(stale bool) {
+	if st != nil {
+		st.stale.Store(stale)
+	}
+}
+
 // ReindexIfStale runs Reindex when the store records an older revision of
 // the index extraction than this program's (fhir.IndexRevision; a store
 // made before revisions were recorded has 0), and reports whether it ran.
 // A complete Reindex records the current revision. Stores that record no
-// revision are left alone.
+// revision are left alone. A store found current (another process, vigil
+// reindex, may have rebuilt it since AdoptIndexRevision looked) is no
+// longer searched as stale.
 func (s *Service) ReindexIfStale(ctx context.Context, progress func(ReindexStats)) (ReindexStats, bool, error) {
 	rev, ok, err := s.indexRevision(ctx)
-	if err != nil || !ok || rev >= fhir.IndexRevision {
+	if err != nil {
 		return ReindexStats{}, false, err
 	}
-	s.index.stale.Store(true)
-	st, err := s.Reindex(ctx, progress)
-	if err == nil {
-		s.index.stale.Store(false)
+	if !ok || rev >= fhir.IndexRevision {
+		s.index.set(false)
+		return ReindexStats{}, false, nil
 	}
+	s.index.set(true)
+	st, err := s.Reindex(ctx, progress) // a complete one clears the state
 	return st, true, err
 }
 
@@ -142,7 +152,7 @@ func (s *Service) AdoptIndexRevision(ctx context.Context) error {
 			return fmt.Errorf("index revision: %w", err)
 		}
 		if len(res.Matches) > 0 {
-			s.index.stale.Store(true) // until ReindexIfStale has rebuilt it
+			s.index.set(true) // until ReindexIfStale has rebuilt it
 			return nil
 		}
 	}
