@@ -360,11 +360,14 @@ func (w *sampleWriter) begin() error {
 		return fmt.Errorf("sqlite: read data version: %w", err)
 	}
 	if v != w.version {
-		w.top, w.tableTop, w.blockTop, w.version = nil, nil, nil, v
+		w.top, w.tableTop, w.blockTop = nil, nil, nil
 		if err := w.reclaim(context.Background()); err != nil {
 			w.rollback()
 			return err
 		}
+		// Only now: had reclaim failed, the next transaction must read
+		// the other process's claims again.
+		w.version = v
 	}
 	return nil
 }
