@@ -293,6 +293,23 @@ func (a *App) Serve(ctx context.Context) error {
 // progress, and records it in the audit trail. Searches meanwhile find the
 // older resources as the older program did.
 func (a *App) reindexIfStale(ctx context.Context) {
+	for a.reindexOnce(ctx) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(reindexRetry):
+		}
+	}
+}
+
+// reindexRetry is how long the server waits before it tries a failed
+// background reindex again (or finds that vigil reindex did it meanwhile,
+// which ends the older index's search mode, records.IndexState).
+const reindexRetry = 10 * time.Minute
+
+// reindexOnce is one attempt of reindexIfStale; it reports whether to try
+// again (the rebuild, or reading the revision, failed).
+func (a *App) reindexOnce(ctx context.Context) (again bool) {
 	start, last := time.Now(), time.Now()
 	log := a.cfg.Logger
 	st, ran, err := a.Records.ReindexIfStale(ctx, func(s records.ReindexStats) {
@@ -305,9 +322,10 @@ func (a *App) reindexIfStale(ctx context.Context) {
 		// Nothing was reindexed: the store is current, or its revision
 		// could not be read (the server stopping at once, most often).
 		if err != nil && ctx.Err() == nil {
-			log.Error("read the index revision of the store", "err", err)
+			log.Error("read the index revision of the store; trying again in 10 minutes", "err", err)
+			return true
 		}
-		return
+		return false
 	}
 	rec := vigil.AuditRecord{ActorID: "server:reindex", ActorName: "vigil", Role: string(vigil.RoleService), Action: vigil.AuditReindex,
 		Outcome: vigil.AuditSuccess, Source: "server",
@@ -318,7 +336,8 @@ func (a *App) reindexIfStale(ctx context.Context) {
 		if ctx.Err() != nil {
 			log.Info("reindexing stopped; it starts again with the server", "resources", st.Resources)
 		} else {
-			log.Error("reindexing the search index failed; run vigil reindex", "err", err)
+			log.Error("reindexing the search index failed; trying again in 10 minutes (or run vigil reindex)", "err", err)
+			again = true
 		}
 	} else {
 		log.Info("search index rebuilt", "resources", st.Resources, "skipped", st.Skipped, "took", time.Since(start).Round(time.Millisecond))
@@ -326,6 +345,7 @@ func (a *App) reindexIfStale(ctx context.Context) {
 	if aerr := a.Trail.Append(context.WithoutCancel(ctx), &rec); aerr != nil {
 		log.Error("record the reindex in the audit trail", "err", aerr)
 	}
+	return again
 }
 
 // Close releases the stores.
