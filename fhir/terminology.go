@@ -33,6 +33,12 @@ func (m *Model) Subsumption(system, code string, below bool) ([]string, bool) {
 	if _, known := parents[code]; !known {
 		return nil, false
 	}
+	return Reach(next, code), true
+}
+
+// Reach returns code and every code reachable from it along next (a code →
+// codes map: parents, or children), sorted.
+func Reach(next map[string][]string, code string) []string {
 	seen := map[string]bool{code: true}
 	out := []string{code}
 	for i := 0; i < len(out); i++ {
@@ -44,7 +50,7 @@ func (m *Model) Subsumption(system, code string, below bool) ([]string, bool) {
 		}
 	}
 	slices.Sort(out)
-	return out, true
+	return out
 }
 
 // DefinesCodeSystem reports whether system is a code system of the release

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/vigilhealth/vigil"
 	"github.com/vigilhealth/vigil/fhir"
 	"github.com/vigilhealth/vigil/internal/teststore"
 	"github.com/vigilhealth/vigil/records"
@@ -15,41 +16,33 @@ import (
 // longitude, and a point of the antimeridian at -180 or 180. Haversine in
 // floating point puts such pairs 1e-12 km apart, not 0.
 func TestNearSamePointReview(t *testing.T) {
-	model, err := fhir.LoadR4()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range teststore.All() {
-		t.Run(st.Name, func(t *testing.T) {
-			store := st.Open(t)
-			t.Cleanup(func() { store.Close() })
-			svc := records.New(store, model)
-			create := func(body string) string {
-				t.Helper()
-				res, err := svc.Create(context.Background(), resourceType(body), []byte(body), "")
-				if err != nil {
-					t.Fatalf("create: %v", err)
-				}
-				return res.Resource.ID
+	eachStore(t, func(t *testing.T, model *fhir.Model, st teststore.Store, store vigil.ResourceStore) {
+		svc := records.New(store, model)
+		create := func(body string) string {
+			t.Helper()
+			res, err := svc.Create(context.Background(), resourceType(body), []byte(body), "")
+			if err != nil {
+				t.Fatalf("create: %v", err)
 			}
-			pole := create(`{"resourceType":"Location","position":{"latitude":90,"longitude":180}}`)
-			fiji := create(`{"resourceType":"Location","position":{"latitude":-17,"longitude":180}}`)
-			for _, tc := range []struct {
-				query string
-				want  []string
-			}{
-				{"near=90|180|0", []string{pole}},
-				{"near=90|0|0", []string{pole}},
-				{"near=90|-77.5|0", []string{pole}},
-				{"near=-17|-180|0", []string{fiji}},
-				{"near=-17|180|0", []string{fiji}},
-				{"near=-17|179.99|0", []string{}},
-				{"near=89.99|0|0", []string{}},
-			} {
-				if got := searchIDs(t, svc, "Location", tc.query); !slices.Equal(got, tc.want) {
-					t.Errorf("Location?%s = %v, want %v", tc.query, got, tc.want)
-				}
+			return res.Resource.ID
+		}
+		pole := create(`{"resourceType":"Location","position":{"latitude":90,"longitude":180}}`)
+		fiji := create(`{"resourceType":"Location","position":{"latitude":-17,"longitude":180}}`)
+		for _, tc := range []struct {
+			query string
+			want  []string
+		}{
+			{"near=90|180|0", []string{pole}},
+			{"near=90|0|0", []string{pole}},
+			{"near=90|-77.5|0", []string{pole}},
+			{"near=-17|-180|0", []string{fiji}},
+			{"near=-17|180|0", []string{fiji}},
+			{"near=-17|179.99|0", []string{}},
+			{"near=89.99|0|0", []string{}},
+		} {
+			if got := searchIDs(t, svc, "Location", tc.query); !slices.Equal(got, tc.want) {
+				t.Errorf("Location?%s = %v, want %v", tc.query, got, tc.want)
 			}
-		})
-	}
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vigilhealth/vigil"
+	"github.com/vigilhealth/vigil/fhir"
 )
 
 // MaxTermCodes caps the codes one value of a token :in, :not-in, :above or
@@ -515,16 +516,5 @@ func walkHierarchy(parents map[string][]string, code string, below bool) []strin
 			}
 		}
 	}
-	seen := map[string]bool{code: true}
-	out := []string{code}
-	for i := 0; i < len(out); i++ {
-		for _, c := range next[out[i]] {
-			if !seen[c] {
-				seen[c] = true
-				out = append(out, c)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
+	return fhir.Reach(next, code)
 }

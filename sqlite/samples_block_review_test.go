@@ -18,17 +18,7 @@ import (
 // since that process last wrote the series: it is a duplicate, and must not
 // go into the sample table beside the block's copy.
 func TestBlockOtherProcessSavepoint(t *testing.T) {
-	dir := t.TempDir()
-	owner, err := sqlite.OpenSamples(t.Context(), dir, sqlite.WithSampleMerge(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	other, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	dir, owner, other := twoProcesses(t, sqlite.WithSampleMerge(1))
 	const n = 30
 	// The other process learns p5's latest time (second 10).
 	if got, err := other.AppendSamples(t.Context(), spread(n, 10, "http")[5:6]); err != nil || !got[0] {
@@ -75,16 +65,7 @@ func TestBlockOtherProcessSavepoint(t *testing.T) {
 // then the owner merges the log without writing in between (at Close):
 // the block must carry the claim.
 func TestBlockMergeKeepsOtherProcessClaims(t *testing.T) {
-	dir := t.TempDir()
-	owner, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	dir, owner, other := twoProcesses(t)
 	const n = 30
 	if _, err := owner.AppendSamples(t.Context(), spread(n, 10, "http")); err != nil {
 		t.Fatal(err)

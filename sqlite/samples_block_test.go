@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"database/sql"
+	"encoding/binary"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
@@ -65,7 +66,7 @@ func TestBlockDecodeErrors(t *testing.T) {
 		{"two samples at one time", []byte{2, 0, 0, 2, 1, 0, 0, 2, 1}},
 		{"unknown flag", []byte{1, 0, 4, 2, 1}},
 		{"lag missing", []byte{1, 0, 2, 2, 1}},
-		{"longer than an hour", append([]byte{2, 0, 0, 2, 1}, append(appendUvarint(nil, uint64(maxBlockSpan+1)), 0, 2, 1)...)},
+		{"longer than an hour", append([]byte{2, 0, 0, 2, 1}, append(binary.AppendUvarint(nil, uint64(maxBlockSpan+1)), 0, 2, 1)...)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := decodeBlock(nil, tc.data, 100); err == nil {
@@ -73,14 +74,6 @@ func TestBlockDecodeErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func appendUvarint(dst []byte, v uint64) []byte {
-	for v >= 0x80 {
-		dst = append(dst, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(dst, byte(v))
 }
 
 func FuzzBlockDecode(f *testing.F) {

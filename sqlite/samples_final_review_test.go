@@ -22,17 +22,7 @@ func TestSamplesRandomTwoProcesses(t *testing.T) {
 }
 
 func randomTwoProcesses(t *testing.T, seed uint64) {
-	dir := t.TempDir()
-	owner, err := sqlite.OpenSamples(t.Context(), dir, sqlite.WithSampleMerge(1+int(seed%3)*20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	other, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	dir, owner, other := twoProcesses(t, sqlite.WithSampleMerge(1+int(seed%3)*20))
 	rng := rand.New(rand.NewPCG(seed, 7))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	type key struct {

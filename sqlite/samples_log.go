@@ -104,7 +104,8 @@ func (l *sampleLog) hasBlocks(id int64) bool {
 
 // loadBlocked fills l.blocked from the blocks table (owner, at open).
 func (l *sampleLog) loadBlocked(ctx context.Context, q querier) error {
-	rows, err := q.QueryContext(ctx, "SELECT DISTINCT series FROM sample_block")
+	// One probe of the blocks' key per series: far fewer than the blocks.
+	rows, err := q.QueryContext(ctx, "SELECT id FROM series s WHERE EXISTS (SELECT 1 FROM sample_block b WHERE b.series = s.id)")
 	if err != nil {
 		return fmt.Errorf("sqlite: read series with blocks: %w", err)
 	}
@@ -255,13 +256,12 @@ type logState struct {
 	// mergeRows is the owner's merge threshold; oldest is when the log's
 	// oldest row was appended (zero when empty); failed is set after a
 	// merge failed, until the log grows by mergeRows again.
-	mergeRows   int
-	oldest      time.Time
-	retryAt     int
-	inserts     map[int]*sql.Stmt // multi-row log INSERTs by row count
-	lookups     map[int]*sql.Stmt // log look-ups by key count (another process's)
-	claimByID   *sql.Stmt
-	insertTotal int // rows logged since open (tests)
+	mergeRows int
+	oldest    time.Time
+	retryAt   int
+	inserts   map[int]*sql.Stmt // multi-row log INSERTs by row count
+	lookups   map[int]*sql.Stmt // log look-ups by key count (another process's)
+	claimByID *sql.Stmt
 }
 
 // begin notes the start of a write transaction.
@@ -457,17 +457,9 @@ func (w *sampleWriter) insertLog(ctx context.Context, j *sampleJob, idx []int) e
 				s.top[p.series] = p.row.t
 			}
 		}
-		s.insertTotal += n
 		idx = idx[n:]
 	}
 	return nil
-}
-
-// logTop returns a time at or after series id's latest logged sample, and
-// whether it has one (owner only: another process never looks).
-func (w *sampleWriter) logTop(id int64) (int64, bool) {
-	t, ok := w.log.top[id]
-	return t, ok
 }
 
 // mergeDue reports whether the owner should merge the log now, after a

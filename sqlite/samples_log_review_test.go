@@ -13,17 +13,7 @@ import (
 // readings to the owner: they are duplicates, the owner must not log them
 // again, and its reads must not show them twice.
 func TestSampleLogOwnerAfterOtherProcess(t *testing.T) {
-	dir := t.TempDir()
-	owner, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	other, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	dir, owner, other := twoProcesses(t)
 	const n = 30
 	// The owner learns each series' latest time (second 10).
 	if _, err := owner.AppendSamples(t.Context(), spread(n, 10, "http")); err != nil {
@@ -67,17 +57,7 @@ func TestSampleLogOwnerAfterOtherProcess(t *testing.T) {
 // the owner's readers, who read the log from the owner's memory, must see
 // the claim once the owner has written again.
 func TestSampleLogOtherProcessClaims(t *testing.T) {
-	dir := t.TempDir()
-	owner, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	other, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	_, owner, other := twoProcesses(t)
 	const n = 30
 	if _, err := owner.AppendSamples(t.Context(), spread(n, 10, "http")); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,25 @@ func logRows(t *testing.T, dir string) (table, log int) {
 	return table, log
 }
 
+// twoProcesses opens a temporary directory's sample store twice, as a
+// server and a command-line tool beside it would: the first owns the
+// sample log (opened with opts), the second does not. Both close when the
+// test ends (the second first).
+func twoProcesses(t *testing.T, opts ...sqlite.Option) (dir string, owner, other *sqlite.Samples) {
+	t.Helper()
+	dir = t.TempDir()
+	owner, err := sqlite.OpenSamples(t.Context(), dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { owner.Close() })
+	if other, err = sqlite.OpenSamples(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return dir, owner, other
+}
+
 // spread returns one heart rate of each of n patients at second sec: a
 // batch of readings from many devices, which goes to the sample log.
 func spread(n, sec int, source string) []vigil.Sample {
@@ -228,17 +247,7 @@ func TestSampleLogMergeWhileReading(t *testing.T) {
 // reads what the first logged, tells its duplicates and stores its own
 // samples in the table.
 func TestSampleLogOtherProcess(t *testing.T) {
-	dir := t.TempDir()
-	owner, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	other, err := sqlite.OpenSamples(t.Context(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	dir, owner, other := twoProcesses(t)
 	const n = 30
 	if _, err := owner.AppendSamples(t.Context(), spread(n, 10, "http")); err != nil {
 		t.Fatal(err)

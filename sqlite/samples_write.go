@@ -880,7 +880,7 @@ func (w *sampleWriter) topOf(ctx context.Context, id int64) (int64, error) {
 	}
 	top = max(top, inBlocks)
 	w.tableTop[id], w.blockTop[id] = top, inBlocks
-	if lt, ok := w.logTop(id); ok && lt > top {
+	if lt, ok := w.log.top[id]; ok && lt > top { // the log's latest (owner only)
 		top = lt
 	}
 	w.top[id] = top
